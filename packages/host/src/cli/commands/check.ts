@@ -1,0 +1,34 @@
+import { resolve } from 'node:path';
+import { checkPlugin } from '../../inventory/check.js';
+import { packageReport } from '../../inventory/check.js';
+import { INSPECTION_SAFETY } from '../../inventory/safety.js';
+import { packPluginDirectory } from '../../package/pack.js';
+import { CommandFailure, printJson, type CliIo } from '../io.js';
+import { renderCheck } from '../render.js';
+
+export async function runCheck(io: CliIo, input: string, options: { json?: boolean }): Promise<void> {
+  const report = await checkPlugin(resolve(io.cwd, input));
+  if (options.json) printJson(io, report);
+  else io.stdout(renderCheck(report));
+  if (report.status === 'rejected') throw new CommandFailure('plugin check failed; see diagnostics above');
+}
+
+export async function runPack(io: CliIo, dir: string, options: { json?: boolean; output?: string }): Promise<void> {
+  const input = resolve(io.cwd, dir);
+  const result = await packPluginDirectory(input, ...(options.output ? [resolve(io.cwd, options.output)] : []));
+  if (!result.ok) throw new CommandFailure(`plugin pack failed: ${result.diagnostic.message}`);
+  const { outputPath, package: pkg, bytes } = result.value;
+  const report = packageReport(pkg, outputPath);
+  if (options.json) {
+    printJson(io, { command: 'pack', status: 'packed', input_path: input, output_path: outputPath, bytes, package: report, safety: INSPECTION_SAFETY });
+    return;
+  }
+  io.stdout(
+    [
+      `plugin pack: ${outputPath} [packed]`,
+      `package: ${report.reference} version=${report.version} digest=${report.digest} entries=${report.entries.length} bytes=${bytes}`,
+      'safety: deterministic stored .yoi-plugin archive; no plugin execution; no config mutation',
+      '',
+    ].join('\n'),
+  );
+}

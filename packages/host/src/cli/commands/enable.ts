@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fsGrantLabel } from '../../authority/authorize.js';
+import { permissionLabel } from '../../authority/permissions.js';
+import { requestTargetLabel, websocketTargetLabel } from '../../authority/targets.js';
+import { ioErrorKind } from '../../diagnostics.js';
+import { inventoryWorkspace, selectItem } from '../../inventory/snapshot.js';
+import { parsePluginRef } from '../../manifest/ids.js';
+import { SURFACES, type JsonValue, type Permission, type Surface } from '../../manifest/types.js';
+import type { DiscoveredPackage } from '../../store/discover.js';
+import { FS_OPERATIONS, type EnablementEntry, type FsGrant, type FsOperation } from '../../store/enablement.js';
+import { removeEnablement, upsertEnablement } from '../../store/enablement-edit.js';
+import { installIntoProjectStore } from '../../store/install.js';
+import { enablementFile } from '../../store/locations.js';
+import { loadWorkspace } from '../../store/workspace.js';
+import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
+import { storeOptions, type CommonOptions } from '../options.js';
+
+export interface EnableOptions extends CommonOptions {
+  readonly grantAllRequested?: boolean;
+  readonly grant?: readonly string[];
+  readonly fs?: readonly string[];
+  readonly surfaces?: string;
+  readonly configJson?: string;
+  readonly yes?: boolean;
+}
+
+/** Parses `ROOT:OPS` (e.g. `/srv/notes:read,list`); relative roots resolve against the cwd. */
+export function parseFsGrant(value: string, cwd: string): FsGrant {
+  const colon = value.lastIndexOf(':');
+  if (colon <= 0) throw new UsageError(`--fs expects ROOT:OPERATIONS (for example /srv/notes:read,list)`);
+  const root = value.slice(0, colon);
+  const operations = value.slice(colon + 1).split(',').map((o) => o.trim()).filter((o) => o.length > 0);
+  const unknown = operations.find((o) => !(FS_OPERATIONS as readonly string[]).includes(o));
+  if (operations.length === 0 || unknown !== undefined) throw new UsageError(`--fs operations must be a list of ${FS_OPERATIONS.join(', ')}`);
+  return { root: isAbsolute(root) ? root : resolve(cwd, root), operations: [...new Set(operations)] as FsOperation[] };
+}
+
+function parseSurfaces(value: string | undefined): Surface[] {
+  if (value === undefined) return [];
+  const list = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const unknown = list.find((s) => !(SURFACES as readonly string[]).includes(s));
+  if (unknown !== undefined) throw new UsageError(`--surfaces accepts ${SURFACES.join(', ')}`);
+  return [...new Set(list)] as Surface[];
+}
+
+function parseConfig(value: string | undefined): JsonValue | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return JSON.parse(value) as JsonValue;
+  } catch {
+    throw new UsageError('--config-json is not valid JSON');
+  }
+}
+
+async function yesNo(io: CliIo, question: string): Promise<boolean> {
+  const answer = (await io.prompt(`${question} [y/N] `)).trim().toLowerCase();
+  return answer === 'y' || answer === 'yes';
+}
+
+interface GrantChoice {
+  permissions: Permission[];
+  request: DiscoveredPackage['manifest']['request'][number][];
+  websocket: DiscoveredPackage['manifest']['websocket'][number][];
+  fs: FsGrant[];
+}
+
+async function chooseGrants(io: CliIo, pkg: DiscoveredPackage, options: EnableOptions, fsGrants: FsGrant[]): Promise<GrantChoice> {
+  const m = pkg.manifest;
+  const flagged = options.grantAllRequested || (options.grant?.length ?? 0) > 0;
+  let permissions: Permission[];
+  if (options.grantAllRequested) permissions = [...m.permissions];
+  else if (flagged) {
+    const wanted = new Set(options.grant);
+    for (const label of wanted) {
+      if (!m.permissions.some((p) => permissionLabel(p) === label)) {
+        throw new UsageError(`\`${label}\` is not a permission requested by ${pkg.identity}; requested: ${m.permissions.map(permissionLabel).join(', ') || '(none)'}`);
+      }
+    }
+    permissions = m.permissions.filter((p) => wanted.has(permissionLabel(p)));
+  } else if (io.interactive && !options.yes) {
+    permissions = [];
+    for (const p of m.permissions) if (await yesNo(io, `grant ${permissionLabel(p)}?`)) permissions.push(p);
+  } else permissions = [];
+
+  const granted = (api: 'request' | 'websocket' | 'fs') => permissions.some((p) => p.kind === 'host_api' && p.api === api);
+  let request = granted('request') ? [...m.request] : [];
+  let websocket = granted('websocket') ? [...m.websocket] : [];
+  if (!flagged && io.interactive && !options.yes) {
+    const keptRequest = [];
+    for (const t of request) if (await yesNo(io, `grant request target ${requestTargetLabel(t)}?`)) keptRequest.push(t);
+    const keptWebSocket = [];
+    for (const t of websocket) if (await yesNo(io, `grant websocket target ${websocketTargetLabel(t)}?`)) keptWebSocket.push(t);
+    request = keptRequest;
+    websocket = keptWebSocket;
+    if (granted('fs') && fsGrants.length === 0) {
+      const answer = (await io.prompt('fs root folder and operations to grant (ROOT:read,list,write; empty for none): ')).trim();
+      if (answer) fsGrants.push(parseFsGrant(answer, io.cwd));
+    }
+  }
+  if (fsGrants.length > 0 && !granted('fs')) throw new UsageError('--fs given but host_api.fs is not granted (add --grant host_api.fs)');
+  if (granted('fs') && fsGrants.length === 0) throw new UsageError('host_api.fs is granted but no folder is: add --fs ROOT:OPERATIONS');
+  return { permissions, request, websocket, fs: fsGrants };
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  let mode = 0o644;
+  try {
+    mode = (await stat(path)).mode & 0o777;
+  } catch {
+    // new file
+  }
+  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temporary, 'wx', mode);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return '';
+    throw new CommandFailure(`plugin enablement config could not be read: ${ioErrorKind(error)}`);
+  }
+}
+
+export async function runEnable(io: CliIo, target: string, options: EnableOptions): Promise<void> {
+  const stores = storeOptions(io, options);
+  const surfaces = parseSurfaces(options.surfaces);
+  const config = parseConfig(options.configJson);
+  const fsGrants = (options.fs ?? []).map((f) => parseFsGrant(f, io.cwd));
+
+  let identity: string;
+  let installed: { path: string; changed: boolean } | null = null;
+  const asPath = resolve(io.cwd, target);
+  const isPath = await stat(asPath).then(() => true, () => false);
+  if (isPath) {
+    const result = await installIntoProjectStore(asPath, stores.workspace);
+    if (!result.ok) throw new CommandFailure(`plugin enable failed: ${result.diagnostic.message}`);
+    identity = result.value.identity;
+    installed = { path: result.value.path, changed: result.value.changed };
+  } else if (parsePluginRef(target).ok) {
+    identity = target;
+  } else {
+    const selected = selectItem(await inventoryWorkspace(stores), target);
+    if ('error' in selected) throw new CommandFailure(selected.error);
+    identity = selected.item.reference;
+  }
+
+  const state = await loadWorkspace(stores);
+  const matches = state.discovery.packages.filter((p) => p.identity === identity);
+  if (matches.length === 0) {
+    const why = state.discovery.diagnostics.find((d) => d.identity === identity);
+    throw new CommandFailure(`plugin package \`${identity}\` was not discovered${why ? `: ${why.message}` : ''}`);
+  }
+  if (matches.length > 1) throw new CommandFailure(`plugin package \`${identity}\` is present more than once in its store; remove the duplicate first`);
+  const pkg = matches[0]!;
+
+  if (!options.json) {
+    io.stdout(`plugin ${identity} version=${pkg.manifest.version} digest=${pkg.digest}\n`);
+    io.stdout(`  requests: ${pkg.manifest.permissions.map(permissionLabel).join(', ') || '(nothing)'}\n`);
+    for (const t of pkg.manifest.request) io.stdout(`  request target: ${requestTargetLabel(t)}\n`);
+    for (const t of pkg.manifest.websocket) io.stdout(`  websocket target: ${websocketTargetLabel(t)}\n`);
+  }
+  const flagged = options.grantAllRequested || (options.grant?.length ?? 0) > 0;
+  if (!io.interactive && !options.yes) {
+    throw new UsageError('enabling needs confirmation: run in a terminal, or pass --yes together with --grant-all-requested or --grant LABEL');
+  }
+  const grants = await chooseGrants(io, pkg, options, fsGrants);
+  const entry: EnablementEntry = {
+    id: identity,
+    version: pkg.manifest.version,
+    digest: pkg.digest,
+    surfaces,
+    ...(config !== undefined ? { config } : {}),
+    grants: { id: identity, version: pkg.manifest.version, digest: pkg.digest, ...grants },
+  };
+  const notGranted = pkg.manifest.permissions.filter((p) => !grants.permissions.includes(p)).map(permissionLabel);
+
+  if (!options.yes) {
+    io.stdout(`  will grant: ${grants.permissions.map(permissionLabel).join(', ') || '(nothing)'}\n`);
+    if (!(await yesNo(io, `write this enablement to ${state.enablementPath}?`))) throw new CommandFailure('plugin enable cancelled; nothing was written');
+  }
+
+  const path = enablementFile(stores.workspace);
+  const edit = upsertEnablement(await readText(path), entry);
+  if (!edit.ok) throw new CommandFailure(edit.message);
+  try {
+    await writeAtomically(path, edit.text);
+  } catch (error) {
+    throw new CommandFailure(`plugin enablement config could not be written: ${ioErrorKind(error)}`);
+  }
+
+  const after = selectItem(await inventoryWorkspace(stores), identity);
+  const item = 'item' in after ? after.item : null;
+  const report = {
+    command: 'enable',
+    status: 'enabled',
+    reference: identity,
+    version: pkg.manifest.version,
+    digest: pkg.digest,
+    installed,
+    enablement_path: path,
+    replaced: edit.replaced,
+    granted: {
+      permissions: grants.permissions.map(permissionLabel),
+      request: grants.request.map(requestTargetLabel),
+      websocket: grants.websocket.map(websocketTargetLabel),
+      fs: grants.fs.map(fsGrantLabel),
+    },
+    not_granted: notGranted,
+    plugin_status: item?.status ?? null,
+    diagnostics: item?.diagnostics ?? [],
+  };
+  if (options.json) {
+    printJson(io, report);
+    return;
+  }
+  const lines = [
+    `${edit.replaced ? 'updated' : 'enabled'} ${identity} in ${path} (pinned to ${pkg.digest})`,
+    ...(installed ? [`  installed: ${installed.path}${installed.changed ? '' : ' (unchanged)'}`] : []),
+    `  granted: ${report.granted.permissions.join(', ') || '(nothing)'}`,
+    ...report.granted.request.map((t) => `  granted request target: ${t}`),
+    ...report.granted.websocket.map((t) => `  granted websocket target: ${t}`),
+    ...report.granted.fs.map((t) => `  granted fs: ${t}`),
+    ...(notGranted.length > 0 ? [`  not granted: ${notGranted.join(', ')}`] : []),
+    `  status: ${report.plugin_status ?? 'unknown'}`,
+    ...report.diagnostics.slice(0, 5).map((d) => `    ${d.kind}: ${d.message}`),
+  ];
+  io.stdout(lines.join('\n') + '\n');
+}
+
+export async function runDisable(io: CliIo, ref: string, options: CommonOptions): Promise<void> {
+  const stores = storeOptions(io, options);
+  const path = enablementFile(stores.workspace);
+  const text = await readText(path);
+  let id = ref;
+  if (!parsePluginRef(ref).ok) {
+    const state = await loadWorkspace(stores);
+    const candidates = state.config.enabled.filter((e) => {
+      const parsed = parsePluginRef(e.id);
+      return e.id === ref || (parsed.ok && parsed.ref.id === ref);
+    });
+    if (candidates.length > 1) throw new CommandFailure(`plugin reference \`${ref}\` is ambiguous; use a source-qualified ref`);
+    if (candidates.length === 1) id = candidates[0]!.id;
+  }
+  const edit = removeEnablement(text, id);
+  if (!edit.ok) throw new CommandFailure(edit.message);
+  if (!edit.removed) throw new CommandFailure(`plugin \`${id}\` is not enabled in ${path}`);
+  try {
+    await writeAtomically(path, edit.text);
+  } catch (error) {
+    throw new CommandFailure(`plugin enablement config could not be written: ${ioErrorKind(error)}`);
+  }
+  if (options.json) printJson(io, { command: 'disable', status: 'disabled', reference: id, enablement_path: path });
+  else io.stdout(`disabled ${id} in ${path} (the package stays in its store)\n`);
+}

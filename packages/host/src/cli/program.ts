@@ -1,0 +1,116 @@
+import { boundText } from '../diagnostics.js';
+import { Command, CommanderError, Option } from 'commander';
+import { runCheck, runPack } from './commands/check.js';
+import { runDisable, runEnable, type EnableOptions } from './commands/enable.js';
+import { runList, runShow } from './commands/inspect.js';
+import { CommandFailure, UsageError, type CliIo } from './io.js';
+import type { CommonOptions } from './options.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+const workspaceOption = () => new Option('--workspace <dir>', 'workspace root (default: the current directory)');
+const jsonOption = () => new Option('--json', 'print stable JSON instead of text');
+
+function buildProgram(io: CliIo): Command {
+  const program = new Command('yoi')
+    .description('Yoi Plugins: sandboxed WebAssembly component plugins for agent runtimes')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run with --help for usage)');
+
+  const plugin = program
+    .command('plugin')
+    .description('inspect, package and enable plugins')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+
+  const sub = (name: string) =>
+    plugin.command(name).exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).showHelpAfterError('(run with --help for usage)');
+
+  sub('check')
+    .description('validate a plugin directory or .yoi-plugin archive without executing it (exit 1 when rejected)')
+    .argument('<path>', 'plugin directory or .yoi-plugin file')
+    .addOption(jsonOption())
+    .action((path: string, options: { json?: boolean }) => runCheck(io, path, options));
+
+  sub('pack')
+    .description('write a deterministic .yoi-plugin archive of a plugin directory')
+    .argument('<dir>', 'plugin directory')
+    .option('--output <file>', 'archive path (default: <dir>.yoi-plugin beside the directory)')
+    .addOption(jsonOption())
+    .action((dir: string, options: { json?: boolean; output?: string }) => runPack(io, dir, options));
+
+  sub('list')
+    .description('list discovered and enabled plugins with their status (active, partial, disabled, missing, rejected)')
+    .addOption(workspaceOption())
+    .addOption(jsonOption())
+    .action((options: CommonOptions) => runList(io, options));
+
+  sub('show')
+    .description('show one plugin: digests, grants, per-tool/service/ingress/host-API eligibility, diagnostics')
+    .argument('<ref>', 'source-qualified ref (project:<id>, user:<id>, builtin:<id>) or a unique bare id')
+    .addOption(workspaceOption())
+    .addOption(jsonOption())
+    .action((ref: string, options: CommonOptions) => runShow(io, ref, options));
+
+  sub('enable')
+    .description('enable a plugin in <workspace>/.yoi/plugins.toml, pinned to its version and digest, with the grants you confirm')
+    .argument('<path|ref>', 'plugin directory or .yoi-plugin file (installed into the project store), or a discovered ref')
+    .addOption(workspaceOption())
+    .option('--grant-all-requested', 'grant every permission and request/websocket target the manifest requests')
+    .option('--grant <label>', 'grant one requested permission, e.g. tool.echo or host_api.request (repeatable; host_api.request/websocket also grant the declared targets)', collect)
+    .option('--fs <root:ops>', 'grant a folder to the fs host API, e.g. ./notes:read,list (repeatable; needs host_api.fs)', collect)
+    .option('--surfaces <list>', 'enable only these surfaces (comma-separated; default: all declared)')
+    .option('--config-json <json>', 'configuration passed to the plugin instance start')
+    .option('--yes', 'do not ask; required when not running in a terminal')
+    .addOption(jsonOption())
+    .addHelpText(
+      'after',
+      '\nExamples:\n  yoi plugin enable ./my-plugin --grant-all-requested --yes\n  yoi plugin enable project:example.echo --grant surfaces.tool --grant tool.echo --yes\n',
+    )
+    .action((target: string, options: EnableOptions) => runEnable(io, target, options));
+
+  sub('disable')
+    .description('remove a plugin from <workspace>/.yoi/plugins.toml (its package stays in the store)')
+    .argument('<ref>', 'source-qualified ref, or a unique bare id')
+    .addOption(workspaceOption())
+    .addOption(jsonOption())
+    .action((ref: string, options: CommonOptions) => runDisable(io, ref, options));
+
+  return program;
+}
+
+/** Runs the CLI in-process and returns the exit code: 0 ok, 1 failure, 2 usage error. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return EXIT_USAGE;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT_OK;
+      // commander already printed its message
+      return EXIT_USAGE;
+    }
+    if (error instanceof UsageError) {
+      io.stderr(`yoi: ${error.message}\n(run with --help for usage)\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof CommandFailure) {
+      io.stderr(`yoi plugin: ${error.message}\n`);
+      return EXIT_FAILURE;
+    }
+    io.stderr(`yoi plugin: unexpected error: ${boundText(error instanceof Error ? error.message : String(error))}\n`);
+    return EXIT_FAILURE;
+  }
+}

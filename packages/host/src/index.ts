@@ -1,0 +1,66 @@
+// Diagnostics: the shared, bounded, redacted diagnostic model.
+export { boundText, redactText, DIAGNOSTIC_KINDS, DIAGNOSTIC_PHASES } from './diagnostics.js';
+export type { Diagnostic, DiagnosticKind, DiagnosticPhase, SourceKind, Outcome } from './diagnostics.js';
+
+// Manifest: plugin.toml → typed model.
+export { parseManifest, MANIFEST_FILE_NAME } from './manifest/parse.js';
+export { validateManifest } from './manifest/validate.js';
+export { inputSchemaProblem, toolDefinitionProblems } from './manifest/tool-schema.js';
+export { isSafeId, parsePluginRef, formatPluginRef, toolNameProblem } from './manifest/ids.js';
+export { declaredSurfaces, SURFACES, HOST_APIS, COMPONENT_WORLDS, TOOL_WORLD, INSTANCE_WORLD } from './manifest/types.js';
+export type * from './manifest/types.js';
+export type { PluginRef } from './manifest/ids.js';
+
+// Packages: .yoi-plugin archives, directories, digests, pack.
+export { PACKAGE_LIMITS } from './package/limits.js';
+export type { PackageFiles } from './package/limits.js';
+export { computePackageDigest, digestMatches } from './package/digest.js';
+export { readZipArchive } from './package/zip-read.js';
+export { writeZipArchive } from './package/zip-write.js';
+export { readPackageFile } from './package/archive-file.js';
+export { readPluginDirectory, AUTHORING_IGNORED_DIRECTORIES, AUTHORING_IGNORED_FILES } from './package/directory.js';
+export { loadPluginPackage } from './package/plugin-package.js';
+export type { PluginPackage } from './package/plugin-package.js';
+export { packPluginDirectory, defaultPackOutput } from './package/pack.js';
+export { detectComponentFormat } from './package/component-format.js';
+export type { ComponentFormat } from './package/component-format.js';
+
+// Stores, discovery, enablement, resolution.
+export { storeLocations, userStoreDir, projectStoreDir, enablementFile } from './store/locations.js';
+export type { StoreLocation, StoreOptions } from './store/locations.js';
+export { discoverPlugins } from './store/discover.js';
+export type { DiscoveredPackage, Discovery } from './store/discover.js';
+export { parseEnablementConfig } from './store/enablement.js';
+export type { EnablementConfig, EnablementEntry, Grants, FsGrant, FsOperation } from './store/enablement.js';
+export { resolveEnabledPlugins, grantBindingProblem } from './store/resolve.js';
+export type { ResolvedPlugin, Resolution } from './store/resolve.js';
+export { loadWorkspace } from './store/workspace.js';
+export type { WorkspaceState } from './store/workspace.js';
+export { upsertEnablement, removeEnablement } from './store/enablement-edit.js';
+export { installIntoProjectStore } from './store/install.js';
+
+// Authority: the predicates every run-time check calls.
+export {
+  authorizeTool,
+  authorizeService,
+  authorizeIngress,
+  authorizeHostApi,
+  authorizeRequestTarget,
+  authorizeWebSocketTarget,
+  fsGrantsFor,
+} from './authority/authorize.js';
+export type { AuthoritySubject, Denial } from './authority/authorize.js';
+export { permissionLabel } from './authority/permissions.js';
+export { pathPrefixCovers, parseTargetUrl, requestTargetLabel, websocketTargetLabel } from './authority/targets.js';
+export { inspectStatic } from './authority/inspect.js';
+export type { StaticInspection, InspectionSubject } from './authority/inspect.js';
+
+// Inventory: what check/list/show report.
+export { checkPlugin } from './inventory/check.js';
+export type { CheckReport } from './inventory/check.js';
+export { inventoryWorkspace, selectItem } from './inventory/snapshot.js';
+export type { InventoryItem, InventorySnapshot, ItemStatus } from './inventory/snapshot.js';
+
+// CLI, for embedding and tests.
+export { runCli } from './cli/program.js';
+export type { CliIo } from './cli/io.js';

@@ -1,0 +1,58 @@
+import { diagnostic, type Diagnostic } from '../diagnostics.js';
+import { normalizePackagePath } from '../package/paths.js';
+import { isSafeId } from './ids.js';
+import { COMPONENT_WORLDS, INSTANCE_WORLD, type Manifest } from './types.js';
+
+export const LEGACY_RUNTIME_KIND = 'wasm';
+export const LEGACY_ABI = 'yoi-plugin-wasm-1';
+export const COMPONENT_RUNTIME_KIND = 'wasm-component';
+
+/**
+ * Semantic validation of a parsed manifest, in Yoi's order; the first failure is returned.
+ * `entries` is the package's file set, used to check manifest-referenced paths.
+ */
+export function validateManifest(manifest: Manifest, entries: ReadonlySet<string>): Diagnostic | null {
+  const d = (kind: Diagnostic['kind'], message: string): Diagnostic => diagnostic(kind, 'manifest', message);
+  if (manifest.schema_version !== 1) return d('api', 'plugin schema/API version is unsupported');
+  if (!isSafeId(manifest.id)) return d('malformed', 'plugin manifest id is not a safe local id');
+  if (manifest.name.trim() === '' || manifest.version.trim() === '') return d('malformed', 'plugin manifest name and version are required');
+
+  const runtime = manifest.runtime;
+  if (runtime !== undefined) {
+    if (runtime.kind === LEGACY_RUNTIME_KIND || runtime.abi === LEGACY_ABI) {
+      return d(
+        'api',
+        `legacy raw wasm plugin runtime \`${LEGACY_RUNTIME_KIND}\` / \`${LEGACY_ABI}\` is retired; use \`${COMPONENT_RUNTIME_KIND}\``,
+      );
+    }
+    if (runtime.kind !== COMPONENT_RUNTIME_KIND) return d('api', 'plugin runtime kind is unsupported');
+    if (runtime.abi !== undefined || runtime.entry !== undefined) {
+      return d('malformed', 'plugin component runtime must not declare raw WASM ABI metadata');
+    }
+    if (runtime.world === undefined || !(COMPONENT_WORLDS as readonly string[]).includes(runtime.world)) {
+      return d('api', 'plugin component world is unsupported');
+    }
+    if (runtime.component === undefined) return d('missing', 'plugin component runtime artifact is required');
+    const problem = referencedPathProblem(runtime.component, entries);
+    if (problem) return problem;
+  }
+
+  if ((manifest.services.length > 0 || manifest.ingresses.length > 0) && runtime?.world !== INSTANCE_WORLD) {
+    return d('surface', 'plugin service/ingress declarations require the yoi:plugin/instance@1.0.0 component world');
+  }
+  if (manifest.services.some((s) => !isSafeId(s.name))) return d('malformed', 'plugin service name is not safe');
+  if (manifest.ingresses.some((i) => !isSafeId(i.name))) return d('malformed', 'plugin ingress name is not safe');
+  for (const hook of manifest.hooks) {
+    if (!isSafeId(hook.id)) return d('malformed', 'plugin hook id is not safe');
+    const problem = referencedPathProblem(hook.file, entries);
+    if (problem) return problem;
+  }
+  return null;
+}
+
+function referencedPathProblem(raw: string, entries: ReadonlySet<string>): Diagnostic | null {
+  const normalized = normalizePackagePath(raw);
+  if (normalized === null) return diagnostic('traversal', 'manifest', 'plugin manifest references a path outside the package root');
+  if (!entries.has(normalized)) return diagnostic('missing', 'manifest', 'plugin manifest references a path not present in the package');
+  return null;
+}

@@ -1,0 +1,93 @@
+import { diagnostic, fail, ok, type Outcome } from '../diagnostics.js';
+import { readPermissions, readRequestTarget, readWebSocketTarget } from '../manifest/read-shared.js';
+import { parseTomlText, SchemaError, TableReader } from '../manifest/toml-reader.js';
+import { SURFACES, type JsonValue, type Permission, type RequestTarget, type Surface, type WebSocketTarget } from '../manifest/types.js';
+
+export const FS_OPERATIONS = ['read', 'list', 'write'] as const;
+export type FsOperation = (typeof FS_OPERATIONS)[number];
+
+export interface FsGrant {
+  readonly root: string;
+  readonly operations: readonly FsOperation[];
+}
+
+/** The grant side of authority, bound to one package by id + version + digest. */
+export interface Grants {
+  readonly id?: string;
+  readonly version?: string;
+  readonly digest?: string;
+  readonly permissions: readonly Permission[];
+  readonly request: readonly RequestTarget[];
+  readonly websocket: readonly WebSocketTarget[];
+  readonly fs: readonly FsGrant[];
+}
+
+export interface EnablementEntry {
+  /** Source-qualified ref as written (may be invalid; resolution reports it). */
+  readonly id: string;
+  readonly version?: string;
+  readonly digest?: string;
+  readonly surfaces: readonly Surface[];
+  /** Opaque configuration passed to the instance's `start`. */
+  readonly config?: JsonValue;
+  readonly grants: Grants;
+}
+
+export interface EnablementConfig {
+  readonly enabled: readonly EnablementEntry[];
+}
+
+export const EMPTY_GRANTS: Grants = { permissions: [], request: [], websocket: [], fs: [] };
+
+/** Whether a grants block has any content (and therefore needs a binding). */
+export function grantsHaveContent(grants: Grants): boolean {
+  return grants.permissions.length + grants.request.length + grants.websocket.length + grants.fs.length > 0;
+}
+
+/** Parses `<workspace>/.yoi/plugins.toml` (`[[plugins.enabled]]`, Yoi's shape; unknown keys rejected). */
+export function parseEnablementConfig(text: string): Outcome<EnablementConfig> {
+  const parsed = parseTomlText(text);
+  if (!parsed.ok) {
+    const where = parsed.line !== undefined ? ` near line ${parsed.line} column ${parsed.column ?? 0}` : '';
+    return fail(diagnostic('malformed', 'resolution', `plugin enablement config could not be parsed${where}`));
+  }
+  try {
+    const root = new TableReader(parsed.value, '');
+    const plugins = root.table('plugins', (p) => ({ enabled: p.tableArray('enabled', readEntry) }));
+    root.done();
+    return ok(plugins ?? { enabled: [] });
+  } catch (error) {
+    const detail = error instanceof SchemaError ? `: ${error.message}` : '';
+    return fail(diagnostic('malformed', 'resolution', `plugin enablement config could not be parsed${detail}`));
+  }
+}
+
+function readEntry(r: TableReader): EnablementEntry {
+  const version = r.optionalString('version');
+  const digest = r.optionalString('digest');
+  const config = r.json('config');
+  const grants = r.table('grants', readGrants) ?? EMPTY_GRANTS;
+  return {
+    id: r.string('id'),
+    ...(version !== undefined ? { version } : {}),
+    ...(digest !== undefined ? { digest } : {}),
+    surfaces: r.enumArray('surfaces', SURFACES),
+    ...(config !== undefined ? { config } : {}),
+    grants,
+  };
+}
+
+export function readGrants(r: TableReader): Grants {
+  const id = r.optionalString('id');
+  const version = r.optionalString('version');
+  const digest = r.optionalString('digest');
+  return {
+    ...(id !== undefined ? { id } : {}),
+    ...(version !== undefined ? { version } : {}),
+    ...(digest !== undefined ? { digest } : {}),
+    permissions: readPermissions(r, 'permissions'),
+    request: r.tableArray('request', readRequestTarget),
+    websocket: r.tableArray('websocket', readWebSocketTarget),
+    fs: r.tableArray('fs', (t) => ({ root: t.string('root'), operations: t.enumArray('operations', FS_OPERATIONS) })),
+  };
+}

@@ -1,0 +1,53 @@
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SourceKind } from '../diagnostics.js';
+
+export interface StoreLocation {
+  readonly source: SourceKind;
+  readonly dir: string;
+}
+
+export interface StoreOptions {
+  /** Workspace root; its project store is `<workspace>/.yoi/plugins`. */
+  readonly workspace: string;
+  /** Overrides `$XDG_DATA_HOME` (else `~/.local/share`) as the base of the user store. */
+  readonly userDataHome?: string;
+  /** Overrides the directory of the `builtin:` store (the packages this project ships). */
+  readonly builtinDir?: string;
+  /** Environment to read `XDG_DATA_HOME` and `HOME` from (default: `process.env`). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** The packages this project ships, packed at build time from `packages/host/builtin-src`. */
+export function defaultBuiltinDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'builtin');
+}
+
+/** `$XDG_DATA_HOME/yoi/plugins`, else `~/.local/share/yoi/plugins` (Yoi's documented path, without its CLI's doubled `yoi/`). */
+export function userStoreDir(options: Pick<StoreOptions, 'userDataHome' | 'env'> = {}): string {
+  const env = options.env ?? process.env;
+  const base = options.userDataHome ?? (env['XDG_DATA_HOME'] || join(env['HOME'] || homedir(), '.local', 'share'));
+  return join(base, 'yoi', 'plugins');
+}
+
+export function projectStoreDir(workspace: string): string {
+  return join(resolve(workspace), '.yoi', 'plugins');
+}
+
+export function enablementFile(workspace: string): string {
+  return join(resolve(workspace), '.yoi', 'plugins.toml');
+}
+
+/** Stores in scan order: user, project, builtin. */
+export function storeLocations(options: StoreOptions): StoreLocation[] {
+  return [
+    { source: 'user', dir: userStoreDir(options) },
+    { source: 'project', dir: projectStoreDir(options.workspace) },
+    { source: 'builtin', dir: options.builtinDir ?? defaultBuiltinDir() },
+  ];
+}
+
+export function storeDirFor(source: SourceKind, options: StoreOptions): string {
+  return storeLocations(options).find((s) => s.source === source)!.dir;
+}

@@ -1,0 +1,50 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { diagnostic, ioErrorKind, type Diagnostic } from '../diagnostics.js';
+import { discoverPlugins, type Discovery } from './discover.js';
+import { parseEnablementConfig, type EnablementConfig } from './enablement.js';
+import { enablementFile, storeLocations, type StoreLocation, type StoreOptions } from './locations.js';
+import { resolveEnabledPlugins, type Resolution } from './resolve.js';
+
+/** Upper bound on `plugins.toml`; enablement is operator-written text, not data. */
+export const MAX_ENABLEMENT_BYTES = 1024 * 1024;
+
+export interface WorkspaceState {
+  readonly workspace: string;
+  readonly stores: readonly StoreLocation[];
+  readonly enablementPath: string;
+  readonly config: EnablementConfig;
+  readonly discovery: Discovery;
+  readonly resolution: Resolution;
+  /** Problems reading the enablement file itself. */
+  readonly configDiagnostics: readonly Diagnostic[];
+}
+
+/** Reads `<workspace>/.yoi/plugins.toml`; a missing file is an empty configuration. */
+export async function readEnablementConfig(path: string): Promise<{ config: EnablementConfig; diagnostics: Diagnostic[] }> {
+  let text: string;
+  try {
+    const bytes = await readFile(path);
+    if (bytes.byteLength > MAX_ENABLEMENT_BYTES) {
+      return { config: { enabled: [] }, diagnostics: [diagnostic('bounds', 'resolution', 'plugin enablement config exceeds its size bound')] };
+    }
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return { config: { enabled: [] }, diagnostics: [] };
+    const reason = error instanceof TypeError ? 'not valid UTF-8' : ioErrorKind(error);
+    return { config: { enabled: [] }, diagnostics: [diagnostic('io', 'resolution', `plugin enablement config could not be read: ${reason}`)] };
+  }
+  const parsed = parseEnablementConfig(text);
+  return parsed.ok ? { config: parsed.value, diagnostics: [] } : { config: { enabled: [] }, diagnostics: [parsed.diagnostic] };
+}
+
+/** Discovery + enablement + resolution for one workspace, fresh every time (never cached). */
+export async function loadWorkspace(options: StoreOptions): Promise<WorkspaceState> {
+  const workspace = resolve(options.workspace);
+  const stores = storeLocations({ ...options, workspace });
+  const enablementPath = enablementFile(workspace);
+  const { config, diagnostics } = await readEnablementConfig(enablementPath);
+  const discovery = await discoverPlugins(stores);
+  const resolution = resolveEnabledPlugins(config, discovery);
+  return { workspace, stores, enablementPath, config, discovery, resolution, configDiagnostics: diagnostics };
+}
