@@ -1,16 +1,14 @@
 #!/usr/bin/env node
-// Runs after `tsc -b`: marks the CLI entry executable (npm links the `yoi` bin before
-// `prepare` builds it, and tsc does not set modes), then packs examples/plugins/* into the
-// example workspace's project store, deterministically.
+// Runs after `tsc -b`: packs examples/plugins/* into the example workspace's project store,
+// deterministically.
 // The legacy example cannot be packed (pack validates the manifest and the legacy runtime is
 // rejected), so its archive is written with the same deterministic writer directly.
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packPluginDirectory, writeZipArchive } from '../packages/host/dist/src/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-chmodSync(join(root, 'packages', 'host', 'dist', 'src', 'cli', 'main.js'), 0o755);
 const sources = join(root, 'examples', 'plugins');
 const store = join(root, 'examples', 'workspace', '.yoi', 'plugins');
 mkdirSync(store, { recursive: true });
