@@ -60,8 +60,8 @@ const SECRET_PATTERNS: readonly RegExp[] = [
 /** Redacts credential-looking fragments, then bounds the text. */
 export function redactText(text: string, limit: number = MESSAGE_BOUND): string {
   let out = text;
-  out = out.replace(SECRET_PATTERNS[0]!, (_m, key: string) => `${key}<redacted>`);
   out = out.replace(SECRET_PATTERNS[1]!, (_m, scheme: string) => `${scheme} <redacted>`);
+  out = out.replace(SECRET_PATTERNS[0]!, (_m, key: string) => `${key}<redacted>`);
   out = out.replace(SECRET_PATTERNS[2]!, (_m, scheme: string) => `${scheme}<redacted>@`);
   return boundText(out, limit);
 }
