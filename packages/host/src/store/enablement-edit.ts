@@ -140,6 +140,9 @@ export function renderEntry(entry: EnablementEntry): string {
       config: entry.config,
     }),
   );
+  if (entry.limits !== undefined && Object.keys(entry.limits).length > 0) {
+    out.push('', '[plugins.enabled.limits]', ...tomlAssignments({ ...entry.limits }));
+  }
   const g = entry.grants;
   const hasGrants = g.id !== undefined || g.permissions.length + g.request.length + g.websocket.length + g.fs.length > 0;
   if (hasGrants) {

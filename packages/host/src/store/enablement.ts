@@ -1,6 +1,7 @@
 import { diagnostic, fail, ok, type Outcome } from '../diagnostics.js';
 import { readPermissions, readRequestTarget, readWebSocketTarget } from '../manifest/read-shared.js';
 import { parseTomlText, SchemaError, TableReader } from '../manifest/toml-reader.js';
+import type { LimitOverrides } from '../sandbox/limits.js';
 import { SURFACES, type JsonValue, type Permission, type RequestTarget, type Surface, type WebSocketTarget } from '../manifest/types.js';
 
 export const FS_OPERATIONS = ['read', 'list', 'write'] as const;
@@ -31,6 +32,8 @@ export interface EnablementEntry {
   /** Opaque configuration passed to the instance's `start`. */
   readonly config?: JsonValue;
   readonly grants: Grants;
+  /** Our addition: `[plugins.enabled.limits]` (deadlines in ms, memory in MiB). */
+  readonly limits?: LimitOverrides;
 }
 
 export interface EnablementConfig {
@@ -67,6 +70,7 @@ function readEntry(r: TableReader): EnablementEntry {
   const digest = r.optionalString('digest');
   const config = r.json('config');
   const grants = r.table('grants', readGrants) ?? EMPTY_GRANTS;
+  const limits = r.table('limits', readLimits);
   return {
     id: r.string('id'),
     ...(version !== undefined ? { version } : {}),
@@ -74,7 +78,17 @@ function readEntry(r: TableReader): EnablementEntry {
     surfaces: r.enumArray('surfaces', SURFACES),
     ...(config !== undefined ? { config } : {}),
     grants,
+    ...(limits !== undefined ? { limits } : {}),
   };
+}
+
+function readLimits(r: TableReader): LimitOverrides {
+  const out: Record<string, number> = {};
+  for (const key of ['tool_timeout_ms', 'lifecycle_timeout_ms', 'ingress_timeout_ms', 'memory_mib'] as const) {
+    const value = r.integer(key, 1, 2_000_000);
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
 }
 
 export function readGrants(r: TableReader): Grants {

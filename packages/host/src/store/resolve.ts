@@ -2,6 +2,7 @@ import { diagnostic, type Diagnostic, type SourceKind } from '../diagnostics.js'
 import { parsePluginRef } from '../manifest/ids.js';
 import { declaredSurfaces, SURFACES, type JsonValue, type Manifest, type Surface } from '../manifest/types.js';
 import { digestMatches } from '../package/digest.js';
+import type { LimitOverrides } from '../sandbox/limits.js';
 import type { ComponentFormat } from '../package/component-format.js';
 import type { DiscoveredPackage, Discovery } from './discover.js';
 import { grantsHaveContent, type EnablementConfig, type EnablementEntry, type Grants } from './enablement.js';
@@ -19,6 +20,7 @@ export interface ResolvedPlugin {
   readonly grants: Grants;
   readonly config?: JsonValue;
   readonly componentFormat?: ComponentFormat;
+  readonly limits?: LimitOverrides;
 }
 
 export interface Resolution {
@@ -83,6 +85,7 @@ function resolveEntry(entry: EnablementEntry, packages: readonly DiscoveredPacka
       grants: entry.grants,
       ...(entry.config !== undefined ? { config: entry.config } : {}),
       ...(pkg.componentFormat !== undefined ? { componentFormat: pkg.componentFormat } : {}),
+      ...(entry.limits !== undefined ? { limits: entry.limits } : {}),
     },
   };
 }

@@ -1,0 +1,98 @@
+import { boundText, redactText } from '../diagnostics.js';
+import { PluginError } from '../errors.js';
+import { COMPONENT_WORLDS } from '../manifest/types.js';
+import { readPackageFile } from '../package/archive-file.js';
+import { CORE_MODULE_MESSAGE, detectComponentFormat } from '../package/component-format.js';
+import { computePackageDigest, digestMatches } from '../package/digest.js';
+import type { ResolvedPlugin } from '../store/resolve.js';
+import { componentWorldProblem, HOST_INTERFACES, isInertImport } from './component-world.js';
+import { capModuleMemory, WASM_PAGE_BYTES } from './memory-cap.js';
+import { defaultCacheDir, transpileCached, type TranspiledComponent } from './transpile-cache.js';
+
+export interface LoadedComponent {
+  readonly world: 'tool' | 'instance';
+  readonly transpiled: TranspiledComponent;
+  /** Compiled, memory-capped core modules by file name (shareable with workers). */
+  readonly modules: Readonly<Record<string, WebAssembly.Module>>;
+  /** Unversioned host interfaces to link (`yoi:host/request`). */
+  readonly hostInterfaces: readonly string[];
+  /** Unversioned inert WASI interfaces to link. */
+  readonly inertInterfaces: readonly string[];
+}
+
+export interface LoaderOptions {
+  readonly cacheDir?: string;
+  readonly memoryBytes: number;
+}
+
+const compiled = new Map<string, Readonly<Record<string, WebAssembly.Module>>>();
+
+function unversioned(name: string): string {
+  const at = name.indexOf('@');
+  return at < 0 ? name : name.slice(0, at);
+}
+
+/**
+ * Turns a resolved record into something a sandbox can run: re-reads the package and
+ * re-verifies its digest, checks the bytes are a component whose exports match the declared
+ * world and whose imports are all allowed (each host interface only with its grant), then
+ * transpiles (cached) and compiles the core modules with the memory cap.
+ */
+export async function loadComponent(record: ResolvedPlugin, options: LoaderOptions): Promise<LoadedComponent> {
+  const runtime = record.manifest.runtime;
+  if (runtime === undefined) throw new PluginError('COMPONENT_INVALID', 'plugin runtime is not declared');
+  if (runtime.kind !== 'wasm-component') {
+    throw new PluginError('COMPONENT_INVALID', runtime.kind === 'wasm' ? 'legacy raw wasm plugin runtime is not supported; use wasm-component' : `unsupported plugin runtime kind \`${runtime.kind}\``);
+  }
+  if (runtime.world === undefined || !(COMPONENT_WORLDS as readonly string[]).includes(runtime.world) || runtime.component === undefined) {
+    throw new PluginError('COMPONENT_INVALID', 'unsupported or missing plugin component world');
+  }
+  const files = await readPackageFile(record.packagePath);
+  if (!files.ok) throw new PluginError('PACKAGE_INVALID', `resolved plugin package could not be read: ${files.diagnostic.message}`);
+  const digest = computePackageDigest(files.value);
+  if (!digestMatches(record.digest, digest)) {
+    throw new PluginError('DIGEST_MISMATCH', `resolved plugin package digest does not match current package content (now ${digest})`);
+  }
+  const bytes = files.value.get(runtime.component);
+  if (bytes === undefined) throw new PluginError('COMPONENT_INVALID', 'plugin runtime component artifact is missing from the package');
+  const format = detectComponentFormat(bytes);
+  if (format === 'core-module') throw new PluginError('COMPONENT_INVALID', `component is incompatible: ${CORE_MODULE_MESSAGE}`);
+  if (format === 'placeholder') throw new PluginError('COMPONENT_INVALID', 'component is incompatible: the runtime artifact is not a WebAssembly component');
+
+  let transpiled: TranspiledComponent;
+  try {
+    transpiled = await transpileCached(bytes, options.cacheDir ?? defaultCacheDir());
+  } catch (error) {
+    throw new PluginError('TRANSPILE_FAILED', `component is incompatible: ${boundText(redactText(error instanceof Error ? error.message : String(error)), 200)}`, { cause: error });
+  }
+  const problem = componentWorldProblem(transpiled.interface, runtime.world, record);
+  if (problem) throw new PluginError(problem.startsWith('plugin host API') || problem.startsWith('unsupported component import') ? 'COMPONENT_IMPORT_DENIED' : 'COMPONENT_INVALID', problem);
+
+  const maxPages = Math.max(1, Math.floor(options.memoryBytes / WASM_PAGE_BYTES));
+  const memoKey = `${transpiled.key}:${maxPages}`;
+  let modules = compiled.get(memoKey);
+  if (!modules) {
+    const { readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const out: Record<string, WebAssembly.Module> = {};
+    for (const file of transpiled.coreFiles) {
+      const raw = await readFile(join(transpiled.dir, file));
+      let capped: Uint8Array;
+      try {
+        capped = capModuleMemory(raw, maxPages).bytes;
+      } catch (error) {
+        throw new PluginError('COMPONENT_INVALID', `component memory cannot be capped: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      out[file] = new WebAssembly.Module(capped);
+    }
+    modules = out;
+    compiled.set(memoKey, modules);
+  }
+  return {
+    world: runtime.world === 'yoi:plugin/tool@1.0.0' ? 'tool' : 'instance',
+    transpiled,
+    modules,
+    hostInterfaces: transpiled.interface.imports.filter((i) => HOST_INTERFACES[i] !== undefined).map(unversioned),
+    inertInterfaces: transpiled.interface.imports.filter(isInertImport).map(unversioned),
+  };
+}

@@ -1,0 +1,228 @@
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { boundText, redactText } from '../diagnostics.js';
+import { PluginError, type ErrorCode } from '../errors.js';
+import type { GuestErrorKind, SandboxWorkerData, WorkerMessage } from './worker/protocol.js';
+
+export type HostDispatcher = (iface: string, fn: string, args: readonly (string | number)[]) => Promise<string>;
+export type GuestLogSink = (stream: 'stdout' | 'stderr', text: string) => void;
+
+export interface SandboxOptions {
+  readonly gluePath: string;
+  readonly modules: Readonly<Record<string, WebAssembly.Module>>;
+  readonly mode: 'tool' | 'instance';
+  readonly memoryBytes: number;
+  readonly hostInterfaces: readonly string[];
+  readonly inertInterfaces: readonly string[];
+  readonly dispatch: HostDispatcher;
+  readonly onLog?: GuestLogSink;
+  /** Deadline for the worker to load the glue and instantiate (default 10 s). */
+  readonly startupMs?: number;
+}
+
+const GUEST_ERROR_CODES: Record<GuestErrorKind, ErrorCode> = {
+  trap: 'SANDBOX_TRAP',
+  stack_overflow: 'SANDBOX_STACK_OVERFLOW',
+  out_of_memory: 'SANDBOX_OUT_OF_MEMORY',
+  error: 'SANDBOX_TRAP',
+};
+
+interface Pending {
+  resolve(value: string): void;
+  reject(error: PluginError): void;
+}
+
+/**
+ * One component in its own worker thread. Calls are serial and each has a wall-clock
+ * deadline that includes host-call time; on overrun the worker is terminated (the only way
+ * to stop a spinning guest) and the sandbox is dead. Traps leave the worker alive: the
+ * worker re-instantiates from its compiled modules before the next call.
+ */
+export class ComponentSandbox {
+  readonly #worker: Worker;
+  readonly #signal: Int32Array;
+  readonly #replyPort: MessageChannel['port1'];
+  readonly #dispatch: HostDispatcher;
+  readonly #onLog: GuestLogSink | undefined;
+  #pending = new Map<number, Pending>();
+  #nextId = 0;
+  #queue: Promise<unknown> = Promise.resolve();
+  #dead: PluginError | null = null;
+
+  private constructor(worker: Worker, signal: Int32Array, replyPort: MessageChannel['port1'], options: SandboxOptions) {
+    this.#worker = worker;
+    this.#signal = signal;
+    this.#replyPort = replyPort;
+    this.#dispatch = options.dispatch;
+    this.#onLog = options.onLog;
+  }
+
+  static async start(options: SandboxOptions): Promise<ComponentSandbox> {
+    const signalBuffer = new SharedArrayBuffer(8);
+    const channel = new MessageChannel();
+    const workerData: SandboxWorkerData = {
+      gluePath: options.gluePath,
+      modules: options.modules,
+      mode: options.mode,
+      memoryBytes: options.memoryBytes,
+      hostInterfaces: options.hostInterfaces,
+      inertInterfaces: options.inertInterfaces,
+      hostSignal: signalBuffer,
+      hostReplyPort: channel.port2,
+    };
+    const worker = new Worker(new URL('./worker/entry.js', import.meta.url), {
+      workerData,
+      transferList: [channel.port2],
+      // Caps the glue's JS heap; Wasm linear memory is capped in the core modules instead.
+      resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 },
+      stdout: true,
+      stderr: true,
+    });
+    // The guest never reaches process stdio; whatever the worker prints is dropped.
+    worker.stdout.resume();
+    worker.stderr.resume();
+    const sandbox = new ComponentSandbox(worker, new Int32Array(signalBuffer), channel.port1, options);
+    await sandbox.#waitReady(options.startupMs ?? 10_000);
+    return sandbox;
+  }
+
+  get alive(): boolean {
+    return this.#dead === null;
+  }
+
+  #waitReady(startupMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        void this.#kill(new PluginError('SANDBOX_TIMEOUT', `component did not start within ${startupMs} ms`));
+        reject(this.#dead);
+      }, startupMs);
+      const onMessage = (message: WorkerMessage) => {
+        if (message.type === 'ready') {
+          cleanup();
+          resolve();
+        } else if (message.type === 'init-error') {
+          cleanup();
+          void this.#kill(new PluginError('COMPONENT_INVALID', `component could not be instantiated: ${redactText(message.message)}`));
+          reject(this.#dead);
+        }
+      };
+      const onExit = () => {
+        cleanup();
+        reject(new PluginError('SANDBOX_CRASHED', 'component worker exited during startup'));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.#worker.off('message', onMessage);
+        this.#worker.off('exit', onExit);
+        this.#worker.on('message', (m: WorkerMessage) => this.#onMessage(m));
+        this.#worker.on('exit', () => this.#onExit());
+        this.#worker.on('error', (error) => this.#onWorkerError(error));
+      };
+      this.#worker.on('message', onMessage);
+      this.#worker.on('exit', onExit);
+      this.#worker.on('error', () => undefined);
+    });
+  }
+
+  #onMessage(message: WorkerMessage): void {
+    switch (message.type) {
+      case 'result': {
+        const pending = this.#pending.get(message.id);
+        if (!pending) return;
+        this.#pending.delete(message.id);
+        if (message.ok) pending.resolve(message.value);
+        else pending.reject(new PluginError(GUEST_ERROR_CODES[message.error.kind], guestErrorMessage(message.error.kind, message.error.message)));
+        return;
+      }
+      case 'host':
+        void this.#serveHostCall(message.seq, message.iface, message.fn, message.args);
+        return;
+      case 'log':
+        this.#onLog?.(message.stream, message.text);
+        return;
+      default:
+        return;
+    }
+  }
+
+  async #serveHostCall(seq: number, iface: string, fn: string, args: readonly (string | number)[]): Promise<void> {
+    let value: string;
+    try {
+      value = await this.#dispatch(iface, fn, args);
+    } catch (error) {
+      value = JSON.stringify({ error: { code: 'host_error', message: boundText(redactText(error instanceof Error ? error.message : String(error))) } });
+    }
+    if (this.#dead) return;
+    this.#replyPort.postMessage({ seq, value });
+    Atomics.store(this.#signal, 0, 1);
+    Atomics.notify(this.#signal, 0);
+  }
+
+  #onWorkerError(error: unknown): void {
+    if (!this.#dead) {
+      const detail = boundText(redactText(error instanceof Error ? error.message : String(error)), 200);
+      this.#dead = new PluginError('SANDBOX_CRASHED', `component worker failed: ${detail}`);
+    }
+  }
+
+  #onExit(): void {
+    if (!this.#dead) this.#dead = new PluginError('SANDBOX_CRASHED', 'component worker exited unexpectedly');
+    for (const pending of this.#pending.values()) pending.reject(this.#dead);
+    this.#pending.clear();
+  }
+
+  async #kill(reason: PluginError): Promise<void> {
+    if (!this.#dead) this.#dead = reason;
+    for (const pending of this.#pending.values()) pending.reject(reason);
+    this.#pending.clear();
+    this.#replyPort.close();
+    await this.#worker.terminate();
+  }
+
+  /** Calls an export (glue name, e.g. `handleTool`) within `deadlineMs`; serial with other calls. */
+  call(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
+    const run = this.#queue.then(() => this.#callNow(fn, args, deadlineMs));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #callNow(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
+    if (this.#dead) return Promise.reject(new PluginError('SANDBOX_CLOSED', `component sandbox is not running: ${this.#dead.message}`));
+    const id = ++this.#nextId;
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        void this.#kill(new PluginError('SANDBOX_TIMEOUT', `component call \`${fn}\` exceeded its ${deadlineMs} ms deadline; the instance was stopped`));
+      }, deadlineMs);
+      this.#pending.set(id, {
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      this.#worker.postMessage({ type: 'call', id, fn, args });
+    });
+  }
+
+  /** Stops the worker; pending calls fail with SANDBOX_CLOSED. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#dead) {
+      await this.#worker.terminate();
+      return;
+    }
+    await this.#kill(new PluginError('SANDBOX_CLOSED', 'component sandbox was closed'));
+  }
+}
+
+function guestErrorMessage(kind: GuestErrorKind, message: string): string {
+  switch (kind) {
+    case 'stack_overflow':
+      return 'component exceeded its stack (deep recursion)';
+    case 'out_of_memory':
+      return `component ran out of memory: ${boundText(redactText(message), 200)}`;
+    default:
+      return `component trapped: ${boundText(redactText(message), 200)}`;
+  }
+}

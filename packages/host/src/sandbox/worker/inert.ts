@@ -1,0 +1,103 @@
+/**
+ * The inert WASI set: what a language runtime needs that carries no authority. Real clocks
+ * and cryptographic randomness (a component built without them has time frozen at build
+ * time and identical "random" bytes in every build), and stdout/stderr captured into the
+ * plugin's bounded log. No filesystem, network, environment or stdin.
+ */
+const MAX_LOG_WRITE = 4096;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+class WasiError {
+  constructor(readonly message: string) {}
+  toDebugString(): string {
+    return this.message;
+  }
+}
+
+class Pollable {
+  constructor(private readonly deadlineNs: bigint | null) {}
+  ready(): boolean {
+    return this.deadlineNs === null || process.hrtime.bigint() >= this.deadlineNs;
+  }
+  block(): void {
+    if (this.deadlineNs === null) return;
+    const remainingMs = Number(this.deadlineNs - process.hrtime.bigint()) / 1e6;
+    if (remainingMs > 0) Atomics.wait(sleeper, 0, 0, remainingMs);
+  }
+}
+
+function poll(list: Pollable[]): Uint32Array {
+  if (list.length === 0) return new Uint32Array();
+  for (;;) {
+    const ready = list.flatMap((p, i) => (p.ready() ? [i] : []));
+    if (ready.length > 0) return Uint32Array.from(ready);
+    Atomics.wait(sleeper, 0, 0, 1);
+  }
+}
+
+class InputStream {
+  read(): never {
+    throw { tag: 'closed' };
+  }
+  blockingRead(): never {
+    throw { tag: 'closed' };
+  }
+  subscribe(): Pollable {
+    return new Pollable(null);
+  }
+}
+
+class OutputStream {
+  constructor(private readonly sink: (bytes: Uint8Array) => void) {}
+  checkWrite(): bigint {
+    return BigInt(MAX_LOG_WRITE);
+  }
+  write(bytes: Uint8Array): void {
+    this.sink(bytes);
+  }
+  blockingWriteAndFlush(bytes: Uint8Array): void {
+    this.sink(bytes);
+  }
+  flush(): void {}
+  blockingFlush(): void {}
+  subscribe(): Pollable {
+    return new Pollable(null);
+  }
+}
+
+export type LogSink = (stream: 'stdout' | 'stderr', text: string) => void;
+
+/** Import-object entries for the requested inert interfaces (unversioned names, as jco keys them). */
+export function inertImports(interfaces: readonly string[], log: LogSink): Record<string, Record<string, unknown>> {
+  const decoder = new TextDecoder();
+  const stream = (name: 'stdout' | 'stderr') => new OutputStream((bytes) => log(name, decoder.decode(bytes.subarray(0, MAX_LOG_WRITE))));
+  const stdout = stream('stdout');
+  const stderr = stream('stderr');
+  const all: Record<string, Record<string, unknown>> = {
+    'wasi:clocks/wall-clock': {
+      now: () => {
+        const ms = Date.now();
+        return { seconds: BigInt(Math.floor(ms / 1000)), nanoseconds: (ms % 1000) * 1e6 };
+      },
+      resolution: () => ({ seconds: 0n, nanoseconds: 1e6 }),
+    },
+    'wasi:clocks/monotonic-clock': {
+      now: () => process.hrtime.bigint(),
+      resolution: () => 1n,
+      subscribeInstant: (when: bigint) => new Pollable(when),
+      subscribeDuration: (duration: bigint) => new Pollable(process.hrtime.bigint() + duration),
+    },
+    'wasi:random/random': {
+      getRandomBytes: (length: bigint) => crypto.getRandomValues(new Uint8Array(Math.min(Number(length), 65536))),
+      getRandomU64: () => new BigUint64Array(crypto.getRandomValues(new BigUint64Array(1)).buffer)[0]!,
+    },
+    'wasi:cli/stdout': { getStdout: () => stdout },
+    'wasi:cli/stderr': { getStderr: () => stderr },
+    'wasi:io/streams': { InputStream, OutputStream },
+    'wasi:io/error': { Error: WasiError },
+    'wasi:io/poll': { Pollable, poll },
+  };
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const name of interfaces) if (all[name]) out[name] = all[name];
+  return out;
+}

@@ -1,0 +1,48 @@
+import type { MessagePort } from 'node:worker_threads';
+
+/**
+ * Messages between the host (main thread) and a sandbox worker. Plain data only: structured
+ * cloning drops classes, so errors travel as `{ kind, message }`.
+ */
+
+export type GuestErrorKind = 'trap' | 'stack_overflow' | 'out_of_memory' | 'error';
+
+export interface SandboxWorkerData {
+  /** File path of the transpiled glue module (instantiation mode, no imports). */
+  readonly gluePath: string;
+  /** Compiled, memory-capped core modules by file name. */
+  readonly modules: Readonly<Record<string, WebAssembly.Module>>;
+  /** `tool`: a fresh component instance per call (one spare kept ready); `instance`: one long-lived instance. */
+  readonly mode: 'tool' | 'instance';
+  /** The linear-memory cap the modules were compiled with, to tell out-of-memory from other traps. */
+  readonly memoryBytes: number;
+  /** Host interfaces to link, unversioned (`yoi:host/request`), already authorised. */
+  readonly hostInterfaces: readonly string[];
+  /** Inert WASI interfaces to link, unversioned (`wasi:clocks/wall-clock`). */
+  readonly inertInterfaces: readonly string[];
+  /** Int32 control word the worker waits on during a host call. */
+  readonly hostSignal: SharedArrayBuffer;
+  /** Port on which host-call replies arrive (read synchronously by the blocked worker). */
+  readonly hostReplyPort: MessagePort;
+}
+
+export interface CallRequest {
+  readonly type: 'call';
+  readonly id: number;
+  /** Export name as the glue exposes it (camelCase: `handleTool`). */
+  readonly fn: string;
+  readonly args: readonly (string | number)[];
+}
+
+export type WorkerMessage =
+  | { readonly type: 'ready' }
+  | { readonly type: 'init-error'; readonly message: string }
+  | { readonly type: 'result'; readonly id: number; readonly ok: true; readonly value: string }
+  | { readonly type: 'result'; readonly id: number; readonly ok: false; readonly error: { readonly kind: GuestErrorKind; readonly message: string } }
+  | { readonly type: 'host'; readonly seq: number; readonly iface: string; readonly fn: string; readonly args: readonly (string | number)[] }
+  | { readonly type: 'log'; readonly stream: 'stdout' | 'stderr'; readonly text: string };
+
+export interface HostReply {
+  readonly seq: number;
+  readonly value: string;
+}
