@@ -74,7 +74,7 @@ export function diagnostic(
 ): Diagnostic {
   const out: { -readonly [K in keyof Diagnostic]: Diagnostic[K] } = { kind, phase, message: boundText(message) };
   if (context.source !== undefined) out.source = context.source;
-  if (context.identity !== undefined) out.identity = context.identity;
+  if (context.identity !== undefined) out.identity = boundText(context.identity, 160);
   if (context.package !== undefined) out.package = context.package;
   if (context.digest !== undefined) out.digest = context.digest;
   return out;

@@ -20,7 +20,7 @@ export function processIo(): CliIo {
     env: process.env,
     interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
     prompt: async (question) => {
-      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
       try {
         return await rl.question(question);
       } finally {

@@ -3,6 +3,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { runCheck, runPack } from './commands/check.js';
 import { runDisable, runEnable, type EnableOptions } from './commands/enable.js';
 import { runList, runShow } from './commands/inspect.js';
+import { runCall, type CallOptions } from './commands/call.js';
+import { runMcp } from './commands/mcp.js';
 import { CommandFailure, UsageError, type CliIo } from './io.js';
 import type { CommonOptions } from './options.js';
 
@@ -83,6 +85,21 @@ function buildProgram(io: CliIo): Command {
     .addOption(jsonOption())
     .action((ref: string, options: CommonOptions) => runDisable(io, ref, options));
 
+  sub('call')
+    .description('run one tool of an enabled plugin in its sandbox and print its ToolOutput (exit 1 on any failure)')
+    .argument('<ref>', 'source-qualified plugin ref, e.g. project:example.echo')
+    .argument('<tool>', 'tool name')
+    .option('--input <json>', 'tool input as JSON (default: {})')
+    .option('--input-file <file>', 'read the tool input JSON from a file')
+    .addOption(workspaceOption())
+    .addOption(jsonOption())
+    .action((ref: string, tool: string, options: CallOptions) => runCall(io, ref, tool, options));
+
+  sub('mcp')
+    .description('serve every enabled, eligible tool of the workspace over MCP on stdio (grants cannot be changed through it)')
+    .addOption(workspaceOption())
+    .action((options: CommonOptions) => runMcp(io, options));
+
   return program;
 }
 
@@ -99,6 +116,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT_OK;
+      if (error.code === 'commander.help' && error.exitCode === 0) return EXIT_OK; // `yoi help …`
       // commander already printed its message
       return EXIT_USAGE;
     }

@@ -44,8 +44,8 @@ function resolveEntry(entry: EnablementEntry, packages: readonly DiscoveredPacka
   const ref = parsePluginRef(entry.id);
   if (!ref.ok) {
     return ref.reason === 'unqualified'
-      ? { diagnostic: diagnostic('ambiguous', 'resolution', 'plugin enablement id must be source-qualified as user:<id>, project:<id>, or builtin:<id>') }
-      : { diagnostic: diagnostic('malformed', 'resolution', 'plugin enablement id is not a valid source-qualified plugin id') };
+      ? { diagnostic: diagnostic('ambiguous', 'resolution', 'plugin enablement id must be source-qualified as user:<id>, project:<id>, or builtin:<id>', { identity: entry.id }) }
+      : { diagnostic: diagnostic('malformed', 'resolution', 'plugin enablement id is not a valid source-qualified plugin id', { identity: entry.id }) };
   }
   const identity = entry.id;
   const context = { source: ref.ref.source, identity };

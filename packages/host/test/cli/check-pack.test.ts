@@ -565,6 +565,17 @@ describe('usage and help', () => {
     });
   }
 
+  it(
+    'exits 0 for the advertised `help [command]` subcommand',
+    async () => {
+      for (const argv of [['help'], ['plugin', 'help'], ['plugin', 'help', 'check']]) {
+        const result = await cli(argv);
+        assert.match(result.stdout, /Usage: yoi/);
+        assert.equal(result.code, 0, `yoi ${argv.join(' ')}`);
+      }
+    },
+  );
+
   it('shows the enable examples in its help', async () => {
     const result = await cli(['plugin', 'enable', '--help']);
     assert.match(result.stdout, /--grant-all-requested/);

@@ -132,8 +132,8 @@ describe('yoi plugin enable', () => {
     });
     assert.deepEqual(readdirSync(w.store), ['echo.yoi-plugin']);
 
-    const check = await w.run(['plugin', 'show', 'project:echo', '--json']);
-    assert.equal(check.json<Item>().digest, report.digest, 'the installed archive has the directory digest');
+    const shown = await w.run(['plugin', 'show', 'project:echo', '--json']);
+    assert.equal(shown.json<Item>().digest, report.digest, 'the installed archive has the directory digest');
 
     assert.deepEqual(w.entries(), [
       {
@@ -227,6 +227,18 @@ describe('yoi plugin enable', () => {
     assert.equal(w.entries().length, 1);
   });
 
+  it('installs from a .yoi-plugin archive exactly as packed', async (t) => {
+    const w = workspace(t);
+    const dir = writePluginDir(join(w.root, 'echo'));
+    const archive = join(w.root, 'echo.yoi-plugin');
+    assert.equal((await cli(['plugin', 'pack', dir, '--output', archive])).code, 0);
+    const result = await w.run(['plugin', 'enable', archive, '--grant-all-requested', '--yes', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const report = result.json<EnableJson>();
+    assert.equal(report.plugin_status, 'active');
+    assert.ok(readFileSync(join(w.store, 'echo.yoi-plugin')).equals(readFileSync(archive)));
+  });
+
   it('fails (exit 1) for a ref that is not discovered and for a package that does not validate', async (t) => {
     const w = workspace(t);
     const missing = await w.run(['plugin', 'enable', 'project:nothere', '--grant-all-requested', '--yes']);
@@ -241,6 +253,21 @@ describe('yoi plugin enable', () => {
     assert.match(rejected.stderr, /plugin enable failed: .*wasm-component/);
     assert.ok(!existsSync(w.enablementPath));
     assert.ok(!existsSync(join(w.store, 'legacy.yoi-plugin')));
+  });
+
+  it('refuses (exit 1) to edit an invalid plugins.toml and leaves it as it was', async (t) => {
+    const w = workspace(t);
+    mkdirSync(join(w.ws, '.yoi'), { recursive: true });
+    const invalid = '# hand-edited\n[[plugins.enabled]]\nid = 5\n';
+    writeFileSync(w.enablementPath, invalid);
+    const dir = writePluginDir(join(w.root, 'echo'));
+    const result = await w.run(['plugin', 'enable', dir, '--grant-all-requested', '--yes']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /not valid/);
+    assert.equal(w.text(), invalid);
+    const disabled = await w.run(['plugin', 'disable', 'project:echo']);
+    assert.equal(disabled.code, 1);
+    assert.equal(w.text(), invalid);
   });
 
   it('refuses (exit 2) to grant a permission the package does not request', async (t) => {
@@ -263,7 +290,6 @@ describe('yoi plugin enable', () => {
 
   it(
     'leaves the project store untouched when enable stops on a usage error or is cancelled',
-    { todo: 'enable.ts installs the package into the project store before validating flags and before confirmation' },
     async (t) => {
       const w = workspace(t);
       const dir = writePluginDir(join(w.root, 'echo'));

@@ -81,6 +81,7 @@ function workspace(t: TestContext): Workspace {
   mkdirSync(store, { recursive: true });
   const env = { HOME: root, XDG_DATA_HOME: join(root, 'data'), YOI_BUILTIN_DIR: join(root, 'builtin') };
   const run = (args: string[]) => cli([...args, '--workspace', ws], { env, cwd: root });
+  let sources = 0;
   return {
     root,
     ws,
@@ -88,7 +89,7 @@ function workspace(t: TestContext): Workspace {
     userStore,
     run,
     async pack(name, manifest, into = store) {
-      const dir = writePluginDir(join(root, 'src', `${name}-${Math.random().toString(16).slice(2)}`), manifest);
+      const dir = writePluginDir(join(root, 'src', `${name}-${(sources += 1)}`), manifest);
       const result = await cli(['plugin', 'pack', dir, '--output', join(into, `${name}.yoi-plugin`), '--json'], { env, cwd: root });
       assert.equal(result.code, 0, result.stderr);
       return result.json<{ package: { digest: string } }>().package.digest;
@@ -389,6 +390,61 @@ describe('yoi plugin show', () => {
     assert.equal((await w.show('user:echo')).source, 'user');
   });
 
+  it('renders request targets, grants, grant-only grants and broad targets in human show', async (t) => {
+    const w = workspace(t);
+    const manifest = echoManifest({
+      id: 'fetcher',
+      permissions: `${SURFACE_TOOL}, ${tool('echo')}, { kind = "host_api", api = "request" },`,
+      extra: `
+[[request]]
+scheme = "https"
+host = "api.example.com"
+methods = ["GET"]
+path_prefixes = ["/v1"]
+
+[[request]]
+scheme = "https"
+host = "*"
+methods = ["GET"]
+path_prefixes = []
+`,
+    });
+    const digest = await w.pack('fetcher', manifest);
+    const grantTargets = `
+[[plugins.enabled.grants.request]]
+scheme = "https"
+host = "api.example.com"
+methods = ["GET"]
+path_prefixes = ["/v1"]
+
+[[plugins.enabled.grants.request]]
+scheme = "http"
+host = "other.example"
+methods = ["GET"]
+path_prefixes = ["/x"]
+`;
+    w.enablement(pinned('project:fetcher', digest, [SURFACE_TOOL, tool('echo'), '{ kind = "host_api", api = "request" }'], { extra: grantTargets }));
+    const item = await w.show('project:fetcher');
+    assert.deepEqual(item.configured_request_grants, ['http://other.example GET /x', 'https://api.example.com GET /v1']);
+    const result = await w.run(['plugin', 'show', 'project:fetcher']);
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.split('\n');
+    for (const expected of [
+      '  configured_request_grants: http://other.example GET /x, https://api.example.com GET /v1',
+      '    - host_api.request grant https://api.example.com GET /v1 requested=true granted=true eligible=true',
+      '  host_api_permissions:',
+      '    - host_api.request requested=true granted=true eligible=true',
+      '    - host_api.request target https://api.example.com GET /v1 requested=true granted=true eligible=true',
+      '    - host_api.request target https://* GET * [broad-request] requested=true granted=true eligible=true',
+      '      diagnostic: partially covered by enabled request grant; broad manifest target is constrained by narrower grants',
+      '    - host_api.request grant-only http://other.example GET /x requested=false granted=true eligible=false',
+      '      diagnostic: enabled request grant has no matching manifest declaration',
+    ]) {
+      assert.ok(lines.includes(expected), `missing line ${JSON.stringify(expected)} in\n${result.stdout}`);
+    }
+    assert.equal(item.status, 'partial', 'the tool is usable, the grant-only target is a finding');
+  });
+
   it('lists no tools for a service-only enablement of a tool + service package', async (t) => {
     const w = workspace(t);
     const digest = await w.pack('svc', TOOL_AND_SERVICE);
@@ -495,5 +551,38 @@ describe('fail-closed statuses', () => {
     const item = await w.show('project:core');
     assert.equal(item.status, 'rejected');
     assert.equal(item.static_runtime?.runtime.eligible, false);
+  });
+
+  it(
+    'reports an enablement entry with an unqualified or malformed id as rejected with its own diagnostic',
+    async (t) => {
+      const w = workspace(t);
+      await w.pack('echo', echoManifest());
+      w.enablement('[[plugins.enabled]]\nid = "echo"\n\n[[plugins.enabled]]\nid = "bogus:echo"\n');
+      const items = byRef(await w.list());
+      assert.equal(items.get('project:echo')?.status, 'disabled');
+      const bare = items.get('echo');
+      assert.ok(bare);
+      assert.equal(bare.status, 'rejected');
+      assert.deepEqual(bare.diagnostics.map((d) => d.kind), ['ambiguous']);
+      const bogus = items.get('bogus:echo');
+      assert.ok(bogus);
+      assert.equal(bogus.status, 'rejected');
+      assert.deepEqual(bogus.diagnostics.map((d) => d.kind), ['malformed']);
+    },
+  );
+
+  it('still lists the stores when plugins.toml is invalid, with the problem on a <global> row', async (t) => {
+    const w = workspace(t);
+    await w.pack('echo', echoManifest());
+    w.enablement('[[plugins.enabled]]\nid = "project:echo"\nunknown_key = 1\n');
+    const snapshot = await w.list();
+    const items = byRef(snapshot);
+    assert.equal(items.get('project:echo')?.status, 'disabled');
+    const global = items.get('<global>');
+    assert.ok(global, JSON.stringify(snapshot.items.map((i) => i.reference)));
+    assert.equal(global.status, 'rejected');
+    assert.deepEqual(global.diagnostics.map((d) => d.kind), ['malformed']);
+    assert.match(global.diagnostics[0]!.message, /plugin enablement config could not be parsed/);
   });
 });

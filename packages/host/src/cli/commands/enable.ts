@@ -12,6 +12,9 @@ import type { DiscoveredPackage } from '../../store/discover.js';
 import { FS_OPERATIONS, type EnablementEntry, type FsGrant, type FsOperation } from '../../store/enablement.js';
 import { removeEnablement, upsertEnablement } from '../../store/enablement-edit.js';
 import { installIntoProjectStore } from '../../store/install.js';
+import { readPackageFile } from '../../package/archive-file.js';
+import { readPluginDirectory } from '../../package/directory.js';
+import { loadPluginPackage } from '../../package/plugin-package.js';
 import { enablementFile } from '../../store/locations.js';
 import { loadWorkspace } from '../../store/workspace.js';
 import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
@@ -66,7 +69,7 @@ interface GrantChoice {
   fs: FsGrant[];
 }
 
-async function chooseGrants(io: CliIo, pkg: DiscoveredPackage, options: EnableOptions, fsGrants: FsGrant[]): Promise<GrantChoice> {
+async function chooseGrants(io: CliIo, pkg: Pick<DiscoveredPackage, 'identity' | 'manifest'>, options: EnableOptions, fsGrants: FsGrant[]): Promise<GrantChoice> {
   const m = pkg.manifest;
   const flagged = options.grantAllRequested || (options.grant?.length ?? 0) > 0;
   let permissions: Permission[];
@@ -143,31 +146,43 @@ export async function runEnable(io: CliIo, target: string, options: EnableOption
   const config = parseConfig(options.configJson);
   const fsGrants = (options.fs ?? []).map((f) => parseFsGrant(f, io.cwd));
 
+  // Resolve what is being enabled without writing anything yet.
   let identity: string;
-  let installed: { path: string; changed: boolean } | null = null;
+  let pkg: { manifest: DiscoveredPackage['manifest']; digest: string };
+  let install: (() => Promise<{ path: string; changed: boolean }>) | null = null;
   const asPath = resolve(io.cwd, target);
   const isPath = await stat(asPath).then(() => true, () => false);
   if (isPath) {
-    const result = await installIntoProjectStore(asPath, stores.workspace);
-    if (!result.ok) throw new CommandFailure(`plugin enable failed: ${result.diagnostic.message}`);
-    identity = result.value.identity;
-    installed = { path: result.value.path, changed: result.value.changed };
-  } else if (parsePluginRef(target).ok) {
-    identity = target;
+    const files = (await stat(asPath)).isDirectory() ? await readPluginDirectory(asPath) : await readPackageFile(asPath);
+    const loaded = files.ok ? loadPluginPackage(files.value) : files;
+    if (!loaded.ok) throw new CommandFailure(`plugin enable failed: ${loaded.diagnostic.message}`);
+    identity = `project:${loaded.value.manifest.id}`;
+    pkg = loaded.value;
+    const state = await loadWorkspace(stores);
+    const others = state.discovery.packages.filter((p) => p.identity === identity && p.packageLabel !== `${loaded.value.manifest.id}.yoi-plugin`);
+    if (others.length > 0) throw new CommandFailure(`the project store already holds \`${identity}\` as ${others[0]!.packageLabel}; remove it first`);
+    install = async () => {
+      const result = await installIntoProjectStore(asPath, stores.workspace);
+      if (!result.ok) throw new CommandFailure(`plugin enable failed: ${result.diagnostic.message}`);
+      if (result.value.package.digest !== loaded.value.digest) throw new CommandFailure('plugin enable failed: the package changed while it was being enabled');
+      return { path: result.value.path, changed: result.value.changed };
+    };
   } else {
-    const selected = selectItem(await inventoryWorkspace(stores), target);
-    if ('error' in selected) throw new CommandFailure(selected.error);
-    identity = selected.item.reference;
+    if (parsePluginRef(target).ok) identity = target;
+    else {
+      const selected = selectItem(await inventoryWorkspace(stores), target);
+      if ('error' in selected) throw new CommandFailure(selected.error);
+      identity = selected.item.reference;
+    }
+    const state = await loadWorkspace(stores);
+    const matches = state.discovery.packages.filter((p) => p.identity === identity);
+    if (matches.length === 0) {
+      const why = state.discovery.diagnostics.find((d) => d.identity === identity);
+      throw new CommandFailure(`plugin package \`${identity}\` was not discovered${why ? `: ${why.message}` : ''}`);
+    }
+    if (matches.length > 1) throw new CommandFailure(`plugin package \`${identity}\` is present more than once in its store; remove the duplicate first`);
+    pkg = matches[0]!;
   }
-
-  const state = await loadWorkspace(stores);
-  const matches = state.discovery.packages.filter((p) => p.identity === identity);
-  if (matches.length === 0) {
-    const why = state.discovery.diagnostics.find((d) => d.identity === identity);
-    throw new CommandFailure(`plugin package \`${identity}\` was not discovered${why ? `: ${why.message}` : ''}`);
-  }
-  if (matches.length > 1) throw new CommandFailure(`plugin package \`${identity}\` is present more than once in its store; remove the duplicate first`);
-  const pkg = matches[0]!;
 
   if (!options.json) {
     io.stdout(`plugin ${identity} version=${pkg.manifest.version} digest=${pkg.digest}\n`);
@@ -179,7 +194,7 @@ export async function runEnable(io: CliIo, target: string, options: EnableOption
   if (!io.interactive && !options.yes) {
     throw new UsageError('enabling needs confirmation: run in a terminal, or pass --yes together with --grant-all-requested or --grant LABEL');
   }
-  const grants = await chooseGrants(io, pkg, options, fsGrants);
+  const grants = await chooseGrants(io, { identity, manifest: pkg.manifest }, options, fsGrants);
   const entry: EnablementEntry = {
     id: identity,
     version: pkg.manifest.version,
@@ -192,12 +207,13 @@ export async function runEnable(io: CliIo, target: string, options: EnableOption
 
   if (!options.yes) {
     io.stdout(`  will grant: ${grants.permissions.map(permissionLabel).join(', ') || '(nothing)'}\n`);
-    if (!(await yesNo(io, `write this enablement to ${state.enablementPath}?`))) throw new CommandFailure('plugin enable cancelled; nothing was written');
+    if (!(await yesNo(io, `write this enablement to ${enablementFile(stores.workspace)}?`))) throw new CommandFailure('plugin enable cancelled; nothing was written');
   }
 
   const path = enablementFile(stores.workspace);
   const edit = upsertEnablement(await readText(path), entry);
   if (!edit.ok) throw new CommandFailure(edit.message);
+  const installed = install ? await install() : null;
   try {
     await writeAtomically(path, edit.text);
   } catch (error) {

@@ -1,0 +1,25 @@
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { PluginHost } from '../../host.js';
+import { createMcpServer } from '../../tools/mcp-server.js';
+import type { CliIo } from '../io.js';
+import { storeOptions, type CommonOptions } from '../options.js';
+
+/** Serves the workspace's tools over MCP on stdio until stdin closes or a signal arrives. */
+export async function runMcp(io: CliIo, options: CommonOptions): Promise<void> {
+  const host = await PluginHost.fromWorkspace(storeOptions(io, options));
+  for (const issue of host.registrationIssues) io.stderr(`yoi mcp: ${issue.message}\n`);
+  for (const d of host.diagnostics) io.stderr(`yoi mcp: ${d.identity ?? d.package ?? 'workspace'}: ${d.message}\n`);
+  io.stderr(`yoi mcp: serving ${host.tools.list().length} tool(s) on stdio\n`);
+  const server = createMcpServer(host);
+  const transport = new StdioServerTransport();
+  const closed = new Promise<void>((resolve) => {
+    transport.onclose = () => resolve();
+    process.stdin.once('end', () => resolve());
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await server.connect(transport);
+  await closed;
+  await server.close().catch(() => undefined);
+  await host.close();
+}

@@ -1,0 +1,182 @@
+import { authorizeTool } from '../authority/authorize.js';
+import { boundText, redactText } from '../diagnostics.js';
+import { PluginError } from '../errors.js';
+import type { JsonValue } from '../manifest/types.js';
+import { HostApiDispatcher } from '../hostapi/dispatcher.js';
+import { loadComponent, type LoadedComponent } from '../sandbox/component-loader.js';
+import { effectiveLimits, IO_LIMITS, type ExecutionLimits } from '../sandbox/limits.js';
+import { ComponentSandbox } from '../sandbox/sandbox.js';
+import type { ResolvedPlugin } from '../store/resolve.js';
+import { decodeToolOutput, type ToolOutput } from '../tools/tool-output.js';
+import { decodeLifecycleOutput } from './lifecycle-output.js';
+import { GuestLog } from './guest-log.js';
+
+export interface RuntimeOptions {
+  readonly cacheDir?: string;
+  /** Base limits before the enablement's overrides (defaults: decisions §5). */
+  readonly limits?: ExecutionLimits;
+}
+
+export type RuntimeState = 'ready' | 'starting' | 'running' | 'failed' | 'stopped';
+
+/**
+ * One enabled plugin's execution: its component in a sandbox, its host APIs bound to its
+ * grants. `tool` world: a fresh component instance per call (the worker keeps a spare
+ * ready). `instance` world: one long-lived instance, started with the enablement config,
+ * shared by tools (and, later, services and ingress); calls are serial.
+ */
+export class PluginRuntime {
+  readonly record: ResolvedPlugin;
+  readonly limits: ExecutionLimits;
+  readonly log = new GuestLog();
+  readonly #options: RuntimeOptions;
+  readonly #host: HostApiDispatcher;
+  #component: LoadedComponent | null = null;
+  #sandbox: Promise<ComponentSandbox> | null = null;
+  #state: RuntimeState = 'ready';
+  #componentStatus: JsonValue | null = null;
+  #lastError: string | null = null;
+
+  constructor(record: ResolvedPlugin, options: RuntimeOptions = {}) {
+    this.record = record;
+    this.#options = options;
+    this.limits = effectiveLimits(record.limits, options.limits);
+    this.#host = new HostApiDispatcher(record);
+  }
+
+  get state(): RuntimeState {
+    return this.#state;
+  }
+
+  get world(): 'tool' | 'instance' | null {
+    return this.#component?.world ?? null;
+  }
+
+  get componentStatus(): JsonValue | null {
+    return this.#componentStatus;
+  }
+
+  get lastError(): string | null {
+    return this.#lastError;
+  }
+
+  /** Loads (verifies, transpiles, compiles) the component once. */
+  async load(): Promise<LoadedComponent> {
+    this.#component ??= await loadComponent(this.record, { memoryBytes: this.limits.memoryBytes, ...(this.#options.cacheDir ? { cacheDir: this.#options.cacheDir } : {}) });
+    return this.#component;
+  }
+
+  async #spawn(): Promise<ComponentSandbox> {
+    const component = await this.load();
+    return ComponentSandbox.start({
+      gluePath: component.transpiled.gluePath,
+      modules: component.modules,
+      mode: component.world,
+      memoryBytes: this.limits.memoryBytes,
+      hostInterfaces: component.hostInterfaces,
+      inertInterfaces: component.inertInterfaces,
+      dispatch: this.#host.dispatch,
+      onLog: (stream, text) => this.log.append(stream, text),
+    });
+  }
+
+  /** The live sandbox; an instance-world plugin is started (config passed to `start`) on first use. */
+  async #ensureSandbox(): Promise<ComponentSandbox> {
+    if (this.#sandbox) {
+      const existing = await this.#sandbox.catch(() => null);
+      if (existing?.alive) return existing;
+      this.#sandbox = null;
+    }
+    this.#sandbox = (async () => {
+      const sandbox = await this.#spawn();
+      if (sandbox && (await this.load()).world === 'instance') {
+        this.#state = 'starting';
+        try {
+          const raw = await sandbox.call('start', [JSON.stringify(this.record.config ?? null)], this.limits.lifecycleTimeoutMs);
+          const decoded = decodeLifecycleOutput('start', raw);
+          if (!decoded.ok) throw new PluginError('PLUGIN_START_FAILED', decoded.message);
+          this.#componentStatus = decoded.status;
+        } catch (error) {
+          await sandbox.close();
+          this.#fail(error);
+          throw error instanceof PluginError && error.code === 'PLUGIN_START_FAILED'
+            ? error
+            : new PluginError('PLUGIN_START_FAILED', `plugin component start failed: ${messageOf(error)}`, { cause: error });
+        }
+      }
+      this.#state = 'running';
+      return sandbox;
+    })();
+    return this.#sandbox;
+  }
+
+  #fail(error: unknown): void {
+    this.#state = 'failed';
+    this.#lastError = boundText(redactText(messageOf(error)), 512);
+  }
+
+  /** Starts the plugin now (instance world) or prepares its sandbox (tool world). */
+  async start(): Promise<void> {
+    await this.#ensureSandbox();
+  }
+
+  /** Runs one tool; authority is re-checked on every call. */
+  async callTool(name: string, inputJson: string): Promise<ToolOutput> {
+    if (!this.record.enabledSurfaces.includes('tool')) throw new PluginError('TOOL_DENIED', 'plugin tool surface is not enabled');
+    if (!this.record.manifest.tools.some((t) => t.name === name)) throw new PluginError('TOOL_NOT_FOUND', 'requested tool is not declared by plugin manifest');
+    const denied = authorizeTool(this.record, name);
+    if (denied) throw new PluginError('TOOL_DENIED', `plugin permission denied: ${denied}`);
+    if (Buffer.byteLength(inputJson, 'utf8') > IO_LIMITS.toolInputBytes) {
+      throw new PluginError('TOOL_INPUT_INVALID', `plugin tool \`${name}\` input exceeds ${IO_LIMITS.toolInputBytes} bytes`);
+    }
+    const sandbox = await this.#ensureSandbox();
+    const fn = (await this.load()).world === 'tool' ? 'call' : 'handleTool';
+    try {
+      const raw = await sandbox.call(fn, [name, inputJson], this.limits.toolTimeoutMs);
+      return decodeToolOutput(raw);
+    } catch (error) {
+      if (error instanceof PluginError && error.code.startsWith('SANDBOX_')) {
+        this.#lastError = boundText(error.message, 512);
+        if (this.world === 'instance') this.#state = 'failed';
+      }
+      throw error;
+    } finally {
+      this.#host.endCall();
+    }
+  }
+
+  /** Calls `status` on a running instance-world plugin. */
+  async status(): Promise<JsonValue | null> {
+    if (this.world !== 'instance' || this.#state !== 'running' || !this.#sandbox) return this.#componentStatus;
+    const sandbox = await this.#sandbox;
+    const decoded = decodeLifecycleOutput('status', await sandbox.call('status', [], this.limits.lifecycleTimeoutMs));
+    if (!decoded.ok) {
+      this.#fail(decoded.message);
+      return this.#componentStatus;
+    }
+    this.#componentStatus = decoded.status;
+    return decoded.status;
+  }
+
+  /** Stops the plugin (`stop` for instance world) and its worker. Idempotent. */
+  async close(): Promise<void> {
+    const pending = this.#sandbox;
+    this.#sandbox = null;
+    const sandbox = pending ? await pending.catch(() => null) : null;
+    if (sandbox?.alive && this.world === 'instance' && this.#state === 'running') {
+      try {
+        const decoded = decodeLifecycleOutput('stop', await sandbox.call('stop', [], this.limits.lifecycleTimeoutMs));
+        if (decoded.ok) this.#componentStatus = decoded.status;
+      } catch {
+        // the instance is stopped either way
+      }
+    }
+    await sandbox?.close();
+    this.#host.endCall();
+    if (this.#state !== 'failed') this.#state = 'stopped';
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,130 @@
+import type { ValidateFunction } from 'ajv';
+import { authorizeTool } from '../authority/authorize.js';
+import { boundText } from '../diagnostics.js';
+import { PluginError } from '../errors.js';
+import { toolDefinitionProblems } from '../manifest/tool-schema.js';
+import type { JsonValue } from '../manifest/types.js';
+import type { PluginRuntime } from '../runtime/plugin-runtime.js';
+import { compileInputSchema, inputProblem } from './input-validation.js';
+import type { ToolOutput } from './tool-output.js';
+
+/** Where a tool comes from (host-side; never sent to a model). */
+export interface ToolOrigin {
+  readonly kind: 'plugin';
+  readonly plugin_ref: string;
+  readonly plugin_id: string;
+  readonly source: string;
+  readonly digest: string;
+  readonly package_version: string;
+  readonly surface: 'tool';
+}
+
+export interface ToolInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly input_schema: JsonValue;
+  readonly external_write: boolean;
+  readonly origin: ToolOrigin;
+}
+
+/** Why a declared tool is not registered: denied, invalid, or shadowed by an earlier plugin. */
+export interface RegistrationIssue {
+  readonly plugin_ref: string;
+  readonly tool: string;
+  readonly kind: 'denied' | 'invalid' | 'collision';
+  readonly message: string;
+}
+
+interface Entry {
+  readonly info: ToolInfo;
+  readonly runtime: PluginRuntime;
+  readonly validate: ValidateFunction;
+}
+
+/**
+ * The tool surface for embedding hosts: every enabled, authorised, valid tool of the given
+ * plugins, by name. Names are unique: a later plugin's tool with a taken name is reported as
+ * a collision, never silently shadowed. Calls re-check authority and validate input.
+ */
+export class ToolRegistry {
+  readonly #entries = new Map<string, Entry>();
+  readonly #qualified = new Map<string, Entry>();
+  readonly issues: RegistrationIssue[] = [];
+
+  constructor(runtimes: readonly PluginRuntime[]) {
+    for (const runtime of runtimes) this.#register(runtime);
+  }
+
+  #register(runtime: PluginRuntime): void {
+    const record = runtime.record;
+    if (!record.enabledSurfaces.includes('tool')) return;
+    const problems = toolDefinitionProblems(record.manifest);
+    record.manifest.tools.forEach((tool, index) => {
+      const issue = (kind: RegistrationIssue['kind'], message: string): void => {
+        this.issues.push({ plugin_ref: record.identity, tool: tool.name, kind, message: boundText(message) });
+      };
+      const definition = problems[index] ?? [];
+      if (definition.length > 0) return issue('invalid', `plugin ${record.identity} tool registration rejected: ${definition.join('; ')}`);
+      const denied = authorizeTool(record, tool.name);
+      if (denied) return issue('denied', `plugin ${record.identity} tool ${tool.name} registration denied: ${denied}`);
+      const entry: Entry = {
+        runtime,
+        validate: compileInputSchema(tool.input_schema),
+        info: {
+          name: tool.name,
+          description: tool.description,
+          input_schema: tool.input_schema,
+          external_write: tool.external_write,
+          origin: {
+            kind: 'plugin',
+            plugin_ref: record.identity,
+            plugin_id: record.manifest.id,
+            source: record.source,
+            digest: record.digest,
+            package_version: record.version,
+            surface: 'tool',
+          },
+        },
+      };
+      this.#qualified.set(`${record.identity}/${tool.name}`, entry);
+      const first = this.#entries.get(tool.name);
+      if (first) {
+        issue('collision', `duplicate tool \`${tool.name}\` from ${record.identity}; first registered by ${first.info.origin.plugin_ref} (call it as ${record.identity}/${tool.name})`);
+        return;
+      }
+      this.#entries.set(tool.name, entry);
+    });
+  }
+
+  /** Registered tools in registration order (unique names). */
+  list(): ToolInfo[] {
+    return [...this.#entries.values()].map((e) => e.info);
+  }
+
+  /** Looks a tool up by name, or by `<plugin ref>/<name>` (reaches a tool that lost a name collision). */
+  get(name: string): ToolInfo | undefined {
+    return (this.#entries.get(name) ?? this.#qualified.get(name))?.info;
+  }
+
+  /** Calls a tool with JSON input (a string or an already-parsed value). */
+  async call(name: string, input: string | JsonValue): Promise<ToolOutput> {
+    const entry = this.#entries.get(name) ?? this.#qualified.get(name);
+    if (!entry) throw new PluginError('TOOL_NOT_FOUND', `tool \`${boundText(name, 128)}\` is not registered`);
+    let parsed: unknown;
+    let json: string;
+    if (typeof input === 'string') {
+      try {
+        parsed = JSON.parse(input);
+      } catch {
+        throw new PluginError('TOOL_INPUT_INVALID', `plugin tool \`${entry.info.name}\` input is not valid JSON`);
+      }
+      json = input;
+    } else {
+      parsed = input;
+      json = JSON.stringify(input);
+    }
+    const problem = inputProblem(entry.validate, parsed);
+    if (problem) throw new PluginError('TOOL_INPUT_INVALID', `plugin tool \`${entry.info.name}\` input does not match its input_schema at ${problem}`);
+    return entry.runtime.callTool(entry.info.name, json);
+  }
+}

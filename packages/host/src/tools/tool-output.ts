@@ -1,0 +1,43 @@
+import { boundText, redactText } from '../diagnostics.js';
+import { PluginError } from '../errors.js';
+import { IO_LIMITS } from '../sandbox/limits.js';
+
+/** What a tool call returns to the agent. */
+export interface ToolOutput {
+  readonly summary: string;
+  readonly content: string | null;
+}
+
+/**
+ * Decodes a guest's ToolOutput with Yoi's rules: a JSON object with a required non-empty
+ * `summary` (≤ 1024 bytes) and an optional `content` string or null (≤ 64 KiB), nothing else.
+ * An `{"error":{…}}` reply is a tool failure reported as such.
+ */
+export function decodeToolOutput(raw: string): ToolOutput {
+  const fail = (message: string) => new PluginError('TOOL_OUTPUT_INVALID', message);
+  if (raw.length === 0) throw fail('guest returned no output');
+  if (Buffer.byteLength(raw, 'utf8') > IO_LIMITS.guestOutputBytes) throw fail(`guest output exceeds ${IO_LIMITS.guestOutputBytes} bytes`);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw fail('guest output is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('guest output is not a JSON object');
+  const record = value as Record<string, unknown>;
+  if ('error' in record) {
+    const error = record['error'] as { code?: unknown; message?: unknown } | null;
+    const code = typeof error?.code === 'string' ? boundText(error.code, 64) : 'error';
+    const message = typeof error?.message === 'string' ? boundText(redactText(error.message), 240) : '';
+    throw new PluginError('TOOL_OUTPUT_INVALID', `tool error: ${code}${message ? `: ${message}` : ''}`);
+  }
+  for (const key of Object.keys(record)) {
+    if (key !== 'summary' && key !== 'content') throw fail(`guest output contains unsupported key ${/^[\w-]{1,32}$/.test(key) ? `\`${key}\`` : '(name not shown)'}`);
+  }
+  const { summary, content } = record;
+  if (typeof summary !== 'string' || summary.length === 0) throw fail('guest output summary must be a non-empty string');
+  if (Buffer.byteLength(summary, 'utf8') > IO_LIMITS.summaryBytes) throw fail(`guest output summary exceeds ${IO_LIMITS.summaryBytes} bytes`);
+  if (content !== undefined && content !== null && typeof content !== 'string') throw fail('guest output content must be a string or null');
+  if (typeof content === 'string' && Buffer.byteLength(content, 'utf8') > IO_LIMITS.guestOutputBytes) throw fail(`guest output content exceeds ${IO_LIMITS.guestOutputBytes} bytes`);
+  return { summary, content: content ?? null };
+}
