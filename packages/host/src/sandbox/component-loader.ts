@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { boundText, redactText } from '../diagnostics.js';
 import { PluginError } from '../errors.js';
 import { COMPONENT_WORLDS } from '../manifest/types.js';
@@ -24,6 +25,17 @@ export interface LoaderOptions {
   readonly cacheDir?: string;
   readonly memoryBytes: number;
 }
+
+/**
+ * QuickJS-based components use Wasm extended constant expressions, which V8 ships behind a
+ * flag on Node 20. Turn the flag on when this engine lacks the feature (a no-op elsewhere).
+ */
+function enableExtendedConst(): void {
+  // (module (global i32 (i32.add (i32.const 1) (i32.const 2))))
+  const probe = Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0, 6, 9, 1, 127, 0, 65, 1, 65, 2, 106, 11);
+  if (!WebAssembly.validate(probe)) setFlagsFromString('--experimental-wasm-extended-const');
+}
+enableExtendedConst();
 
 const compiled = new Map<string, Readonly<Record<string, WebAssembly.Module>>>();
 

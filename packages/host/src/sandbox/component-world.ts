@@ -78,15 +78,27 @@ export const HOST_INTERFACES: Readonly<Record<string, HostApi>> = {
 };
 
 /**
- * Imports a language runtime needs that carry no authority: clocks, randomness, and stdout /
- * stderr (captured into the plugin's bounded log). Matched without the patch version.
+ * Imports a language runtime needs that carry no authority (see worker/inert.ts): real
+ * clocks and randomness, stdout/stderr captured into the plugin's bounded log, and empty
+ * environment, stdin, terminal and preopens. Matched on `<interface>@0.2` (any patch).
  */
 export const INERT_INTERFACES: readonly string[] = [
   'wasi:clocks/monotonic-clock@0.2',
   'wasi:clocks/wall-clock@0.2',
   'wasi:random/random@0.2',
+  'wasi:random/insecure-seed@0.2',
   'wasi:cli/stdout@0.2',
   'wasi:cli/stderr@0.2',
+  'wasi:cli/stdin@0.2',
+  'wasi:cli/environment@0.2',
+  'wasi:cli/exit@0.2',
+  'wasi:cli/terminal-input@0.2',
+  'wasi:cli/terminal-output@0.2',
+  'wasi:cli/terminal-stdin@0.2',
+  'wasi:cli/terminal-stdout@0.2',
+  'wasi:cli/terminal-stderr@0.2',
+  'wasi:filesystem/preopens@0.2',
+  'wasi:filesystem/types@0.2',
   'wasi:io/streams@0.2',
   'wasi:io/error@0.2',
   'wasi:io/poll@0.2',

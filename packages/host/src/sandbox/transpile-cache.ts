@@ -92,7 +92,7 @@ export async function transpileCached(component: Uint8Array, cacheDir: string = 
   const { componentWit } = await import('@bytecodealliance/jco-transpile/wasm-tools');
   const result = await transpileBytes(component, TRANSPILE_OPTIONS as never);
   const iface = parseComponentWit(await componentWit(component));
-  const files: Record<string, string> = {};
+  const files: Record<string, string> = { 'package.json': sha256Hex(Buffer.from('{"type":"module"}\n')) };
   for (const [name, bytes] of Object.entries(result.files)) files[name] = sha256Hex(bytes);
 
   await mkdir(cacheDir, { recursive: true });
@@ -100,6 +100,8 @@ export async function transpileCached(component: Uint8Array, cacheDir: string = 
   await mkdir(temporary);
   try {
     for (const [name, bytes] of Object.entries(result.files)) await writeFile(join(temporary, name), bytes);
+    // The glue is an ES module; say so, whatever package.json sits above the cache directory.
+    await writeFile(join(temporary, 'package.json'), '{"type":"module"}\n');
     const manifest: EntryManifest = { format: ENTRY_FORMAT, key, files, interface: iface };
     await writeFile(join(temporary, 'manifest.json'), JSON.stringify(manifest));
     await rm(dir, { recursive: true, force: true }); // a corrupt entry, if any

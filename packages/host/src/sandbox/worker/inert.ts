@@ -1,8 +1,10 @@
 /**
  * The inert WASI set: what a language runtime needs that carries no authority. Real clocks
  * and cryptographic randomness (a component built without them has time frozen at build
- * time and identical "random" bytes in every build), and stdout/stderr captured into the
- * plugin's bounded log. No filesystem, network, environment or stdin.
+ * time and identical "random" bytes in every build); stdout/stderr captured into the
+ * plugin's bounded log; and empty answers for what runtimes ask at start-up: no
+ * environment variables or arguments, an empty stdin, no terminal, no preopened
+ * directories (so no file descriptor can ever be obtained), and `exit` ending the call.
  */
 const MAX_LOG_WRITE = 4096;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -65,6 +67,12 @@ class OutputStream {
   }
 }
 
+class TerminalInput {}
+class TerminalOutput {}
+/** No descriptor is ever handed out: there are no preopens. */
+class Descriptor {}
+class DirectoryEntryStream {}
+
 export type LogSink = (stream: 'stdout' | 'stderr', text: string) => void;
 
 /** Import-object entries for the requested inert interfaces (unversioned names, as jco keys them). */
@@ -91,6 +99,26 @@ export function inertImports(interfaces: readonly string[], log: LogSink): Recor
       getRandomBytes: (length: bigint) => crypto.getRandomValues(new Uint8Array(Math.min(Number(length), 65536))),
       getRandomU64: () => new BigUint64Array(crypto.getRandomValues(new BigUint64Array(1)).buffer)[0]!,
     },
+    'wasi:random/insecure-seed': {
+      insecureSeed: () => {
+        const seed = crypto.getRandomValues(new BigUint64Array(2));
+        return [seed[0]!, seed[1]!];
+      },
+    },
+    'wasi:cli/environment': { getEnvironment: () => [], getArguments: () => [], initialCwd: () => undefined },
+    'wasi:cli/exit': {
+      exit: () => {
+        throw new Error('guest called exit');
+      },
+    },
+    'wasi:cli/stdin': { getStdin: () => new InputStream() },
+    'wasi:cli/terminal-input': { TerminalInput },
+    'wasi:cli/terminal-output': { TerminalOutput },
+    'wasi:cli/terminal-stdin': { getTerminalStdin: () => undefined },
+    'wasi:cli/terminal-stdout': { getTerminalStdout: () => undefined },
+    'wasi:cli/terminal-stderr': { getTerminalStderr: () => undefined },
+    'wasi:filesystem/preopens': { getDirectories: () => [] },
+    'wasi:filesystem/types': { Descriptor, DirectoryEntryStream, filesystemErrorCode: () => undefined },
     'wasi:cli/stdout': { getStdout: () => stdout },
     'wasi:cli/stderr': { getStderr: () => stderr },
     'wasi:io/streams': { InputStream, OutputStream },
