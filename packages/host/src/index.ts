@@ -64,3 +64,19 @@ export type { InventoryItem, InventorySnapshot, ItemStatus } from './inventory/s
 // CLI, for embedding and tests.
 export { runCli } from './cli/program.js';
 export type { CliIo } from './cli/io.js';
+
+// Runtime: run enabled plugins in sandboxes and expose their tools.
+export { PluginHost } from './host.js';
+export type { PluginHostOptions } from './host.js';
+export { PluginRuntime } from './runtime/plugin-runtime.js';
+export type { RuntimeOptions, RuntimeState } from './runtime/plugin-runtime.js';
+export { ToolRegistry } from './tools/registry.js';
+export type { ToolInfo, ToolOrigin, RegistrationIssue } from './tools/registry.js';
+export { decodeToolOutput } from './tools/tool-output.js';
+export type { ToolOutput } from './tools/tool-output.js';
+export { createMcpServer } from './tools/mcp-server.js';
+export { PluginError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { DEFAULT_LIMITS, HOST_MAXIMA, IO_LIMITS, effectiveLimits } from './sandbox/limits.js';
+export type { ExecutionLimits, LimitOverrides } from './sandbox/limits.js';
+export { defaultCacheDir } from './sandbox/transpile-cache.js';

@@ -1,7 +1,7 @@
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { boundText, redactText } from '../diagnostics.js';
 import { PluginError, type ErrorCode } from '../errors.js';
-import type { GuestErrorKind, SandboxWorkerData, WorkerMessage } from './worker/protocol.js';
+import { CallState, type CallResult, type GuestErrorKind, type SandboxWorkerData, type WorkerMessage } from './worker/protocol.js';
 
 export type HostDispatcher = (iface: string, fn: string, args: readonly (string | number)[]) => Promise<string>;
 export type GuestLogSink = (stream: 'stdout' | 'stderr', text: string) => void;
@@ -17,6 +17,12 @@ export interface SandboxOptions {
   readonly onLog?: GuestLogSink;
   /** Deadline for the worker to load the glue and instantiate (default 10 s). */
   readonly startupMs?: number;
+  /**
+   * How long a call may block the host thread waiting for a fast result before it waits
+   * asynchronously (default 300 µs; 0 never blocks). Short calls then cost a futex wake
+   * instead of two event-loop turns. A guest host call ends the wait at once.
+   */
+  readonly syncWaitMicros?: number;
 }
 
 const GUEST_ERROR_CODES: Record<GuestErrorKind, ErrorCode> = {
@@ -43,15 +49,30 @@ export class ComponentSandbox {
   readonly #replyPort: MessageChannel['port1'];
   readonly #dispatch: HostDispatcher;
   readonly #onLog: GuestLogSink | undefined;
+  readonly #callSignal: Int32Array;
+  readonly #callPort: MessageChannel['port1'];
+  readonly #syncWaitMs: number;
   #pending = new Map<number, Pending>();
   #nextId = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #dead: PluginError | null = null;
 
-  private constructor(worker: Worker, signal: Int32Array, replyPort: MessageChannel['port1'], options: SandboxOptions) {
+  private constructor(
+    worker: Worker,
+    signal: Int32Array,
+    replyPort: MessageChannel['port1'],
+    callSignal: Int32Array,
+    callPort: MessageChannel['port1'],
+    options: SandboxOptions,
+  ) {
     this.#worker = worker;
     this.#signal = signal;
     this.#replyPort = replyPort;
+    this.#callSignal = callSignal;
+    this.#callPort = callPort;
+    this.#syncWaitMs = (options.syncWaitMicros ?? 300) / 1000;
+    callPort.on('message', (result: CallResult) => this.#onResult(result));
+    callPort.unref();
     this.#dispatch = options.dispatch;
     this.#onLog = options.onLog;
   }
@@ -59,6 +80,8 @@ export class ComponentSandbox {
   static async start(options: SandboxOptions): Promise<ComponentSandbox> {
     const signalBuffer = new SharedArrayBuffer(8);
     const channel = new MessageChannel();
+    const callSignal = new SharedArrayBuffer(8);
+    const callChannel = new MessageChannel();
     const workerData: SandboxWorkerData = {
       gluePath: options.gluePath,
       modules: options.modules,
@@ -68,10 +91,12 @@ export class ComponentSandbox {
       inertInterfaces: options.inertInterfaces,
       hostSignal: signalBuffer,
       hostReplyPort: channel.port2,
+      callSignal,
+      callPort: callChannel.port2,
     };
     const worker = new Worker(new URL('./worker/entry.js', import.meta.url), {
       workerData,
-      transferList: [channel.port2],
+      transferList: [channel.port2, callChannel.port2],
       // Caps the glue's JS heap; Wasm linear memory is capped in the core modules instead.
       resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 },
       stdout: true,
@@ -80,7 +105,7 @@ export class ComponentSandbox {
     // The guest never reaches process stdio; whatever the worker prints is dropped.
     worker.stdout.resume();
     worker.stderr.resume();
-    const sandbox = new ComponentSandbox(worker, new Int32Array(signalBuffer), channel.port1, options);
+    const sandbox = new ComponentSandbox(worker, new Int32Array(signalBuffer), channel.port1, new Int32Array(callSignal), callChannel.port1, options);
     await sandbox.#waitReady(options.startupMs ?? 10_000);
     return sandbox;
   }
@@ -125,14 +150,6 @@ export class ComponentSandbox {
 
   #onMessage(message: WorkerMessage): void {
     switch (message.type) {
-      case 'result': {
-        const pending = this.#pending.get(message.id);
-        if (!pending) return;
-        this.#pending.delete(message.id);
-        if (message.ok) pending.resolve(message.value);
-        else pending.reject(new PluginError(GUEST_ERROR_CODES[message.error.kind], guestErrorMessage(message.error.kind, message.error.message)));
-        return;
-      }
       case 'host':
         void this.#serveHostCall(message.seq, message.iface, message.fn, message.args);
         return;
@@ -142,6 +159,15 @@ export class ComponentSandbox {
       default:
         return;
     }
+  }
+
+  #onResult(result: CallResult): void {
+    Atomics.compareExchange(this.#callSignal, 0, CallState.DONE, CallState.IDLE);
+    const pending = this.#pending.get(result.id);
+    if (!pending) return;
+    this.#pending.delete(result.id);
+    if (result.ok) pending.resolve(result.value);
+    else pending.reject(toError(result));
   }
 
   async #serveHostCall(seq: number, iface: string, fn: string, args: readonly (string | number)[]): Promise<void> {
@@ -175,6 +201,7 @@ export class ComponentSandbox {
     for (const pending of this.#pending.values()) pending.reject(reason);
     this.#pending.clear();
     this.#replyPort.close();
+    this.#callPort.close();
     await this.#worker.terminate();
   }
 
@@ -188,6 +215,11 @@ export class ComponentSandbox {
   #callNow(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
     if (this.#dead) return Promise.reject(new PluginError('SANDBOX_CLOSED', `component sandbox is not running: ${this.#dead.message}`));
     const id = ++this.#nextId;
+    this.#callPort.postMessage({ id, fn, args });
+    Atomics.store(this.#callSignal, 0, CallState.CALL);
+    Atomics.notify(this.#callSignal, 0);
+    const fast = this.#waitBriefly(id);
+    if (fast) return fast.ok ? Promise.resolve(fast.value) : Promise.reject(toError(fast));
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         void this.#kill(new PluginError('SANDBOX_TIMEOUT', `component call \`${fn}\` exceeded its ${deadlineMs} ms deadline; the instance was stopped`));
@@ -202,8 +234,29 @@ export class ComponentSandbox {
           reject(error);
         },
       });
-      this.#worker.postMessage({ type: 'call', id, fn, args });
     });
+  }
+
+  /** Blocks for up to the sync-wait window for the result of call `id`. */
+  #waitBriefly(id: number): CallResult | null {
+    if (this.#syncWaitMs <= 0) return null;
+    const until = performance.now() + this.#syncWaitMs;
+    while (Atomics.load(this.#callSignal, 0) === CallState.CALL) {
+      const left = until - performance.now();
+      if (left <= 0) return null;
+      Atomics.wait(this.#callSignal, 0, CallState.CALL, left);
+    }
+    if (Atomics.load(this.#callSignal, 0) !== CallState.DONE) return null;
+    let result = receiveMessageOnPort(this.#callPort)?.message as CallResult | undefined;
+    // DONE is set just before the result is posted; give the post a moment to land.
+    for (let spins = 0; result === undefined && spins < 100; spins++) result = receiveMessageOnPort(this.#callPort)?.message as CallResult | undefined;
+    if (result === undefined) return null; // it will arrive through the async path
+    Atomics.compareExchange(this.#callSignal, 0, CallState.DONE, CallState.IDLE);
+    if (result.id !== id) {
+      this.#onResult(result);
+      return null;
+    }
+    return result;
   }
 
   /** Stops the worker; pending calls fail with SANDBOX_CLOSED. Idempotent. */
@@ -214,6 +267,10 @@ export class ComponentSandbox {
     }
     await this.#kill(new PluginError('SANDBOX_CLOSED', 'component sandbox was closed'));
   }
+}
+
+function toError(result: Extract<CallResult, { ok: false }>): PluginError {
+  return new PluginError(GUEST_ERROR_CODES[result.error.kind], guestErrorMessage(result.error.kind, result.error.message));
 }
 
 function guestErrorMessage(kind: GuestErrorKind, message: string): string {

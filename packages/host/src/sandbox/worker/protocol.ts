@@ -24,10 +24,24 @@ export interface SandboxWorkerData {
   readonly hostSignal: SharedArrayBuffer;
   /** Port on which host-call replies arrive (read synchronously by the blocked worker). */
   readonly hostReplyPort: MessagePort;
+  /** Int32 control word of the call channel (see CallState). */
+  readonly callSignal: SharedArrayBuffer;
+  /** Calls arrive and results leave on this port; both sides may read it synchronously. */
+  readonly callPort: MessagePort;
 }
 
+/**
+ * The call channel's control word. The worker sleeps in `Atomics.wait` until CALL, so a
+ * call costs a futex wake rather than an event-loop turn; the host may wait briefly and
+ * synchronously for DONE. HOST tells a waiting host that the guest needs the main thread.
+ */
+export const CallState = { IDLE: 0, CALL: 1, DONE: 2, HOST: 3 } as const;
+
+export type CallResult =
+  | { readonly id: number; readonly ok: true; readonly value: string }
+  | { readonly id: number; readonly ok: false; readonly error: { readonly kind: GuestErrorKind; readonly message: string } };
+
 export interface CallRequest {
-  readonly type: 'call';
   readonly id: number;
   /** Export name as the glue exposes it (camelCase: `handleTool`). */
   readonly fn: string;
@@ -37,8 +51,6 @@ export interface CallRequest {
 export type WorkerMessage =
   | { readonly type: 'ready' }
   | { readonly type: 'init-error'; readonly message: string }
-  | { readonly type: 'result'; readonly id: number; readonly ok: true; readonly value: string }
-  | { readonly type: 'result'; readonly id: number; readonly ok: false; readonly error: { readonly kind: GuestErrorKind; readonly message: string } }
   | { readonly type: 'host'; readonly seq: number; readonly iface: string; readonly fn: string; readonly args: readonly (string | number)[] }
   | { readonly type: 'log'; readonly stream: 'stdout' | 'stderr'; readonly text: string };
 
