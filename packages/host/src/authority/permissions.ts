@@ -17,6 +17,8 @@ export function permissionLabel(p: Permission): string {
       return 'external_write';
     case 'host_api':
       return `host_api.${p.api}`;
+    case 'domain_event':
+      return `domain_event.${p.name}`;
   }
 }
 

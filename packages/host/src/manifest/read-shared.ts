@@ -4,13 +4,14 @@ import { HOST_APIS, SURFACES, type Permission, type RequestTarget, type WebSocke
 
 /** Reads one `kind`-tagged permission table (manifest `permissions` and `grants.permissions`). */
 export function readPermission(r: TableReader): Permission {
-  const kind = r.enumValue('kind', ['surface', 'tool', 'tool_namespace', 'service', 'ingress', 'external_write', 'host_api'] as const);
+  const kind = r.enumValue('kind', ['surface', 'tool', 'tool_namespace', 'service', 'ingress', 'external_write', 'host_api', 'domain_event'] as const);
   switch (kind) {
     case 'surface':
       return { kind, surface: r.enumValue('surface', SURFACES) };
     case 'tool':
     case 'service':
     case 'ingress':
+    case 'domain_event':
       return { kind, name: r.string('name') };
     case 'tool_namespace':
       return { kind, namespace: r.string('namespace') };

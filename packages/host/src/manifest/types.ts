@@ -18,7 +18,9 @@ export type Permission =
   | { readonly kind: 'service'; readonly name: string }
   | { readonly kind: 'ingress'; readonly name: string }
   | { readonly kind: 'external_write' }
-  | { readonly kind: 'host_api'; readonly api: HostApi };
+  | { readonly kind: 'host_api'; readonly api: HostApi }
+  /** Our addition: lets a service append domain events of this type (`domain_event_append`). */
+  | { readonly kind: 'domain_event'; readonly name: string };
 
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 

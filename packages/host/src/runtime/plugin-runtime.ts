@@ -19,6 +19,15 @@ export interface RuntimeOptions {
 
 export type RuntimeState = 'ready' | 'starting' | 'running' | 'failed' | 'stopped';
 
+export interface RuntimeSupervisor {
+  /** Why a call may not enter the instance now, or null. */
+  admit(): string | null;
+  /** Whether restarts are the supervisor's job right now. */
+  supervising(): boolean;
+  /** Told about every trap, deadline overrun or crash, whichever call hit it. */
+  sandboxFailed(error: PluginError): void;
+}
+
 /**
  * One enabled plugin's execution: its component in a sandbox, its host APIs bound to its
  * grants. `tool` world: a fresh component instance per call (the worker keeps a spare
@@ -36,6 +45,12 @@ export class PluginRuntime {
   #state: RuntimeState = 'ready';
   #componentStatus: JsonValue | null = null;
   #lastError: string | null = null;
+  /**
+   * Set by a service that supervises this instance. While it supervises, calls are admitted
+   * only when it says so (never into a Failed, Restarting or Disabled instance) and a dead
+   * sandbox is restarted by the supervisor, not by the next call.
+   */
+  supervisor: RuntimeSupervisor | null = null;
 
   constructor(record: ResolvedPlugin, options: RuntimeOptions = {}) {
     this.record = record;
@@ -82,10 +97,13 @@ export class PluginRuntime {
 
   /** The live sandbox; an instance-world plugin is started (config passed to `start`) on first use. */
   async #ensureSandbox(): Promise<ComponentSandbox> {
+    const closed = this.supervisor?.admit();
+    if (closed) throw new PluginError('PLUGIN_NOT_RUNNING', closed);
     if (this.#sandbox) {
       const existing = await this.#sandbox.catch(() => null);
       if (existing?.alive) return existing;
       this.#sandbox = null;
+      if (this.supervisor?.supervising()) throw new PluginError('PLUGIN_NOT_RUNNING', 'plugin instance is being restarted');
     }
     this.#sandbox = (async () => {
       const sandbox = await this.#spawn();
@@ -137,7 +155,10 @@ export class PluginRuntime {
     } catch (error) {
       if (error instanceof PluginError && error.code.startsWith('SANDBOX_')) {
         this.#lastError = boundText(error.message, 512);
-        if (this.world === 'instance') this.#state = 'failed';
+        if (this.world === 'instance') {
+          this.#state = 'failed';
+          this.supervisor?.sandboxFailed(error);
+        }
       }
       throw error;
     } finally {
@@ -145,11 +166,49 @@ export class PluginRuntime {
     }
   }
 
+  /** Calls `handle-ingress`; returns the guest's raw output. Sandbox failures mark the runtime failed. */
+  async callIngress(name: string, eventJson: string): Promise<string> {
+    const sandbox = await this.#ensureSandbox();
+    try {
+      return await sandbox.call('handleIngress', [name, eventJson], this.limits.ingressTimeoutMs);
+    } catch (error) {
+      if (error instanceof PluginError && error.code.startsWith('SANDBOX_')) {
+        this.#fail(error);
+        this.supervisor?.sandboxFailed(error);
+      }
+      throw error;
+    } finally {
+      this.#host.endCall();
+    }
+  }
+
+  /** Replaces the instance: the old worker is terminated (no `stop`), a new one is started. */
+  async restart(): Promise<void> {
+    const pending = this.#sandbox;
+    this.#sandbox = null;
+    const sandbox = pending ? await pending.catch(() => null) : null;
+    await sandbox?.close();
+    const supervisor = this.supervisor;
+    this.supervisor = null;
+    try {
+      await this.#ensureSandbox();
+    } finally {
+      this.supervisor = supervisor;
+    }
+  }
+
   /** Calls `status` on a running instance-world plugin. */
   async status(): Promise<JsonValue | null> {
     if (this.world !== 'instance' || this.#state !== 'running' || !this.#sandbox) return this.#componentStatus;
     const sandbox = await this.#sandbox;
-    const decoded = decodeLifecycleOutput('status', await sandbox.call('status', [], this.limits.lifecycleTimeoutMs));
+    let raw: string;
+    try {
+      raw = await sandbox.call('status', [], this.limits.lifecycleTimeoutMs);
+    } catch (error) {
+      this.#fail(error);
+      throw error;
+    }
+    const decoded = decodeLifecycleOutput('status', raw);
     if (!decoded.ok) {
       this.#fail(decoded.message);
       return this.#componentStatus;

@@ -106,25 +106,37 @@ export class ToolRegistry {
     return (this.#entries.get(name) ?? this.#qualified.get(name))?.info;
   }
 
+  /** Looks a tool up by plugin ref and tool name only (never by a bare name). */
+  getQualified(pluginRef: string, name: string): ToolInfo | undefined {
+    return this.#qualified.get(`${pluginRef}/${name}`)?.info;
+  }
+
   /** Calls a tool with JSON input (a string or an already-parsed value). */
   async call(name: string, input: string | JsonValue): Promise<ToolOutput> {
     const entry = this.#entries.get(name) ?? this.#qualified.get(name);
     if (!entry) throw new PluginError('TOOL_NOT_FOUND', `tool \`${boundText(name, 128)}\` is not registered`);
-    let parsed: unknown;
-    let json: string;
+    return this.#invoke(entry, input);
+  }
+
+  /** Calls a tool of one plugin, whatever bare names other plugins registered. */
+  async callQualified(pluginRef: string, name: string, input: string | JsonValue): Promise<ToolOutput> {
+    const entry = this.#qualified.get(`${pluginRef}/${name}`);
+    if (!entry) throw new PluginError('TOOL_NOT_FOUND', `plugin \`${boundText(pluginRef, 160)}\` has no registered tool \`${boundText(name, 128)}\``);
+    return this.#invoke(entry, input);
+  }
+
+  async #invoke(entry: Entry, input: string | JsonValue): Promise<ToolOutput> {
+    let parsed: unknown = input;
     if (typeof input === 'string') {
       try {
         parsed = JSON.parse(input);
       } catch {
         throw new PluginError('TOOL_INPUT_INVALID', `plugin tool \`${entry.info.name}\` input is not valid JSON`);
       }
-      json = input;
-    } else {
-      parsed = input;
-      json = JSON.stringify(input);
     }
     const problem = inputProblem(entry.validate, parsed);
     if (problem) throw new PluginError('TOOL_INPUT_INVALID', `plugin tool \`${entry.info.name}\` input does not match its input_schema at ${problem}`);
-    return entry.runtime.callTool(entry.info.name, json);
+    // The guest gets exactly what was validated (re-serialised), never the caller's raw text.
+    return entry.runtime.callTool(entry.info.name, JSON.stringify(parsed));
   }
 }

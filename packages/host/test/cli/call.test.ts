@@ -12,7 +12,7 @@ const HOST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '.
 const TEST_CACHE = join(HOST_DIR, '.yoi-test-cache');
 
 // The in-process `call` command transpiles through `defaultCacheDir()`, which reads
-// `process.env` rather than the CLI's `io.env` (see the todo test below): point this test
+// `process.env` rather than the CLI's `io.env` (a test below checks the CLI uses io.env): point this test
 // process at the shared test cache so nothing lands in the real ~/.cache.
 process.env['YOI_CACHE_DIR'] = TEST_CACHE;
 
@@ -177,6 +177,14 @@ describe('yoi plugin call', () => {
     assert.equal(result.stdout, '');
   });
 
+  it('exits 1 when the plugin\'s tool surface is not enabled', async (t) => {
+    const s = setup(t, [{ manifest: watToolManifest('wasm.only'), component: await assemble(replyWat('{"summary":"ran"}')), surfaces: ['wasm'] }]);
+    const result = await s.call(['project:wasm.only', 'run']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /project:wasm\.only/);
+    assert.equal(result.stdout, '');
+  });
+
   it('exits 1 with the registration denial for a tool that is not granted', async (t) => {
     const s = setup(t, [
       {
@@ -193,9 +201,6 @@ describe('yoi plugin call', () => {
 
   it(
     'calls the tool of the named plugin even when another plugin registered the name first',
-    {
-      todo: 'runCall fails on any registration issue of <ref>/<tool>, including a `collision`, although the registry keeps the tool reachable as <ref>/<tool> and the message says "call it as …" (src/cli/commands/call.ts:32-33)',
-    },
     async (t) => {
       const s = setup(t, [
         { manifest: watToolManifest('a.first'), component: await assemble(replyWat('{"summary":"from a"}')) },
@@ -211,9 +216,6 @@ describe('yoi plugin call', () => {
 
   it(
     'is not redirected to another plugin whose tool is literally named `<ref>/<tool>`',
-    {
-      todo: 'ToolRegistry.call/get look up the plain name before the qualified `<ref>/<name>` (src/tools/registry.ts get() and call()), so `yoi plugin call project:b.second run` runs plugin a.first\'s tool named "project:b.second/run"',
-    },
     async (t) => {
       const s = setup(t, [
         { manifest: watToolManifest('a.first', { tools: ['project:b.second/run'] }), component: await assemble(replyWat('{"summary":"hijacked by a"}')) },
@@ -260,7 +262,6 @@ describe('yoi plugin call', () => {
 
   it(
     'transpiles into the YOI_CACHE_DIR of the environment it was given',
-    { todo: 'runCall/runMcp build the host without `cacheDir`, so the loader falls back to defaultCacheDir(process.env) instead of defaultCacheDir(io.env) (src/cli/commands/call.ts, mcp.ts)' },
     async (t) => {
       const cache = tempDir(t, 'yoi-cache-');
       // a component no other test uses, so nothing is cached for it yet

@@ -5,6 +5,7 @@ import { PluginError } from '../../errors.js';
 import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
 import { parsePluginRef } from '../../manifest/ids.js';
+import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
 
 export interface CallOptions extends CommonOptions {
   readonly input?: string;
@@ -22,18 +23,18 @@ export async function runCall(io: CliIo, ref: string, tool: string, options: Cal
       throw new CommandFailure('the --input-file could not be read');
     }
   }
-  const host = await PluginHost.fromWorkspace(storeOptions(io, options));
+  const host = await PluginHost.fromWorkspace(storeOptions(io, options), { cacheDir: defaultCacheDir(io.env) });
   try {
     const runtime = host.runtimes.get(ref);
     if (!runtime) {
       const why = host.diagnostics.find((d) => d.identity === ref);
       throw new CommandFailure(`plugin \`${ref}\` is not enabled and resolved in this workspace${why ? `: ${why.message}` : ''}`);
     }
-    const issue = host.registrationIssues.find((i) => i.plugin_ref === ref && i.tool === tool);
+    const issue = host.registrationIssues.find((i) => i.plugin_ref === ref && i.tool === tool && i.kind !== 'collision');
     if (issue) throw new CommandFailure(issue.message);
-    if (!host.tools.get(`${ref}/${tool}`)) throw new CommandFailure(`plugin \`${ref}\` has no tool \`${tool.slice(0, 128)}\``);
+    if (!host.tools.getQualified(ref, tool)) throw new CommandFailure(`plugin \`${ref}\` has no tool \`${tool.slice(0, 128)}\``);
     const started = performance.now();
-    const output = await host.tools.call(`${ref}/${tool}`, input);
+    const output = await host.tools.callQualified(ref, tool, input);
     const durationMs = Math.round((performance.now() - started) * 10) / 10;
     if (options.json) printJson(io, { command: 'call', plugin: ref, tool, output, duration_ms: durationMs });
     else io.stdout(`${output.summary}\n${output.content !== null ? `\n${output.content}\n` : ''}`);
