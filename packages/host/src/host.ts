@@ -6,8 +6,19 @@ import type { ResolvedPlugin } from './store/resolve.js';
 import { loadWorkspace } from './store/workspace.js';
 import { ToolRegistry, type RegistrationIssue, type ToolInfo } from './tools/registry.js';
 import type { ToolOutput } from './tools/tool-output.js';
+import { PluginService, type ServiceEffects, type StopReport } from './service/plugin-service.js';
+import type { ServicePolicy } from './service/policy.js';
+import { pluginStatus, type PluginStatus } from './status/status.js';
+import { INSTANCE_WORLD } from './manifest/types.js';
 
-export interface PluginHostOptions extends RuntimeOptions {}
+export interface PluginHostOptions extends RuntimeOptions {
+  /** Supervision policy of services (queue size, retries, restarts, …). */
+  readonly servicePolicy?: Partial<ServicePolicy>;
+  /** Where services act on the world: domain event sink, WebSocket driver. */
+  readonly effects?: ServiceEffects;
+  /** Directory for persisted dead letters; in memory when absent. */
+  readonly stateDir?: string;
+}
 
 /**
  * The library entry point for embedding hosts: a set of resolved plugins, their runtimes and
@@ -22,14 +33,29 @@ export interface PluginHostOptions extends RuntimeOptions {}
  */
 export class PluginHost {
   readonly runtimes: ReadonlyMap<string, PluginRuntime>;
+  /** Services of instance-world plugins whose service or ingress surface is enabled. */
+  readonly services: ReadonlyMap<string, PluginService>;
   readonly tools: ToolRegistry;
   /** Discovery and resolution diagnostics of the workspace (empty for `fromResolved`). */
   readonly diagnostics: readonly Diagnostic[];
 
   private constructor(records: readonly ResolvedPlugin[], diagnostics: readonly Diagnostic[], options: PluginHostOptions) {
     const runtimes = new Map<string, PluginRuntime>();
-    for (const record of records) runtimes.set(record.identity, new PluginRuntime(record, options));
+    const services = new Map<string, PluginService>();
+    for (const record of records) {
+      const runtime = new PluginRuntime(record, options);
+      runtimes.set(record.identity, runtime);
+      const supervised = record.enabledSurfaces.includes('service') || record.enabledSurfaces.includes('ingress');
+      if (record.manifest.runtime?.world === INSTANCE_WORLD && supervised) {
+        services.set(record.identity, new PluginService(runtime, {
+          ...(options.servicePolicy ? { policy: options.servicePolicy } : {}),
+          ...(options.effects ? { effects: options.effects } : {}),
+          ...(options.stateDir ? { stateDir: options.stateDir } : {}),
+        }));
+      }
+    }
     this.runtimes = runtimes;
+    this.services = services;
     this.tools = new ToolRegistry([...runtimes.values()]);
     this.diagnostics = diagnostics;
   }
@@ -55,8 +81,28 @@ export class PluginHost {
     return this.tools.call(name, input);
   }
 
-  /** Stops every plugin. Idempotent. */
-  async close(): Promise<void> {
+  /** Starts every service; returns the ones that failed to start (they stay Failed). */
+  async startServices(): Promise<{ plugin: string; error: string }[]> {
+    const failures: { plugin: string; error: string }[] = [];
+    for (const service of this.services.values()) {
+      try {
+        await service.start();
+      } catch (error) {
+        failures.push({ plugin: service.identity, error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return failures;
+  }
+
+  /** Status of every plugin (or one). */
+  status(ref?: string): PluginStatus[] {
+    return [...this.runtimes.values()].filter((r) => ref === undefined || r.record.identity === ref).map((r) => pluginStatus(r, this.services.get(r.record.identity)));
+  }
+
+  /** Stops services (closing queues, dead-lettering undelivered events), then every plugin. Idempotent. */
+  async close(): Promise<StopReport[]> {
+    const reports = await Promise.all([...this.services.values()].map((s) => s.stop()));
     await Promise.all([...this.runtimes.values()].map((r) => r.close()));
+    return reports;
   }
 }

@@ -1,0 +1,82 @@
+import type { JsonValue } from '../manifest/types.js';
+import type { PluginRuntime } from '../runtime/plugin-runtime.js';
+import type { CommandResult } from '../commands/envelope.js';
+import type { DispatchCounters, LifecycleState, PluginService, ServiceDiagnostic } from '../service/plugin-service.js';
+import type { TimerStatus } from '../service/timers.js';
+
+/** Per-connection status of a host-owned WebSocket (filled by the WebSocket driver). */
+export interface ConnectionStatus {
+  readonly [key: string]: JsonValue;
+}
+
+/**
+ * One plugin's status: the same shape from the library, `yoi plugin status` and `serve`'s
+ * loopback API. Every list in it is bounded.
+ */
+export interface PluginStatus {
+  readonly plugin: string;
+  readonly version: string;
+  readonly digest: string;
+  readonly world: 'tool' | 'instance' | null;
+  readonly lifecycle: LifecycleState;
+  readonly restarts: number;
+  readonly queue: { readonly depth: number; readonly capacity: number; readonly backpressure_ms: number } | null;
+  readonly counters: DispatchCounters | null;
+  readonly dead_letters: number;
+  readonly last_event: { kind: string; ingress: string; at: string; correlation_id: string } | null;
+  readonly last_error: string | null;
+  readonly component_status: JsonValue | null;
+  readonly recent_command_results: readonly CommandResult[];
+  readonly timers: readonly TimerStatus[];
+  readonly websocket_connections: readonly ConnectionStatus[];
+  readonly diagnostics: readonly ServiceDiagnostic[];
+}
+
+const RUNTIME_STATES: Record<PluginRuntime['state'], LifecycleState> = {
+  ready: 'Ready',
+  starting: 'Starting',
+  running: 'Running',
+  failed: 'Failed',
+  stopped: 'Stopped',
+};
+
+export function pluginStatus(runtime: PluginRuntime, service: PluginService | undefined, connections: readonly ConnectionStatus[] = []): PluginStatus {
+  const record = runtime.record;
+  const base = {
+    plugin: record.identity,
+    version: record.version,
+    digest: record.digest,
+    world: runtime.world ?? (record.manifest.runtime?.world === 'yoi:plugin/instance@1.0.0' ? 'instance' : record.manifest.runtime ? 'tool' : null),
+    websocket_connections: connections,
+  } as const;
+  if (!service) {
+    return {
+      ...base,
+      lifecycle: RUNTIME_STATES[runtime.state],
+      restarts: 0,
+      queue: null,
+      counters: null,
+      dead_letters: 0,
+      last_event: null,
+      last_error: runtime.lastError,
+      component_status: runtime.componentStatus,
+      recent_command_results: [],
+      timers: [],
+      diagnostics: [],
+    };
+  }
+  return {
+    ...base,
+    lifecycle: service.state,
+    restarts: service.restarts,
+    queue: { depth: service.queueDepth, capacity: service.policy.queueCapacity, backpressure_ms: service.backpressureMs },
+    counters: { ...service.counters },
+    dead_letters: service.deadLetters.list().length,
+    last_event: service.lastEvent,
+    last_error: service.lastError ?? runtime.lastError,
+    component_status: service.componentStatus,
+    recent_command_results: service.commandResults.toArray(),
+    timers: service.timers,
+    diagnostics: service.diagnostics.toArray(),
+  };
+}
