@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { lstat, open, opendir, realpath } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { join, relative, resolve, isAbsolute } from 'node:path';
 import type { AuthoritySubject } from '../authority/authorize.js';
 import { authorizeHostApi, fsGrantsFor } from '../authority/authorize.js';
 import type { FsGrant, FsOperation } from '../store/enablement.js';
@@ -43,8 +43,10 @@ function safePath(segments: readonly string[]): string {
 }
 
 async function grantRoot(grant: FsGrant): Promise<string> {
-  const root = grant.root.trim();
-  if (!root.startsWith('/') || Buffer.byteLength(root) > FS_LIMITS.pathBytes) throw new FsDenied('denied', 'configured fs grant root must be an absolute path');
+  const trimmed = grant.root.trim();
+  if (!trimmed.startsWith('/') || Buffer.byteLength(trimmed) > FS_LIMITS.pathBytes) throw new FsDenied('denied', 'configured fs grant root must be an absolute path');
+  // Normalise first: `/x/link/` or `/x/link/.` must not slip a symlinked root past lstat.
+  const root = resolve(trimmed);
   let info;
   try {
     info = await lstat(root);
@@ -74,7 +76,8 @@ async function resolveUnder(root: string, segments: readonly string[], allowMiss
     if (info.isSymbolicLink()) throw new FsDenied('denied', `FS path symlink escape is denied: ${safePath(segments)}`);
   }
   const canonical = await realpath(current);
-  if (canonical !== root && !canonical.startsWith(root + sep)) throw new FsDenied('denied', 'FS path escapes the grant root');
+  const inside = relative(root, canonical);
+  if (inside.startsWith('..') || isAbsolute(inside)) throw new FsDenied('denied', 'FS path escapes the grant root');
   return canonical;
 }
 
@@ -108,7 +111,8 @@ async function tryGrants<T>(subject: AuthoritySubject, operation: FsOperation, a
 }
 
 async function readText(path: string): Promise<{ content: string; truncated: boolean }> {
-  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (the check below then refuses it).
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     if (!(await handle.stat()).isFile()) throw new FsDenied('not_a_file', 'FS path is not a regular file');
     const buffer = Buffer.alloc(FS_LIMITS.readBytes + 1);
@@ -167,7 +171,8 @@ export async function fsHostCall(subject: AuthoritySubject, fn: string, json: st
             const existing = await lstat(target).catch(() => null);
             if (existing?.isSymbolicLink()) throw new FsDenied('denied', `FS path symlink escape is denied: ${safePath(segments)}`);
             if (existing?.isDirectory()) throw new FsDenied('not_a_file', 'FS write target is a directory');
-            const handle = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+            if (existing && !existing.isFile()) throw new FsDenied('not_a_file', 'FS write target is not a regular file');
+            const handle = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
             try {
               await handle.writeFile(bytes);
               await handle.sync();

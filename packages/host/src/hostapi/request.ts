@@ -153,8 +153,9 @@ export async function executeRequest(prepared: PreparedRequest, options: Request
   const agent = new Agent({
     connect: {
       timeout: timeoutMs,
-      lookup: (_hostname: string, _options: unknown, callback: (error: Error | null, address: string, family: number) => void) =>
-        callback(null, pinned.address, pinned.family),
+      // Node's connect may ask for every address ({ all: true }) or for one.
+      lookup: (_hostname: string, options: { all?: boolean } | undefined, callback: (error: Error | null, address: unknown, family?: number) => void) =>
+        options?.all ? callback(null, [pinned]) : callback(null, pinned.address, pinned.family),
     } as never,
   });
   const signal = AbortSignal.timeout(timeoutMs);

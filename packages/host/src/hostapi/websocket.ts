@@ -76,10 +76,7 @@ export class WebSocketPullSession {
     this.#reserved++;
     try {
       const socket = new WebSocket(url, { handshakeTimeout: WEBSOCKET_PULL_LIMITS.openTimeoutMs, maxPayload: WEBSOCKET_PULL_LIMITS.receiveBytes, followRedirects: false });
-      await new Promise<void>((resolve, reject) => {
-        socket.once('open', () => resolve());
-        socket.once('error', (error) => reject(error));
-      });
+      // Listen before the handshake completes: a frame can arrive with the 101 response.
       const handle: Handle = { socket, url: label, inbox: [], waiter: null, closed: false, error: null };
       socket.on('message', (data, isBinary) => {
         if (isBinary) handle.error = 'binary WebSocket frames are not supported by host_api.websocket';
@@ -90,6 +87,10 @@ export class WebSocketPullSession {
       socket.on('close', () => {
         handle.closed = true;
         handle.waiter?.();
+      });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('open', () => resolve());
+        socket.once('error', (error) => reject(error));
       });
       socket.on('error', () => {
         handle.error ??= 'WebSocket connection failed';

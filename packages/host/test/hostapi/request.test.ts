@@ -307,7 +307,6 @@ describe('host_api.request: allowed requests against a loopback server', () => {
 
   it(
     'pins DNS: a granted host name (`localhost`) is resolved once and reaches the loopback server',
-    { todo: 'request.ts executeRequest: the pinned `connect.lookup` always answers (err, address, family), but Node 20 net.connect (autoSelectFamily) calls it with {all:true} and expects an array → ERR_INVALID_IP_ADDRESS; every non-IP host fails' },
     async (t) => {
       const server = await loopback(t);
       const subject = loopbackSubject(server.port, 'localhost');
