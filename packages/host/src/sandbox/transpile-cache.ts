@@ -90,8 +90,10 @@ export async function transpileCached(component: Uint8Array, cacheDir: string = 
 
   const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
   const { componentWit } = await import('@bytecodealliance/jco-transpile/wasm-tools');
-  const result = await transpileBytes(component, TRANSPILE_OPTIONS as never);
-  const iface = parseComponentWit(await componentWit(component));
+  // The transpiler may keep the buffer it is given: hand it a copy…
+  // …and a copy of the options, which it fills in place (that would change our cache key).
+  const result = await transpileBytes(new Uint8Array(component), structuredClone(TRANSPILE_OPTIONS) as never);
+  const iface = parseComponentWit(await componentWit(new Uint8Array(component)));
   const files: Record<string, string> = { 'package.json': sha256Hex(Buffer.from('{"type":"module"}\n')) };
   for (const [name, bytes] of Object.entries(result.files)) files[name] = sha256Hex(bytes);
 

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fork } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { transpileCached } from '../../src/sandbox/transpile-cache.js';
+import { assemble, TOOL_WATS } from '../fixtures/wat.js';
+import { tempDir } from '../helpers.js';
+
+describe('transpile cache', () => {
+  it('transpiles once, then hits; a corrupted or partial entry is detected and rebuilt', async (t) => {
+    const dir = tempDir(t);
+    const component = await assemble(TOOL_WATS.echo);
+    const first = await transpileCached(component, dir);
+    assert.equal(first.fromCache, false);
+    assert.deepEqual(first.interface.exports, { call: '(string,string)->string' });
+    const second = await transpileCached(component, dir);
+    assert.equal(second.fromCache, true);
+    assert.equal(second.dir, first.dir);
+
+    writeFileSync(join(first.dir, first.coreFiles[0]!), 'garbage');
+    const afterCorruption = await transpileCached(component, dir);
+    assert.equal(afterCorruption.fromCache, false, 'a corrupted core module is rebuilt');
+
+    rmSync(join(first.dir, 'manifest.json'));
+    const afterPartial = await transpileCached(component, dir);
+    assert.equal(afterPartial.fromCache, false, 'an entry without its manifest is rebuilt');
+    assert.equal((await transpileCached(component, dir)).fromCache, true);
+  });
+
+  it('keeps one valid entry when several hosts fill it at once', async (t) => {
+    const dir = tempDir(t);
+    const component = await assemble(TOOL_WATS.trap);
+    const wasm = join(dir, 'component.wasm');
+    writeFileSync(wasm, component);
+    const script = new URL('../../src/sandbox/transpile-cache.js', import.meta.url).href;
+    const child = (i: number) =>
+      new Promise<number>((resolve) => {
+        const code = `import(${JSON.stringify(script)}).then(async (m) => { const fs = await import('node:fs'); await m.transpileCached(new Uint8Array(fs.readFileSync(${JSON.stringify(wasm)})), ${JSON.stringify(join(dir, 'cache'))}); process.exit(0); }).catch(() => process.exit(${10 + i}));`;
+        const p = fork('--input-type=module', ['-e', code], { execArgv: [], stdio: 'ignore' });
+        p.on('exit', (status) => resolve(status ?? -1));
+      });
+    const [a, b, c] = await Promise.all([child(0), child(1), transpileCached(component, join(dir, 'cache')).then(() => 0)]);
+    assert.deepEqual([a, b, c], [0, 0, 0]);
+    const entries = readdirSync(join(dir, 'cache')).filter((n) => !n.startsWith('.'));
+    assert.equal(entries.length, 1, `entries: ${entries.join(', ')}`);
+    assert.equal(readdirSync(join(dir, 'cache')).filter((n) => n.includes('.tmp-')).length, 0, 'no temporary directories left');
+    assert.equal((await transpileCached(component, join(dir, 'cache'))).fromCache, true);
+  });
+});
