@@ -5,6 +5,9 @@ import { runDisable, runEnable, type EnableOptions } from './commands/enable.js'
 import { runList, runShow } from './commands/inspect.js';
 import { runCall, type CallOptions } from './commands/call.js';
 import { runMcp } from './commands/mcp.js';
+import { runServe, type ServeCliOptions } from './commands/serve.js';
+import { runStatus } from './commands/status.js';
+import { runDlq, type DlqOptions } from './commands/dlq.js';
 import { CommandFailure, UsageError, type CliIo } from './io.js';
 import type { CommonOptions } from './options.js';
 
@@ -99,6 +102,29 @@ function buildProgram(io: CliIo): Command {
     .description('serve every enabled, eligible tool of the workspace over MCP on stdio (grants cannot be changed through it)')
     .addOption(workspaceOption())
     .action((options: CommonOptions) => runMcp(io, options));
+
+  sub('serve')
+    .description('run the workspace: start services, deliver ingress, serve status, metrics, tool calls and dead-letter operations on loopback')
+    .addOption(workspaceOption())
+    .option('--port <port>', 'loopback port of the control API (default: a free one; see .yoi/serve.json)')
+    .action((options: ServeCliOptions) => runServe(io, options));
+
+  sub('status')
+    .description('lifecycle, queue, counters, timers, connections and last error of each plugin (from the running serve, else offline)')
+    .argument('[ref]', 'one plugin')
+    .addOption(workspaceOption())
+    .addOption(jsonOption())
+    .action((ref: string | undefined, options: CommonOptions) => runStatus(io, ref, options));
+
+  sub('dlq')
+    .description('list, replay or drop the dead letters of a service (through serve when it runs)')
+    .argument('<action>', 'list | replay | drop')
+    .argument('<ref>', 'source-qualified plugin ref')
+    .option('--id <id>', 'a dead letter id (repeatable)', collect)
+    .option('--all', 'every dead letter of the plugin')
+    .addOption(workspaceOption())
+    .addOption(jsonOption())
+    .action((action: string, ref: string, options: DlqOptions) => runDlq(io, action, ref, options));
 
   return program;
 }

@@ -1,7 +1,13 @@
 import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { IngressEvent } from './ingress-event.js';
 import { rfc3339, uuidv7 } from './ids.js';
+
+/** The dead-letter file of a plugin ref (`project:x` → `x.project.jsonl`) inside a state directory. */
+export function deadLetterFile(dir: string, identity: string): string {
+  const colon = identity.indexOf(':');
+  return join(dir, `${identity.slice(colon + 1)}.${identity.slice(0, colon)}.jsonl`);
+}
 
 export interface DeadLetter {
   readonly id: string;

@@ -1,11 +1,10 @@
-import { join } from 'node:path';
 import { boundText, redactText } from '../diagnostics.js';
 import { PluginError } from '../errors.js';
 import { executeRequest } from '../hostapi/request.js';
 import type { JsonValue } from '../manifest/types.js';
 import type { PluginRuntime } from '../runtime/plugin-runtime.js';
 import { commandResult, validateOutputCommands, type CommandResult, type ValidatedCommand } from '../commands/envelope.js';
-import { DeadLetterStore, type DeadLetter } from './dead-letters.js';
+import { deadLetterFile, DeadLetterStore, type DeadLetter } from './dead-letters.js';
 import { rfc3339 } from './ids.js';
 import { ingressEventProblem, newIngressEvent, type IngressEvent } from './ingress-event.js';
 import { IngressQueue, type QueuedEvent } from './ingress-queue.js';
@@ -121,7 +120,7 @@ export class PluginService {
     this.#effects = options.effects ?? {};
     this.#queue = new IngressQueue(this.policy.queueCapacity);
     this.#timers = new TimerSet(this.policy.maxTimers, (timer, payload) => this.#fireTimer(timer.ingress, timer.timerId, payload));
-    this.deadLetters = new DeadLetterStore(this.policy.deadLetterCapacity, options.stateDir ? join(options.stateDir, `${runtime.record.manifest.id}.${runtime.record.source}.jsonl`) : null);
+    this.deadLetters = new DeadLetterStore(this.policy.deadLetterCapacity, options.stateDir ? deadLetterFile(options.stateDir, runtime.record.identity) : null);
     runtime.supervisor = {
       admit: () => (this.#state === 'Ready' || this.#state === 'Running' ? null : `plugin service is ${this.#state}${this.#lastError ? `: ${this.#lastError}` : ''}`),
       supervising: () => this.#state !== 'Ready',

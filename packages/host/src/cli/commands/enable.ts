@@ -17,6 +17,7 @@ import { readPluginDirectory } from '../../package/directory.js';
 import { loadPluginPackage } from '../../package/plugin-package.js';
 import { enablementFile } from '../../store/locations.js';
 import { loadWorkspace } from '../../store/workspace.js';
+import { callControl } from '../../serve/control-file.js';
 import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
 
@@ -220,6 +221,10 @@ export async function runEnable(io: CliIo, target: string, options: EnableOption
     throw new CommandFailure(`plugin enablement config could not be written: ${ioErrorKind(error)}`);
   }
 
+  // A running serve re-enables the service if its circuit had opened (Disabled).
+  const live = await callControl(stores.workspace, 'POST', `/v1/plugins/${encodeURIComponent(identity)}/enable`);
+  const serviceState = live?.status === 200 ? ((live.json as { state?: string }).state ?? null) : null;
+
   const after = selectItem(await inventoryWorkspace(stores), identity);
   const item = 'item' in after ? after.item : null;
   const report = {
@@ -239,6 +244,7 @@ export async function runEnable(io: CliIo, target: string, options: EnableOption
     },
     not_granted: notGranted,
     plugin_status: item?.status ?? null,
+    running_service_state: serviceState,
     diagnostics: item?.diagnostics ?? [],
   };
   if (options.json) {
@@ -254,6 +260,7 @@ export async function runEnable(io: CliIo, target: string, options: EnableOption
     ...report.granted.fs.map((t) => `  granted fs: ${t}`),
     ...(notGranted.length > 0 ? [`  not granted: ${notGranted.join(', ')}`] : []),
     `  status: ${report.plugin_status ?? 'unknown'}`,
+    ...(serviceState ? [`  running serve: service is ${serviceState}`] : []),
     ...report.diagnostics.slice(0, 5).map((d) => `    ${d.kind}: ${d.message}`),
   ];
   io.stdout(lines.join('\n') + '\n');

@@ -1,0 +1,49 @@
+import { join } from 'node:path';
+import { callControl } from '../../serve/control-file.js';
+import { DeadLetterStore, deadLetterFile } from '../../service/dead-letters.js';
+import { DEFAULT_SERVICE_POLICY } from '../../service/policy.js';
+import { PluginHost } from '../../host.js';
+import type { PluginStatus } from '../../status/status.js';
+import { CommandFailure, printJson, type CliIo } from '../io.js';
+import { storeOptions, type CommonOptions } from '../options.js';
+import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
+
+/** Status from the running `serve` when there is one, else what can be known without running plugins. */
+async function collect(io: CliIo, options: CommonOptions, ref: string | undefined): Promise<{ source: 'serve' | 'offline'; plugins: PluginStatus[] }> {
+  const stores = storeOptions(io, options);
+  const live = await callControl(stores.workspace, 'GET', `/v1/status${ref ? `/${encodeURIComponent(ref)}` : ''}`);
+  if (live?.status === 200) return { source: 'serve', plugins: (live.json as { plugins: PluginStatus[] }).plugins };
+  if (live?.status === 404) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`);
+  const host = await PluginHost.fromWorkspace(stores, { cacheDir: defaultCacheDir(io.env) });
+  try {
+    const plugins = host.status(ref).map((s) => {
+      const letters = new DeadLetterStore(DEFAULT_SERVICE_POLICY.deadLetterCapacity, deadLetterFile(join(stores.workspace, '.yoi', 'state', 'dead-letters'), s.plugin));
+      return { s, letters };
+    });
+    for (const p of plugins) await p.letters.load();
+    if (ref && plugins.length === 0) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`);
+    return { source: 'offline', plugins: plugins.map(({ s, letters }) => ({ ...s, lifecycle: s.lifecycle === 'Ready' ? 'Stopped' : s.lifecycle, dead_letters: letters.list().length })) };
+  } finally {
+    await host.close();
+  }
+}
+
+export async function runStatus(io: CliIo, ref: string | undefined, options: CommonOptions): Promise<void> {
+  const { source, plugins } = await collect(io, options, ref);
+  if (options.json) {
+    printJson(io, { command: 'status', source, plugins });
+    return;
+  }
+  const out = [`plugin status (${source === 'serve' ? 'from the running serve' : 'no serve is running; nothing is executing'})`];
+  if (plugins.length === 0) out.push('  (no enabled plugins)');
+  for (const p of plugins) {
+    out.push(`- ${p.plugin} [${p.lifecycle}] world=${p.world ?? '-'} version=${p.version} restarts=${p.restarts} dead_letters=${p.dead_letters}`);
+    if (p.queue) out.push(`    queue: ${p.queue.depth}/${p.queue.capacity}; held back ${Math.round(p.queue.backpressure_ms)} ms`);
+    if (p.counters) out.push(`    events: ${Object.entries(p.counters).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    if (p.last_event) out.push(`    last event: ${p.last_event.kind} on ${p.last_event.ingress} at ${p.last_event.at}`);
+    for (const t of p.timers) out.push(`    timer ${t.timer_id}: next ${t.next_at}${t.interval_ms ? ` every ${t.interval_ms} ms` : ''}; fired ${t.fired}`);
+    for (const c of p.websocket_connections) out.push(`    websocket: ${JSON.stringify(c)}`);
+    if (p.last_error) out.push(`    last error: ${p.last_error}`);
+  }
+  io.stdout(out.join('\n') + '\n');
+}

@@ -1,0 +1,100 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { PluginStatus } from '../status/status.js';
+
+const LIFECYCLE_STATES = ['Ready', 'Starting', 'Running', 'Stopping', 'Stopped', 'Failed', 'Restarting', 'Disabled'] as const;
+
+/**
+ * Prometheus metrics, computed from the status model at scrape time (the status model is
+ * the single source; nothing here counts on its own).
+ */
+export function createMetrics(status: () => readonly PluginStatus[]): Registry {
+  const registry = new Registry();
+  const each = (fn: (s: PluginStatus) => void) => {
+    for (const s of status()) fn(s);
+  };
+  new Gauge({
+    name: 'yoi_plugin_lifecycle_state',
+    help: 'Lifecycle state of each plugin (1 for the current state).',
+    labelNames: ['plugin', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => {
+        for (const state of LIFECYCLE_STATES) this.set({ plugin: s.plugin, state }, s.lifecycle === state ? 1 : 0);
+      });
+    },
+  });
+  new Counter({
+    name: 'yoi_plugin_restarts_total',
+    help: 'Instance restarts after traps, deadline overruns or failed status.',
+    labelNames: ['plugin'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => this.inc({ plugin: s.plugin }, s.restarts));
+    },
+  });
+  new Counter({
+    name: 'yoi_plugin_ingress_events_total',
+    help: 'Ingress events by outcome: enqueued, dispatched, retried, failed, timed_out, dead_lettered, dropped, rejected.',
+    labelNames: ['plugin', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => {
+        for (const [outcome, value] of Object.entries(s.counters ?? {})) this.inc({ plugin: s.plugin, outcome }, value);
+      });
+    },
+  });
+  new Gauge({
+    name: 'yoi_plugin_queue_depth',
+    help: 'Events waiting in the ingress queue.',
+    labelNames: ['plugin'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => s.queue && this.set({ plugin: s.plugin }, s.queue.depth));
+    },
+  });
+  new Gauge({
+    name: 'yoi_plugin_queue_capacity',
+    help: 'Capacity of the ingress queue.',
+    labelNames: ['plugin'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => s.queue && this.set({ plugin: s.plugin }, s.queue.capacity));
+    },
+  });
+  new Counter({
+    name: 'yoi_plugin_backpressure_seconds_total',
+    help: 'Time sources were held back because the ingress queue was full.',
+    labelNames: ['plugin'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => s.queue && this.inc({ plugin: s.plugin }, s.queue.backpressure_ms / 1000));
+    },
+  });
+  new Gauge({
+    name: 'yoi_plugin_dead_letters',
+    help: 'Events in the dead-letter store.',
+    labelNames: ['plugin'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => this.set({ plugin: s.plugin }, s.dead_letters));
+    },
+  });
+  new Gauge({
+    name: 'yoi_plugin_timers',
+    help: 'Active host timers.',
+    labelNames: ['plugin'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => this.set({ plugin: s.plugin }, s.timers.length));
+    },
+  });
+  return registry;
+}

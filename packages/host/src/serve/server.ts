@@ -1,0 +1,171 @@
+import { appendFile, mkdir } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { timingSafeEqual } from 'node:crypto';
+import { boundText } from '../diagnostics.js';
+import { PluginError } from '../errors.js';
+import { PluginHost, type PluginHostOptions } from '../host.js';
+import type { JsonValue } from '../manifest/types.js';
+import type { StoreOptions } from '../store/locations.js';
+import type { StopReport } from '../service/plugin-service.js';
+import { createMetrics } from './metrics.js';
+import { newToken, removeControlFile, stateDir, writeControlFile } from './control-file.js';
+import type { Logger } from './log.js';
+
+export interface ServeOptions extends PluginHostOptions {
+  readonly stores: StoreOptions;
+  readonly port?: number;
+  readonly host?: string;
+  readonly log: Logger;
+}
+
+const MAX_BODY = 1024 * 1024;
+
+export interface RunningServer {
+  readonly host: PluginHost;
+  readonly url: string;
+  readonly token: string;
+  readonly controlFile: string;
+  stop(): Promise<StopReport[]>;
+}
+
+/**
+ * `yoi plugin serve`: a long-running host for one workspace. Starts its services, appends
+ * domain events to `.yoi/state/events.jsonl`, keeps dead letters in `.yoi/state/dead-letters`,
+ * and serves a small control API on loopback behind a bearer token (in `.yoi/serve.json`, 0600).
+ */
+export async function startServe(options: ServeOptions): Promise<RunningServer> {
+  const { log } = options;
+  const workspace = options.stores.workspace;
+  const state = stateDir(workspace);
+  await mkdir(state, { recursive: true, mode: 0o700 });
+  const eventLog = join(state, 'events.jsonl');
+  const host = await PluginHost.fromWorkspace(options.stores, {
+    ...options,
+    stateDir: join(state, 'dead-letters'),
+    effects: {
+      ...options.effects,
+      appendDomainEvent: async (event) => {
+        await appendFile(eventLog, JSON.stringify(event) + '\n', { mode: 0o600 });
+        log('info', 'domain event appended', { plugin: event.plugin, type: event.type, command_id: event.command_id });
+      },
+    },
+  });
+  for (const d of host.diagnostics) log('warn', d.message, { plugin: d.identity ?? null, kind: d.kind });
+  for (const issue of host.registrationIssues) log('warn', issue.message, { plugin: issue.plugin_ref, tool: issue.tool });
+  for (const failure of await host.startServices()) log('error', 'service failed to start', { plugin: failure.plugin, error: failure.error });
+  for (const [ref, service] of host.services) log('info', 'service state', { plugin: ref, state: service.state });
+
+  const metrics = createMetrics(() => host.status());
+  const token = newToken();
+  const server = createServer((req, res) => {
+    void handle(req, res).catch((error) => {
+      log('error', 'control request failed', { error: error instanceof Error ? error.message : String(error) });
+      if (!res.headersSent) send(res, 500, { error: { code: 'internal', message: 'request failed' } });
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const presented = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
+    const expected = Buffer.from(token);
+    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+      send(res, 401, { error: { code: 'unauthorized', message: 'a bearer token from .yoi/serve.json is required' } });
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.contentType });
+      res.end(await metrics.metrics());
+      return;
+    }
+    if (parts[0] !== 'v1') return send(res, 404, { error: { code: 'not_found', message: 'unknown path' } });
+    const [, resource, ref, action] = parts;
+    if (req.method === 'GET' && resource === 'status') {
+      const plugins = host.status(ref);
+      if (ref && plugins.length === 0) return send(res, 404, { error: { code: 'not_found', message: 'plugin is not enabled in this workspace' } });
+      return send(res, 200, { workspace, plugins });
+    }
+    if (req.method === 'POST' && resource === 'tools' && ref === 'call') {
+      const body = (await readJson(req)) as { tool?: unknown; plugin?: unknown; input?: JsonValue } | null;
+      if (!body || typeof body.tool !== 'string') return send(res, 400, { error: { code: 'invalid_request', message: 'expected {"tool", "plugin"?, "input"}' } });
+      try {
+        const output = typeof body.plugin === 'string' ? await host.tools.callQualified(body.plugin, body.tool, body.input ?? {}) : await host.tools.call(body.tool, body.input ?? {});
+        return send(res, 200, { output });
+      } catch (error) {
+        const code = error instanceof PluginError ? error.code : 'failed';
+        return send(res, 422, { error: { code, message: error instanceof Error ? boundText(error.message, 512) : 'tool call failed' } });
+      }
+    }
+    const service = ref ? host.services.get(ref) : undefined;
+    if ((resource === 'dlq' || resource === 'plugins') && !service) return send(res, 404, { error: { code: 'not_found', message: 'no service for that plugin in this host' } });
+    if (resource === 'dlq' && req.method === 'GET' && !action) return send(res, 200, { plugin: ref, dead_letters: service!.deadLetters.list() });
+    if (resource === 'dlq' && req.method === 'POST' && (action === 'replay' || action === 'drop')) {
+      const body = (await readJson(req)) as { ids?: unknown } | null;
+      const ids = Array.isArray(body?.ids) ? (body!.ids as unknown[]).filter((i): i is string => typeof i === 'string') : 'all';
+      if (action === 'drop') {
+        const removed = service!.deadLetters.remove(ids);
+        await service!.deadLetters.flush();
+        log('info', 'dead letters dropped', { plugin: ref, count: removed.length });
+        return send(res, 200, { plugin: ref, dropped: removed.length });
+      }
+      const result = await service!.replay(ids);
+      log('info', 'dead letters replayed', { plugin: ref, count: result.replayed });
+      return send(res, result.refused ? 409 : 200, { plugin: ref, ...result });
+    }
+    if (resource === 'plugins' && req.method === 'POST' && action === 'enable') {
+      await service!.enable();
+      log('info', 'service re-enabled', { plugin: ref, state: service!.state });
+      return send(res, 200, { plugin: ref, state: service!.state });
+    }
+    send(res, 404, { error: { code: 'not_found', message: 'unknown path' } });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const controlFile = await writeControlFile(workspace, { pid: process.pid, host: address.address, port: address.port, token, started_at: new Date().toISOString() });
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  log('info', 'serving', { url, control_file: controlFile, plugins: host.runtimes.size, services: host.services.size, tools: host.tools.list().length });
+
+  let stopping: Promise<StopReport[]> | null = null;
+  return {
+    host,
+    url,
+    token,
+    controlFile,
+    stop: () =>
+      (stopping ??= (async () => {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections?.();
+        const reports = await host.close();
+        for (const r of reports) log('info', 'service stopped', { plugin: r.plugin, in_flight: r.in_flight, undelivered: r.undelivered, state: r.state });
+        await removeControlFile(workspace, token);
+        return reports;
+      })()),
+  };
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) return null;
+    chunks.push(chunk);
+  }
+  if (size === 0) return null;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return null;
+  }
+}
