@@ -128,6 +128,7 @@ describe('yoi plugin enable', () => {
       granted: { permissions: ['surfaces.tool', 'tool.echo'], request: [], websocket: [], fs: [] },
       not_granted: [],
       plugin_status: 'active',
+      running_service_state: null,
       diagnostics: [],
     });
     assert.deepEqual(readdirSync(w.store), ['echo.yoi-plugin']);
