@@ -8,6 +8,7 @@ import { runMcp } from './commands/mcp.js';
 import { runServe, type ServeCliOptions } from './commands/serve.js';
 import { runStatus } from './commands/status.js';
 import { runDlq, type DlqOptions } from './commands/dlq.js';
+import { runBuild, runNew } from './commands/authoring.js';
 import { CommandFailure, UsageError, type CliIo } from './io.js';
 import type { CommonOptions } from './options.js';
 
@@ -37,6 +38,20 @@ function buildProgram(io: CliIo): Command {
 
   const sub = (name: string) =>
     plugin.command(name).exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).showHelpAfterError('(run with --help for usage)');
+
+  sub('new')
+    .description('create a plugin from a template (ts-tool, ts-service) in an empty or new directory')
+    .argument('<template>', 'ts-tool | ts-service')
+    .argument('<dir>', 'destination directory (must not exist, or be empty)')
+    .addOption(jsonOption())
+    .action((template: string, dir: string, options: { json?: boolean }) => runNew(io, template, dir, options));
+
+  sub('build')
+    .description('bundle src/plugin.ts with esbuild and build the component (QuickJS) the manifest names; skipped when unchanged')
+    .argument('[dir]', 'plugin directory (default: .)')
+    .option('--force', 'rebuild even when nothing changed')
+    .addOption(jsonOption())
+    .action((dir: string | undefined, options: { json?: boolean; force?: boolean }) => runBuild(io, dir, options));
 
   sub('check')
     .description('validate a plugin directory or .yoi-plugin archive without executing it (exit 1 when rejected)')

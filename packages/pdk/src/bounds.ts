@@ -1,0 +1,37 @@
+/** Limits the host enforces on tool output; the PDK keeps within them instead of failing. */
+export const SUMMARY_MAX_BYTES = 1024;
+export const CONTENT_MAX_BYTES = 64 * 1024;
+export const ERROR_MESSAGE_MAX_CHARS = 240;
+
+/** UTF-8 length, computed by hand: guest runtimes such as QuickJS have no TextEncoder. */
+export function byteLength(text: string): number {
+  let bytes = 0;
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+  }
+  return bytes;
+}
+
+/** Cuts `text` to at most `maxBytes` UTF-8 bytes (on a character boundary), adding `…` when cut. */
+export function truncateBytes(text: string, maxBytes: number): string {
+  if (byteLength(text) <= maxBytes) return text;
+  const budget = maxBytes - 3; // the ellipsis is 3 bytes
+  let out = '';
+  let used = 0;
+  for (const char of text) {
+    const size = byteLength(char);
+    if (used + size > budget) break;
+    out += char;
+    used += size;
+  }
+  return out + '…';
+}
+
+/** Replaces control characters with spaces and bounds the length (for error texts). */
+export function cleanText(text: string, maxChars: number = ERROR_MESSAGE_MAX_CHARS): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = text.replace(/[\u0000-\u001f\u007f]/g, ' ');
+  const chars = Array.from(flat);
+  return chars.length > maxChars ? chars.slice(0, maxChars).join('') + '…' : flat;
+}

@@ -1,0 +1,95 @@
+import { Commands } from './commands.js';
+import { cleanText } from './bounds.js';
+import { runTool, type ToolHandler } from './tools.js';
+import type { IngressEvent, JsonValue, PluginStatus, ServiceOutput } from './types.js';
+
+export type IngressHandler<S> = (event: IngressEvent<any>, commands: Commands, state: S) => void | ServiceOutput;
+
+/**
+ * An instance-world plugin. `start` only initialises (it returns the state the handlers
+ * share) — it must not loop or wait; the host delivers events and timers instead.
+ */
+export interface PluginDefinition<S> {
+  start(config: JsonValue): S;
+  tools?: Record<string, (input: any, state: S) => ReturnType<ToolHandler>>;
+  ingress?: Record<string, IngressHandler<S>>;
+  status?(state: S): PluginStatus;
+  stop?(state: S): PluginStatus;
+}
+
+export interface InstanceExports {
+  start(configJson: string): string;
+  handleTool(name: string, inputJson: string): string;
+  handleIngress(name: string, eventJson: string): string;
+  status(): string;
+  stop(): string;
+}
+
+function errorReply(code: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return JSON.stringify({ error: { code, message: cleanText(message) } });
+}
+
+/**
+ * The `instance` world's exports.
+ *
+ * @example
+ * export const { start, handleTool, handleIngress, status, stop } = definePlugin({
+ *   start: () => ({ seen: 0 }),
+ *   ingress: {
+ *     gateway: (event, commands, state) => {
+ *       state.seen++;
+ *       if (event.kind === 'websocket_text') commands.websocketSend(event.payload.url, 'pong');
+ *     },
+ *   },
+ *   status: (state) => ({ state: 'running', seen: state.seen }),
+ * });
+ */
+export function definePlugin<S>(definition: PluginDefinition<S>): InstanceExports {
+  let state: S | undefined;
+  let started = false;
+  const tools: Record<string, ToolHandler> = {};
+  for (const [name, handler] of Object.entries(definition.tools ?? {})) tools[name] = (input) => handler(input, state as S);
+  return {
+    start(configJson) {
+      try {
+        state = definition.start(JSON.parse(configJson) as JsonValue);
+        started = true;
+        return JSON.stringify(definition.status ? definition.status(state) : { state: 'running' });
+      } catch (error) {
+        return errorReply('start_failed', error);
+      }
+    },
+    handleTool(name, inputJson) {
+      return runTool(tools, name, inputJson);
+    },
+    handleIngress(name, eventJson) {
+      try {
+        if (!started) throw new Error('plugin was not started');
+        const handler = definition.ingress?.[name];
+        if (!handler) throw new Error(`no handler for ingress ${name}`);
+        const event = JSON.parse(eventJson) as IngressEvent<any>;
+        const commands = new Commands(event);
+        const result = handler(event, commands, state as S);
+        if (result === undefined) return JSON.stringify(commands.output());
+        return JSON.stringify({ ...result, output_commands: [...(commands.output().output_commands ?? []), ...(result.output_commands ?? [])] });
+      } catch (error) {
+        return errorReply('handler_failed', error);
+      }
+    },
+    status() {
+      try {
+        return JSON.stringify(definition.status ? definition.status(state as S) : { state: started ? 'running' : 'ready' });
+      } catch (error) {
+        return errorReply('status_failed', error);
+      }
+    },
+    stop() {
+      try {
+        return JSON.stringify(definition.stop ? definition.stop(state as S) : { state: 'stopped' });
+      } catch (error) {
+        return errorReply('stop_failed', error);
+      }
+    },
+  };
+}
