@@ -1,6 +1,7 @@
 import { definePlugin, type TimerPayload, type WebSocketTextPayload } from '@yoi-plugins/pdk';
 
 interface State {
+  heartbeatMs: number;
   url: string | null;
   received: number;
   sent: number;
@@ -8,12 +9,16 @@ interface State {
   connected: boolean;
 }
 
-const HEARTBEAT_MS = 30_000;
+const DEFAULT_HEARTBEAT_MS = 30_000;
 
 // No loops and no waiting: the host delivers events (frames, connection changes, timer ticks)
 // and executes the commands each handler returns.
 export const { start, handleTool, handleIngress, status, stop } = definePlugin<State>({
-  start: () => ({ url: null, received: 0, sent: 0, beats: 0, connected: false }),
+  // `config` is the enablement's `config` table, e.g. config = { heartbeat_ms = 10000 }.
+  start: (config) => {
+    const ms = (config as { heartbeat_ms?: unknown } | null)?.heartbeat_ms;
+    return { heartbeatMs: typeof ms === 'number' && ms >= 100 ? ms : DEFAULT_HEARTBEAT_MS, url: null, received: 0, sent: 0, beats: 0, connected: false };
+  },
 
   ingress: {
     gateway: (event, commands, state) => {
@@ -21,7 +26,7 @@ export const { start, handleTool, handleIngress, status, stop } = definePlugin<S
         case 'websocket_open':
           state.connected = true;
           state.url = (event.payload as { url: string }).url;
-          commands.setTimer('heartbeat', { delayMs: HEARTBEAT_MS, intervalMs: HEARTBEAT_MS });
+          commands.setTimer('heartbeat', { delayMs: state.heartbeatMs, intervalMs: state.heartbeatMs });
           break;
         case 'websocket_text': {
           const { url, text } = event.payload as WebSocketTextPayload;
