@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { componentizeQuickJs } from '../packages/host/dist/src/build/componentize.js';
+import { componentizeQuickJs, GUEST_PRELUDE } from '../packages/host/dist/src/build/componentize.js';
 import { packPluginDirectory, parseManifest, writeZipArchive } from '../packages/host/dist/src/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,7 +39,7 @@ for (const name of readdirSync(sources).sort()) {
   const sourcePath = join(dir, 'src', 'plugin.js');
   if (existsSync(sourcePath)) {
     const jsSource = readFileSync(sourcePath, 'utf8');
-    const key = createHash('sha256').update(JSON.stringify([jsSource, manifestText])).digest('hex');
+    const key = createHash('sha256').update(JSON.stringify([jsSource, manifestText, GUEST_PRELUDE])).digest('hex');
     const cached = join(cache, `${key}.wasm`);
     if (!existsSync(cached)) {
       process.stderr.write(`building example ${id} (QuickJS component)…\n`);

@@ -5,7 +5,7 @@ import { buildJsComponent, JS_TOOL_MANIFEST, JS_TOOL_SOURCE } from '../fixtures/
 import { pluginWorkspace } from '../fixtures/workspace.js';
 
 describe('JavaScript component (QuickJS build against our WIT)', () => {
-  it('runs tools with the host\'s real clock', async (t) => {
+  it('runs tools with the host\'s real clock and randomness', async (t) => {
     const component = await buildJsComponent(JS_TOOL_SOURCE, JS_TOOL_MANIFEST);
     const ws = pluginWorkspace(t, [{ manifest: JS_TOOL_MANIFEST, component, limits: { memory_mib: 256 } }]);
     const host = await ws.open();
@@ -13,9 +13,11 @@ describe('JavaScript component (QuickJS build against our WIT)', () => {
     assert.deepEqual(await host.callTool('echo', { text: 'hi' }), { summary: 'echo: hi', content: 'hi' });
 
     const before = Date.now();
-    const first = JSON.parse((await host.callTool('clock', {})).content!) as { now: number };
+    const first = JSON.parse((await host.callTool('clock', {})).content!) as { now: number; random: number; bytes: number[] };
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const second = JSON.parse((await host.callTool('clock', {})).content!) as { now: number };
+    const second = JSON.parse((await host.callTool('clock', {})).content!) as { now: number; random: number; bytes: number[] };
+    assert.notEqual(first.random, second.random, 'Math.random repeats across instances of one build');
+    assert.notDeepEqual(first.bytes, second.bytes, 'crypto.getRandomValues repeats across instances');
     assert.ok(first.now >= before - 1000 && first.now <= Date.now() + 1000, `guest time ${first.now} is not now`);
     assert.ok(second.now > first.now, 'guest time does not move');
   });
