@@ -1,53 +1,43 @@
 #!/usr/bin/env node
-// Runs after `tsc -b`: prepares the example workspace from source.
-// 1. Builds each example's src/plugin.js into plugin.component.wasm (QuickJS, against the
-//    plugin's own world). Builds are cached by input hash in node_modules/.cache, because the
-//    QuickJS builder is not byte-reproducible and a rebuild would change the digest.
-// 2. Packs every example into the example workspace's project store (the legacy example
-//    cannot be packed, since pack rejects its manifest, so its archive is written directly).
-// 3. Writes .yoi/plugins.toml from plugins.template.toml, filling in the digests just built,
-//    as an operator's `yoi plugin enable` would pin them.
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// Runs after `tsc -b`: builds the example plugins from source and lays out the stores.
+// 1. `yoi plugin build` each examples/plugins/<name> that has a src/ (TypeScript + PDK →
+//    QuickJS component; skipped when unchanged) and pack it into the builtin: store
+//    (packages/host/builtin), which ships with the host.
+// 2. The legacy example (Yoi's retired raw runtime) cannot be packed — pack rejects its
+//    manifest — so its archive is written directly into the example workspace's project store.
+// 3. Write examples/workspace/.yoi/plugins.toml from plugins.template.toml with the digests
+//    just built, as an operator's `yoi plugin enable` would pin them.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { componentizeQuickJs, GUEST_PRELUDE } from '../packages/host/dist/src/build/componentize.js';
-import { packPluginDirectory, parseManifest, writeZipArchive } from '../packages/host/dist/src/index.js';
+import { buildPlugin } from '../packages/host/dist/src/build/build.js';
+import { packPluginDirectory, writeZipArchive } from '../packages/host/dist/src/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sources = join(root, 'examples', 'plugins');
+const builtin = join(root, 'packages', 'host', 'builtin');
 const workspace = join(root, 'examples', 'workspace');
-const store = join(workspace, '.yoi', 'plugins');
-const cache = join(root, 'node_modules', '.cache', 'yoi-examples');
-mkdirSync(store, { recursive: true });
-mkdirSync(cache, { recursive: true });
+const projectStore = join(workspace, '.yoi', 'plugins');
+rmSync(builtin, { recursive: true, force: true });
+mkdirSync(builtin, { recursive: true });
+mkdirSync(projectStore, { recursive: true });
 
 const digests = {};
 for (const name of readdirSync(sources).sort()) {
   const dir = join(sources, name);
   const manifestText = readFileSync(join(dir, 'plugin.toml'), 'utf8');
-  const parsed = parseManifest(new TextEncoder().encode(manifestText));
-  if (!parsed.ok && !/^kind = "wasm"$/m.test(manifestText)) throw new Error(`${name}: ${parsed.diagnostic.message}`);
-  const id = parsed.ok ? parsed.value.id : /^id = "([^"]+)"/m.exec(manifestText)[1];
-  const output = join(store, `${id}.yoi-plugin`);
-  if (!parsed.ok || parsed.value.runtime?.kind === 'wasm') {
+  const id = /^id = "([^"]+)"/m.exec(manifestText)[1];
+  if (/^kind = "wasm"$/m.test(manifestText)) {
     const archive = writeZipArchive(new Map([['plugin.toml', new TextEncoder().encode(manifestText)]]));
     if (!archive.ok) throw new Error(archive.diagnostic.message);
-    writeFileSync(output, archive.value);
+    writeFileSync(join(projectStore, `${id}.yoi-plugin`), archive.value);
     continue;
   }
-  const sourcePath = join(dir, 'src', 'plugin.js');
-  if (existsSync(sourcePath)) {
-    const jsSource = readFileSync(sourcePath, 'utf8');
-    const key = createHash('sha256').update(JSON.stringify([jsSource, manifestText, GUEST_PRELUDE])).digest('hex');
-    const cached = join(cache, `${key}.wasm`);
-    if (!existsSync(cached)) {
-      process.stderr.write(`building example ${id} (QuickJS component)…\n`);
-      writeFileSync(cached, await componentizeQuickJs({ jsSource, manifest: parsed.value }));
-    }
-    writeFileSync(join(dir, 'plugin.component.wasm'), readFileSync(cached));
+  if (existsSync(join(dir, 'src'))) {
+    const built = await buildPlugin(dir, { onProgress: (m) => m.startsWith('componentizing') && process.stderr.write(`building example ${id}…\n`) });
+    if (!built.skipped) process.stderr.write(`  ${id}: ${built.bytes} bytes in ${Math.round(built.durationMs)} ms\n`);
   }
-  const packed = await packPluginDirectory(dir, output);
+  const packed = await packPluginDirectory(dir, join(builtin, `${id}.yoi-plugin`));
   if (!packed.ok) throw new Error(`${name}: ${packed.diagnostic.message}`);
   digests[id] = packed.value.package.digest;
 }
@@ -58,4 +48,4 @@ const enablement = template.replace(/\{\{digest:([\w.-]+)\}\}/g, (_, id) => {
   return digests[id];
 });
 writeFileSync(join(workspace, '.yoi', 'plugins.toml'), `# Generated by scripts/after-build.mjs from plugins.template.toml; edit the template.\n${enablement}`);
-console.log(`example workspace ready: ${workspace}`);
+console.log(`builtin store: ${Object.keys(digests).length} package(s); example workspace ready: ${workspace}`);

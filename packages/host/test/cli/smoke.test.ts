@@ -32,16 +32,16 @@ describe('the yoi bin', () => {
     const statuses = Object.fromEntries(snapshot.items.map((i) => [i.reference, i.status]));
     assert.deepEqual(
       {
-        'project:example.echo': statuses['project:example.echo'],
-        'project:example.weather': statuses['project:example.weather'],
-        'project:example.notes': statuses['project:example.notes'],
+        'builtin:example.echo': statuses['builtin:example.echo'],
+        'builtin:example.weather': statuses['builtin:example.weather'],
+        'builtin:example.notes': statuses['builtin:example.notes'],
         'project:example.legacy': statuses['project:example.legacy'],
         'project:example.gone': statuses['project:example.gone'],
       },
       {
-        'project:example.echo': 'active',
-        'project:example.weather': 'partial',
-        'project:example.notes': 'disabled',
+        'builtin:example.echo': 'active',
+        'builtin:example.weather': 'partial',
+        'builtin:example.notes': 'disabled',
         'project:example.legacy': 'rejected',
         'project:example.gone': 'missing',
       },

@@ -23,7 +23,8 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '
 const BIN = join(REPO_ROOT, 'packages', 'host', 'bin', 'yoi.js');
 const TEST_CACHE = join(REPO_ROOT, 'packages', 'host', '.yoi-test-cache');
 const EXAMPLE_WORKSPACE = join(REPO_ROOT, 'examples', 'workspace');
-const EXAMPLE_ECHO = join(EXAMPLE_WORKSPACE, '.yoi', 'plugins', 'example.echo.yoi-plugin');
+const EXAMPLE_BUILTIN = join(REPO_ROOT, 'packages', 'host', 'builtin');
+const EXAMPLE_ECHO = join(EXAMPLE_BUILTIN, 'example.echo.yoi-plugin');
 const REQUEST = { timeout: 30_000 };
 
 interface TextResult {
@@ -33,10 +34,10 @@ interface TextResult {
 }
 
 /** The child's environment: no user store, an empty builtin store, the shared transpile cache. */
-function childEnv(t: TestContext): Record<string, string> {
+function childEnv(t: TestContext, builtinDir?: string): Record<string, string> {
   const home = tempDir(t, 'yoi-mcp-home-');
-  const builtin = join(home, 'builtin');
-  mkdirSync(builtin);
+  const builtin = builtinDir ?? join(home, 'builtin');
+  if (!builtinDir) mkdirSync(builtin);
   return { PATH: process.env['PATH'] ?? '', HOME: home, YOI_BUILTIN_DIR: builtin, YOI_CACHE_DIR: TEST_CACHE };
 }
 
@@ -49,12 +50,12 @@ interface Connection {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null } | null>;
 }
 
-async function connect(t: TestContext, workspace: string): Promise<Connection> {
+async function connect(t: TestContext, workspace: string, builtinDir?: string): Promise<Connection> {
   assert.ok(existsSync(BIN), `no bin at ${BIN}`);
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [BIN, 'plugin', 'mcp', '--workspace', workspace],
-    env: childEnv(t),
+    env: childEnv(t, builtinDir),
     cwd: REPO_ROOT,
     stderr: 'pipe',
   });
@@ -259,7 +260,7 @@ describe('yoi plugin mcp (official SDK client over stdio)', () => {
       t.skip(skip);
       return;
     }
-    const { client, errors, stderr } = await connect(t, EXAMPLE_WORKSPACE);
+    const { client, errors, stderr } = await connect(t, EXAMPLE_WORKSPACE, EXAMPLE_BUILTIN);
     const { tools } = await client.listTools(undefined, REQUEST);
     const names = tools.map((tool) => tool.name);
     // echo is active; weather is partial (forecast granted, alerts not); notes is not enabled
