@@ -1,4 +1,5 @@
-import type { Diagnostic } from './diagnostics.js';
+import { diagnostic, type Diagnostic } from './diagnostics.js';
+import { Secrets } from './secrets/secrets.js';
 import type { JsonValue } from './manifest/types.js';
 import { PluginRuntime, type RuntimeOptions } from './runtime/plugin-runtime.js';
 import type { StoreOptions } from './store/locations.js';
@@ -64,9 +65,12 @@ export class PluginHost {
     return new PluginHost(records, [], options);
   }
 
+  /** Reads the workspace (stores, enablement) and its secrets (`.yoi/secrets.toml`, `YOI_SECRET_*`). */
   static async fromWorkspace(stores: StoreOptions, options: PluginHostOptions = {}): Promise<PluginHost> {
     const state = await loadWorkspace(stores);
-    return new PluginHost(state.resolution.resolved, [...state.configDiagnostics, ...state.discovery.diagnostics, ...state.resolution.diagnostics], options);
+    const secrets = options.secrets ?? (await Secrets.load(state.workspace, stores.env ?? process.env));
+    const secretProblems = secrets.problems.map((message) => diagnostic('io', 'resolution', message));
+    return new PluginHost(state.resolution.resolved, [...state.configDiagnostics, ...state.discovery.diagnostics, ...state.resolution.diagnostics, ...secretProblems], { ...options, secrets });
   }
 
   get registrationIssues(): readonly RegistrationIssue[] {

@@ -3,7 +3,8 @@ import { isIP } from 'node:net';
 import { Agent, request as undiciRequest } from 'undici';
 import type { AuthoritySubject } from '../authority/authorize.js';
 import { authorizeHostApi, authorizeRequestTarget, safeUrlLabel } from '../authority/authorize.js';
-import { parseTargetUrl } from '../authority/targets.js';
+import { parseTargetUrl, requestTargetAllows } from '../authority/targets.js';
+import { NO_SECRETS, type Secrets } from '../secrets/secrets.js';
 import { redactText } from '../diagnostics.js';
 import { hostError, hostOk, parseDescriptor } from './reply.js';
 
@@ -135,6 +136,26 @@ function responseHeaders(raw: Record<string, string | string[] | undefined>): { 
 
 export interface RequestOptions {
   readonly timeoutMs?: number;
+  /** Headers the host attaches (from secrets granted for the target); never from the guest. */
+  readonly hostHeaders?: readonly { name: string; value: string }[];
+}
+
+/**
+ * The secret headers granted for this request's target (the first matching grant target
+ * that has headers), resolved to values. A granted but unset secret fails closed.
+ */
+export function grantHeaders(subject: AuthoritySubject, prepared: PreparedRequest, secrets: Secrets): { headers: { name: string; value: string }[] } | { reply: string } {
+  const url = parseTargetUrl(prepared.url.href);
+  if ('error' in url) return { headers: [] };
+  if (secrets.contains(prepared.url.href)) return { reply: hostError('denied', 'request URLs must not contain secret values') };
+  const target = subject.grants.request.find((t) => t.headers && t.headers.length > 0 && requestTargetAllows(t, prepared.method, url));
+  const headers: { name: string; value: string }[] = [];
+  for (const header of target?.headers ?? []) {
+    const value = secrets.get(header.secret);
+    if (value === undefined) return { reply: hostError('denied', `secret \`${header.secret}\` granted for this target is not set`) };
+    headers.push({ name: header.name, value: `${header.prefix ?? ''}${value}` });
+  }
+  return { headers };
 }
 
 /** Executes a prepared request: pinned DNS, no redirects, no proxy, bounded response. */
@@ -162,7 +183,7 @@ export async function executeRequest(prepared: PreparedRequest, options: Request
   try {
     const response = await undiciRequest(prepared.url, {
       method: prepared.method as never,
-      headers: [...prepared.headers.flatMap((h) => [h.name, h.value]), 'user-agent', 'yoi-plugin-request-host-api/0.1'],
+      headers: [...prepared.headers.flatMap((h) => [h.name, h.value]), ...(options.hostHeaders ?? []).flatMap((h) => [h.name, h.value]), 'user-agent', 'yoi-plugin-request-host-api/0.1'],
       ...(prepared.body !== undefined ? { body: prepared.body } : {}),
       dispatcher: agent,
       signal,
@@ -195,8 +216,10 @@ export async function executeRequest(prepared: PreparedRequest, options: Request
   }
 }
 
-export async function requestHostCall(subject: AuthoritySubject, json: string, options: RequestOptions = {}): Promise<string> {
+export async function requestHostCall(subject: AuthoritySubject, json: string, options: RequestOptions & { secrets?: Secrets } = {}): Promise<string> {
   const prepared = prepareRequest(subject, json);
   if ('reply' in prepared) return prepared.reply;
-  return executeRequest(prepared, options);
+  const attached = grantHeaders(subject, prepared, options.secrets ?? NO_SECRETS);
+  if ('reply' in attached) return attached.reply;
+  return executeRequest(prepared, { ...options, hostHeaders: attached.headers });
 }

@@ -1,6 +1,7 @@
 import type { TableReader } from './toml-reader.js';
 import { SchemaError } from './toml-reader.js';
-import { HOST_APIS, SURFACES, type Permission, type RequestTarget, type WebSocketTarget } from './types.js';
+import { HOST_APIS, SURFACES, type Permission, type RequestTarget, type SecretHeader, type WebSocketTarget } from './types.js';
+import { isSafeId } from './ids.js';
 
 /** Reads one `kind`-tagged permission table (manifest `permissions` and `grants.permissions`). */
 export function readPermission(r: TableReader): Permission {
@@ -45,6 +46,31 @@ export function readWebSocketTarget(r: TableReader): WebSocketTarget {
     ...(port !== undefined ? { port } : {}),
     path_prefixes: r.stringArray('path_prefixes'),
   };
+}
+
+function readSecretHeaders(r: TableReader): SecretHeader[] {
+  return r.tableArray('headers', (h) => {
+    const prefix = h.optionalString('prefix');
+    const name = h.string('name');
+    const secret = h.string('secret');
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(name)) throw new SchemaError(`${h.keyPath('name')} is not a header name`);
+    if (!isSafeId(secret)) throw new SchemaError(`${h.keyPath('secret')} is not a safe secret name`);
+    return { name, secret, ...(prefix !== undefined ? { prefix } : {}) };
+  });
+}
+
+/** A grant's request target: a manifest target plus secret headers. */
+export function readRequestGrant(r: TableReader): RequestTarget {
+  const headers = readSecretHeaders(r);
+  return { ...readRequestTarget(r), ...(headers.length > 0 ? { headers } : {}) };
+}
+
+/** A grant's WebSocket target: a manifest target plus secret handshake headers and frame secrets. */
+export function readWebSocketGrant(r: TableReader): WebSocketTarget {
+  const headers = readSecretHeaders(r);
+  const frameSecrets = r.stringArray('frame_secrets');
+  for (const name of frameSecrets) if (!isSafeId(name)) throw new SchemaError(`${r.keyPath('frame_secrets')} holds a name that is not a safe secret name`);
+  return { ...readWebSocketTarget(r), ...(headers.length > 0 ? { headers } : {}), ...(frameSecrets.length > 0 ? { frame_secrets: frameSecrets } : {}) };
 }
 
 export function requireNoSchemaError(condition: boolean, message: string): void {

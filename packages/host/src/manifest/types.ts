@@ -24,6 +24,16 @@ export type Permission =
 
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
+/**
+ * A header the host attaches from a secret (grant side only, our addition): the guest never
+ * sees the value, which is `prefix` + the secret.
+ */
+export interface SecretHeader {
+  readonly name: string;
+  readonly secret: string;
+  readonly prefix?: string;
+}
+
 /** A `[[request]]` target (manifest request) or `[[grants.request]]` target (grant). */
 export interface RequestTarget {
   readonly scheme: string;
@@ -31,6 +41,8 @@ export interface RequestTarget {
   readonly port?: number;
   readonly methods: readonly string[];
   readonly path_prefixes: readonly string[];
+  /** Grants only: headers the host attaches from secrets. */
+  readonly headers?: readonly SecretHeader[];
 }
 
 /** A `[[websocket]]` / `[[grants.websocket]]` target: like a request target without methods. */
@@ -39,6 +51,10 @@ export interface WebSocketTarget {
   readonly host: string;
   readonly port?: number;
   readonly path_prefixes: readonly string[];
+  /** Grants only: handshake headers the host attaches from secrets. */
+  readonly headers?: readonly SecretHeader[];
+  /** Grants only: secrets the host may substitute for `{{secret:NAME}}` in frames sent on this connection. */
+  readonly frame_secrets?: readonly string[];
 }
 
 export interface RuntimeDecl {

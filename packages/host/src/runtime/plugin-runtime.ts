@@ -10,11 +10,14 @@ import type { ResolvedPlugin } from '../store/resolve.js';
 import { decodeToolOutput, type ToolOutput } from '../tools/tool-output.js';
 import { decodeLifecycleOutput } from './lifecycle-output.js';
 import { GuestLog } from './guest-log.js';
+import { NO_SECRETS, type Secrets } from '../secrets/secrets.js';
 
 export interface RuntimeOptions {
   readonly cacheDir?: string;
   /** Base limits before the enablement's overrides (defaults: decisions §5). */
   readonly limits?: ExecutionLimits;
+  /** Secret values the host may attach for this plugin's granted targets. */
+  readonly secrets?: Secrets;
 }
 
 export type RuntimeState = 'ready' | 'starting' | 'running' | 'failed' | 'stopped';
@@ -38,6 +41,7 @@ export class PluginRuntime {
   readonly record: ResolvedPlugin;
   readonly limits: ExecutionLimits;
   readonly log = new GuestLog();
+  readonly secrets: Secrets;
   readonly #options: RuntimeOptions;
   readonly #host: HostApiDispatcher;
   #component: LoadedComponent | null = null;
@@ -56,7 +60,8 @@ export class PluginRuntime {
     this.record = record;
     this.#options = options;
     this.limits = effectiveLimits(record.limits, options.limits);
-    this.#host = new HostApiDispatcher(record);
+    this.secrets = options.secrets ?? NO_SECRETS;
+    this.#host = new HostApiDispatcher(record, this.secrets);
   }
 
   get state(): RuntimeState {

@@ -1,6 +1,6 @@
 import { boundText, redactText } from '../diagnostics.js';
 import { PluginError } from '../errors.js';
-import { executeRequest } from '../hostapi/request.js';
+import { executeRequest, grantHeaders } from '../hostapi/request.js';
 import type { JsonValue } from '../manifest/types.js';
 import type { PluginRuntime } from '../runtime/plugin-runtime.js';
 import { commandResult, validateOutputCommands, type CommandResult, type ValidatedCommand } from '../commands/envelope.js';
@@ -468,7 +468,9 @@ export class PluginService {
   #dispatchRequest(command: Extract<ValidatedCommand, { kind: 'host_request_dispatch' }>, event: IngressEvent): void {
     this.#pendingRequests++;
     void (async () => {
-      const reply = JSON.parse(await executeRequest(command.request)) as JsonValue;
+      const attached = grantHeaders(this.runtime.record, command.request, this.runtime.secrets);
+      const raw = 'reply' in attached ? attached.reply : await executeRequest(command.request, { hostHeaders: attached.headers });
+      const reply = JSON.parse(raw) as JsonValue;
       const payload: JsonValue = {
         command_id: command.command_id,
         correlation_id: command.correlation_id,

@@ -126,6 +126,8 @@ function targetRecord(t: RequestTarget | WebSocketTarget): Record<string, JsonVa
     port: t.port,
     ...('methods' in t ? { methods: [...t.methods] } : {}),
     path_prefixes: [...t.path_prefixes],
+    ...(t.headers ? { headers: t.headers.map((h) => ({ ...h })) } : {}),
+    ...('frame_secrets' in t && t.frame_secrets ? { frame_secrets: [...t.frame_secrets] } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import { diagnostic, fail, ok, type Outcome } from '../diagnostics.js';
-import { readPermissions, readRequestTarget, readWebSocketTarget } from '../manifest/read-shared.js';
+import { readPermissions, readRequestGrant, readWebSocketGrant } from '../manifest/read-shared.js';
 import { parseTomlText, SchemaError, TableReader } from '../manifest/toml-reader.js';
 import type { LimitOverrides } from '../sandbox/limits.js';
 import { SURFACES, type JsonValue, type Permission, type RequestTarget, type Surface, type WebSocketTarget } from '../manifest/types.js';
@@ -100,8 +100,8 @@ export function readGrants(r: TableReader): Grants {
     ...(version !== undefined ? { version } : {}),
     ...(digest !== undefined ? { digest } : {}),
     permissions: readPermissions(r, 'permissions'),
-    request: r.tableArray('request', readRequestTarget),
-    websocket: r.tableArray('websocket', readWebSocketTarget),
+    request: r.tableArray('request', readRequestGrant),
+    websocket: r.tableArray('websocket', readWebSocketGrant),
     fs: r.tableArray('fs', (t) => ({ root: t.string('root'), operations: t.enumArray('operations', FS_OPERATIONS) })),
   };
 }
