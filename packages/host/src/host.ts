@@ -11,6 +11,9 @@ import { PluginService, type ServiceEffects, type StopReport } from './service/p
 import type { ServicePolicy } from './service/policy.js';
 import { pluginStatus, type PluginStatus } from './status/status.js';
 import { INSTANCE_WORLD } from './manifest/types.js';
+import { WebSocketDriver } from './websocket/driver.js';
+import { DEFAULT_CONNECTION_POLICY, type ConnectionPolicy } from './websocket/policy.js';
+import { parseSources } from './websocket/sources.js';
 
 export interface PluginHostOptions extends RuntimeOptions {
   /** Supervision policy of services (queue size, retries, restarts, …). */
@@ -19,6 +22,8 @@ export interface PluginHostOptions extends RuntimeOptions {
   readonly effects?: ServiceEffects;
   /** Directory for persisted dead letters; in memory when absent. */
   readonly stateDir?: string;
+  /** Defaults for host-owned WebSocket connections (an enablement's `[plugins.enabled.websocket]` wins). */
+  readonly connectionPolicy?: Partial<ConnectionPolicy>;
 }
 
 /**
@@ -48,11 +53,20 @@ export class PluginHost {
       runtimes.set(record.identity, runtime);
       const supervised = record.enabledSurfaces.includes('service') || record.enabledSurfaces.includes('ingress');
       if (record.manifest.runtime?.world === INSTANCE_WORLD && supervised) {
-        services.set(record.identity, new PluginService(runtime, {
+        const service = new PluginService(runtime, {
           ...(options.servicePolicy ? { policy: options.servicePolicy } : {}),
           ...(options.effects ? { effects: options.effects } : {}),
           ...(options.stateDir ? { stateDir: options.stateDir } : {}),
-        }));
+        });
+        services.set(record.identity, service);
+        // Yoi's rule: host-owned connections run only when both service and ingress are enabled.
+        if (!options.effects?.websocket && record.enabledSurfaces.includes('service') && record.enabledSurfaces.includes('ingress') && parseSources(record).sources.length + parseSources(record).problems.length > 0) {
+          const driver = new WebSocketDriver(record, { ...DEFAULT_CONNECTION_POLICY, ...options.connectionPolicy, ...record.websocketPolicy }, runtime.secrets, {
+            deliver: (ingress, kind, source, payload) => service.emit(ingress, kind, source, payload),
+            diagnose: (kind, message) => service.diagnose(kind, message),
+          });
+          service.attachWebSocketDriver(driver);
+        }
       }
     }
     this.runtimes = runtimes;

@@ -44,6 +44,10 @@ export interface WebSocketCommands {
   send(url: string, text: string): Promise<string>;
   reconnect(connection: string | undefined, url: string | undefined): Promise<string>;
   close(connection: string | undefined, code: number | undefined, reason: string | undefined): Promise<string>;
+  /** Connection lifecycle and status, when the commands come from a driver the service runs. */
+  start?(): void;
+  stop?(): void;
+  status?(): JsonValue[];
 }
 
 export interface ServiceEffects {
@@ -94,7 +98,7 @@ export class PluginService {
   readonly counters: DispatchCounters = { enqueued: 0, dispatched: 0, retried: 0, failed: 0, timed_out: 0, dead_lettered: 0, dropped: 0, rejected: 0 };
   readonly diagnostics = new Ring<ServiceDiagnostic>(64);
   readonly commandResults = new Ring<CommandResult>(32);
-  readonly #effects: ServiceEffects;
+  #effects: ServiceEffects;
   readonly #queue: IngressQueue;
   readonly #timers: TimerSet;
   #state: LifecycleState = 'Ready';
@@ -128,6 +132,21 @@ export class PluginService {
         if (this.#state === 'Running') this.#scheduleRestart(error.message);
       },
     };
+  }
+
+  /** Attaches the WebSocket driver that feeds this service and executes its websocket_* commands. */
+  attachWebSocketDriver(driver: WebSocketCommands): void {
+    this.#effects = { ...this.#effects, websocket: driver };
+  }
+
+  /** Status of the host-owned connections (empty without a driver). */
+  connections(): JsonValue[] {
+    return this.#effects.websocket?.status?.() ?? [];
+  }
+
+  /** Records a diagnostic from a component of this service (the WebSocket driver). */
+  diagnose(kind: string, message: string): void {
+    this.#diagnose(kind, message, kind.endsWith('Error'));
   }
 
   get identity(): string {
@@ -195,6 +214,7 @@ export class PluginService {
     this.#consecutiveRestarts = 0;
     this.#setState('Running', 'component instance started; ingress queue is running');
     this.#loop ??= this.#runLoop();
+    this.#effects.websocket?.start?.();
   }
 
   /** Re-enables a Disabled (or Failed) service: the operator's answer to an open circuit. */
@@ -522,6 +542,7 @@ export class PluginService {
   async #disable(reason: string): Promise<void> {
     this.#diagnose('Disabled', `circuit open: ${reason}`, true);
     this.#setState('Disabled');
+    this.#effects.websocket?.stop?.();
     this.#timers.cancelAll();
     this.#queue.close();
     for (const item of this.#queue.drain()) this.#deadLetter(item, item.event.attempt, `plugin service disabled: ${reason}`);
@@ -565,6 +586,7 @@ export class PluginService {
     if (this.#state === 'Stopped' || this.#state === 'Stopping') return { plugin: this.identity, in_flight: null, undelivered: 0, state: this.#state };
     const previous = this.#state;
     this.#setState('Stopping', 'service stop requested; ingress queue is closed');
+    this.#effects.websocket?.stop?.();
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
     this.#timers.cancelAll();
     this.#queue.close();

@@ -40,7 +40,8 @@ const RUNTIME_STATES: Record<PluginRuntime['state'], LifecycleState> = {
   stopped: 'Stopped',
 };
 
-export function pluginStatus(runtime: PluginRuntime, service: PluginService | undefined, connections: readonly ConnectionStatus[] = []): PluginStatus {
+export function pluginStatus(runtime: PluginRuntime, service: PluginService | undefined): PluginStatus {
+  const connections = (service?.connections() ?? []) as ConnectionStatus[];
   const record = runtime.record;
   const base = {
     plugin: record.identity,

@@ -145,6 +145,9 @@ export function renderEntry(entry: EnablementEntry): string {
   if (entry.limits !== undefined && Object.keys(entry.limits).length > 0) {
     out.push('', '[plugins.enabled.limits]', ...tomlAssignments({ ...entry.limits }));
   }
+  if (entry.websocket !== undefined && Object.keys(entry.websocket).length > 0) {
+    out.push('', '[plugins.enabled.websocket]', ...tomlAssignments({ ...(entry.websocket as Record<string, JsonValue>) }));
+  }
   const g = entry.grants;
   const hasGrants = g.id !== undefined || g.permissions.length + g.request.length + g.websocket.length + g.fs.length > 0;
   if (hasGrants) {

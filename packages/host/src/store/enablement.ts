@@ -2,6 +2,7 @@ import { diagnostic, fail, ok, type Outcome } from '../diagnostics.js';
 import { readPermissions, readRequestGrant, readWebSocketGrant } from '../manifest/read-shared.js';
 import { parseTomlText, SchemaError, TableReader } from '../manifest/toml-reader.js';
 import type { LimitOverrides } from '../sandbox/limits.js';
+import type { ConnectionPolicy } from '../websocket/policy.js';
 import { SURFACES, type JsonValue, type Permission, type RequestTarget, type Surface, type WebSocketTarget } from '../manifest/types.js';
 
 export const FS_OPERATIONS = ['read', 'list', 'write'] as const;
@@ -34,6 +35,8 @@ export interface EnablementEntry {
   readonly grants: Grants;
   /** Our addition: `[plugins.enabled.limits]` (deadlines in ms, memory in MiB). */
   readonly limits?: LimitOverrides;
+  /** Our addition: `[plugins.enabled.websocket]`, the policy of host-owned connections. */
+  readonly websocket?: Partial<ConnectionPolicy>;
 }
 
 export interface EnablementConfig {
@@ -71,6 +74,7 @@ function readEntry(r: TableReader): EnablementEntry {
   const config = r.json('config');
   const grants = r.table('grants', readGrants) ?? EMPTY_GRANTS;
   const limits = r.table('limits', readLimits);
+  const websocket = r.table('websocket', readConnectionPolicy);
   return {
     id: r.string('id'),
     ...(version !== undefined ? { version } : {}),
@@ -79,7 +83,23 @@ function readEntry(r: TableReader): EnablementEntry {
     ...(config !== undefined ? { config } : {}),
     grants,
     ...(limits !== undefined ? { limits } : {}),
+    ...(websocket !== undefined ? { websocket } : {}),
   };
+}
+
+function readConnectionPolicy(r: TableReader): Partial<ConnectionPolicy> {
+  const out: Record<string, number | number[]> = {};
+  for (const key of ['connect_timeout_ms', 'ping_interval_ms', 'pong_timeout_ms', 'reconnect_base_ms', 'reconnect_max_ms', 'max_reconnects', 'stable_ms', 'send_limit', 'send_window_ms', 'send_headroom', 'max_message_bytes'] as const) {
+    const value = r.integer(key, 0, 86_400_000);
+    if (value !== undefined) out[key] = value;
+  }
+  for (const key of ['fatal_codes', 'resume_codes'] as const) {
+    const value = r.raw(key);
+    if (value === undefined) continue;
+    if (!Array.isArray(value) || !value.every((c) => Number.isInteger(c) && c >= 1000 && c <= 4999)) throw new SchemaError(`\`websocket.${key}\` must be a list of close codes (1000–4999)`);
+    out[key] = value as number[];
+  }
+  return out as Partial<ConnectionPolicy>;
 }
 
 function readLimits(r: TableReader): LimitOverrides {

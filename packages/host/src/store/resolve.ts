@@ -3,6 +3,7 @@ import { parsePluginRef } from '../manifest/ids.js';
 import { declaredSurfaces, SURFACES, type JsonValue, type Manifest, type Surface } from '../manifest/types.js';
 import { digestMatches } from '../package/digest.js';
 import type { LimitOverrides } from '../sandbox/limits.js';
+import type { ConnectionPolicy } from '../websocket/policy.js';
 import type { ComponentFormat } from '../package/component-format.js';
 import type { DiscoveredPackage, Discovery } from './discover.js';
 import { grantsHaveContent, type EnablementConfig, type EnablementEntry, type Grants } from './enablement.js';
@@ -21,6 +22,7 @@ export interface ResolvedPlugin {
   readonly config?: JsonValue;
   readonly componentFormat?: ComponentFormat;
   readonly limits?: LimitOverrides;
+  readonly websocketPolicy?: Partial<ConnectionPolicy>;
 }
 
 export interface Resolution {
@@ -86,6 +88,7 @@ function resolveEntry(entry: EnablementEntry, packages: readonly DiscoveredPacka
       ...(entry.config !== undefined ? { config: entry.config } : {}),
       ...(pkg.componentFormat !== undefined ? { componentFormat: pkg.componentFormat } : {}),
       ...(entry.limits !== undefined ? { limits: entry.limits } : {}),
+      ...(entry.websocket !== undefined ? { websocketPolicy: entry.websocket } : {}),
     },
   };
 }

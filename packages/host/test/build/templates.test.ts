@@ -39,7 +39,7 @@ describe('yoi plugin new / build / check / pack', () => {
     assert.equal((await run('check', 'relay', '--json')).json<{ status: string }>().status, 'active');
     assert.equal((await run('pack', 'relay')).code, 0);
     mkdirSync(join(root, 'ws'));
-    assert.equal((await run('enable', 'relay', '--workspace', 'ws', '--grant-all-requested', '--yes', '--config-json', '{"heartbeat_ms":100}')).code, 0);
+    assert.equal((await run('enable', 'relay', '--workspace', 'ws', '--grant-all-requested', '--yes', '--config-json', '{"heartbeat_ms":100,"url":"ws://127.0.0.1:9/socket"}')).code, 0);
 
     const host = await PluginHost.fromWorkspace({ workspace: join(root, 'ws'), builtinDir: join(root, 'none'), env: { HOME: root } }, { cacheDir: TEST_TRANSPILE_CACHE });
     t.after(() => host.close());
