@@ -9,6 +9,7 @@ import { runServe, type ServeCliOptions } from './commands/serve.js';
 import { runStatus } from './commands/status.js';
 import { runDlq, type DlqOptions } from './commands/dlq.js';
 import { runBuild, runNew } from './commands/authoring.js';
+import { runDemo } from './commands/demo.js';
 import { CommandFailure, UsageError, type CliIo } from './io.js';
 import type { CommonOptions } from './options.js';
 
@@ -140,6 +141,12 @@ function buildProgram(io: CliIo): Command {
     .addOption(workspaceOption())
     .addOption(jsonOption())
     .action((action: string, ref: string, options: DlqOptions) => runDlq(io, action, ref, options));
+
+  sub('demo')
+    .description('run the builtin Discord-style bot against a local Gateway emulator for a few seconds (loopback only)')
+    .option('--messages <n>', 'messages to send (default 5)')
+    .addOption(jsonOption())
+    .action((options: { messages?: string; json?: boolean }) => runDemo(io, options));
 
   return program;
 }

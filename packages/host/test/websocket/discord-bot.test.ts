@@ -146,3 +146,13 @@ describe('the Discord-style gateway bot against the emulator', () => {
     assert.equal(host.status(BOT)[0]!.lifecycle, 'Running');
   });
 });
+
+describe('yoi plugin demo', () => {
+  it('runs the builtin bot against the emulator, resumes after a drop and stops by itself', async () => {
+    const { cli } = await import('../helpers.js');
+    const run = await cli(['plugin', 'demo', '--messages', '2', '--json'], { env: { HOME: '/nonexistent', YOI_BUILTIN_DIR: BUILTIN, YOI_CACHE_DIR: join(TEST_TRANSPILE_CACHE, '..') } });
+    assert.equal(run.code, 0, run.stderr);
+    const report = run.json<{ replies: number; identifies: number; resumes: number; lifecycle: string }>();
+    assert.deepEqual({ replies: report.replies, identifies: report.identifies, resumes: report.resumes, lifecycle: report.lifecycle }, { replies: 2, identifies: 1, resumes: 1, lifecycle: 'Running' });
+  });
+});

@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DiscordEmulator } from '../../devtools/discord-emulator.js';
+import { PluginHost } from '../../host.js';
+import { readPackageFile } from '../../package/archive-file.js';
+import { loadPluginPackage } from '../../package/plugin-package.js';
+import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
+import { Secrets } from '../../secrets/secrets.js';
+import { renderEntry } from '../../store/enablement-edit.js';
+import { defaultBuiltinDir } from '../../store/locations.js';
+import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
+
+const BOT = 'builtin:example.discord-bot';
+
+async function until<T>(fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, what: string, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > end) throw new CommandFailure(`demo: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * `yoi plugin demo`: the builtin Discord-style bot against a local Gateway emulator, all on
+ * loopback, for a few seconds. Shows identify, replies through host requests, a dropped
+ * connection and the resume, then the status; then stops everything.
+ */
+export async function runDemo(io: CliIo, options: { messages?: string; json?: boolean }): Promise<void> {
+  const count = options.messages === undefined ? 5 : Number(options.messages);
+  if (!Number.isInteger(count) || count < 1 || count > 100) throw new UsageError('--messages must be between 1 and 100');
+  const say = (line: string) => !options.json && io.stdout(line + '\n');
+  const builtin = io.env['YOI_BUILTIN_DIR'] ?? defaultBuiltinDir();
+  const files = await readPackageFile(join(builtin, 'example.discord-bot.yoi-plugin'));
+  const pkg = files.ok ? loadPluginPackage(files.value) : files;
+  if (!pkg.ok) throw new CommandFailure(`the builtin bot is not available (run npm run build): ${pkg.diagnostic.message}`);
+  const { manifest, digest } = pkg.value;
+
+  const token = `demo.${randomBytes(12).toString('hex')}`;
+  const emulator = await DiscordEmulator.start({ token, heartbeatIntervalMs: 500 });
+  const root = mkdtempSync(join(tmpdir(), 'yoi-demo-'));
+  let host: PluginHost | null = null;
+  try {
+    mkdirSync(join(root, '.yoi'));
+    writeFileSync(
+      join(root, '.yoi', 'plugins.toml'),
+      renderEntry({
+        id: BOT,
+        version: manifest.version,
+        digest,
+        surfaces: [],
+        config: { gateway_url: emulator.url, rest_base: emulator.restBase },
+        websocket: { ping_interval_ms: 1000, pong_timeout_ms: 1000, reconnect_base_ms: 100, reconnect_max_ms: 1000, send_limit: 1000 },
+        grants: {
+          id: BOT,
+          version: manifest.version,
+          digest,
+          permissions: manifest.permissions,
+          websocket: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: [], frame_secrets: ['discord_token'] }],
+          request: [{ scheme: 'http', host: '127.0.0.1', methods: ['POST'], path_prefixes: ['/api/v10/channels/'], headers: [{ name: 'Authorization', secret: 'discord_token', prefix: 'Bot ' }] }],
+          fs: [],
+        },
+      }),
+    );
+    say(`gateway emulator on ${emulator.url} (REST ${emulator.restBase}); bot token held by the host only`);
+    host = await PluginHost.fromWorkspace({ workspace: root, builtinDir: builtin, env: { HOME: root } }, { cacheDir: defaultCacheDir(io.env), secrets: new Secrets(new Map([['discord_token', token]])) });
+    const failures = await host.startServices();
+    if (failures.length > 0) throw new CommandFailure(`demo: the bot did not start: ${failures[0]!.error}`);
+    const status = async () => JSON.parse((await host!.callTool('bot_status', {})).content!) as { session_id: string | null; identifies: number; resumes: number; handled: number };
+    await until(async () => (await status()).session_id, 'the bot to identify', 15_000);
+    say(`bot identified: session ${(await status()).session_id}`);
+    for (let n = 1; n <= count; n++) {
+      if (n === Math.ceil(count / 2) + 1) {
+        emulator.drop();
+        say('-- the emulator drops the TCP connection --');
+        await until(() => emulator.stats.resumes > 0, 'the bot to resume', 15_000);
+        say('bot reconnected and resumed its session (no re-identify)');
+      }
+      const id = emulator.createMessage(`hello #${n}`);
+      await until(() => emulator.posted.some((p) => p.reference === id), `the reply to message ${n}`, 15_000);
+      const reply = emulator.posted.find((p) => p.reference === id)!;
+      say(`user: hello #${n}   →   bot: ${reply.content}`);
+    }
+    const final = await status();
+    const [plugin] = host.status(BOT);
+    const connection = plugin!.websocket_connections[0] ?? {};
+    const report = {
+      command: 'demo',
+      messages: count,
+      replies: emulator.posted.length,
+      identifies: final.identifies,
+      resumes: final.resumes,
+      lifecycle: plugin!.lifecycle,
+      connection,
+      counters: plugin!.counters,
+    };
+    if (options.json) printJson(io, report);
+    else {
+      say(`status: ${plugin!.lifecycle}; ${final.handled} handled, ${final.identifies} identify, ${final.resumes} resume; connection ${String(connection['state'])} after ${String(connection['reconnects'])} reconnect(s)`);
+      say(`events: ${JSON.stringify(plugin!.counters)}`);
+    }
+  } finally {
+    await host?.close();
+    await emulator.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
