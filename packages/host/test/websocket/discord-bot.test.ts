@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, type TestContext } from 'node:test';
 import { DiscordEmulator } from '../../src/devtools/discord-emulator.js';
 import { PluginHost } from '../../src/host.js';
-import { readPackageFile } from '../../src/package/archive-file.js';
-import { loadPluginPackage } from '../../src/package/plugin-package.js';
 import { Secrets } from '../../src/secrets/secrets.js';
-import { renderEntry } from '../../src/store/enablement-edit.js';
+import { writeBotWorkspace } from '../../src/devtools/bot-workspace.js';
 import { TEST_TRANSPILE_CACHE } from '../fixtures/workspace.js';
 import { tempDir } from '../helpers.js';
 
@@ -38,34 +35,9 @@ async function until<T>(fn: () => T | undefined | null | false | Promise<T | und
 }
 
 async function botHost(t: TestContext, emulator: DiscordEmulator, policy: object = {}) {
-  const files = await readPackageFile(join(BUILTIN, 'example.discord-bot.yoi-plugin'));
-  assert.ok(files.ok, 'the builtin bot is built (npm run build)');
-  const pkg = loadPluginPackage(files.value);
-  assert.ok(pkg.ok);
-  const { manifest, digest } = pkg.value;
   const root = tempDir(t);
   const workspace = join(root, 'ws');
-  mkdirSync(join(workspace, '.yoi'), { recursive: true });
-  writeFileSync(
-    join(workspace, '.yoi', 'plugins.toml'),
-    renderEntry({
-      id: BOT,
-      version: manifest.version,
-      digest,
-      surfaces: [],
-      config: { gateway_url: emulator.url, rest_base: emulator.restBase },
-      websocket: { ping_interval_ms: 200, pong_timeout_ms: 300, reconnect_base_ms: 50, reconnect_max_ms: 400, max_reconnects: 100, send_limit: 100_000, ...policy },
-      grants: {
-        id: BOT,
-        version: manifest.version,
-        digest,
-        permissions: manifest.permissions,
-        websocket: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: [], frame_secrets: ['discord_token'] }],
-        request: [{ scheme: 'http', host: '127.0.0.1', methods: ['POST'], path_prefixes: ['/api/v10/channels/'], headers: [{ name: 'Authorization', secret: 'discord_token', prefix: 'Bot ' }] }],
-        fs: [],
-      },
-    }),
-  );
+  await writeBotWorkspace(workspace, BUILTIN, emulator, { ping_interval_ms: 200, pong_timeout_ms: 300, reconnect_base_ms: 50, reconnect_max_ms: 400, max_reconnects: 100, ...policy });
   const host = await PluginHost.fromWorkspace(
     { workspace, builtinDir: BUILTIN, env: { HOME: root } },
     { cacheDir: TEST_TRANSPILE_CACHE, secrets: new Secrets(new Map([['discord_token', TOKEN]])), servicePolicy: { retryBaseMs: 10, retryMaxMs: 50 } },

@@ -1,18 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiscordEmulator } from '../../devtools/discord-emulator.js';
+import { DISCORD_BOT_REF as BOT, writeBotWorkspace } from '../../devtools/bot-workspace.js';
 import { PluginHost } from '../../host.js';
-import { readPackageFile } from '../../package/archive-file.js';
-import { loadPluginPackage } from '../../package/plugin-package.js';
 import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
 import { Secrets } from '../../secrets/secrets.js';
-import { renderEntry } from '../../store/enablement-edit.js';
 import { defaultBuiltinDir } from '../../store/locations.js';
 import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
 
-const BOT = 'builtin:example.discord-bot';
 
 async function until<T>(fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, what: string, ms: number): Promise<T> {
   const end = Date.now() + ms;
@@ -34,37 +31,17 @@ export async function runDemo(io: CliIo, options: { messages?: string; json?: bo
   if (!Number.isInteger(count) || count < 1 || count > 100) throw new UsageError('--messages must be between 1 and 100');
   const say = (line: string) => !options.json && io.stdout(line + '\n');
   const builtin = io.env['YOI_BUILTIN_DIR'] ?? defaultBuiltinDir();
-  const files = await readPackageFile(join(builtin, 'example.discord-bot.yoi-plugin'));
-  const pkg = files.ok ? loadPluginPackage(files.value) : files;
-  if (!pkg.ok) throw new CommandFailure(`the builtin bot is not available (run npm run build): ${pkg.diagnostic.message}`);
-  const { manifest, digest } = pkg.value;
 
   const token = `demo.${randomBytes(12).toString('hex')}`;
   const emulator = await DiscordEmulator.start({ token, heartbeatIntervalMs: 500 });
   const root = mkdtempSync(join(tmpdir(), 'yoi-demo-'));
   let host: PluginHost | null = null;
   try {
-    mkdirSync(join(root, '.yoi'));
-    writeFileSync(
-      join(root, '.yoi', 'plugins.toml'),
-      renderEntry({
-        id: BOT,
-        version: manifest.version,
-        digest,
-        surfaces: [],
-        config: { gateway_url: emulator.url, rest_base: emulator.restBase },
-        websocket: { ping_interval_ms: 1000, pong_timeout_ms: 1000, reconnect_base_ms: 100, reconnect_max_ms: 1000, send_limit: 1000 },
-        grants: {
-          id: BOT,
-          version: manifest.version,
-          digest,
-          permissions: manifest.permissions,
-          websocket: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: [], frame_secrets: ['discord_token'] }],
-          request: [{ scheme: 'http', host: '127.0.0.1', methods: ['POST'], path_prefixes: ['/api/v10/channels/'], headers: [{ name: 'Authorization', secret: 'discord_token', prefix: 'Bot ' }] }],
-          fs: [],
-        },
-      }),
-    );
+    try {
+      await writeBotWorkspace(root, builtin, emulator);
+    } catch (error) {
+      throw new CommandFailure(error instanceof Error ? error.message : String(error));
+    }
     say(`gateway emulator on ${emulator.url} (REST ${emulator.restBase}); bot token held by the host only`);
     host = await PluginHost.fromWorkspace({ workspace: root, builtinDir: builtin, env: { HOME: root } }, { cacheDir: defaultCacheDir(io.env), secrets: new Secrets(new Map([['discord_token', token]])) });
     const failures = await host.startServices();
