@@ -50,6 +50,8 @@ export function parseTargetUrl(raw: string): TargetUrl | { readonly error: strin
     return { error: 'URL could not be parsed' };
   }
   if (url.username !== '' || url.password !== '') return { error: 'URL must not contain credentials' };
+  // An encoded slash or backslash could walk out of a path prefix on a server that decodes it.
+  if (/%(2f|5c)/i.test(url.pathname)) return { error: 'URL path must not contain encoded slashes' };
   const scheme = url.protocol.replace(/:$/, '').toLowerCase();
   const explicit = url.port === '' ? undefined : Number(url.port);
   return { scheme, host: normalizeHost(url.hostname), port: explicit ?? DEFAULT_PORTS[scheme], path: url.pathname || '/' };

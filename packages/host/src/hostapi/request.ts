@@ -138,6 +138,8 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
   /** Headers the host attaches (from secrets granted for the target); never from the guest. */
   readonly hostHeaders?: readonly { name: string; value: string }[];
+  /** Applied to the response body and headers before the guest sees them (secret values out). */
+  readonly redact?: (text: string) => string;
 }
 
 /**
@@ -207,7 +209,8 @@ export async function executeRequest(prepared: PreparedRequest, options: Request
     if (truncated) response.body.destroy();
     let body = Buffer.concat(chunks).toString('utf8');
     if (truncated) body = body.replace(/\uFFFD$/, '');
-    return hostOk({ status: response.statusCode, headers: responseHeaders(response.headers), body, truncated });
+    const clean = options.redact ?? ((text: string) => text);
+    return hostOk({ status: response.statusCode, headers: responseHeaders(response.headers).map((h) => ({ name: h.name, value: clean(h.value) })), body: clean(body), truncated });
   } catch (error) {
     if (signal.aborted || (error as { code?: string }).code?.includes('TIMEOUT')) return hostError('timeout', `request to ${label} timed out`);
     return hostError('failed', `request to ${label} failed: ${(error as { code?: string }).code ?? 'connection error'}`);
@@ -221,5 +224,6 @@ export async function requestHostCall(subject: AuthoritySubject, json: string, o
   if ('reply' in prepared) return prepared.reply;
   const attached = grantHeaders(subject, prepared, options.secrets ?? NO_SECRETS);
   if ('reply' in attached) return attached.reply;
-  return executeRequest(prepared, { ...options, hostHeaders: attached.headers });
+  const secrets = options.secrets ?? NO_SECRETS;
+  return executeRequest(prepared, { ...options, hostHeaders: attached.headers, redact: (text) => secrets.redact(text) });
 }

@@ -26,8 +26,8 @@ export function newToken(): string {
 export async function writeControlFile(workspace: string, info: ControlInfo): Promise<string> {
   const path = controlFilePath(workspace);
   await mkdir(join(resolve(workspace), '.yoi'), { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  const handle = await open(temporary, 'w', 0o600);
+  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temporary, 'wx', 0o600);
   try {
     await handle.writeFile(JSON.stringify(info, null, 2) + '\n');
     await handle.sync();

@@ -37,6 +37,8 @@ export interface RunningServer {
  */
 export async function startServe(options: ServeOptions): Promise<RunningServer> {
   const { log } = options;
+  const bind = options.host ?? '127.0.0.1';
+  if (!['127.0.0.1', '::1', 'localhost'].includes(bind)) throw new Error('serve binds to loopback only (127.0.0.1, ::1 or localhost)');
   const workspace = options.stores.workspace;
   const state = stateDir(workspace);
   await mkdir(state, { recursive: true, mode: 0o700 });
@@ -124,7 +126,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, bind, () => resolve());
   });
   const address = server.address() as AddressInfo;
   const controlFile = await writeControlFile(workspace, { pid: process.pid, host: address.address, port: address.port, token, started_at: new Date().toISOString() });

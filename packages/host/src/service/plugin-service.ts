@@ -193,7 +193,7 @@ export class PluginService {
   }
 
   #diagnose(kind: string, message: string, error = false): void {
-    const bounded = boundText(redactText(message, 512), 512);
+    const bounded = boundText(redactText(this.runtime.secrets.redact(message), 512), 512);
     if (error) this.#lastError = bounded;
     this.diagnostics.push({ at: rfc3339(), kind, state: this.#state, message: bounded });
   }
@@ -321,6 +321,9 @@ export class PluginService {
       this.#inFlight = item;
       try {
         await this.#deliverWithRetries(item);
+      } catch (error) {
+        // Never let one event stop the loop: record it and keep nothing back.
+        this.#deadLetter(item, item.event.attempt, `delivery failed inside the host: ${messageOf(error)}`);
       } finally {
         this.#inFlight = null;
       }
@@ -402,7 +405,7 @@ export class PluginService {
     }
     if (typeof output === 'object' && output !== null && !Array.isArray(output)) {
       const record = output as Record<string, unknown>;
-      if ('error' in record) return { ok: false, error: `handler returned error: ${boundText(redactText(JSON.stringify(record['error'])), 200)}` };
+      if ('error' in record) return { ok: false, error: `handler returned error: ${boundText(redactText(safeStringify(record['error'])), 200)}` };
       const retry = record['retry'];
       if (retry === true || (typeof retry === 'object' && retry !== null)) {
         const after = typeof retry === 'object' ? (retry as { after_ms?: unknown }).after_ms : undefined;
@@ -432,6 +435,10 @@ export class PluginService {
       if (command.kind === 'timer_cancel') timers.delete(command.timerId);
     }
     if (timers.size > this.policy.maxTimers) return `output commands would leave ${timers.size} timers; the limit is ${this.policy.maxTimers}`;
+    const requests = commands.filter((c) => c.kind === 'host_request_dispatch').length;
+    if (requests > 0 && this.#pendingRequests + requests > this.policy.maxPendingRequests) {
+      return `output commands would leave ${this.#pendingRequests + requests} host requests in flight; the limit is ${this.policy.maxPendingRequests}`;
+    }
     if (commands.some((c) => c.kind.startsWith('websocket_')) && !this.#effects.websocket) return 'websocket commands need a host-owned WebSocket connection, and this host runs none';
     return null;
   }
@@ -489,7 +496,7 @@ export class PluginService {
     this.#pendingRequests++;
     void (async () => {
       const attached = grantHeaders(this.runtime.record, command.request, this.runtime.secrets);
-      const raw = 'reply' in attached ? attached.reply : await executeRequest(command.request, { hostHeaders: attached.headers });
+      const raw = 'reply' in attached ? attached.reply : await executeRequest(command.request, { hostHeaders: attached.headers, redact: (text) => this.runtime.secrets.redact(text) });
       const reply = JSON.parse(raw) as JsonValue;
       const payload: JsonValue = {
         command_id: command.command_id,
@@ -598,6 +605,15 @@ export class PluginService {
     await this.deadLetters.flush();
     this.#setState(previous === 'Disabled' ? 'Disabled' : 'Stopped', 'service stopped');
     return { plugin: this.identity, in_flight: inFlight, undelivered: undelivered.length, state: this.#state };
+  }
+}
+
+/** JSON.stringify that cannot throw (cycles are impossible here, but nesting depth is guest-chosen). */
+function safeStringify(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch {
+    return '(not representable)';
   }
 }
 

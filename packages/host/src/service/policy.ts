@@ -19,6 +19,8 @@ export interface ServicePolicy {
   readonly deadLetterCapacity: number;
   /** Active host timers per plugin. */
   readonly maxTimers: number;
+  /** `host_request_dispatch` requests in flight per plugin. */
+  readonly maxPendingRequests: number;
   /** Per-ingress behaviour of `offer` when the queue is full (default: block = refuse and let the source wait). */
   readonly dropPolicy: Readonly<Record<string, DropPolicy>>;
   /** How often a running instance's `status` export is polled (0 = never). */
@@ -36,6 +38,7 @@ export const DEFAULT_SERVICE_POLICY: ServicePolicy = {
   restartWindowMs: 60_000,
   deadLetterCapacity: 1000,
   maxTimers: 32,
+  maxPendingRequests: 32,
   dropPolicy: {},
   statusPollMs: 0,
 };

@@ -11,6 +11,9 @@ import type { ResolvedPlugin } from '../store/resolve.js';
 import { closeDisposition, type ConnectionPolicy } from './policy.js';
 import { parseSources, type SourceSpec } from './sources.js';
 
+/** Frames read but not yet queued; the socket is paused long before this (a safety bound). */
+const MAX_INBOX = 1024;
+
 export type ConnectionState = 'Connecting' | 'Connected' | 'Reconnecting' | 'Closed' | 'Failed';
 
 /** Where the driver sends events: the plugin's service (waits while its queue is full). */
@@ -66,7 +69,7 @@ class Connection {
     this.spec = spec;
     this.#url = spec.url;
     this.status = {
-      id: spec.url,
+      id: label(spec.url),
       ingress: spec.ingress,
       url: label(spec.url),
       state: 'Connecting',
@@ -149,6 +152,7 @@ class Connection {
   }
 
   #onOpen(): void {
+    if (this.#pausedSince !== null) this.#socket?.pause(); // still held back by a full queue
     const reconnect = this.status.reconnects > 0;
     this.status.state = 'Connected';
     this.status.connected_since = rfc3339();
@@ -167,6 +171,11 @@ class Connection {
     if (interval <= 0) return;
     const tick = () => {
       if (generation !== this.#generation || this.status.state !== 'Connected' || !this.#socket) return;
+      if (this.#pausedSince !== null) {
+        // A paused socket cannot read the pong: liveness is not judged while we hold it back.
+        this.#timer(interval, tick);
+        return;
+      }
       try {
         this.#socket.ping();
       } catch {
@@ -197,11 +206,17 @@ class Connection {
       this.#enqueue({ kind: 'websocket_binary', payload: { url: this.spec.url, data_base64: data.toString('base64') } });
       return;
     }
-    this.#enqueue({ kind: 'websocket_text', payload: { url: this.spec.url, text: data.toString('utf8') } });
+    // A server echoing a frame must not hand a secret the host filled in back to the plugin.
+    this.#enqueue({ kind: 'websocket_text', payload: { url: this.spec.url, text: this.#driver.redactSecrets(data.toString('utf8')) } });
   }
 
   /** Frames are read only as fast as the ingress queue takes them: while a delivery waits, the socket is paused. */
   #enqueue(item: Inbound): void {
+    if (this.#inbox.length >= MAX_INBOX) {
+      this.status.drops++;
+      this.status.last_error = `more than ${MAX_INBOX} frames waiting for the ingress queue; frame dropped`;
+      return;
+    }
     this.#inbox.push(item);
     if (!this.#pumping) void this.#pump();
   }
@@ -358,6 +373,10 @@ export class WebSocketDriver {
     this.policy = policy;
     this.#secrets = secrets;
     this.sink = sink;
+  }
+
+  redactSecrets(text: string): string {
+    return this.#secrets.redact(text);
   }
 
   clean(text: string): string {

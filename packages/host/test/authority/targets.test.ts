@@ -79,6 +79,11 @@ describe('target matching', () => {
     assert.ok(!('error' in v6) && requestTargetAllows({ scheme: 'http', host: '[::1]', port: 8080, methods: ['GET'], path_prefixes: [] }, 'get', v6));
   });
 
+  it('refuses encoded slashes that could walk out of a path prefix', () => {
+    assert.deepEqual(parseTargetUrl('https://api.example.com/v1/..%2F..%2Fadmin'), { error: 'URL path must not contain encoded slashes' });
+    assert.deepEqual(parseTargetUrl('https://api.example.com/v1/a%5cb'), { error: 'URL path must not contain encoded slashes' });
+  });
+
   it('refuses URLs with userinfo', () => {
     assert.deepEqual(parseTargetUrl('https://user:pw@api.example.com/v1'), { error: 'URL must not contain credentials' });
   });

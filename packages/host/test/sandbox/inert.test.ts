@@ -16,6 +16,17 @@ describe('inert WASI imports', () => {
     assert.equal(lines[1]![1].length, 4096);
   });
 
+  it('drops guest output over the per-call budget and counts it', async () => {
+    const { resetLogBudget, LOG_BYTES_PER_CALL } = await import('../../src/sandbox/worker/inert.js');
+    let logged = 0;
+    const imports = inertImports(['wasi:cli/stdout'], (_stream, text) => void (logged += text.length));
+    const stdout = (imports['wasi:cli/stdout']!['getStdout'] as () => { write(b: Uint8Array): void })();
+    resetLogBudget();
+    for (let i = 0; i < 100; i++) stdout.write(new Uint8Array(4096).fill(65));
+    assert.equal(logged, LOG_BYTES_PER_CALL);
+    assert.equal(resetLogBudget(), 100 * 4096 - LOG_BYTES_PER_CALL);
+  });
+
   it('gives real time and randomness and nothing with authority', () => {
     const imports = inertImports(['wasi:clocks/wall-clock', 'wasi:random/random', 'wasi:cli/environment', 'wasi:filesystem/preopens', 'wasi:sockets/tcp'], () => undefined);
     const now = (imports['wasi:clocks/wall-clock']!['now'] as () => { seconds: bigint })();

@@ -98,6 +98,18 @@ describe('service lifecycle and delivery', () => {
     assert.equal(service.deadLetters.list().length, 1);
   });
 
+  it('survives a handler reply nested deeper than JSON.stringify can go', async (t) => {
+    const { host, service } = await open(t, { policy: { maxAttempts: 1 } });
+    await host.startServices();
+    await service.emit('events', 'job', 'test', { deep_error: true });
+    await service.idle();
+    assert.equal(service.counters.dead_lettered, 1);
+    assert.equal(service.state, 'Running');
+    await service.emit('events', 'job', 'test', { tag: 'after' });
+    await service.idle();
+    assert.equal(service.counters.dispatched, 1);
+  });
+
   it('honours an explicit retry request', async (t) => {
     const { host, service } = await open(t);
     await host.startServices();

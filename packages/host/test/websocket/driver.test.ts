@@ -162,14 +162,18 @@ describe('host-owned WebSocket driver', () => {
     server.sockets[0]!.send('identify');
     await until(() => server.received.some((m) => m.includes('"op":2')), 'identify');
     assert.ok(server.received.includes('{"op":2,"token":"sekret-token-123"}'), 'the host substituted the granted secret');
+    // a server that echoes the frame back must not hand the secret to the plugin
+    server.sockets[0]!.send('{"op":2,"token":"sekret-token-123"}');
+    await until(() => server.received.some((m) => m.startsWith('echo: {"op":2')), 'the echo of the echo');
+    assert.ok(server.received.includes('echo: {"op":2,"token":"<secret:bot_token>"}'), server.received.join(' | '));
     const seen = JSON.parse((await host.callTool('seen', {})).content!) as { kind: string; payload: Record<string, unknown> }[];
     assert.equal(seen[0]!.kind, 'websocket_open');
     assert.deepEqual(seen[1], { kind: 'websocket_text', payload: { url: `ws://127.0.0.1:${server.port}/socket`, text: 'hello' } });
     assert.ok(!JSON.stringify(seen).includes('sekret'), 'the guest never saw the secret');
     const status = connection();
     assert.equal(status['state'], 'Connected');
-    assert.equal(status['frames_in'], 2);
-    assert.equal(status['frames_out'], 2);
+    assert.equal(status['frames_in'], 3);
+    assert.equal(status['frames_out'], 3);
     assert.ok(!JSON.stringify(host.status()).includes('sekret'), 'status never shows the secret');
   });
 

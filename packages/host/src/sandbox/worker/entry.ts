@@ -1,6 +1,6 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
-import { inertImports } from './inert.js';
+import { inertImports, resetLogBudget } from './inert.js';
 import { CallState, type CallRequest, type CallResult, type GuestErrorKind, type HostReply, type SandboxWorkerData, type WorkerMessage } from './protocol.js';
 
 // The worker runs one plugin's component. It imports nothing from the host above sandbox/:
@@ -136,6 +136,8 @@ try {
 }
 
 function run(request: CallRequest): CallResult {
+  const dropped = resetLogBudget();
+  if (dropped > 0) post({ type: 'log', stream: 'stderr', text: `[host] ${dropped} bytes of guest output over the per-call budget were dropped` });
   try {
     current ??= instantiate();
     const instance = current;

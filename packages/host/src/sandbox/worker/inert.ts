@@ -75,10 +75,31 @@ class DirectoryEntryStream {}
 
 export type LogSink = (stream: 'stdout' | 'stderr', text: string) => void;
 
+/** Guest output allowed per call; the rest is dropped and counted, so printing in a loop cannot flood the host. */
+export const LOG_BYTES_PER_CALL = 64 * 1024;
+
+let logBudget = LOG_BYTES_PER_CALL;
+let logDropped = 0;
+
+/** Starts a new call's log budget; returns how many bytes the previous call had dropped. */
+export function resetLogBudget(): number {
+  const dropped = logDropped;
+  logBudget = LOG_BYTES_PER_CALL;
+  logDropped = 0;
+  return dropped;
+}
+
 /** Import-object entries for the requested inert interfaces (unversioned names, as jco keys them). */
 export function inertImports(interfaces: readonly string[], log: LogSink): Record<string, Record<string, unknown>> {
   const decoder = new TextDecoder();
-  const stream = (name: 'stdout' | 'stderr') => new OutputStream((bytes) => log(name, decoder.decode(bytes.subarray(0, MAX_LOG_WRITE))));
+  const stream = (name: 'stdout' | 'stderr') =>
+    new OutputStream((bytes) => {
+      const allowed = Math.min(bytes.byteLength, MAX_LOG_WRITE, logBudget);
+      logDropped += bytes.byteLength - allowed;
+      if (allowed <= 0) return;
+      logBudget -= allowed;
+      log(name, decoder.decode(bytes.subarray(0, allowed)));
+    });
   const stdout = stream('stdout');
   const stderr = stream('stderr');
   const all: Record<string, Record<string, unknown>> = {
