@@ -1,7 +1,7 @@
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { boundText, redactText } from '../diagnostics.js';
 import { PluginError, type ErrorCode } from '../errors.js';
-import { CallState, type CallResult, type GuestErrorKind, type SandboxWorkerData, type WorkerMessage } from './worker/protocol.js';
+import { CallState, PREPARED_COUNTER, type CallResult, type GuestErrorKind, type SandboxWorkerData, type WorkerMessage } from './worker/protocol.js';
 
 export type HostDispatcher = (iface: string, fn: string, args: readonly (string | number)[]) => Promise<string>;
 export type GuestLogSink = (stream: 'stdout' | 'stderr', text: string) => void;
@@ -52,10 +52,15 @@ export class ComponentSandbox {
   readonly #callSignal: Int32Array;
   readonly #callPort: MessageChannel['port1'];
   readonly #syncWaitMs: number;
+  readonly #mode: 'tool' | 'instance';
   #pending = new Map<number, Pending>();
   #nextId = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #dead: PluginError | null = null;
+  #preparing: NodeJS.Timeout | null = null;
+  #preparationsExpected = 0;
+  #preparationsSeen = 0;
+  readonly #prepareMs: number;
 
   private constructor(
     worker: Worker,
@@ -71,6 +76,8 @@ export class ComponentSandbox {
     this.#callSignal = callSignal;
     this.#callPort = callPort;
     this.#syncWaitMs = (options.syncWaitMicros ?? 300) / 1000;
+    this.#mode = options.mode;
+    this.#prepareMs = options.startupMs ?? 10_000;
     callPort.on('message', (result: CallResult) => this.#onResult(result));
     callPort.unref();
     this.#dispatch = options.dispatch;
@@ -80,7 +87,7 @@ export class ComponentSandbox {
   static async start(options: SandboxOptions): Promise<ComponentSandbox> {
     const signalBuffer = new SharedArrayBuffer(8);
     const channel = new MessageChannel();
-    const callSignal = new SharedArrayBuffer(8);
+    const callSignal = new SharedArrayBuffer(16);
     const callChannel = new MessageChannel();
     const workerData: SandboxWorkerData = {
       gluePath: options.gluePath,
@@ -156,12 +163,38 @@ export class ComponentSandbox {
       case 'log':
         this.#onLog?.(message.stream, message.text);
         return;
+
       default:
         return;
     }
   }
 
+  /**
+   * After a call that used up (tool world) or poisoned its instance, the worker prepares the
+   * next one outside any call. Guest start code runs then, so it gets a deadline too.
+   */
+  #watchPreparation(): void {
+    this.#preparationsExpected++;
+    if (this.#preparing || this.#dead) return;
+    const check = () => {
+      this.#preparing = null;
+      const done = Atomics.load(this.#callSignal, PREPARED_COUNTER);
+      if (done >= this.#preparationsExpected) return;
+      if (done > this.#preparationsSeen) {
+        // Behind, but moving (calls keep coming): look again later.
+        this.#preparationsSeen = done;
+        this.#preparing = setTimeout(check, this.#prepareMs);
+        this.#preparing.unref();
+        return;
+      }
+      void this.#kill(new PluginError('SANDBOX_TIMEOUT', `preparing the next component instance took longer than ${this.#prepareMs} ms; the worker was stopped`));
+    };
+    this.#preparing = setTimeout(check, this.#prepareMs);
+    this.#preparing.unref();
+  }
+
   #onResult(result: CallResult): void {
+    if (this.#mode === 'tool' || !result.ok) this.#watchPreparation();
     Atomics.compareExchange(this.#callSignal, 0, CallState.DONE, CallState.IDLE);
     const pending = this.#pending.get(result.id);
     if (!pending) return;
@@ -198,6 +231,8 @@ export class ComponentSandbox {
 
   async #kill(reason: PluginError): Promise<void> {
     if (!this.#dead) this.#dead = reason;
+    if (this.#preparing) clearTimeout(this.#preparing);
+    this.#preparing = null;
     for (const pending of this.#pending.values()) pending.reject(reason);
     this.#pending.clear();
     this.#replyPort.close();
@@ -252,6 +287,7 @@ export class ComponentSandbox {
     for (let spins = 0; result === undefined && spins < 100; spins++) result = receiveMessageOnPort(this.#callPort)?.message as CallResult | undefined;
     if (result === undefined) return null; // it will arrive through the async path
     Atomics.compareExchange(this.#callSignal, 0, CallState.DONE, CallState.IDLE);
+    if (this.#mode === 'tool' || !result.ok) this.#watchPreparation();
     if (result.id !== id) {
       this.#onResult(result);
       return null;

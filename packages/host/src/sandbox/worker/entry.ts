@@ -1,7 +1,7 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { inertImports, resetLogBudget } from './inert.js';
-import { CallState, type CallRequest, type CallResult, type GuestErrorKind, type HostReply, type SandboxWorkerData, type WorkerMessage } from './protocol.js';
+import { CallState, PREPARED_COUNTER, type CallRequest, type CallResult, type GuestErrorKind, type HostReply, type SandboxWorkerData, type WorkerMessage } from './protocol.js';
 
 // The worker runs one plugin's component. It imports nothing from the host above sandbox/:
 // everything it may touch arrives in workerData (compiled modules, the glue path, the
@@ -169,11 +169,13 @@ for (;;) {
   data.callPort.postMessage(result);
   Atomics.notify(callSignal, 0);
   if (current === null) {
-    // Prepare the next instance (tool world: the spare) before sleeping.
+    // Prepare the next instance (tool world: the spare) before sleeping. The host watches
+    // this with a deadline: guest start code runs here too.
     try {
       current = instantiate();
     } catch {
       current = null;
     }
+    Atomics.add(callSignal, PREPARED_COUNTER, 1);
   }
 }

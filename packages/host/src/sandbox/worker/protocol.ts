@@ -37,6 +37,9 @@ export interface SandboxWorkerData {
  */
 export const CallState = { IDLE: 0, CALL: 1, DONE: 2, HOST: 3 } as const;
 
+/** Index in the call control buffer where the worker counts instances it has prepared. */
+export const PREPARED_COUNTER = 2;
+
 export type CallResult =
   | { readonly id: number; readonly ok: true; readonly value: string }
   | { readonly id: number; readonly ok: false; readonly error: { readonly kind: GuestErrorKind; readonly message: string } };
