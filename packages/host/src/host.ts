@@ -60,7 +60,8 @@ export class PluginHost {
         });
         services.set(record.identity, service);
         // Yoi's rule: host-owned connections run only when both service and ingress are enabled.
-        if (!options.effects?.websocket && record.enabledSurfaces.includes('service') && record.enabledSurfaces.includes('ingress') && parseSources(record).sources.length + parseSources(record).problems.length > 0) {
+        const sources = parseSources(record);
+        if (!options.effects?.websocket && record.enabledSurfaces.includes('service') && record.enabledSurfaces.includes('ingress') && sources.sources.length + sources.problems.length > 0) {
           const driver = new WebSocketDriver(record, { ...DEFAULT_CONNECTION_POLICY, ...options.connectionPolicy, ...record.websocketPolicy }, runtime.secrets, {
             deliver: (ingress, kind, source, payload) => service.emit(ingress, kind, source, payload),
             diagnose: (kind, message) => service.diagnose(kind, message),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-write.js';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { boundText } from '../diagnostics.js';
@@ -111,10 +112,7 @@ export async function buildPlugin(dirInput: string, options: { force?: boolean; 
   } catch (error) {
     throw new BuildError(`componentize failed: ${boundText(error instanceof Error ? error.message : String(error), 400)}`);
   }
-  await mkdir(dirname(outputPath), { recursive: true });
-  const temporary = `${outputPath}.${process.pid}.tmp`;
-  await writeFile(temporary, bytes);
-  await rename(temporary, outputPath);
+  await writeFileAtomic(outputPath, bytes);
   await mkdir(dirname(stampPath), { recursive: true });
   await writeFile(stampPath, JSON.stringify({ key, output: createHash('sha256').update(bytes).digest('hex') }) + '\n');
   progress(`wrote ${relative(process.cwd(), outputPath) || outputPath} (${bytes.length} bytes)`);

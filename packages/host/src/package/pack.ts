@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-write.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { diagnostic, fail, ioErrorKind, ok, type Outcome } from '../diagnostics.js';
 import { readPackageFile } from './archive-file.js';
@@ -39,18 +39,9 @@ export async function packPluginDirectory(dir: string, output: string = defaultP
   } catch (error) {
     return fail(diagnostic('io', 'discovery', `plugin package output directory could not be created: ${ioErrorKind(error)}`));
   }
-  const temporary = `${outputPath}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    const handle = await open(temporary, 'wx', 0o644);
-    try {
-      await handle.writeFile(archive.value);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, outputPath);
+    await writeFileAtomic(outputPath, archive.value);
   } catch (error) {
-    await rm(temporary, { force: true });
     return fail(diagnostic('io', 'discovery', `plugin package output could not be written: ${ioErrorKind(error)}`));
   }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-write.js';
 import { join, resolve } from 'node:path';
 
 /** Where a running `serve` says how to reach it: `<workspace>/.yoi/serve.json`, mode 0600. */
@@ -25,16 +26,7 @@ export function newToken(): string {
 
 export async function writeControlFile(workspace: string, info: ControlInfo): Promise<string> {
   const path = controlFilePath(workspace);
-  await mkdir(join(resolve(workspace), '.yoi'), { recursive: true });
-  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(temporary, 'wx', 0o600);
-  try {
-    await handle.writeFile(JSON.stringify(info, null, 2) + '\n');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, path);
+  await writeFileAtomic(path, JSON.stringify(info, null, 2) + '\n', 0o600);
   return path;
 }
 

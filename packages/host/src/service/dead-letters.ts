@@ -1,4 +1,5 @@
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-write.js';
 import { dirname, join } from 'node:path';
 import type { IngressEvent } from './ingress-event.js';
 import { rfc3339, uuidv7 } from './ids.js';
@@ -95,11 +96,7 @@ export class DeadLetterStore {
     this.#writing = this.#writing.then(async () => {
       await mkdir(dirname(path), { recursive: true });
       if (appended) await appendFile(path, JSON.stringify(appended) + '\n', { mode: 0o600 });
-      else {
-        const temporary = `${path}.${process.pid}.tmp`;
-        await writeFile(temporary, snapshot!, { mode: 0o600 });
-        await rename(temporary, path);
-      }
+      else await writeFileAtomic(path, snapshot!, 0o600);
     }).catch(() => undefined);
   }
 

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
 import { diagnostic, fail, ioErrorKind, ok, type Outcome } from '../diagnostics.js';
 import { readPackageFile } from '../package/archive-file.js';
 import { readPluginDirectory } from '../package/directory.js';
@@ -45,21 +45,7 @@ export async function installIntoProjectStore(inputPath: string, workspace: stri
     // not installed yet
   }
   try {
-    await mkdir(dirname(target), { recursive: true });
-    const temporary = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-    const handle = await open(temporary, 'wx', 0o644);
-    try {
-      await handle.writeFile(archive.value);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await rename(temporary, target);
-    } catch (error) {
-      await rm(temporary, { force: true });
-      throw error;
-    }
+    await writeFileAtomic(target, archive.value);
   } catch (error) {
     return fail(diagnostic('io', 'discovery', `plugin package could not be installed into the project store: ${ioErrorKind(error)}`));
   }

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { writeFileAtomic } from '../../atomic-write.js';
 import { fsGrantLabel } from '../../authority/authorize.js';
 import { permissionLabel } from '../../authority/permissions.js';
 import { requestTargetLabel, websocketTargetLabel } from '../../authority/targets.js';
@@ -108,28 +108,10 @@ async function chooseGrants(io: CliIo, pkg: Pick<DiscoveredPackage, 'identity' |
   return { permissions, request, websocket, fs: fsGrants };
 }
 
+/** Rewrites the enablement file atomically, keeping its mode. */
 async function writeAtomically(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  let mode = 0o644;
-  try {
-    mode = (await stat(path)).mode & 0o777;
-  } catch {
-    // new file
-  }
-  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(temporary, 'wx', mode);
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
+  const mode = await stat(path).then((info) => info.mode & 0o777, () => 0o644);
+  await writeFileAtomic(path, text, mode);
 }
 
 async function readText(path: string): Promise<string> {
