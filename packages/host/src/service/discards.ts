@@ -1,0 +1,88 @@
+/**
+ * Every place a service can discard work, counted (issue F: nothing is discarded silently).
+ * Shown in the status model, `/v1/status` and `/metrics`; `serve` logs increases.
+ */
+export interface DiscardCounters {
+  /** Events dropped by an explicit per-ingress drop policy (`drop_newest`, `drop_oldest`). */
+  readonly queue_dropped: number;
+  /** Output commands rejected (invalid, ungranted, not run with a rejected batch, failed to execute). */
+  readonly commands_rejected: number;
+  /** `command_rejected` events not sent because the ingress does not declare that kind. */
+  readonly rejection_events_not_declared: number;
+  /** `command_rejected` events not sent for rejections caused while handling a `command_rejected` event. */
+  readonly rejection_events_suppressed: number;
+  /** `command_rejected` events the queue refused (the service was stopping). */
+  readonly rejection_events_undelivered: number;
+  /** Interval timer ticks skipped because the previous tick was still waiting for queue space. */
+  readonly timer_ticks_skipped: number;
+  /** Timer ticks the service refused (it was stopping or disabled). */
+  readonly timer_ticks_undelivered: number;
+  /** Oldest dead letters evicted to keep the store within its bound. */
+  readonly dead_letters_evicted: number;
+  /** Dead-letter writes that failed (the entries are only in memory). */
+  readonly dead_letter_write_errors: number;
+  /** Service diagnostics pushed out of their bounded ring. */
+  readonly diagnostics_dropped: number;
+  /** Command results pushed out of their bounded ring. */
+  readonly command_results_dropped: number;
+  /** Guest log lines pushed out of the bounded plugin log. */
+  readonly guest_log_lines_dropped: number;
+  /** Guest output bytes over the per-call log budget. */
+  readonly guest_log_bytes_dropped: number;
+  /** Frames the WebSocket driver dropped before they reached the queue. */
+  readonly websocket_frames_dropped: number;
+  /** Binary frames dropped because the ingress does not declare `websocket_binary`. */
+  readonly websocket_binary_dropped: number;
+}
+
+type Counted = 'commands_rejected' | 'rejection_events_not_declared' | 'rejection_events_suppressed' | 'rejection_events_undelivered' | 'timer_ticks_undelivered';
+type Retired = 'websocket_frames_dropped' | 'websocket_binary_dropped';
+type Live = Omit<DiscardCounters, Counted>;
+
+/** The service's own discard counts, plus those of WebSocket drivers a fresh one replaced. */
+export class DiscardTally {
+  readonly #counted: Record<Counted, number> = {
+    commands_rejected: 0,
+    rejection_events_not_declared: 0,
+    rejection_events_suppressed: 0,
+    rejection_events_undelivered: 0,
+    timer_ticks_undelivered: 0,
+  };
+  readonly #retired: Record<Retired, number> = { websocket_frames_dropped: 0, websocket_binary_dropped: 0 };
+
+  add(what: Counted, n = 1): void {
+    this.#counted[what] += n;
+  }
+
+  retire(what: Retired, n: number): void {
+    this.#retired[what] += n;
+  }
+
+  /** Everything, with the counters other parts keep (`live`) merged in. */
+  snapshot(live: Live): DiscardCounters {
+    return {
+      ...live,
+      ...this.#counted,
+      websocket_frames_dropped: live.websocket_frames_dropped + this.#retired.websocket_frames_dropped,
+      websocket_binary_dropped: live.websocket_binary_dropped + this.#retired.websocket_binary_dropped,
+    };
+  }
+}
+
+export const DISCARD_KINDS: readonly (keyof DiscardCounters)[] = [
+  'queue_dropped',
+  'commands_rejected',
+  'rejection_events_not_declared',
+  'rejection_events_suppressed',
+  'rejection_events_undelivered',
+  'timer_ticks_skipped',
+  'timer_ticks_undelivered',
+  'dead_letters_evicted',
+  'dead_letter_write_errors',
+  'diagnostics_dropped',
+  'command_results_dropped',
+  'guest_log_lines_dropped',
+  'guest_log_bytes_dropped',
+  'websocket_frames_dropped',
+  'websocket_binary_dropped',
+];
