@@ -215,7 +215,7 @@ export class PluginService {
   // ---- lifecycle -------------------------------------------------------------------------
 
   #transitioned(transition: Transition): void {
-    this.#diagnose('Lifecycle', `${transition.from} → ${transition.to}: ${transition.reason}`, transition.to === 'Failed' || transition.to === 'Disabled');
+    this.#diagnose('Lifecycle', `${transition.from} → ${transition.to}: ${transition.reason}`);
     const level = transition.to === 'Failed' || transition.to === 'Disabled' ? 'error' : transition.to === 'Restarting' || transition.to === 'Degraded' ? 'warn' : 'info';
     this.#notify({ kind: 'lifecycle', level, message: `service ${transition.to}`, fields: { from: transition.from, to: transition.to, reason: transition.reason } });
   }
