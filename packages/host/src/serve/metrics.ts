@@ -1,7 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import { LIFECYCLE_STATES } from '../service/lifecycle.js';
 import type { PluginStatus } from '../status/status.js';
-
-const LIFECYCLE_STATES = ['Ready', 'Starting', 'Running', 'Stopping', 'Stopped', 'Failed', 'Restarting', 'Disabled'] as const;
 
 /**
  * Prometheus metrics, computed from the status model at scrape time (the status model is
@@ -84,6 +83,38 @@ export function createMetrics(status: () => readonly PluginStatus[]): Registry {
     collect() {
       this.reset();
       each((s) => this.set({ plugin: s.plugin }, s.dead_letters));
+    },
+  });
+  new Counter({
+    name: 'yoi_plugin_discarded_total',
+    help: 'Work discarded, by where: queue drop policy, rejected commands, skipped timer ticks, evicted dead letters, ring buffers, guest log budget, WebSocket inbox.',
+    labelNames: ['plugin', 'what'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => {
+        for (const [what, value] of Object.entries(s.discards)) this.inc({ plugin: s.plugin, what }, value);
+      });
+    },
+  });
+  new Gauge({
+    name: 'yoi_plugin_requests_in_flight',
+    help: 'Host requests in flight (host_request_dispatch).',
+    labelNames: ['plugin'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => s.requests && this.set({ plugin: s.plugin }, s.requests.in_flight));
+    },
+  });
+  new Gauge({
+    name: 'yoi_plugin_requests_waiting',
+    help: 'Output commands waiting for a host request slot (the queue and its sources are held meanwhile).',
+    labelNames: ['plugin'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => s.requests && this.set({ plugin: s.plugin }, s.requests.waiting));
     },
   });
   new Gauge({

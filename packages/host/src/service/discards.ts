@@ -86,3 +86,9 @@ export const DISCARD_KINDS: readonly (keyof DiscardCounters)[] = [
   'websocket_frames_dropped',
   'websocket_binary_dropped',
 ];
+
+/** The discards of a plugin without a service: only its guest log can drop anything. */
+export function runtimeDiscards(log: { readonly dropped: number; readonly budgetDroppedBytes: number }): DiscardCounters {
+  const zero = Object.fromEntries(DISCARD_KINDS.map((kind) => [kind, 0])) as Record<keyof DiscardCounters, number>;
+  return { ...zero, guest_log_lines_dropped: log.dropped, guest_log_bytes_dropped: log.budgetDroppedBytes };
+}
