@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ManualClock } from '../fixtures/clock.js';
 import { Gate } from '../fixtures/gate.js';
 import { serviceManifest } from '../fixtures/service.js';
 import { openService, until } from './harness.js';
@@ -116,5 +117,28 @@ describe('component status', () => {
     assert.deepEqual(service.componentStatus, { x: 1 });
     await service.stop();
     assert.deepEqual(service.componentStatus, { state: 'stopped', handled: 1 });
+  });
+});
+
+describe('status you can trust', () => {
+  it('component_status is refreshed from the guest on the statusPollMs schedule and right after a lifecycle change', async (t) => {
+    const clock = new ManualClock();
+    const { service } = await openService(t, { clock, policy: { statusPollMs: 30_000 } });
+    await service.start();
+    await until(() => (service.componentStatus as { handled?: number } | null)?.handled === 0, 'the status polled right after start');
+    await service.emit('events', 'job', 'test', { status_value: { state: 'running', cursor: 41 } });
+    await service.idle();
+    assert.deepEqual(service.componentStatus, { state: 'running', handled: 0 }, 'nothing polled yet');
+    clock.advance(30_000);
+    await until(() => (service.componentStatus as { cursor?: number } | null)?.cursor === 41, 'the scheduled poll');
+    await service.emit('events', 'job', 'test', { commands: [{ kind: 'diagnostic_status_update', payload: { status: { told: true } } }] });
+    await service.idle();
+    assert.deepEqual(service.componentStatus, { told: true });
+    clock.advance(30_000);
+    await until(() => (service.componentStatus as { cursor?: number } | null)?.cursor === 41, 'the next poll replaces the update');
+    await service.restart();
+    await until(() => (service.componentStatus as { handled?: number } | null)?.handled === 0, 'the fresh instance polled after the restart');
+    await service.stop();
+    assert.equal(clock.pending, 0, 'no poll is left scheduled after stop');
   });
 });
