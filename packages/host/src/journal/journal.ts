@@ -131,7 +131,10 @@ export interface JournalStats {
   readonly last_write_error?: string | null;
 }
 
-/** Bounds applied by every journal engine. */
+/**
+ * Bounds applied by every journal engine. Sizes are UTF-8 bytes of JSON text: a dead letter
+ * counts `JSON.stringify(letter)`, a state entry its key plus `JSON.stringify(value)`.
+ */
 export interface JournalLimits {
   /** Dead letters kept per plugin; older ones are evicted and reported in `CommitResult`. */
   readonly deadLetterCount: number;
