@@ -192,6 +192,9 @@ export class LmdbJournal extends JournalCore {
         overlappingSync: false,
         noSync: false,
         noMetaSync: false,
+        // Every write goes through one explicit `batch` per group; lmdb-js's own event-turn
+        // batch would wrap it in a second, hidden commit promise that nobody observes.
+        eventTurnBatching: false,
         maxDbs: 12,
       });
       const dbs = Object.fromEntries(RECORD_KINDS.map((kind) => [kind, root.openDB<string, Key>(DATABASE_NAMES[kind], { encoding: 'string' })])) as Record<RecordKind, Database<string, Key>>;
