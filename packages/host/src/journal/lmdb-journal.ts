@@ -35,7 +35,7 @@ const NUMBER_KEYED = new Set<RecordKind>(['event', 'attempt', 'outbox', 'dead'])
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, value]) => [value, name]));
 const ERROR_HINTS: Readonly<Record<string, string>> = {
   ENOSPC: 'no space left on the device',
-  EIO: 'input/output error (a short write: the disk may be full)',
+  EIO: 'input/output error, after a short write: the disk may be full',
   EFBIG: 'file too large for the file system or the process limit',
   EROFS: 'the file system is read-only',
   EACCES: 'permission denied',

@@ -69,13 +69,13 @@ async function fill(dir: string): Promise<void> {
     if (!(error instanceof JournalWriteError)) throw error;
     commitFailed = true;
   }
-  say(`FULL ${last} ${failure.code} ${commitFailed} ${JSON.stringify(journal.stats())} ${failure.message}`);
+  say(`FULL ${JSON.stringify({ last, code: failure.code, message: failure.message, commitFailed, stats: journal.stats() })}`);
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
     if (line !== 'GO') continue;
     const [again] = await journal.append(CHILD_PLUGIN, [{ ingress: 'events', event: crashEvent(0) }]);
     await journal.commit(CHILD_PLUGIN, { ack: [1], state: { resumed: true } });
-    say(`OK ${again!.seq} ${JSON.stringify(journal.stats())}`);
+    say(`OK ${JSON.stringify({ seq: again!.seq, stats: journal.stats() })}`);
     await journal.close();
     lines.close();
     return;
