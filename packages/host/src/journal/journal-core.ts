@@ -194,6 +194,7 @@ export class JournalCore implements Journal {
     const touched = new Set<string>();
     // Dead letters written earlier in this group are not in the store yet.
     const pendingDead = new Map<string, string>();
+    const metas = new Map<string, Mutation>();
     for (const operation of group) {
       let plan: Plan<unknown>;
       try {
@@ -216,12 +217,18 @@ export class JournalCore implements Journal {
         continue;
       }
       for (const mutation of plan.mutations) {
+        if (mutation.kind === 'meta') {
+          // Only the last value of a meta record in the group needs writing.
+          metas.set(`${mutation.plugin}\u0000${mutation.key}`, mutation);
+          continue;
+        }
         mutations.push(mutation);
         if (mutation.kind === 'dead' && mutation.value !== null) pendingDead.set(`${mutation.plugin}\u0000${mutation.key}`, mutation.value);
       }
       planned.push({ operation, plan });
     }
     if (planned.length === 0) return;
+    mutations.push(...metas.values());
     if (mutations.length > 0) {
       try {
         await this.#store.persist(mutations);
