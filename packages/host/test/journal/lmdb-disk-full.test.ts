@@ -25,7 +25,7 @@ function isWriteFailure(pattern: RegExp) {
 }
 
 describe('lmdb journal when the disk is full', () => {
-  it('fails writes past a file-size limit (EFBIG) with nothing stored, and writes again once the limit is lifted, without reopening', async (t) => {
+  it('fails writes past a process file-size limit (EFBIG or a short write) with nothing stored, and writes again once the limit is lifted, without reopening', async (t) => {
     const probe = spawnSync('prlimit', ['--version']);
     if (probe.error || probe.status !== 0) {
       t.skip(`prlimit (util-linux) is not available: ${probe.error?.message ?? probe.stderr.toString().trim()}`);

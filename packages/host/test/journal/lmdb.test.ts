@@ -79,6 +79,30 @@ describe('lmdb journal', () => {
     await taken.close();
   });
 
+  it('lets a state kept under higher bounds shrink after the bounds were lowered, but not grow', async (t) => {
+    const dir = join(tempDir(t), 'journal');
+    const journal = await openLmdbJournal({ dir, limits: { stateKeys: 3 } });
+    await journal.commit('p', { state: { a: 'aaaa', b: 2, c: 3 } });
+    await journal.close();
+    const lowered = await openLmdbJournal({ dir, limits: { stateKeys: 1, stateBytes: 4 } });
+    t.after(() => lowered.close());
+    await assert.rejects(lowered.commit('p', { state: { d: 4 } }), /4 keys, more than its bound of 1/);
+    await assert.rejects(lowered.commit('p', { state: { a: 'aaaaa' } }), /bytes, more than its bound of 4/);
+    await lowered.commit('p', { state: { b: null, a: 'a' } });
+    assert.deepEqual(await lowered.state('p'), { a: 'a', c: 3 });
+  });
+
+  it('fails to open where the directory cannot be made, with a clear error', async (t) => {
+    const file = join(tempDir(t), 'not-a-directory');
+    writeFileSync(file, 'x');
+    await assert.rejects(openLmdbJournal({ dir: join(file, 'journal') }), (error: unknown) => {
+      assert.ok(error instanceof JournalWriteError);
+      assert.equal(error.code, 'YOI_JOURNAL_OPEN');
+      assert.match(error.message, /cannot create the journal directory/);
+      return true;
+    });
+  });
+
   it('refuses bounds that are not positive integers before touching the disk', async (t) => {
     const dir = join(tempDir(t), 'journal');
     await assert.rejects(openLmdbJournal({ dir, limits: { stateKeys: 0 } }), /stateKeys must be a positive integer/);
