@@ -99,8 +99,8 @@ export function planAppend(book: PluginBook, plugin: string, events: readonly Ne
 export type DeadLetterLookup = (order: number) => string | undefined;
 
 export interface CommitPlanResult {
-  /** JSON texts of the evicted dead letters, oldest first. */
-  readonly evicted: readonly string[];
+  /** The evicted dead letters, oldest first. */
+  readonly evicted: readonly JournalDeadLetter[];
 }
 
 export function planCommit(book: PluginBook, plugin: string, tx: JournalTransaction, limits: JournalLimits, now: number, lookupDead: DeadLetterLookup): Plan<CommitPlanResult> {
@@ -265,7 +265,7 @@ export function planCommit(book: PluginBook, plugin: string, tx: JournalTransact
 
   return {
     mutations,
-    result: { evicted },
+    result: { evicted: evicted.map((text) => JSON.parse(text) as JournalDeadLetter) },
     apply() {
       for (const seq of acked) book.unacked.delete(seq);
       for (const id of done) book.outbox.delete(id);

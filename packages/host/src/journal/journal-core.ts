@@ -1,6 +1,6 @@
 import type { JsonValue } from '../manifest/types.js';
 import type { IngressEvent } from '../service/ingress-event.js';
-import { PluginBook, planAppend, planCommit, type Plan, type RecordReader } from './book.js';
+import { PluginBook, planAppend, planCommit, type CommitPlanResult, type Plan, type RecordReader } from './book.js';
 import {
   DEFAULT_JOURNAL_LIMITS,
   JournalRejectedError,
@@ -170,12 +170,22 @@ export class JournalCore implements Journal {
   }
 
   async #drain(): Promise<void> {
-    while (this.#pending.length > 0) {
-      const group = this.#pending;
-      this.#pending = [];
-      await this.#runGroup(group);
+    try {
+      while (this.#pending.length > 0) {
+        const group = this.#pending;
+        this.#pending = [];
+        try {
+          await this.#runGroup(group);
+        } catch (error) {
+          // Unexpected (e.g. a throwing clock): fail this group's calls, not the journal.
+          this.#writeErrors += group.length;
+          const failure = this.#writeError(error);
+          for (const operation of group) operation.reject(failure);
+        }
+      }
+    } finally {
+      this.#draining = null;
     }
-    this.#draining = null;
   }
 
   #book(plugin: string): PluginBook {
@@ -251,7 +261,7 @@ export class JournalCore implements Journal {
         this.#appended += events.length;
         operation.resolve(events);
       } else {
-        const evicted = (plan.result as { evicted: readonly string[] }).evicted.map((text) => JSON.parse(text) as JournalDeadLetter);
+        const { evicted } = plan.result as CommitPlanResult;
         this.#commits += 1;
         this.#evicted += evicted.length;
         operation.resolve({ evicted });
