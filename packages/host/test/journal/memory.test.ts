@@ -35,4 +35,19 @@ describe('memory journal', () => {
     assert.equal(journal.stats().last_write_error, null);
     await journal.close();
   });
+
+  it('fails the calls of a write that breaks unexpectedly, and keeps working', async () => {
+    let broken = true;
+    const journal = new MemoryJournal({
+      clock: () => {
+        if (broken) throw new Error('clock unavailable');
+        return 1234;
+      },
+    });
+    await assert.rejects(journal.append('p', [newEvent(1)]), (error: unknown) => error instanceof JournalWriteError && /clock unavailable/.test(error.message));
+    broken = false;
+    const [event] = await journal.append('p', [newEvent(1)]);
+    assert.deepEqual([event!.seq, event!.accepted_at], [1, 1234]);
+    await journal.close();
+  });
 });
