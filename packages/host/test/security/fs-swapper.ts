@@ -14,7 +14,11 @@ const sub = join(dir, 'sub');
 const parked = join(dir, 'sub.real');
 const link = join(dir, 'sub.link');
 const deadline = Date.now() + Number(maxMs);
-const BURST = 100;
+const BURST = 50;
+/** A short pause in each state, so both last about as long as a host call's steps and the swapper does not hog a core. */
+const PAUSE_MS = 0.02;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+const pause = () => Atomics.wait(sleeper, 0, 0, PAUSE_MS);
 
 symlinkSync(outside, link);
 let swaps = 0;
@@ -27,9 +31,11 @@ function burst(): void {
   for (let i = 0; i < BURST; i++) {
     renameSync(sub, parked);
     renameSync(link, sub); // `sub` is now a symlink to the outside directory
+    pause();
     renameSync(sub, link);
     renameSync(parked, sub); // `sub` is the real directory again
     swaps++;
+    pause();
   }
   if (stopping || Date.now() > deadline) {
     process.send!({ done: swaps }, () => process.exit(0));
