@@ -29,9 +29,14 @@ export function workspaceControlLocations(workspace: string): ControlLocation[] 
   ];
 }
 
-/** Locations that do not depend on a workspace: the user and builtin stores and the transpile cache (its JS is run by the host). */
+/**
+ * Locations that do not depend on a workspace: the user and builtin stores, the transpile
+ * cache (its JS is run by the host), and /proc, whose `environ` files hold the host's
+ * environment (and with it any `YOI_SECRET_*` value).
+ */
 export function hostControlLocations(options: Pick<StoreOptions, 'userDataHome' | 'env' | 'builtinDir'> = {}): ControlLocation[] {
   return [
+    { path: '/proc', label: "the host's process information (/proc)" },
     { path: userStoreDir(options), label: 'the user plugin store' },
     { path: options.builtinDir ?? defaultBuiltinDir(), label: 'the builtin plugin store' },
     { path: defaultCacheDir(options.env ?? process.env), label: 'the transpile cache' },

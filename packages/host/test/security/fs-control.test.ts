@@ -16,7 +16,9 @@ import { renderEntry } from '../../src/store/enablement-edit.js';
 import { FS_PROBE_WAT, fsProbeManifest, probeReply } from '../fixtures/fs-probe.js';
 import { assemble } from '../fixtures/wat.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE, type TestWorkspace } from '../fixtures/workspace.js';
-import { expectError, expectOk } from '../hostapi/support.js';
+import { expectError, expectOk, hostApiManifest, subjectOf } from '../hostapi/support.js';
+import { fsGrantRootProblem } from '../../src/fs/control-guard.js';
+import { hostControlLocations } from '../../src/store/control-paths.js';
 import { cli, echoManifest, tempDir, writeFiles, writePluginDir } from '../helpers.js';
 
 const SECRET = 'sk-B2-secret-value-never-readable';
@@ -128,6 +130,19 @@ describe('security: the workspace control files are out of reach of fs grants (B
     for (const [op, input, message] of refused) expectError(await call(op, input), 'denied', { message, label: `${op} ${input['path']}` });
     assert.ok(!existsSync(join(home(ws), '.local', 'share', 'yoi', 'plugins', 'evil.yoi-plugin')));
     assert.doesNotMatch(readFileSync(join(home(ws), 'cache', 'transpile', cached, 'component.js'), 'utf8'), /process\.exit\(1\)/);
+  });
+
+  it('keeps /proc out of reach, so the host environment (YOI_SECRET_*) cannot be read under a broad root', async (t) => {
+    const root = tempDir(t, 'yoi-fs-proc-');
+    const subject = (grantRoot: string) => subjectOf(hostApiManifest(['fs']), 'all', [{ root: grantRoot, operations: ['read', 'list'] }]);
+    expectError(await fsHostCall(subject('/'), 'read', '{"path":"proc/self/environ"}'), 'denied', { message: /reaches the host's process information \(\/proc\)/ });
+    expectError(await fsHostCall(subject('/'), 'list', '{"path":"proc"}'), 'denied', { message: /\/proc/ });
+    expectError(await fsHostCall(subject(`/proc/${process.pid}`), 'read', '{"path":"environ"}'), 'denied', { message: /configured fs grant root is inside the host's process information/ });
+    // `/` itself stays usable for everything else (here: the test's own folder).
+    writeFiles(root, { 'x.txt': 'x' });
+    assert.equal(expectOk<{ content: string }>(await fsHostCall(subject('/'), 'read', JSON.stringify({ path: join(root, 'x.txt').slice(1) }))).content, 'x');
+    const enable = await fsGrantRootProblem('/proc/1', hostControlLocations());
+    assert.match(enable ?? '', /is inside the host's process information/);
   });
 
   it('refuses a hand-written grant root inside .yoi at resolution, and in the host API when resolution is bypassed', async (t) => {
