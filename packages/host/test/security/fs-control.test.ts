@@ -107,15 +107,24 @@ describe('security: the workspace control files are out of reach of fs grants (B
     assert.match(readFileSync(join(ws.root, 'keys', 'yoi-secrets.toml'), 'utf8'), new RegExp(SECRET));
   });
 
-  it('keeps the user store, the transpile cache and serve state out of reach under a granted home folder', async (t) => {
+  it('keeps the user and builtin stores, the transpile cache and the dead letters out of reach under a granted home folder', async (t) => {
     const home = (ws: TestWorkspace) => join(ws.root, 'home');
     const { ws, call } = await setup(
       t,
       (w) => {
-        writeFiles(home(w), { '.local/share/yoi/plugins/other.yoi-plugin': 'package bytes', 'projects/readme.txt': 'mine' });
+        writeFiles(home(w), {
+          '.local/share/yoi/plugins/other.yoi-plugin': 'package bytes',
+          'projects/readme.txt': 'mine',
+          'builtin/example.yoi-plugin': 'package bytes',
+          'letters/project%3Afs.b2.jsonl': SECRET,
+        });
         return [{ root: home(w), operations: ALL }];
       },
-      (w) => PluginHost.fromWorkspace({ workspace: w.workspace, builtinDir: join(w.root, 'no-builtin'), env: { HOME: home(w) } }, { cacheDir: join(home(w), 'cache', 'transpile') }),
+      (w) =>
+        PluginHost.fromWorkspace(
+          { workspace: w.workspace, builtinDir: join(home(w), 'builtin'), env: { HOME: home(w) } },
+          { cacheDir: join(home(w), 'cache', 'transpile'), stateDir: join(home(w), 'letters') },
+        ),
     );
     assert.equal(expectOk<{ content: string }>(await call('read', { path: 'projects/readme.txt' })).content, 'mine');
     const cached = readdirSync(join(home(ws), 'cache', 'transpile')).find((n) => /^[0-9a-f]{64}$/.test(n));
@@ -126,8 +135,11 @@ describe('security: the workspace control files are out of reach of fs grants (B
       ['write', { path: '.local/share/yoi/plugins/evil.yoi-plugin', content: 'x' }, /the user plugin store/],
       ['list', { path: 'cache/transpile' }, /the transpile cache/],
       ['write', { path: `cache/transpile/${cached}/component.js`, content: 'process.exit(1)' }, /the transpile cache/],
+      ['list', { path: 'builtin' }, /the builtin plugin store/],
+      ['write', { path: 'builtin/example.yoi-plugin', content: 'x' }, /the builtin plugin store/],
+      ['read', { path: 'letters/project%3Afs.b2.jsonl' }, /the host's state directory/],
     ];
-    for (const [op, input, message] of refused) expectError(await call(op, input), 'denied', { message, label: `${op} ${input['path']}` });
+    for (const [op, input, message] of refused) expectError(await call(op, input), 'denied', { message, secrets: [SECRET], label: `${op} ${input['path']}` });
     assert.ok(!existsSync(join(home(ws), '.local', 'share', 'yoi', 'plugins', 'evil.yoi-plugin')));
     assert.doesNotMatch(readFileSync(join(home(ws), 'cache', 'transpile', cached, 'component.js'), 'utf8'), /process\.exit\(1\)/);
   });

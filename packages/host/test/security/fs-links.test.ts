@@ -4,7 +4,8 @@
  * fs host API fails closed where its race-free resolution is unavailable.
  */
 import assert from 'node:assert/strict';
-import { linkSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { linkSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { AuthoritySubject } from '../../src/authority/authorize.js';
@@ -101,5 +102,22 @@ describe('security: the fs host API fails closed without race-free resolution', 
     assert.match((await procFdProblem('win32')) ?? '', /needs Linux/);
     assert.match((await procFdProblem('linux', tempDir(t, 'yoi-not-proc-'))) ?? '', /needs procfs mounted at/);
     assert.equal(await procFdProblem('linux'), null, 'this Linux host has /proc/self/fd');
+  });
+
+  it('answers every fs call with that reason, touching nothing, on another platform', async (t) => {
+    const root = tempDir(t, 'yoi-fs-platform-');
+    writeFiles(root, { 'a.txt': 'readable on Linux' });
+    const dist = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+    const script = `
+      Object.defineProperty(process, 'platform', { value: 'darwin' });
+      const { fsHostCall } = await import(${dist('../../src/hostapi/fs.js')});
+      const { hostApiManifest, subjectOf } = await import(${dist('../hostapi/support.js')});
+      const subject = subjectOf(hostApiManifest(['fs']), 'all', [{ root: process.argv[1], operations: ['read', 'list', 'write'] }]);
+      const replies = [];
+      for (const [fn, json] of [['read', '{"path":"a.txt"}'], ['list', '{"path":"."}'], ['write', '{"path":"b.txt","content":"x"}']]) replies.push(await fsHostCall(subject, fn, json));
+      console.log(JSON.stringify(replies));`;
+    const replies = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script, root], { encoding: 'utf8' })) as string[];
+    for (const reply of replies) expectError(reply, 'failed', { secrets: ['readable on Linux'], message: /host_api\.fs needs Linux .*darwin/ });
+    assert.deepEqual(readdirSync(root), ['a.txt']);
   });
 });
