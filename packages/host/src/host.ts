@@ -5,6 +5,7 @@ import { PluginRuntime, type RuntimeOptions } from './runtime/plugin-runtime.js'
 import type { StoreOptions } from './store/locations.js';
 import type { ResolvedPlugin } from './store/resolve.js';
 import { loadWorkspace } from './store/workspace.js';
+import { runtimeControlLocations } from './store/control-paths.js';
 import { ToolRegistry, type RegistrationIssue, type ToolInfo } from './tools/registry.js';
 import type { ToolOutput } from './tools/tool-output.js';
 import { PluginService, type ServiceEffects, type StopReport } from './service/plugin-service.js';
@@ -48,7 +49,10 @@ export class PluginHost {
   private constructor(records: readonly ResolvedPlugin[], diagnostics: readonly Diagnostic[], options: PluginHostOptions) {
     const runtimes = new Map<string, PluginRuntime>();
     const services = new Map<string, PluginService>();
-    for (const record of records) {
+    // The cache whose JS the host runs and the dead-letter folder are out of reach of fs grants too.
+    const extraControl = runtimeControlLocations(options);
+    for (const given of records) {
+      const record = extraControl.length > 0 ? { ...given, controlLocations: [...(given.controlLocations ?? []), ...extraControl] } : given;
       const runtime = new PluginRuntime(record, options);
       runtimes.set(record.identity, runtime);
       const supervised = record.enabledSurfaces.includes('service') || record.enabledSurfaces.includes('ingress');

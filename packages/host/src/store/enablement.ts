@@ -11,6 +11,11 @@ export type FsOperation = (typeof FS_OPERATIONS)[number];
 export interface FsGrant {
   readonly root: string;
   readonly operations: readonly FsOperation[];
+  /**
+   * Ours, optional: `read` may open files with more than one hard link (refused by default,
+   * since a link can lead to a file outside the root). Writes never may.
+   */
+  readonly allow_hard_link_reads?: boolean;
 }
 
 /** The grant side of authority, bound to one package by id + version + digest. */
@@ -122,6 +127,13 @@ export function readGrants(r: TableReader): Grants {
     permissions: readPermissions(r, 'permissions'),
     request: r.tableArray('request', readRequestGrant),
     websocket: r.tableArray('websocket', readWebSocketGrant),
-    fs: r.tableArray('fs', (t) => ({ root: t.string('root'), operations: t.enumArray('operations', FS_OPERATIONS) })),
+    fs: r.tableArray('fs', readFsGrant),
   };
+}
+
+function readFsGrant(t: TableReader): FsGrant {
+  const root = t.string('root');
+  const operations = t.enumArray('operations', FS_OPERATIONS);
+  const hardLinkReads = t.has('allow_hard_link_reads') ? t.boolean('allow_hard_link_reads', false) : undefined;
+  return { root, operations, ...(hardLinkReads !== undefined ? { allow_hard_link_reads: hardLinkReads } : {}) };
 }

@@ -16,6 +16,8 @@ import { readPackageFile } from '../../package/archive-file.js';
 import { readPluginDirectory } from '../../package/directory.js';
 import { loadPluginPackage } from '../../package/plugin-package.js';
 import { enablementFile } from '../../store/locations.js';
+import { controlLocations } from '../../store/control-paths.js';
+import { fsGrantRootProblem } from '../../fs/control-guard.js';
 import { loadWorkspace } from '../../store/workspace.js';
 import { callControl } from '../../serve/control-file.js';
 import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
@@ -178,6 +180,10 @@ export async function runEnable(io: CliIo, target: string, options: EnableOption
     throw new UsageError('enabling needs confirmation: run in a terminal, or pass --yes together with --grant-all-requested or --grant LABEL');
   }
   const grants = await chooseGrants(io, { identity, manifest: pkg.manifest }, options, fsGrants);
+  for (const grant of grants.fs) {
+    const problem = await fsGrantRootProblem(grant.root, controlLocations(stores));
+    if (problem) throw new UsageError(`--fs root ${grant.root} ${problem}: Yoi's own files (grants, secrets, control token, plugin stores, transpile cache) are out of reach of every fs grant`);
+  }
   const entry: EnablementEntry = {
     id: identity,
     version: pkg.manifest.version,
