@@ -18,7 +18,8 @@ export function start(c) { return JSON.stringify({ state: 'running' }); }
 export function handleTool(name, input) { return JSON.stringify({ summary: String(seen.length), content: JSON.stringify(seen) }); }
 export function handleIngress(name, eventJson) {
   const e = JSON.parse(eventJson);
-  seen.push({ kind: e.kind, payload: e.payload });
+  const bulky = e.kind === 'websocket_text' && e.payload.text.startsWith('bulk');
+  seen.push({ kind: e.kind, payload: bulky ? { text: e.payload.text.split(' ').slice(0, 2).join(' ') } : e.payload });
   const cmd = (kind, payload, i = 0) => ({ correlation_id: e.correlation_id, source_event_id: e.correlation_id, command_id: e.correlation_id + ':' + i, kind, payload, requested_at: e.created_at });
   if (e.kind === 'websocket_text') {
     const text = e.payload.text;
@@ -26,6 +27,12 @@ export function handleIngress(name, eventJson) {
     if (text === 'identify') return JSON.stringify({ output_commands: [cmd('websocket_send', { url: e.payload.url, text: '{"op":2,"token":"{{secret:bot_token}}"}' })] });
     if (text === 'leak') return JSON.stringify({ output_commands: [cmd('websocket_send', { url: e.payload.url, text: '{{secret:other}}' })] });
     if (text === 'close') return JSON.stringify({ output_commands: [cmd('websocket_close', { code: 4000, reason: 'bye' })] });
+    if (text === 'reconnect') {
+      // Gives the server's frames time to reach the socket's buffer before it is replaced.
+      const until = Date.now() + 50; while (Date.now() < until) {}
+      return JSON.stringify({ output_commands: [cmd('websocket_reconnect', {})] });
+    }
+    if (text.startsWith('bulk')) return JSON.stringify({});
     return JSON.stringify({ output_commands: [cmd('websocket_send', { url: e.payload.url, text: 'echo: ' + text })] });
   }
   return JSON.stringify({});
@@ -355,6 +362,54 @@ describe('host-owned WebSocket driver: what is not delivered, and secrets across
       assert.ok(!server.received.some((m) => m.startsWith('echo: ') && piecesIn(m, secret, 8).length > 0), 'nor can it echo one back');
     });
   }
+
+  it('keeps the events read but not yet accepted across a stop, and delivers them first at the next start', async (t) => {
+    const N = 40;
+    const server = await loopback(t, {
+      onConnection: (socket) => {
+        if (server.sockets.length === 1) for (let i = 0; i < N; i++) socket.send(`slow ${i}`);
+      },
+    });
+    const { host, service, connection } = await relayHost(t, server.port, { queue: 2, policy: { inbox_high_water: 8, inbox_low_water: 2 } });
+    await until(() => (connection()['inbox_depth'] as number) >= 5, 'events waiting in the inbox', 20_000);
+    await service.stop();
+    const held = connection()['inbox_depth'] as number;
+    const read = connection()['frames_in'] as number;
+    assert.ok(held >= 1, 'events are held');
+    assert.ok(service.diagnostics.toArray().some((d) => d.kind === 'ServiceWebSocketInboxHeld'));
+    await service.start();
+    let seen: { kind: string; payload: { text?: string } }[] = [];
+    for (let i = 0; i < 400 && seen.length < held + 1; i++) {
+      seen = JSON.parse((await host.callTool('seen', {})).content!) as typeof seen;
+      if (seen.length < held + 1) await new Promise((r) => setTimeout(r, 25));
+    }
+    const expected = Array.from({ length: held }, (_, i) => `slow ${read - held + i}`);
+    assert.deepEqual(seen.slice(0, held).map((e) => e.payload.text), expected, 'the held frames, in order, first');
+    assert.equal(seen[held]?.kind, 'websocket_open', 'then the new connection');
+    assert.equal(connection()['refused'], 0, 'nothing was counted as refused across the stop');
+  });
+
+  it('counts the frames a replaced socket still emits after websocket_reconnect as stale, and delivers everything read before', async (t) => {
+    const N = 100;
+    const bulk = (i: number) => `bulk ${i} ${'.'.repeat(2_000)}`;
+    const server = await loopback(t, {
+      onConnection: (socket) => {
+        if (server.sockets.length !== 1) return;
+        socket.send('reconnect');
+        for (let i = 0; i < N; i++) socket.send(bulk(i));
+      },
+    });
+    const { host, service, connection } = await relayHost(t, server.port, { queue: 2, policy: { inbox_high_water: 4, inbox_low_water: 1 } });
+    await until(() => server.sockets.length >= 2, 'the reconnect', 20_000);
+    const read = (connection()['frames_in'] as number) - 1;
+    const texts = await seenTexts(host, read + 1);
+    assert.deepEqual(texts, ['reconnect', ...Array.from({ length: read }, (_, i) => `bulk ${i}`)], 'every frame read before the reconnect, in order');
+    const status = connection();
+    assert.ok((status['stale_frames'] as number) > 0, 'the old socket had frames buffered');
+    assert.equal(read + (status['stale_frames'] as number) <= N, true);
+    assert.equal(status['drops'], status['stale_frames']);
+    assert.ok(service.diagnostics.toArray().some((d) => d.kind === 'ServiceWebSocketStaleFrame'));
+  });
 
   it('opens its connections again when the service starts after a stop', async (t) => {
     const server = await loopback(t);
