@@ -94,7 +94,7 @@ function readEntry(r: TableReader): EnablementEntry {
 
 function readConnectionPolicy(r: TableReader): Partial<ConnectionPolicy> {
   const out: Record<string, number | number[]> = {};
-  for (const key of ['connect_timeout_ms', 'ping_interval_ms', 'pong_timeout_ms', 'reconnect_base_ms', 'reconnect_max_ms', 'max_reconnects', 'stable_ms', 'send_limit', 'send_window_ms', 'send_headroom', 'max_message_bytes'] as const) {
+  for (const key of ['connect_timeout_ms', 'ping_interval_ms', 'pong_timeout_ms', 'reconnect_base_ms', 'reconnect_max_ms', 'max_reconnects', 'stable_ms', 'send_limit', 'send_window_ms', 'send_headroom', 'max_message_bytes', 'inbox_high_water', 'inbox_low_water', 'inbox_high_water_bytes', 'inbox_max_bytes'] as const) {
     const value = r.integer(key, 0, 86_400_000);
     if (value !== undefined) out[key] = value;
   }
