@@ -25,14 +25,6 @@ function decode(bytes: Uint8Array, end: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, utf8Boundary(bytes, end)).toString('utf8');
 }
 
-/** Index just past the longest common prefix of `a` and `b`. */
-function commonPrefixLength(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
-  return i;
-}
-
 /**
  * Cuts already-redacted `text` to at most `limitBytes` of UTF-8, on a character boundary; a cut
  * that falls inside a marker moves back to the marker's start.
@@ -58,17 +50,28 @@ export function cutRedacted(text: string, limitBytes: number): { text: string; c
 }
 
 /**
- * The redacted text of everything in `bytes` that a secret cannot run past. When `complete`
- * (the source ended), that is all of it. Otherwise a value may have started within the last
- * `longestSecretBytes - 1` bytes and go on beyond them: only what precedes such a value is
- * kept. Comparing the redaction of the whole read with the redaction of its safe prefix finds
- * that point without knowing the values: the two agree up to it.
+ * The redacted text of everything in `bytes` that no secret value can run past. When `complete`
+ * (the source ended), that is all of it. Otherwise a value may start near the end and go on
+ * beyond what was read, so the text is cut at a point `z` whose surroundings (`longestSecretBytes`
+ * characters on each side) hold no value at all: then no value crosses `z`, every value before
+ * it is whole and redacted, and the result is a prefix of the redaction of the whole stream.
+ * This needs only the redaction function, not the values (comparing two redactions instead
+ * can be fooled by a value that repeats itself).
  */
 export function redactReadPrefix(bytes: Uint8Array, complete: boolean, longestSecretBytes: number, redact: Redact): string {
-  const all = redact(decode(bytes, bytes.length));
-  if (complete) return all;
-  const safe = redact(decode(bytes, Math.max(0, bytes.length - Math.max(0, longestSecretBytes - 1))));
-  return all.slice(0, commonPrefixLength(all, safe));
+  const text = decode(bytes, bytes.length);
+  if (complete) return redact(text);
+  const reach = Math.max(0, longestSecretBytes);
+  for (let z = text.length - reach; z > 0; z -= Math.max(1, reach)) {
+    const at = isHighSurrogate(text.charCodeAt(z - 1)) ? z - 1 : z;
+    const around = text.slice(Math.max(0, at - reach), at + reach);
+    if (redact(around) === around) return redact(text.slice(0, at));
+  }
+  return '';
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /** Redacts `text` in full (secret values, then `extra`, e.g. credential patterns), then cuts it. */
