@@ -39,7 +39,7 @@ function isSeparator(char: string | undefined): boolean {
 }
 
 /** Whether `namespace` covers `name` on a segment boundary; a namespace ending in a separator covers everything below it. */
-export function namespaceCovers(namespace: string, name: string): boolean {
+function namespaceCovers(namespace: string, name: string): boolean {
   if (namespace.length === 0 || !name.startsWith(namespace)) return false;
   if (name.length === namespace.length || isSeparator(namespace[namespace.length - 1])) return true;
   return isSeparator(name[namespace.length]);

@@ -4,8 +4,6 @@ import { isSafeId } from '../manifest/ids.js';
 import { parseTomlText } from '../manifest/toml-reader.js';
 import { secretMarker } from './marker.js';
 
-export { secretMarker, SECRET_MARKER_PATTERN } from './marker.js';
-
 /**
  * Bounds on secret values. Shorter values cannot be redacted without garbling ordinary text and
  * are guessable; longer ones would widen the window the host reads past a response's cut
