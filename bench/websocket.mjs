@@ -1,9 +1,17 @@
 #!/usr/bin/env node
 // End-to-end WebSocket echo: loopback server → host-owned driver → ingress queue → plugin →
-// websocket_send command → server. Offered at a fixed rate for a fixed time (bounded), for
-// a plain JavaScript handler and the PDK ts-service template. Prints messages/s and latency.
+// websocket_send command → server. A sweep over offered rates (each for a bounded time), for a
+// plain JavaScript handler and the PDK ts-service template. For each rate: frames handled
+// (echoed back), frames dropped (sent but never handled, must be 0), the driver's own discard
+// counters, socket pauses, and echo latency p50/p99. Reports the highest rate with 0 drops and
+// p99 ≤ 10 ms.
+//
+//   BENCH_WS_RATES=500,1000,2000,3000,5000  offered msg/s (one run each)
+//   BENCH_WS_SECONDS=3                       seconds per rate
+//   BENCH_WS_HANDLERS=js,template            which handlers
+//   --json                                   one JSON document on stdout instead of the table
 import { createServer } from 'node:http';
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
@@ -12,12 +20,18 @@ import { renderEntry } from '../packages/host/dist/src/store/enablement-edit.js'
 import { componentizeQuickJs } from '../packages/host/dist/src/build/componentize.js';
 import { buildPlugin } from '../packages/host/dist/src/build/build.js';
 import { newPlugin } from '../packages/host/dist/src/build/templates.js';
-import { readFileSync } from 'node:fs';
 
-const RATE = Number(process.env.BENCH_WS_RATE ?? 500);
+const RATES = (process.env.BENCH_WS_RATES ?? process.env.BENCH_WS_RATE ?? '500,1000,2000,3000,5000').split(',').map(Number).filter((n) => n > 0);
 const SECONDS = Number(process.env.BENCH_WS_SECONDS ?? 3);
+const HANDLERS = (process.env.BENCH_WS_HANDLERS ?? 'js,template').split(',');
+const JSON_OUT = process.argv.includes('--json');
+/** How long to wait for the backlog of one rate to drain (bounded) before counting what is missing. */
+const DRAIN_MS = 30_000;
+const P99_GOAL_MS = 10;
+
 const root = mkdtempSync(join(tmpdir(), 'yoi-bench-ws-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+const progress = (line) => process.stderr.write(`${line}\n`);
 
 const JS_ECHO = `
 export function start() { return '{"state":"running"}'; }
@@ -30,51 +44,6 @@ export function handleIngress(name, json) {
 export function status() { return '{"state":"running"}'; }
 export function stop() { return '{"state":"stopped"}'; }
 `;
-
-async function run(label, manifestText, component) {
-  const server = createServer();
-  const wss = new WebSocketServer({ server });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const port = server.address().port;
-  const ws = join(root, `ws-${label.replace(/\W/g, '')}`);
-  mkdirSync(join(ws, '.yoi', 'plugins'), { recursive: true });
-  const files = new Map([['plugin.toml', new TextEncoder().encode(manifestText)], ['plugin.component.wasm', component]]);
-  const pkg = loadPluginPackage(files);
-  if (!pkg.ok) throw new Error(pkg.diagnostic.message);
-  const { manifest, digest } = pkg.value;
-  writeFileSync(join(ws, '.yoi', 'plugins', 'p.yoi-plugin'), writeZipArchive(files).value);
-  const id = `project:${manifest.id}`;
-  writeFileSync(join(ws, '.yoi', 'plugins.toml'), renderEntry({ id, version: manifest.version, digest, surfaces: [], config: { url: `ws://127.0.0.1:${port}/socket` }, websocket: { send_limit: 1_000_000, ping_interval_ms: 0 }, grants: { id, version: manifest.version, digest, permissions: manifest.permissions, request: [], websocket: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: ['/socket'] }], fs: [] } }));
-  const connected = new Promise((resolve) => wss.once('connection', resolve));
-  const host = await PluginHost.fromWorkspace({ workspace: ws, builtinDir: join(root, 'none'), env: { HOME: root } }, { cacheDir: join(root, 'cache') });
-  await host.startServices();
-  const socket = await connected;
-  const sentAt = new Map();
-  const latencies = [];
-  socket.on('message', (data) => {
-    const n = Number(String(data).slice('echo: '.length));
-    const t0 = sentAt.get(n);
-    if (t0 !== undefined) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  });
-  const total = RATE * SECONDS;
-  const started = Date.now();
-  for (let n = 0; n < total; n++) {
-    const due = started + (n * 1000) / RATE;
-    const wait = due - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    sentAt.set(n, process.hrtime.bigint());
-    socket.send(String(n));
-  }
-  const deadline = Date.now() + 30_000;
-  while (latencies.length < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  const elapsed = (Date.now() - started) / 1000;
-  await host.close();
-  for (const c of wss.clients) c.terminate();
-  await new Promise((r) => server.close(r));
-  latencies.sort((a, b) => a - b);
-  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  return { label, offered: RATE, delivered: latencies.length, total, rate: latencies.length / elapsed, p50: at(0.5), p99: at(0.99) };
-}
 
 const relayManifest = `schema_version = 1
 id = "bench.relay"
@@ -97,15 +66,141 @@ scheme = "ws"
 host = "127.0.0.1"
 path_prefixes = ["/socket"]
 `;
-process.stderr.write('building handlers…\n');
-const jsComponent = await componentizeQuickJs({ jsSource: JS_ECHO, manifest: parseManifest(new TextEncoder().encode(relayManifest)).value });
-const templateDir = join(root, 'tpl');
-await newPlugin('ts-service', templateDir);
-await buildPlugin(templateDir);
-const templateManifest = readFileSync(join(templateDir, 'plugin.toml'), 'utf8');
-const templateComponent = readFileSync(join(templateDir, 'plugin.component.wasm'));
 
-const rows = [await run('JS handler (QuickJS)', relayManifest, jsComponent), await run('PDK ts-service template', templateManifest, templateComponent)];
-console.log(`\nWebSocket echo end to end — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, offered ${RATE} msg/s for ${SECONDS} s\n`);
-console.log(['handler'.padEnd(26), 'delivered'.padStart(12), 'msg/s'.padStart(8), 'p50 ms'.padStart(9), 'p99 ms'.padStart(9)].join(''));
-for (const r of rows) console.log([r.label.padEnd(26), `${r.delivered}/${r.total}`.padStart(12), Math.round(r.rate).toString().padStart(8), r.p50.toFixed(2).padStart(9), r.p99.toFixed(2).padStart(9)].join(''));
+/** One host with one connection to a loopback server; runs every rate of the sweep on it. */
+async function openHost(label, manifestText, component) {
+  const server = createServer();
+  const wss = new WebSocketServer({ server });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const port = server.address().port;
+  const ws = join(root, `ws-${label.replace(/\W/g, '')}`);
+  mkdirSync(join(ws, '.yoi', 'plugins'), { recursive: true });
+  const files = new Map([['plugin.toml', new TextEncoder().encode(manifestText)], ['plugin.component.wasm', component]]);
+  const pkg = loadPluginPackage(files);
+  if (!pkg.ok) throw new Error(pkg.diagnostic.message);
+  const { manifest, digest } = pkg.value;
+  writeFileSync(join(ws, '.yoi', 'plugins', 'p.yoi-plugin'), writeZipArchive(files).value);
+  const id = `project:${manifest.id}`;
+  writeFileSync(join(ws, '.yoi', 'plugins.toml'), renderEntry({ id, version: manifest.version, digest, surfaces: [], config: { url: `ws://127.0.0.1:${port}/socket` }, websocket: { send_limit: 1_000_000, ping_interval_ms: 0 }, grants: { id, version: manifest.version, digest, permissions: manifest.permissions, request: [], websocket: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: ['/socket'] }], fs: [] } }));
+  const connected = new Promise((resolve) => wss.once('connection', resolve));
+  const host = await PluginHost.fromWorkspace({ workspace: ws, builtinDir: join(root, 'none'), env: { HOME: root } }, { cacheDir: join(root, 'cache') });
+  await host.startServices();
+  const socket = await connected;
+  const connection = () => host.status(id)[0]?.websocket_connections?.[0] ?? {};
+  return {
+    socket,
+    connection,
+    async close() {
+      await host.close();
+      for (const c of wss.clients) c.terminate();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+const DISCARD_FIELDS = ['drops', 'refused', 'binary_dropped', 'skipped_undeclared', 'inbox_safety_closes'];
+const counter = (status, name) => (typeof status[name] === 'number' ? status[name] : 0);
+
+/** Offers `rate` msg/s for SECONDS on an open host; frame numbers continue from `first`. */
+async function runRate(open, rate, first) {
+  const before = open.connection();
+  const sentAt = new Map();
+  const latencies = [];
+  const onMessage = (data) => {
+    const n = Number(String(data).slice('echo: '.length));
+    const t0 = sentAt.get(n);
+    if (t0 === undefined) return;
+    sentAt.delete(n);
+    latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  };
+  open.socket.on('message', onMessage);
+  const total = Math.round(rate * SECONDS);
+  const started = Date.now();
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    sentAt.set(first + i, process.hrtime.bigint());
+    open.socket.send(String(first + i));
+  }
+  const sendSeconds = (Date.now() - started) / 1000;
+  // Drain: wait for every echo, but stop once nothing has arrived for 3 s (frames that never come back were dropped).
+  const deadline = Date.now() + DRAIN_MS;
+  let last = latencies.length;
+  let lastProgress = Date.now();
+  while (latencies.length < total && Date.now() < deadline && Date.now() - lastProgress < 3_000) {
+    await new Promise((r) => setTimeout(r, 20));
+    if (latencies.length !== last) {
+      last = latencies.length;
+      lastProgress = Date.now();
+    }
+  }
+  const elapsed = (Date.now() - started) / 1000;
+  open.socket.off('message', onMessage);
+  const after = open.connection();
+  latencies.sort((a, b) => a - b);
+  const at = (q) => (latencies.length === 0 ? NaN : latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]);
+  const discards = Object.fromEntries(DISCARD_FIELDS.map((f) => [f, counter(after, f) - counter(before, f)]));
+  return {
+    offered: rate,
+    sent: total,
+    handled: latencies.length,
+    dropped: total - latencies.length,
+    driver_discards: discards,
+    pauses: counter(after, 'pauses') - counter(before, 'pauses'),
+    send_seconds: sendSeconds,
+    throughput: latencies.length / elapsed,
+    p50_ms: at(0.5),
+    p99_ms: at(0.99),
+  };
+}
+
+async function sweep(label, manifestText, component) {
+  progress(`${label}: starting`);
+  const open = await openHost(label, manifestText, component);
+  const rows = [];
+  let next = 0;
+  try {
+    // Warm-up (JIT, transpile cache): not reported.
+    await runRate(open, 200, 1_000_000_000);
+    for (const rate of RATES) {
+      const row = await runRate(open, rate, next);
+      next += row.sent;
+      progress(`${label}: ${rate} msg/s offered → ${row.handled}/${row.sent} handled, p99 ${row.p99_ms.toFixed(1)} ms`);
+      rows.push(row);
+    }
+  } finally {
+    await open.close();
+  }
+  const good = rows.filter((r) => r.dropped === 0 && r.p99_ms <= P99_GOAL_MS);
+  return { label, rows, best_rate: good.length > 0 ? Math.max(...good.map((r) => r.offered)) : null };
+}
+
+progress('building handlers…');
+const jsComponent = await componentizeQuickJs({ jsSource: JS_ECHO, manifest: parseManifest(new TextEncoder().encode(relayManifest)).value });
+const results = [];
+if (HANDLERS.includes('js')) results.push(await sweep('JS handler (QuickJS)', relayManifest, jsComponent));
+if (HANDLERS.includes('template')) {
+  const templateDir = join(root, 'tpl');
+  await newPlugin('ts-service', templateDir);
+  await buildPlugin(templateDir);
+  const templateManifest = readFileSync(join(templateDir, 'plugin.toml'), 'utf8');
+  const templateComponent = readFileSync(join(templateDir, 'plugin.component.wasm'));
+  results.push(await sweep('PDK ts-service template', templateManifest, templateComponent));
+}
+
+const machine = { node: process.version, cpus: cpus().length, model: cpus()[0]?.model ?? 'cpu' };
+if (JSON_OUT) {
+  console.log(JSON.stringify({ bench: 'websocket', machine, seconds_per_rate: SECONDS, p99_goal_ms: P99_GOAL_MS, results }, null, 2));
+} else {
+  console.log(`\nWebSocket echo end to end — node ${machine.node}, ${machine.cpus} × ${machine.model}, ${SECONDS} s per offered rate\n`);
+  const head = ['handler'.padEnd(26), 'offered'.padStart(8), 'handled'.padStart(14), 'dropped'.padStart(8), 'discards'.padStart(9), 'pauses'.padStart(7), 'msg/s'.padStart(7), 'p50 ms'.padStart(9), 'p99 ms'.padStart(9)];
+  console.log(head.join(''));
+  for (const result of results) {
+    for (const r of result.rows) {
+      const discards = Object.values(r.driver_discards).reduce((a, b) => a + b, 0);
+      console.log([result.label.padEnd(26), String(r.offered).padStart(8), `${r.handled}/${r.sent}`.padStart(14), String(r.dropped).padStart(8), String(discards).padStart(9), String(r.pauses).padStart(7), Math.round(r.throughput).toString().padStart(7), r.p50_ms.toFixed(2).padStart(9), r.p99_ms.toFixed(2).padStart(9)].join(''));
+    }
+    console.log(`${result.label}: highest offered rate with 0 dropped and p99 ≤ ${P99_GOAL_MS} ms: ${result.best_rate === null ? 'none' : `${result.best_rate} msg/s`}\n`);
+  }
+}

@@ -5,6 +5,7 @@ import { PluginRuntime, type RuntimeOptions } from './runtime/plugin-runtime.js'
 import type { StoreOptions } from './store/locations.js';
 import type { ResolvedPlugin } from './store/resolve.js';
 import { loadWorkspace } from './store/workspace.js';
+import { runtimeControlLocations } from './store/control-paths.js';
 import { ToolRegistry, type RegistrationIssue, type ToolInfo } from './tools/registry.js';
 import type { ToolOutput } from './tools/tool-output.js';
 import { PluginService, type ServiceEffects, type StopReport } from './service/plugin-service.js';
@@ -54,7 +55,10 @@ export class PluginHost {
   private constructor(records: readonly ResolvedPlugin[], diagnostics: readonly Diagnostic[], options: PluginHostOptions) {
     const runtimes = new Map<string, PluginRuntime>();
     const services = new Map<string, PluginService>();
-    for (const record of records) {
+    // The cache whose JS the host runs and the dead-letter folder are out of reach of fs grants too.
+    const extraControl = runtimeControlLocations(options);
+    for (const given of records) {
+      const record = extraControl.length > 0 ? { ...given, controlLocations: [...(given.controlLocations ?? []), ...extraControl] } : given;
       const supervised = record.manifest.runtime?.world === INSTANCE_WORLD && (record.enabledSurfaces.includes('service') || record.enabledSurfaces.includes('ingress'));
       const runtime = new PluginRuntime(record, { ...options, supervised });
       runtimes.set(record.identity, runtime);
@@ -70,13 +74,12 @@ export class PluginHost {
         // Yoi's rule: host-owned connections run only when both service and ingress are enabled.
         const sources = parseSources(record);
         if (!options.effects?.websocket && record.enabledSurfaces.includes('service') && record.enabledSurfaces.includes('ingress') && sources.sources.length + sources.problems.length > 0) {
-          // A fresh driver for every start, so a restarted or re-enabled service opens its connections again.
+          // One driver for the service's life: stop() holds what it read, start() re-dials and delivers that first.
           service.attachWebSocketDriver(
-            () =>
-              new WebSocketDriver(record, { ...DEFAULT_CONNECTION_POLICY, ...options.connectionPolicy, ...record.websocketPolicy }, runtime.secrets, {
-                deliver: (ingress, kind, source, payload) => service.emit(ingress, kind, source, payload),
-                diagnose: (kind, message) => service.diagnose(kind, message),
-              }),
+            new WebSocketDriver(record, { ...DEFAULT_CONNECTION_POLICY, ...options.connectionPolicy, ...record.websocketPolicy }, runtime.secrets, {
+              deliver: (ingress, kind, source, payload) => service.emit(ingress, kind, source, payload),
+              diagnose: (kind, message) => service.diagnose(kind, message),
+            }),
           );
         }
       }

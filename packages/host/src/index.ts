@@ -80,3 +80,10 @@ export type { ErrorCode } from './errors.js';
 export { DEFAULT_LIMITS, HOST_MAXIMA, IO_LIMITS, effectiveLimits } from './sandbox/limits.js';
 export type { ExecutionLimits, LimitOverrides } from './sandbox/limits.js';
 export { defaultCacheDir } from './sandbox/transpile-cache.js';
+
+// Journal: durable events, outbox, state, timers and dead letters (issue F).
+export { DEFAULT_JOURNAL_LIMITS, JOURNAL_KEY_MAX_BYTES, JournalWriteError, JournalRejectedError } from './journal/journal.js';
+export type * from './journal/journal.js';
+export { MemoryJournal } from './journal/memory-journal.js';
+export { LmdbJournal, openLmdbJournal, journalDir } from './journal/lmdb-journal.js';
+export type { LmdbJournalOptions } from './journal/lmdb-journal.js';

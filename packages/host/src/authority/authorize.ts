@@ -130,5 +130,5 @@ export function fsGrantsFor(subject: AuthoritySubject, operation: FsOperation): 
 }
 
 export function fsGrantLabel(grant: FsGrant): string {
-  return `${grant.root} ${grant.operations.length > 0 ? grant.operations.join(',') : '<no-operations>'}`;
+  return `${grant.root} ${grant.operations.length > 0 ? grant.operations.join(',') : '<no-operations>'}${grant.allow_hard_link_reads ? ' allow_hard_link_reads' : ''}`;
 }

@@ -121,9 +121,20 @@ export interface JournalStats {
   /** Durable-write latency of appends and commits in microseconds (recent window). */
   readonly commit_p50_us: number;
   readonly commit_p99_us: number;
+  /** Durable writes made: appends and commits issued in the same tick share one (group commit). */
+  readonly flushes?: number;
+  /** Calls refused with a `JournalRejectedError` (nothing of them took effect). `write_errors` counts calls rejected with a `JournalWriteError`. */
+  readonly rejected?: number;
+  /** Dead letters evicted to stay within the bounds (each also returned in a `CommitResult`). */
+  readonly dead_letters_evicted?: number;
+  /** The message of the last failed write, or null when the last write succeeded (or none failed). */
+  readonly last_write_error?: string | null;
 }
 
-/** Bounds applied by every journal engine. */
+/**
+ * Bounds applied by every journal engine. Sizes are UTF-8 bytes of JSON text: a dead letter
+ * counts `JSON.stringify(letter)`, a state entry its key plus `JSON.stringify(value)`.
+ */
 export interface JournalLimits {
   /** Dead letters kept per plugin; older ones are evicted and reported in `CommitResult`. */
   readonly deadLetterCount: number;
@@ -132,6 +143,12 @@ export interface JournalLimits {
   readonly stateKeys: number;
   readonly stateBytes: number;
 }
+
+/**
+ * Longest plugin identity, state key, `command_id`, dead-letter id and timer id a journal
+ * accepts, in UTF-8 bytes (longer ones are refused with a `JournalRejectedError`).
+ */
+export const JOURNAL_KEY_MAX_BYTES = 512;
 
 export const DEFAULT_JOURNAL_LIMITS: JournalLimits = {
   deadLetterCount: 1000,

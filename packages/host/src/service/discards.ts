@@ -29,14 +29,26 @@ export interface DiscardCounters {
   readonly guest_log_lines_dropped: number;
   /** Guest output bytes over the per-call log budget. */
   readonly guest_log_bytes_dropped: number;
-  /** Frames the WebSocket driver dropped before they reached the queue. */
+  /** WebSocket events lost outside any declared policy: refused by the service, or frames of a socket already let go (the driver's `drops`). */
   readonly websocket_frames_dropped: number;
   /** Binary frames dropped because the ingress does not declare `websocket_binary`. */
   readonly websocket_binary_dropped: number;
+  /** WebSocket events skipped because the ingress's `event_kinds` does not list their kind. */
+  readonly websocket_skipped_undeclared: number;
+  /** Connections closed (and re-dialled) because the driver's inbox hit its byte safety limit. */
+  readonly websocket_inbox_safety_closes: number;
 }
 
 type Counted = 'commands_rejected' | 'rejection_events_not_declared' | 'rejection_events_suppressed' | 'rejection_events_undelivered' | 'timer_ticks_undelivered';
-type Retired = 'websocket_frames_dropped' | 'websocket_binary_dropped';
+type Retired = 'websocket_frames_dropped' | 'websocket_binary_dropped' | 'websocket_skipped_undeclared' | 'websocket_inbox_safety_closes';
+
+/** Driver connection counters (see `websocket/driver.ts`) behind each WebSocket discard counter. */
+export const WEBSOCKET_DISCARDS: Readonly<Record<Retired, string>> = {
+  websocket_frames_dropped: 'drops',
+  websocket_binary_dropped: 'binary_dropped',
+  websocket_skipped_undeclared: 'skipped_undeclared',
+  websocket_inbox_safety_closes: 'inbox_safety_closes',
+};
 type Live = Omit<DiscardCounters, Counted>;
 
 /** The service's own discard counts, plus those of WebSocket drivers a fresh one replaced. */
@@ -48,7 +60,7 @@ export class DiscardTally {
     rejection_events_undelivered: 0,
     timer_ticks_undelivered: 0,
   };
-  readonly #retired: Record<Retired, number> = { websocket_frames_dropped: 0, websocket_binary_dropped: 0 };
+  readonly #retired: Record<Retired, number> = { websocket_frames_dropped: 0, websocket_binary_dropped: 0, websocket_skipped_undeclared: 0, websocket_inbox_safety_closes: 0 };
 
   add(what: Counted, n = 1): void {
     this.#counted[what] += n;
@@ -65,6 +77,8 @@ export class DiscardTally {
       ...this.#counted,
       websocket_frames_dropped: live.websocket_frames_dropped + this.#retired.websocket_frames_dropped,
       websocket_binary_dropped: live.websocket_binary_dropped + this.#retired.websocket_binary_dropped,
+      websocket_skipped_undeclared: live.websocket_skipped_undeclared + this.#retired.websocket_skipped_undeclared,
+      websocket_inbox_safety_closes: live.websocket_inbox_safety_closes + this.#retired.websocket_inbox_safety_closes,
     };
   }
 }
@@ -85,7 +99,22 @@ export const DISCARD_KINDS: readonly (keyof DiscardCounters)[] = [
   'guest_log_bytes_dropped',
   'websocket_frames_dropped',
   'websocket_binary_dropped',
+  'websocket_skipped_undeclared',
+  'websocket_inbox_safety_closes',
 ];
+
+/** Sums the driver's connection counters into the WebSocket discard counters. */
+export function websocketDiscards(connections: readonly unknown[]): Record<keyof typeof WEBSOCKET_DISCARDS, number> {
+  const sums = { websocket_frames_dropped: 0, websocket_binary_dropped: 0, websocket_skipped_undeclared: 0, websocket_inbox_safety_closes: 0 };
+  for (const connection of connections) {
+    const c = connection as Record<string, unknown>;
+    for (const [what, field] of Object.entries(WEBSOCKET_DISCARDS) as [keyof typeof sums, string][]) {
+      const value = c[field];
+      if (typeof value === 'number') sums[what] += value;
+    }
+  }
+  return sums;
+}
 
 /** The discards of a plugin without a service: only its guest log can drop anything. */
 export function runtimeDiscards(log: { readonly dropped: number; readonly budgetDroppedBytes: number }): DiscardCounters {

@@ -7,7 +7,7 @@ import type { JsonValue } from '../manifest/types.js';
 import type { PluginRuntime } from '../runtime/plugin-runtime.js';
 import { systemClock, type Clock } from './clock.js';
 import { deadLetterFile, DeadLetterStore } from './dead-letters.js';
-import { DiscardTally, type DiscardCounters } from './discards.js';
+import { DiscardTally, websocketDiscards, type DiscardCounters } from './discards.js';
 import { readHandlerReply } from './handler-reply.js';
 import { rfc3339 } from './ids.js';
 import { newIngressEvent, type IngressEvent } from './ingress-event.js';
@@ -191,13 +191,6 @@ export class PluginService {
 
   /** Every place this service can discard work, counted. */
   get discards(): DiscardCounters {
-    let framesDropped = 0;
-    let binaryDropped = 0;
-    for (const connection of this.connections()) {
-      const c = connection as { drops?: unknown; binary_dropped?: unknown };
-      if (typeof c.drops === 'number') framesDropped += c.drops;
-      if (typeof c.binary_dropped === 'number') binaryDropped += c.binary_dropped;
-    }
     return this.#tally.snapshot({
       queue_dropped: this.counters.dropped,
       timer_ticks_skipped: this.#timers.skipped,
@@ -207,8 +200,7 @@ export class PluginService {
       command_results_dropped: this.commandResults.dropped,
       guest_log_lines_dropped: this.runtime.log.dropped,
       guest_log_bytes_dropped: this.runtime.log.budgetDroppedBytes,
-      websocket_frames_dropped: framesDropped,
-      websocket_binary_dropped: binaryDropped,
+      ...websocketDiscards(this.connections()),
     });
   }
 
@@ -337,11 +329,7 @@ export class PluginService {
   #retireDriver(): void {
     if (!this.#driver) return;
     this.#driver.stop?.();
-    for (const connection of this.#driver.status?.() ?? []) {
-      const c = connection as { drops?: unknown; binary_dropped?: unknown };
-      this.#tally.retire('websocket_frames_dropped', typeof c.drops === 'number' ? c.drops : 0);
-      this.#tally.retire('websocket_binary_dropped', typeof c.binary_dropped === 'number' ? c.binary_dropped : 0);
-    }
+    for (const [what, n] of Object.entries(websocketDiscards(this.#driver.status?.() ?? []))) this.#tally.retire(what as keyof ReturnType<typeof websocketDiscards>, n);
     this.#driver = null;
   }
 

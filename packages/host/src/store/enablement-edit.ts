@@ -160,7 +160,7 @@ export function renderEntry(entry: EnablementEntry): string {
     }
     for (const t of g.request) out.push('', '[[plugins.enabled.grants.request]]', ...tomlAssignments(targetRecord(t)));
     for (const t of g.websocket) out.push('', '[[plugins.enabled.grants.websocket]]', ...tomlAssignments(targetRecord(t)));
-    for (const f of g.fs) out.push('', '[[plugins.enabled.grants.fs]]', ...tomlAssignments({ root: f.root, operations: [...f.operations] }));
+    for (const f of g.fs) out.push('', '[[plugins.enabled.grants.fs]]', ...tomlAssignments({ root: f.root, operations: [...f.operations], ...(f.allow_hard_link_reads !== undefined ? { allow_hard_link_reads: f.allow_hard_link_reads } : {}) }));
   }
   return out.join('\n') + '\n';
 }

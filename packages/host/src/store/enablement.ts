@@ -11,6 +11,11 @@ export type FsOperation = (typeof FS_OPERATIONS)[number];
 export interface FsGrant {
   readonly root: string;
   readonly operations: readonly FsOperation[];
+  /**
+   * Ours, optional: `read` may open files with more than one hard link (refused by default,
+   * since a link can lead to a file outside the root). Writes never may.
+   */
+  readonly allow_hard_link_reads?: boolean;
 }
 
 /** The grant side of authority, bound to one package by id + version + digest. */
@@ -89,7 +94,7 @@ function readEntry(r: TableReader): EnablementEntry {
 
 function readConnectionPolicy(r: TableReader): Partial<ConnectionPolicy> {
   const out: Record<string, number | number[]> = {};
-  for (const key of ['connect_timeout_ms', 'ping_interval_ms', 'pong_timeout_ms', 'reconnect_base_ms', 'reconnect_max_ms', 'max_reconnects', 'stable_ms', 'send_limit', 'send_window_ms', 'send_headroom', 'max_message_bytes'] as const) {
+  for (const key of ['connect_timeout_ms', 'ping_interval_ms', 'pong_timeout_ms', 'reconnect_base_ms', 'reconnect_max_ms', 'max_reconnects', 'stable_ms', 'send_limit', 'send_window_ms', 'send_headroom', 'max_message_bytes', 'inbox_high_water', 'inbox_low_water', 'inbox_high_water_bytes', 'inbox_max_bytes'] as const) {
     const value = r.integer(key, 0, 86_400_000);
     if (value !== undefined) out[key] = value;
   }
@@ -122,6 +127,13 @@ export function readGrants(r: TableReader): Grants {
     permissions: readPermissions(r, 'permissions'),
     request: r.tableArray('request', readRequestGrant),
     websocket: r.tableArray('websocket', readWebSocketGrant),
-    fs: r.tableArray('fs', (t) => ({ root: t.string('root'), operations: t.enumArray('operations', FS_OPERATIONS) })),
+    fs: r.tableArray('fs', readFsGrant),
   };
+}
+
+function readFsGrant(t: TableReader): FsGrant {
+  const root = t.string('root');
+  const operations = t.enumArray('operations', FS_OPERATIONS);
+  const hardLinkReads = t.has('allow_hard_link_reads') ? t.boolean('allow_hard_link_reads', false) : undefined;
+  return { root, operations, ...(hardLinkReads !== undefined ? { allow_hard_link_reads: hardLinkReads } : {}) };
 }

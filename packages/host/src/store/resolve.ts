@@ -5,6 +5,7 @@ import { digestMatches } from '../package/digest.js';
 import type { LimitOverrides } from '../sandbox/limits.js';
 import type { ConnectionPolicy } from '../websocket/policy.js';
 import type { ComponentFormat } from '../package/component-format.js';
+import type { ControlLocation } from './control-paths.js';
 import type { DiscoveredPackage, Discovery } from './discover.js';
 import { grantsHaveContent, type EnablementConfig, type EnablementEntry, type Grants } from './enablement.js';
 
@@ -23,6 +24,8 @@ export interface ResolvedPlugin {
   readonly componentFormat?: ComponentFormat;
   readonly limits?: LimitOverrides;
   readonly websocketPolicy?: Partial<ConnectionPolicy>;
+  /** Yoi's own files and folders that the fs host API keeps out of reach of this plugin's grants. */
+  readonly controlLocations?: readonly ControlLocation[];
 }
 
 export interface Resolution {

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { diagnostic, ioErrorKind, type Diagnostic } from '../diagnostics.js';
+import { fsGrantRootProblem } from '../fs/control-guard.js';
+import { controlLocations, type ControlLocation } from './control-paths.js';
 import { discoverPlugins, type Discovery } from './discover.js';
 import { parseEnablementConfig, type EnablementConfig } from './enablement.js';
 import { enablementFile, storeLocations, type StoreLocation, type StoreOptions } from './locations.js';
-import { resolveEnabledPlugins, type Resolution } from './resolve.js';
+import { resolveEnabledPlugins, type Resolution, type ResolvedPlugin } from './resolve.js';
 
 /** Upper bound on `plugins.toml`; enablement is operator-written text, not data. */
 export const MAX_ENABLEMENT_BYTES = 1024 * 1024;
@@ -45,6 +47,29 @@ export async function loadWorkspace(options: StoreOptions): Promise<WorkspaceSta
   const enablementPath = enablementFile(workspace);
   const { config, diagnostics } = await readEnablementConfig(enablementPath);
   const discovery = await discoverPlugins(stores);
-  const resolution = resolveEnabledPlugins(config, discovery);
+  const resolution = await guardControlLocations(resolveEnabledPlugins(config, discovery), controlLocations({ ...options, workspace }));
   return { workspace, stores, enablementPath, config, discovery, resolution, configDiagnostics: diagnostics };
+}
+
+/**
+ * Gives every resolved plugin the control locations of this workspace (the fs host API keeps
+ * them out of reach), and refuses an entry whose fs grant root is one of them or lies inside
+ * one: such a grant can only come from a hand-edited or tampered enablement file.
+ */
+async function guardControlLocations(resolution: Resolution, locations: readonly ControlLocation[]): Promise<Resolution> {
+  const resolved: ResolvedPlugin[] = [];
+  const diagnostics = [...resolution.diagnostics];
+  for (const plugin of resolution.resolved) {
+    let refused: string | null = null;
+    for (const grant of plugin.grants.fs) {
+      const problem = await fsGrantRootProblem(grant.root, locations);
+      if (problem) {
+        refused = `fs grant root \`${grant.root}\` ${problem}; no fs grant can reach Yoi's own files`;
+        break;
+      }
+    }
+    if (refused) diagnostics.push(diagnostic('grant', 'resolution', refused, { source: plugin.source, identity: plugin.identity, package: plugin.packageLabel, digest: plugin.digest }));
+    else resolved.push({ ...plugin, controlLocations: locations });
+  }
+  return { resolved, diagnostics };
 }

@@ -2,26 +2,34 @@ import WebSocket from 'ws';
 import { authorizeHostApi, authorizeWebSocketTarget, safeUrlLabel } from '../authority/authorize.js';
 import { parseTargetUrl, websocketTargetAllows } from '../authority/targets.js';
 import { boundText, redactText } from '../diagnostics.js';
-import type { JsonValue } from '../manifest/types.js';
+import type { JsonValue, WebSocketTarget } from '../manifest/types.js';
 import type { Secrets } from '../secrets/secrets.js';
 import { backoffMs } from '../service/policy.js';
 import { rfc3339 } from '../service/ids.js';
-import { newIngressEvent } from '../service/ingress-event.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
+import { StreamRedactor, windowSecrets, type NamedSecret, type WindowSecret } from './frame-redactor.js';
+import { INBOUND_OVERHEAD_BYTES, Inbox, type Inbound, type InboxMarks } from './inbox.js';
 import { closeDisposition, type ConnectionPolicy } from './policy.js';
+import { SendBudget } from './send-budget.js';
 import { parseSources, type SourceSpec } from './sources.js';
-
-/** Frames read but not yet queued; the socket is paused long before this (a safety bound). */
-const MAX_INBOX = 1024;
+import { bufferedInbound } from './ws-buffered.js';
 
 export type ConnectionState = 'Connecting' | 'Connected' | 'Reconnecting' | 'Closed' | 'Failed';
 
-/** Where the driver sends events: the plugin's service (waits while its queue is full). */
+/**
+ * Where the driver sends events: the plugin's service. `deliver` resolves once the event is
+ * accepted (it waits while the queue is full); the driver awaits each delivery in order.
+ */
 export interface EventSink {
   deliver(ingress: string, kind: string, source: string, payload: JsonValue): Promise<{ ok: boolean; message?: string }>;
   diagnose(kind: string, message: string): void;
 }
 
+/**
+ * Status of one connection. Counter names are stable (they feed metrics). Every event or
+ * frame the driver does not hand to the service is counted in exactly one of
+ * `binary_dropped`, `skipped_undeclared`, `refused` or `stale_frames`.
+ */
 export interface ConnectionStatus {
   [key: string]: JsonValue;
   id: string;
@@ -32,64 +40,125 @@ export interface ConnectionStatus {
   last_frame_at: string | null;
   last_pong_at: string | null;
   reconnects: number;
+  /** Frames read from the socket (text and binary). */
   frames_in: number;
   frames_out: number;
+  /** Events (frames and open/close/error) the service accepted. */
+  events_delivered: number;
   send_failures: number;
+  /** Times reading was paused by the inbox's high-water mark, and resumed at its low-water mark. */
+  pauses: number;
+  resumes: number;
   paused_ms: number;
+  /** Events read and waiting for the service now, their estimated bytes, and the most that ever waited. */
+  inbox_depth: number;
+  inbox_bytes: number;
+  inbox_peak: number;
+  /** Binary frames skipped because the ingress does not declare `websocket_binary`. */
   binary_dropped: number;
+  /** Events skipped because the ingress's `event_kinds` does not list their kind. */
+  skipped_undeclared: number;
+  /** Events the service refused (not running, invalid). */
+  refused: number;
+  /** Frames a replaced or stopped socket still emitted after it was let go. */
+  stale_frames: number;
+  /** Times the inbox hit its byte safety limit and the connection was closed to be re-dialled. */
+  inbox_safety_closes: number;
+  /** Events lost outside any declared policy: `refused` + `stale_frames`. */
   drops: number;
   last_close_code: number | null;
   last_error: string | null;
 }
 
-interface Inbound {
-  readonly kind: string;
-  readonly payload: JsonValue;
+type Counter = 'reconnects' | 'frames_in' | 'frames_out' | 'events_delivered' | 'send_failures' | 'pauses' | 'resumes' | 'binary_dropped' | 'skipped_undeclared' | 'refused' | 'stale_frames' | 'inbox_safety_closes';
+
+/** What a URL is allowed: checked once per URL, not per frame (the record does not change). */
+interface TargetCheck {
+  readonly url: string;
+  readonly problem: string | null;
+  readonly grants: readonly WebSocketTarget[];
+  readonly frameSecrets: ReadonlySet<string>;
 }
 
-/** One supervised connection: connect, read (at the queue's pace), ping, reconnect, send under a budget. */
+const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
+const iso = (ms: number | null) => (ms === null ? null : rfc3339(ms));
+
+/** One supervised connection: connect, read (at the ingress's pace), ping, reconnect, send under a budget. */
 class Connection {
   readonly spec: SourceSpec;
-  readonly status: ConnectionStatus;
   readonly #driver: WebSocketDriver;
+  readonly #label: string;
+  readonly #kinds: readonly string[];
+  readonly #marks: InboxMarks;
+  readonly #budget: SendBudget;
+  readonly #counts: Record<Counter, number> = {
+    reconnects: 0, frames_in: 0, frames_out: 0, events_delivered: 0, send_failures: 0, pauses: 0, resumes: 0,
+    binary_dropped: 0, skipped_undeclared: 0, refused: 0, stale_frames: 0, inbox_safety_closes: 0,
+  };
+  #state: ConnectionState = 'Connecting';
   #url: string;
+  #target: TargetCheck | null = null;
   #socket: WebSocket | null = null;
   #attempt = 0;
   #generation = 0;
   #timers = new Set<NodeJS.Timeout>();
   #pongDue: NodeJS.Timeout | null = null;
-  #inbox: Inbound[] = [];
-  #pumping = false;
-  #pausedSince: number | null = null;
-  #sent: number[] = [];
   #stopped = false;
+  /** Bumped by stop(): a delivery refused across a stop/start is retried, not counted. */
+  #run = 0;
+  #textRedactor: StreamRedactor;
+  #bytesRedactor: StreamRedactor;
+  readonly #inbox = new Inbox();
+  #pumping = false;
+  #paused = false;
+  #pausedSince: number | null = null;
+  #pausedMs = 0;
+  /** A (re)connect waits while reading is paused: the new socket could not be read anyway. */
+  #dialWhenDrained = false;
+  #safetyClosing = false;
+  #connectedSince: number | null = null;
+  #lastFrameAt: number | null = null;
+  #lastPongAt: number | null = null;
+  #lastCloseCode: number | null = null;
+  #lastError: string | null = null;
 
   constructor(driver: WebSocketDriver, spec: SourceSpec) {
     this.#driver = driver;
     this.spec = spec;
     this.#url = spec.url;
-    this.status = {
-      id: label(spec.url),
-      ingress: spec.ingress,
-      url: label(spec.url),
-      state: 'Connecting',
-      connected_since: null,
-      last_frame_at: null,
-      last_pong_at: null,
-      reconnects: 0,
-      frames_in: 0,
-      frames_out: 0,
-      send_failures: 0,
-      paused_ms: 0,
-      binary_dropped: 0,
-      drops: 0,
-      last_close_code: null,
-      last_error: null,
-    };
+    this.#label = label(spec.url);
+    this.#kinds = driver.record.manifest.ingresses.find((i) => i.name === spec.ingress)?.event_kinds ?? [];
+    const policy = driver.policy;
+    this.#marks = { high: policy.inbox_high_water, low: policy.inbox_low_water, highBytes: policy.inbox_high_water_bytes, maxBytes: policy.inbox_max_bytes };
+    this.#budget = new SendBudget(policy.send_limit - policy.send_headroom, policy.send_window_ms);
+    this.#textRedactor = driver.redactor('text');
+    this.#bytesRedactor = driver.redactor('bytes');
   }
 
   get url(): string {
     return this.#url;
+  }
+
+  snapshot(): ConnectionStatus {
+    const c = this.#counts;
+    const pausedNow = this.#pausedSince === null ? 0 : Date.now() - this.#pausedSince;
+    return {
+      id: this.#label,
+      ingress: this.spec.ingress,
+      url: this.#label,
+      state: this.#state,
+      connected_since: iso(this.#connectedSince),
+      last_frame_at: iso(this.#lastFrameAt),
+      last_pong_at: iso(this.#lastPongAt),
+      ...c,
+      paused_ms: this.#pausedMs + pausedNow,
+      inbox_depth: this.#inbox.length,
+      inbox_bytes: this.#inbox.bytes,
+      inbox_peak: this.#inbox.peak,
+      drops: c.refused + c.stale_frames,
+      last_close_code: this.#lastCloseCode,
+      last_error: this.#lastError,
+    };
   }
 
   #timer(ms: number, fn: () => void): NodeJS.Timeout {
@@ -102,20 +171,35 @@ class Connection {
   }
 
   #fail(message: string): void {
-    this.status.state = 'Failed';
-    this.status.last_error = this.#driver.clean(message);
-    this.#driver.sink.diagnose('ServiceWebSocketError', `host-owned WebSocket ${this.status.url} failed: ${this.status.last_error}`);
+    this.#state = 'Failed';
+    this.#lastError = this.#driver.clean(message);
+    this.#driver.sink.diagnose('ServiceWebSocketError', `host-owned WebSocket ${this.#label} failed: ${this.#lastError}`);
+  }
+
+  /** Counts a discard; logs its 1st, 2nd, 4th, 8th … occurrence so a flood cannot flood the log. */
+  #discard(counter: Counter, kind: string, message: string): void {
+    const count = ++this.#counts[counter];
+    if (isPowerOfTwo(count)) this.#driver.sink.diagnose(kind, `${message} (${count} so far on ${this.#label})`);
+  }
+
+  #check(): TargetCheck {
+    if (this.#target?.url !== this.#url) this.#target = this.#driver.checkTarget(this.#url);
+    return this.#target;
   }
 
   /** Authorises and dials the current URL. */
   connect(): void {
     if (this.#stopped) return;
-    const problem = this.#driver.authorize(this.#url);
-    if (problem) return this.#fail(problem);
-    const headers = this.#driver.handshakeHeaders(this.#url);
+    if (this.#paused) {
+      this.#dialWhenDrained = true;
+      return;
+    }
+    const target = this.#check();
+    if (target.problem) return this.#fail(target.problem);
+    const headers = this.#driver.handshakeHeaders(target.grants);
     if ('error' in headers) return this.#fail(headers.error);
     const generation = ++this.#generation;
-    this.status.state = this.#attempt === 0 && this.status.reconnects === 0 ? 'Connecting' : 'Reconnecting';
+    this.#state = this.#attempt === 0 && this.#counts.reconnects === 0 ? 'Connecting' : 'Reconnecting';
     const policy = this.#driver.policy;
     const socket = new WebSocket(this.#url, {
       headers: { 'user-agent': 'yoi-plugin-host/1', ...headers.headers },
@@ -125,6 +209,10 @@ class Connection {
       perMessageDeflate: false,
     });
     this.#socket = socket;
+    this.#safetyClosing = false;
+    // A new connection is a new stream: a secret cannot continue from the previous one.
+    this.#textRedactor = this.#driver.redactor('text');
+    this.#bytesRedactor = this.#driver.redactor('bytes');
     let ended = false;
     const end = (code: number, reason: string, error: string | null) => {
       if (ended || generation !== this.#generation) return;
@@ -136,11 +224,14 @@ class Connection {
       this.#onOpen();
     });
     socket.on('message', (data, isBinary) => {
-      if (generation !== this.#generation) return;
+      if (generation !== this.#generation) {
+        this.#discard('stale_frames', 'ServiceWebSocketStaleFrame', 'frame from a replaced or stopped connection discarded');
+        return;
+      }
       this.#onMessage(data as Buffer, isBinary);
     });
     socket.on('pong', () => {
-      this.status.last_pong_at = rfc3339();
+      this.#lastPongAt = Date.now();
       if (this.#pongDue) {
         clearTimeout(this.#pongDue);
         this.#timers.delete(this.#pongDue);
@@ -152,26 +243,26 @@ class Connection {
   }
 
   #onOpen(): void {
-    if (this.#pausedSince !== null) this.#socket?.pause(); // still held back by a full queue
-    const reconnect = this.status.reconnects > 0;
-    this.status.state = 'Connected';
-    this.status.connected_since = rfc3339();
+    if (this.#paused) this.#socket?.pause(); // still held back by a full inbox
+    const reconnect = this.#counts.reconnects > 0;
+    this.#state = 'Connected';
+    this.#connectedSince = Date.now();
     const attempt = this.#attempt;
     const generation = this.#generation;
     this.#timer(this.#driver.policy.stable_ms, () => {
-      if (generation === this.#generation && this.status.state === 'Connected') this.#attempt = 0;
+      if (generation === this.#generation && this.#state === 'Connected') this.#attempt = 0;
     });
     this.#startPing(generation);
-    this.#driver.sink.diagnose('ServiceWebSocketConnected', `host-owned WebSocket connected: ${this.status.url}`);
-    this.#enqueue({ kind: 'websocket_open', payload: { url: this.spec.url, current_url: label(this.#url), reconnect, attempt } });
+    this.#driver.sink.diagnose('ServiceWebSocketConnected', `host-owned WebSocket connected: ${this.#label}`);
+    this.#emit('websocket_open', { url: this.spec.url, current_url: label(this.#url), reconnect, attempt });
   }
 
   #startPing(generation: number): void {
     const { ping_interval_ms: interval, pong_timeout_ms: timeout } = this.#driver.policy;
     if (interval <= 0) return;
     const tick = () => {
-      if (generation !== this.#generation || this.status.state !== 'Connected' || !this.#socket) return;
-      if (this.#pausedSince !== null) {
+      if (generation !== this.#generation || this.#state !== 'Connected' || !this.#socket) return;
+      if (this.#paused) {
         // A paused socket cannot read the pong: liveness is not judged while we hold it back.
         this.#timer(interval, tick);
         return;
@@ -185,7 +276,7 @@ class Connection {
         this.#pongDue = this.#timer(timeout, () => {
           this.#pongDue = null;
           if (generation !== this.#generation) return;
-          this.status.last_error = `no pong within ${timeout} ms (half-open connection)`;
+          this.#lastError = `no pong within ${timeout} ms (half-open connection)`;
           this.#socket?.terminate();
         });
       }
@@ -194,70 +285,123 @@ class Connection {
     this.#timer(interval, tick);
   }
 
+  #declares(kind: string): boolean {
+    return this.#kinds.length === 0 || this.#kinds.includes(kind);
+  }
+
   #onMessage(data: Buffer, isBinary: boolean): void {
-    this.status.frames_in++;
-    this.status.last_frame_at = rfc3339();
+    this.#counts.frames_in++;
+    this.#lastFrameAt = Date.now();
     if (isBinary) {
-      if (!this.#driver.acceptsBinary(this.spec.ingress)) {
-        this.status.binary_dropped++;
-        this.#driver.sink.diagnose('ServiceWebSocketBinaryDropped', `binary frame on ${this.status.url} dropped: ingress ${this.spec.ingress} does not declare websocket_binary`);
+      if (!this.#kinds.includes('websocket_binary')) {
+        this.#discard('binary_dropped', 'ServiceWebSocketBinaryDropped', `binary frame dropped: ingress ${this.spec.ingress} does not declare websocket_binary`);
         return;
       }
-      this.#enqueue({ kind: 'websocket_binary', payload: { url: this.spec.url, data_base64: data.toString('base64') } });
+      const redacted = Buffer.from(this.#driver.redactSecrets(this.#bytesRedactor.redact(data.toString('latin1'))), 'latin1');
+      this.#push({ kind: 'websocket_binary', payload: { url: this.spec.url, data_base64: redacted.toString('base64') }, bytes: Math.ceil(data.length * 1.34) + INBOUND_OVERHEAD_BYTES });
       return;
     }
-    // A server echoing a frame must not hand a secret the host filled in back to the plugin.
-    this.#enqueue({ kind: 'websocket_text', payload: { url: this.spec.url, text: this.#driver.redactSecrets(data.toString('utf8')) } });
+    if (!this.#declares('websocket_text')) {
+      this.#discard('skipped_undeclared', 'ServiceWebSocketEventSkipped', `websocket_text event not delivered: ingress ${this.spec.ingress} does not declare it in event_kinds`);
+      return;
+    }
+    // A server echoing frames must not hand a secret the host sent back to the plugin, whole or in pieces.
+    const text = this.#driver.redactSecrets(this.#textRedactor.redact(data.toString('utf8')));
+    this.#push({ kind: 'websocket_text', payload: { url: this.spec.url, text }, bytes: data.length + INBOUND_OVERHEAD_BYTES });
   }
 
-  /** Frames are read only as fast as the ingress queue takes them: while a delivery waits, the socket is paused. */
-  #enqueue(item: Inbound): void {
-    if (this.#inbox.length >= MAX_INBOX) {
-      this.status.drops++;
-      this.status.last_error = `more than ${MAX_INBOX} frames waiting for the ingress queue; frame dropped`;
+  /** Lifecycle events go through the same inbox, so they keep their place among the frames. */
+  #emit(kind: string, payload: JsonValue): void {
+    if (!this.#declares(kind)) {
+      this.#discard('skipped_undeclared', 'ServiceWebSocketEventSkipped', `${kind} event not delivered: ingress ${this.spec.ingress} does not declare it in event_kinds`);
       return;
     }
+    this.#push({ kind, payload, bytes: INBOUND_OVERHEAD_BYTES * 2 });
+  }
+
+  /**
+   * Backpressure without loss: every event read is kept. Reading pauses once the inbox (with
+   * what ws has already buffered) reaches the high-water mark; ws still emits the frames of
+   * the chunk it is parsing, and those are kept too. Only a byte safety limit, far above the
+   * marks, closes the connection — the events already read are still delivered.
+   */
+  #push(item: Inbound): void {
     this.#inbox.push(item);
-    if (!this.#pumping) void this.#pump();
+    if (!this.#paused && this.#inbox.overHigh(this.#marks, bufferedInbound(this.#socket))) this.#pause();
+    if (this.#inbox.bytes > this.#marks.maxBytes && !this.#safetyClosing && this.#socket) this.#safetyClose();
+    if (!this.#pumping && !this.#stopped) void this.#pump();
   }
 
+  #pause(): void {
+    this.#paused = true;
+    this.#counts.pauses++;
+    this.#pausedSince = Date.now();
+    this.#socket?.pause();
+  }
+
+  #resume(): void {
+    this.#paused = false;
+    this.#counts.resumes++;
+    if (this.#pausedSince !== null) this.#pausedMs += Date.now() - this.#pausedSince;
+    this.#pausedSince = null;
+    this.#socket?.resume();
+    if (this.#dialWhenDrained) {
+      this.#dialWhenDrained = false;
+      this.connect();
+    }
+  }
+
+  #safetyClose(): void {
+    this.#safetyClosing = true;
+    this.#counts.inbox_safety_closes++;
+    const message = `${this.#inbox.bytes} bytes waiting for the ingress exceed the inbox safety limit of ${this.#marks.maxBytes}; the connection is closed and re-dialled once the inbox drains (every event already read is still delivered)`;
+    this.#lastError = message;
+    this.#driver.sink.diagnose('ServiceWebSocketInboxLimit', `host-owned WebSocket ${this.#label}: ${message}`);
+    if (!this.#paused) this.#pause();
+    this.#socket?.terminate();
+  }
+
+  /** Delivers the inbox in order, one awaited delivery at a time. */
   async #pump(): Promise<void> {
     this.#pumping = true;
-    while (this.#inbox.length > 0) {
-      const item = this.#inbox.shift()!;
-      let settled = false;
-      const delivery = this.#driver.sink.deliver(this.spec.ingress, item.kind, this.spec.source, item.payload).finally(() => (settled = true));
-      await Promise.resolve();
-      if (!settled && this.#pausedSince === null) {
-        this.#pausedSince = Date.now();
-        this.#socket?.pause();
+    try {
+      while (!this.#stopped) {
+        const item = this.#inbox.peek();
+        if (!item) break;
+        const run = this.#run;
+        let outcome: { ok: boolean; message?: string };
+        try {
+          outcome = await this.#driver.sink.deliver(this.spec.ingress, item.kind, this.spec.source, item.payload);
+        } catch (error) {
+          outcome = { ok: false, message: error instanceof Error ? error.message : String(error) };
+        }
+        // Refused because the service stopped meanwhile: keep the event for the next start.
+        if (!outcome.ok && (this.#stopped || run !== this.#run)) continue;
+        this.#inbox.shift();
+        if (outcome.ok) this.#counts.events_delivered++;
+        else {
+          this.#lastError = this.#driver.clean(`ingress refused a ${item.kind} event: ${outcome.message ?? 'refused'}`);
+          this.#discard('refused', 'ServiceWebSocketIngressRefused', this.#lastError);
+        }
+        if (this.#paused && this.#inbox.underLow(this.#marks)) this.#resume();
       }
-      const outcome = await delivery;
-      if (!outcome.ok) {
-        this.status.drops++;
-        this.status.last_error = this.#driver.clean(`ingress refused a ${item.kind} event: ${outcome.message ?? 'refused'}`);
-      }
+    } finally {
+      this.#pumping = false;
     }
-    if (this.#pausedSince !== null) {
-      this.status.paused_ms += Date.now() - this.#pausedSince;
-      this.#pausedSince = null;
-      this.#socket?.resume();
-    }
-    this.#pumping = false;
   }
 
   #onEnd(code: number, reason: string, error: string | null): void {
     this.#clearTimers();
     this.#socket = null;
-    this.status.connected_since = null;
-    this.status.last_close_code = code;
+    this.#connectedSince = null;
+    this.#lastCloseCode = code;
     if (error) {
-      this.status.last_error = this.#driver.clean(error);
-      this.#enqueue({ kind: 'websocket_error', payload: { url: this.spec.url, error: this.status.last_error } });
+      this.#lastError = this.#driver.clean(error);
+      this.#emit('websocket_error', { url: this.spec.url, error: this.#lastError });
     }
-    if (this.#stopped || this.status.state === 'Closed') return;
+    if (this.#stopped || this.#state === 'Closed') return;
     const disposition = closeDisposition(this.#driver.policy, code);
-    this.#enqueue({ kind: 'websocket_close', payload: { url: this.spec.url, code, reason: this.#driver.clean(reason), disposition } });
+    this.#emit('websocket_close', { url: this.spec.url, code, reason: this.#driver.clean(reason), disposition });
     if (disposition === 'fatal') return this.#fail(`closed with fatal code ${code}`);
     this.#scheduleReconnect();
   }
@@ -267,8 +411,8 @@ class Connection {
     const policy = this.#driver.policy;
     if (this.#attempt > policy.max_reconnects) return this.#fail(`gave up after ${policy.max_reconnects} reconnect attempts`);
     const delay = backoffMs(policy.reconnect_base_ms, policy.reconnect_max_ms, this.#attempt);
-    this.status.state = 'Reconnecting';
-    this.status.reconnects++;
+    this.#state = 'Reconnecting';
+    this.#counts.reconnects++;
     this.#driver.reconnectLog.push({ at: Date.now(), delay });
     if (this.#driver.reconnectLog.length > 100) this.#driver.reconnectLog.shift();
     this.#timer(delay, () => this.connect());
@@ -282,32 +426,29 @@ class Connection {
 
   /** Sends text under the send budget; `{{secret:NAME}}` only where the grant allows it. */
   send(text: string): Promise<string> {
-    if (this.status.state !== 'Connected' || !this.#socket) return Promise.reject(new Error(`host-owned WebSocket ${this.status.url} is not connected`));
-    const denied = this.#driver.authorize(this.#url);
-    if (denied) return Promise.reject(new Error(denied));
+    const socket = this.#socket;
+    if (this.#state !== 'Connected' || !socket) return Promise.reject(new Error(`host-owned WebSocket ${this.#label} is not connected`));
+    const target = this.#check();
+    if (target.problem) return Promise.reject(new Error(target.problem));
     const now = Date.now();
-    const policy = this.#driver.policy;
-    this.#sent = this.#sent.filter((t) => now - t < policy.send_window_ms);
-    const budget = Math.max(1, policy.send_limit - policy.send_headroom);
-    if (this.#sent.length >= budget) {
-      this.status.send_failures++;
-      return Promise.reject(new Error(`send budget of ${budget} frames per ${policy.send_window_ms} ms on ${this.status.url} is spent`));
+    if (!this.#budget.hasRoom(now)) {
+      this.#counts.send_failures++;
+      return Promise.reject(new Error(`send budget of ${this.#budget.limit} frames per ${this.#budget.windowMs} ms on ${this.#label} is spent`));
     }
-    const frame = this.#driver.substituteSecrets(this.#url, text);
+    const frame = this.#driver.substituteSecrets(target.frameSecrets, text);
     if ('error' in frame) {
-      this.status.send_failures++;
+      this.#counts.send_failures++;
       return Promise.reject(new Error(frame.error));
     }
-    this.#sent.push(now);
-    const socket = this.#socket;
+    this.#budget.record(now);
     return new Promise((resolve, reject) => {
       socket.send(frame.text, (error) => {
         if (error) {
-          this.status.send_failures++;
-          reject(new Error(`send on ${this.status.url} failed`));
+          this.#counts.send_failures++;
+          reject(new Error(`send on ${this.#label} failed`));
         } else {
-          this.status.frames_out++;
-          resolve(`sent ${Buffer.byteLength(text)} bytes to ${this.status.url}`);
+          this.#counts.frames_out++;
+          resolve(`sent ${Buffer.byteLength(text)} bytes to ${this.#label}`);
         }
       });
     });
@@ -321,28 +462,46 @@ class Connection {
     this.#generation++;
     old?.terminate();
     this.#socket = null;
-    this.status.reconnects++;
-    this.status.state = 'Reconnecting';
+    this.#counts.reconnects++;
+    this.#state = 'Reconnecting';
     this.connect();
-    return `reconnecting ${this.status.url}${url ? ` to ${label(url)}` : ''}`;
+    return `reconnecting ${this.#label}${url ? ` to ${label(url)}` : ''}`;
   }
 
   close(code = 1000, reason = ''): string {
-    this.status.state = 'Closed';
+    this.#state = 'Closed';
+    this.#dialWhenDrained = false;
     this.#clearTimers();
     this.#socket?.close(code, reason);
     const socket = this.#socket;
     if (socket) setTimeout(() => socket.terminate(), 2_000).unref();
-    return `closed ${this.status.url} (${code})`;
+    return `closed ${this.#label} (${code})`;
   }
 
+  /** Stops reading; events already read stay in the inbox until the next start. */
   stop(): void {
     this.#stopped = true;
+    this.#run++;
     this.#generation++;
+    this.#dialWhenDrained = false;
     this.#clearTimers();
     this.#socket?.terminate();
     this.#socket = null;
-    if (this.status.state !== 'Failed') this.status.state = 'Closed';
+    this.#connectedSince = null;
+    if (this.#state !== 'Failed') this.#state = 'Closed';
+    if (this.#inbox.length > 0) {
+      this.#driver.sink.diagnose('ServiceWebSocketInboxHeld', `host-owned WebSocket ${this.#label} stopped with ${this.#inbox.length} events read and not yet accepted; they are delivered when the service starts again`);
+    }
+  }
+
+  /** Starts again after stop(): re-dials and delivers what was held. */
+  restart(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#attempt = 0;
+    this.#state = 'Connecting';
+    if (this.#inbox.length > 0 && !this.#pumping) void this.#pump();
+    this.connect();
   }
 
   matches(url: string): boolean {
@@ -365,6 +524,7 @@ export class WebSocketDriver {
   readonly sink: EventSink;
   readonly #secrets: Secrets;
   readonly #connections: Connection[] = [];
+  #window: { text: WindowSecret[]; bytes: WindowSecret[] } | null = null;
   /** Reconnect schedule, for tests of the backoff (bounded). */
   readonly reconnectLog: { at: number; delay: number }[] = [];
 
@@ -379,6 +539,29 @@ export class WebSocketDriver {
     return this.#secrets.redact(text);
   }
 
+  /**
+   * A fresh cross-frame redactor for one stream. It watches the secrets this plugin's grants
+   * let the host send anywhere (handshake and request headers, frame secrets): only a server
+   * that received one can echo it. Other secrets are still redacted whole, frame by frame.
+   */
+  redactor(mode: 'text' | 'bytes'): StreamRedactor {
+    this.#window ??= (() => {
+      const names = new Set<string>();
+      for (const target of this.record.grants.websocket) {
+        for (const header of target.headers ?? []) names.add(header.secret);
+        for (const name of target.frame_secrets ?? []) names.add(name);
+      }
+      for (const target of this.record.grants.request) for (const header of target.headers ?? []) names.add(header.secret);
+      const secrets: NamedSecret[] = [];
+      for (const name of names) {
+        const value = this.#secrets.get(name);
+        if (value !== undefined) secrets.push({ name, value });
+      }
+      return { text: windowSecrets(secrets, 'text'), bytes: windowSecrets(secrets, 'bytes') };
+    })();
+    return new StreamRedactor(this.#window[mode], mode);
+  }
+
   clean(text: string): string {
     return boundText(redactText(this.#secrets.redact(text), 300), 300);
   }
@@ -388,19 +571,17 @@ export class WebSocketDriver {
     return authorizeWebSocketTarget(this.record, url);
   }
 
-  acceptsBinary(ingress: string): boolean {
-    return this.record.manifest.ingresses.find((i) => i.name === ingress)?.event_kinds.includes('websocket_binary') ?? false;
-  }
-
-  #grantFor(url: string) {
+  /** Authorisation and the matching grants of one URL, computed together. */
+  checkTarget(url: string): TargetCheck {
+    const problem = this.authorize(url);
     const parsed = parseTargetUrl(url);
-    if ('error' in parsed) return undefined;
-    return this.record.grants.websocket.filter((t) => websocketTargetAllows(t, parsed));
+    const grants = problem || 'error' in parsed ? [] : this.record.grants.websocket.filter((t) => websocketTargetAllows(t, parsed));
+    return { url, problem, grants, frameSecrets: new Set(grants.flatMap((t) => t.frame_secrets ?? [])) };
   }
 
-  handshakeHeaders(url: string): { headers: Record<string, string> } | { error: string } {
+  handshakeHeaders(grants: readonly WebSocketTarget[]): { headers: Record<string, string> } | { error: string } {
     const headers: Record<string, string> = {};
-    for (const target of this.#grantFor(url) ?? []) {
+    for (const target of grants) {
       for (const header of target.headers ?? []) {
         const value = this.#secrets.get(header.secret);
         if (value === undefined) return { error: `secret \`${header.secret}\` granted for this connection is not set` };
@@ -410,8 +591,8 @@ export class WebSocketDriver {
     return { headers };
   }
 
-  substituteSecrets(url: string, text: string): { text: string } | { error: string } {
-    const allowed = new Set((this.#grantFor(url) ?? []).flatMap((t) => t.frame_secrets ?? []));
+  substituteSecrets(allowed: ReadonlySet<string>, text: string): { text: string } | { error: string } {
+    if (!text.includes('{{secret:')) return { text };
     let problem: string | null = null;
     const out = text.replace(/\{\{secret:([A-Za-z0-9_.-]{1,128})\}\}/g, (_match, name: string) => {
       if (!allowed.has(name)) {
@@ -428,9 +609,12 @@ export class WebSocketDriver {
     return problem ? { error: problem } : { text: out };
   }
 
-  /** Opens every WebSocket source of the plugin's enabled ingresses. */
+  /** Opens every WebSocket source of the plugin's enabled ingresses; after stop(), opens them again. */
   start(): void {
-    if (this.#connections.length > 0) return;
+    if (this.#connections.length > 0) {
+      for (const connection of this.#connections) connection.restart();
+      return;
+    }
     const { sources, problems } = parseSources(this.record);
     for (const problem of problems) this.sink.diagnose('ServiceWebSocketError', problem);
     if (sources.length > 0 && authorizeHostApi(this.record, 'websocket')) {
@@ -448,7 +632,7 @@ export class WebSocketDriver {
   }
 
   status(): ConnectionStatus[] {
-    return this.#connections.map((c) => ({ ...c.status }));
+    return this.#connections.map((c) => c.snapshot());
   }
 
   #find(url: string | undefined): Connection {

@@ -21,6 +21,14 @@ export interface ConnectionPolicy {
   readonly resume_codes: readonly number[];
   /** Largest inbound message; bigger ones close the connection (1009) and count as an error. */
   readonly max_message_bytes: number;
+  /** Events waiting in the driver's inbox at which reading pauses (backpressure, never loss). */
+  readonly inbox_high_water: number;
+  /** Reading resumes when no more than this many events wait. */
+  readonly inbox_low_water: number;
+  /** Bytes waiting (with what the socket has buffered) at which reading pauses; resumes below a quarter. */
+  readonly inbox_high_water_bytes: number;
+  /** Safety limit: above this the connection is closed (counted, logged) and re-dialled once the inbox drains. */
+  readonly inbox_max_bytes: number;
 }
 
 export const DEFAULT_CONNECTION_POLICY: ConnectionPolicy = {
@@ -37,6 +45,10 @@ export const DEFAULT_CONNECTION_POLICY: ConnectionPolicy = {
   fatal_codes: [1002, 1003, 1007, 1008, 4004, 4010, 4011, 4012, 4013, 4014],
   resume_codes: [1001, 1006, 1011, 1012, 4000, 4001, 4002, 4003, 4005, 4008],
   max_message_bytes: 64 * 1024,
+  inbox_high_water: 256,
+  inbox_low_water: 64,
+  inbox_high_water_bytes: 4 * 1024 * 1024,
+  inbox_max_bytes: 64 * 1024 * 1024,
 };
 
 /** What a close code means for the plugin: resume its session, start a new one, or stop. */

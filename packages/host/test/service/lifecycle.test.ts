@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { WebSocketServer } from 'ws';
+import { createMetrics } from '../../src/serve/metrics.js';
 import { IllegalTransition, Lifecycle, LIFECYCLE_STATES, TRANSITIONS, type LifecycleState, type Transition } from '../../src/service/lifecycle.js';
 import { ManualClock } from '../fixtures/clock.js';
 import { Gate } from '../fixtures/gate.js';
@@ -351,7 +352,7 @@ describe('nothing lost across lifecycle operations', () => {
       sources: ['websocket:{config.url}'],
     });
     const clock = new ManualClock();
-    const { service, handled } = await openService(t, { manifest, clock, config: { url: `ws://127.0.0.1:${port}/socket` }, policy: { maxRestarts: 0, maxAttempts: 1 } });
+    const { service, handled, host } = await openService(t, { manifest, clock, config: { url: `ws://127.0.0.1:${port}/socket` }, policy: { maxRestarts: 0, maxAttempts: 1 } });
     const connection = () => service.connections()[0] as { state: string } | undefined;
     await service.start();
     await until(() => connection()?.state === 'Connected' && connections === 1, 'the first connection');
@@ -370,5 +371,9 @@ describe('nothing lost across lifecycle operations', () => {
     clock.advance(60_000);
     await until(async () => (await handled()).some((h) => h.kind === 'timer'), 'a timer tick after re-enable');
     assert.ok((await handled()).some((h) => h.kind === 'websocket_open'), 'the new instance saw the connection open');
+    const metrics = await createMetrics(() => host.status()).metrics();
+    assert.match(metrics, /yoi_plugin_websocket_connected\{plugin="project:svc",connection="[^"]+"\} 1/);
+    assert.match(metrics, /yoi_plugin_websocket_events_delivered_total\{plugin="project:svc",connection="[^"]+"\} [1-9]/);
+    assert.match(metrics, /yoi_plugin_discarded_total\{plugin="project:svc",what="websocket_frames_dropped"\} 0/);
   });
 });

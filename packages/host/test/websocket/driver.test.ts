@@ -1,62 +1,15 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 import { PluginHost } from '../../src/host.js';
 import { Secrets } from '../../src/secrets/secrets.js';
 import { buildPlugin } from '../../src/build/build.js';
 import { newPlugin } from '../../src/build/templates.js';
 import { buildJsComponent } from '../fixtures/js.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE } from '../fixtures/workspace.js';
-import { cli, tempDir } from '../helpers.js';
-
-interface Loopback {
-  readonly port: number;
-  readonly sockets: ServerSocket[];
-  readonly received: string[];
-  readonly upgrades: { at: number; headers: Record<string, string | string[] | undefined> }[];
-  refuse: boolean;
-  server: Server;
-  wss: WebSocketServer;
-}
-
-async function loopback(t: TestContext, options: { autoPong?: boolean; onConnection?: (socket: ServerSocket) => void } = {}): Promise<Loopback> {
-  const server = createServer();
-  const wss = new WebSocketServer({ noServer: true, autoPong: options.autoPong ?? true });
-  const state: Loopback = { port: 0, sockets: [], received: [], upgrades: [], refuse: false, server, wss };
-  server.on('upgrade', (req, socket, head) => {
-    state.upgrades.push({ at: Date.now(), headers: req.headers });
-    if (state.refuse) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      state.sockets.push(ws);
-      ws.on('message', (data) => state.received.push(data.toString()));
-      options.onConnection?.(ws);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  (state as { port: number }).port = (server.address() as AddressInfo).port;
-  t.after(async () => {
-    for (const ws of wss.clients) ws.terminate();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return state;
-}
-
-async function until<T>(fn: () => T | undefined | null | false, what: string, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { cli, tempDir, YOI_MANIFESTS } from '../helpers.js';
+import { loopback, until } from './loopback.js';
 
 /** A relay service: echoes text frames, records events, sends `{{secret:…}}` frames on request. */
 const RELAY_SOURCE = `
@@ -65,7 +18,8 @@ export function start(c) { return JSON.stringify({ state: 'running' }); }
 export function handleTool(name, input) { return JSON.stringify({ summary: String(seen.length), content: JSON.stringify(seen) }); }
 export function handleIngress(name, eventJson) {
   const e = JSON.parse(eventJson);
-  seen.push({ kind: e.kind, payload: e.payload });
+  const bulky = e.kind === 'websocket_text' && e.payload.text.startsWith('bulk');
+  seen.push({ kind: e.kind, payload: bulky ? { text: e.payload.text.split(' ').slice(0, 2).join(' ') } : e.payload });
   const cmd = (kind, payload, i = 0) => ({ correlation_id: e.correlation_id, source_event_id: e.correlation_id, command_id: e.correlation_id + ':' + i, kind, payload, requested_at: e.created_at });
   if (e.kind === 'websocket_text') {
     const text = e.payload.text;
@@ -73,6 +27,12 @@ export function handleIngress(name, eventJson) {
     if (text === 'identify') return JSON.stringify({ output_commands: [cmd('websocket_send', { url: e.payload.url, text: '{"op":2,"token":"{{secret:bot_token}}"}' })] });
     if (text === 'leak') return JSON.stringify({ output_commands: [cmd('websocket_send', { url: e.payload.url, text: '{{secret:other}}' })] });
     if (text === 'close') return JSON.stringify({ output_commands: [cmd('websocket_close', { code: 4000, reason: 'bye' })] });
+    if (text === 'reconnect') {
+      // Gives the server's frames time to reach the socket's buffer before it is replaced.
+      const until = Date.now() + 50; while (Date.now() < until) {}
+      return JSON.stringify({ output_commands: [cmd('websocket_reconnect', {})] });
+    }
+    if (text.startsWith('bulk')) return JSON.stringify({});
     return JSON.stringify({ output_commands: [cmd('websocket_send', { url: e.payload.url, text: 'echo: ' + text })] });
   }
   return JSON.stringify({});
@@ -151,6 +111,17 @@ async function relayHost(t: TestContext, port: number, options: { policy?: objec
   return { host, service, connection };
 }
 
+/** The texts of the websocket_text events the relay saw, once there are at least `n` (bounded wait). */
+async function seenTexts(host: PluginHost, n: number): Promise<string[]> {
+  let texts: string[] = [];
+  for (let i = 0; i < 400 && texts.length < n; i++) {
+    const all = JSON.parse((await host.callTool('seen', {})).content!) as { kind: string; payload: { text?: string } }[];
+    texts = all.filter((e) => e.kind === 'websocket_text').map((e) => e.payload.text!);
+    if (texts.length < n) await new Promise((r) => setTimeout(r, 50));
+  }
+  return texts;
+}
+
 describe('host-owned WebSocket driver', () => {
   it('opens the source with granted secret headers, delivers frames as events and executes websocket_send', async (t) => {
     const server = await loopback(t);
@@ -221,22 +192,50 @@ describe('host-owned WebSocket driver', () => {
     assert.equal(server.upgrades.length, 1, 'no reconnect after a fatal code');
   });
 
-  it('pauses the socket while the queue is full: no frame is lost, frames stay in order', async (t) => {
+  it('pauses the socket at the inbox high-water mark while the queue is full: no frame is lost, frames stay in order', async (t) => {
     const server = await loopback(t);
-    const { host, connection } = await relayHost(t, server.port, { queue: 2 });
+    const { host, connection } = await relayHost(t, server.port, { queue: 2, policy: { inbox_high_water: 8, inbox_low_water: 2 } });
     await until(() => server.sockets[0], 'a connection');
     const N = 60;
     for (let i = 0; i < N; i++) server.sockets[0]!.send(`slow ${i}`);
     await until(() => (connection()['frames_in'] as number) === N, 'all frames read', 20_000);
-    let texts: string[] = [];
-    for (let i = 0; i < 200 && texts.length < N; i++) {
-      const all = JSON.parse((await host.callTool('seen', {})).content!) as { kind: string; payload: { text?: string } }[];
-      texts = all.filter((e) => e.kind === 'websocket_text').map((e) => e.payload.text!);
-      if (texts.length < N) await new Promise((r) => setTimeout(r, 50));
-    }
+    const texts = await seenTexts(host, N);
     assert.deepEqual(texts, Array.from({ length: N }, (_, i) => `slow ${i}`));
-    assert.ok((connection()['paused_ms'] as number) > 0, 'the socket was paused');
-    assert.equal(connection()['drops'], 0);
+    await until(() => connection()['inbox_depth'] === 0, 'the inbox drained');
+    const status = connection();
+    assert.ok((status['pauses'] as number) >= 1, 'the socket was paused');
+    assert.equal(status['resumes'], status['pauses'], 'and resumed at the low-water mark');
+    assert.ok((status['paused_ms'] as number) > 0);
+    assert.equal(status['drops'], 0);
+    assert.equal(status['events_delivered'], N + 1, 'every frame and the open event');
+  });
+
+  it('closes and re-dials when the inbox passes its byte safety limit; every frame already read is still delivered', async (t) => {
+    const N = 40;
+    const server = await loopback(t, {
+      onConnection: (socket) => {
+        if (server.sockets.length === 1) for (let i = 0; i < N; i++) socket.send(`slow ${i} ${'.'.repeat(150)}`);
+      },
+    });
+    const { host, service, connection } = await relayHost(t, server.port, { queue: 2, policy: { inbox_high_water: 100_000, inbox_high_water_bytes: 1 << 30, inbox_max_bytes: 4096 } });
+    await until(() => server.sockets.length >= 2, 'a second connection after the safety close', 20_000);
+    const read = connection()['frames_in'] as number;
+    assert.ok(read > 0);
+    const texts = await seenTexts(host, read);
+    assert.deepEqual(texts, Array.from({ length: read }, (_, i) => `slow ${i} ${'.'.repeat(150)}`), 'every frame read was delivered, in order');
+    const status = connection();
+    assert.equal(status['inbox_safety_closes'], 1);
+    assert.equal(status['drops'], 0);
+    assert.match(String(status['last_error']), /inbox safety limit of 4096/);
+    assert.ok(service.diagnostics.toArray().some((d) => d.kind === 'ServiceWebSocketInboxLimit'), 'logged');
+    let close: { kind: string; payload: { code?: number; disposition?: string } } | undefined;
+    for (let i = 0; i < 200 && !close; i++) {
+      const seen = JSON.parse((await host.callTool('seen', {})).content!) as { kind: string; payload: { code?: number; disposition?: string } }[];
+      close = seen.find((e) => e.kind === 'websocket_close');
+      if (!close) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(close, 'a websocket_close event');
+    assert.deepEqual([close.payload.code, close.payload.disposition], [1006, 'resume'], 'the plugin is told to resume its session');
   });
 
   it('counts binary frames the ingress does not declare, and delivers them base64 when it does', async (t) => {
@@ -284,6 +283,145 @@ describe('host-owned WebSocket driver', () => {
     await until(() => connection()['state'] === 'Closed', 'Closed');
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(server.upgrades.length, 1);
+  });
+});
+
+/** Yoi's own service template manifest, its source pointed at a loopback server (event_kinds untouched). */
+function yoiTemplateManifest(): string {
+  const original = readFileSync(join(YOI_MANIFESTS, 'yoi-service-template', 'plugin.toml'), 'utf8');
+  const local = original
+    .replace('"websocket:wss://example.com/socket"', '"websocket:{config.url}"')
+    .replace('scheme = "wss"\nhost = "example.com"', 'scheme = "ws"\nhost = "127.0.0.1"');
+  assert.notEqual(local, original);
+  assert.match(local, /event_kinds = \["websocket_text"\]/);
+  return local;
+}
+
+/** Every piece of `secret` of length `n` found in `text` (markers are not secret text). */
+function piecesIn(text: string, secret: string, n: number): string[] {
+  const plain = text.replace(/<secret:[A-Za-z0-9_.-]+>/g, '\u0000');
+  const found: string[] = [];
+  for (let i = 0; i + n <= secret.length; i++) if (plain.includes(secret.slice(i, i + n))) found.push(secret.slice(i, i + n));
+  return found;
+}
+
+describe('host-owned WebSocket driver: what is not delivered, and secrets across frames', () => {
+  it("does not send event kinds the ingress does not declare (Yoi's service template): skipped and counted, not an InvalidEvent", async (t) => {
+    const server = await loopback(t);
+    const manifest = yoiTemplateManifest();
+    const ws = pluginWorkspace(t, [{ manifest, component: await buildJsComponent(RELAY_SOURCE, manifest), config: { url: `ws://127.0.0.1:${server.port}/socket` } }]);
+    const host = await PluginHost.fromWorkspace(
+      { workspace: ws.workspace, builtinDir: join(ws.root, 'none'), env: { HOME: ws.root } },
+      { cacheDir: TEST_TRANSPILE_CACHE, connectionPolicy: { reconnect_base_ms: 20, reconnect_max_ms: 50, ping_interval_ms: 0 } },
+    );
+    t.after(() => host.close());
+    await host.startServices();
+    const id = 'project:example.rust_service_plugin';
+    const service = host.services.get(id)!;
+    const connection = () => host.status(id)[0]!.websocket_connections[0] as Record<string, unknown>;
+    await until(() => server.sockets[0], 'a connection');
+    server.sockets[0]!.send('hello');
+    await until(() => server.received.includes('echo: hello'), 'the echo');
+    server.sockets[0]!.close(4000, 'go away');
+    await until(() => server.sockets[1], 'a reconnect');
+    server.sockets[1]!.send('again');
+    await until(() => server.received.includes('echo: again'), 'the second echo');
+    const seen = JSON.parse((await host.callTool('example_echo', {})).content!) as { kind: string; payload: { text?: string } }[];
+    assert.deepEqual(seen.map((e) => [e.kind, e.payload.text]), [['websocket_text', 'hello'], ['websocket_text', 'again']]);
+    assert.equal(connection()['skipped_undeclared'], 3, 'open, close, open');
+    assert.equal(connection()['drops'], 0);
+    assert.equal(service.counters.rejected, 0, 'not counted against the plugin');
+    const diagnostics = service.diagnostics.toArray();
+    assert.ok(!diagnostics.some((d) => d.kind === 'InvalidEvent'), 'no InvalidEvent');
+    assert.ok(diagnostics.some((d) => d.kind === 'ServiceWebSocketEventSkipped' && /websocket_open event not delivered: ingress example_ws does not declare it/.test(d.message)));
+  });
+
+  for (const size of [20, 5]) {
+    it(`never hands the plugin a piece of 8+ characters of a secret a server echoes back in ${size}-character frames`, async (t) => {
+      const secret = 'xq7Vd1bN4tZ0pL9sK2mW8rY5cJ3hG6fA';
+      let pieces = 0;
+      const server = await loopback(t, {
+        onMessage: (socket, text) => {
+          if (!text.includes(secret)) return;
+          for (let i = 0; i < text.length; i += size) {
+            socket.send(text.slice(i, i + size));
+            pieces++;
+          }
+        },
+      });
+      const { host } = await relayHost(t, server.port, { secrets: { bot_token: secret } });
+      await until(() => server.sockets[0], 'a connection');
+      server.sockets[0]!.send('identify');
+      await until(() => pieces > 0, 'the echo in pieces');
+      const texts = await seenTexts(host, 1 + pieces);
+      assert.equal(texts.length, 1 + pieces);
+      const joined = texts.slice(1).join('');
+      assert.deepEqual(piecesIn(joined, secret, 8), [], joined);
+      assert.ok(joined.startsWith('{"op":2,"token":"'), joined);
+      assert.ok(joined.endsWith('"}'), joined);
+      assert.ok(!server.received.some((m) => m.startsWith('echo: ') && piecesIn(m, secret, 8).length > 0), 'nor can it echo one back');
+    });
+  }
+
+  it('keeps the events read but not yet accepted across a stop, and delivers them first at the next start', async (t) => {
+    const N = 40;
+    const server = await loopback(t, {
+      onConnection: (socket) => {
+        if (server.sockets.length === 1) for (let i = 0; i < N; i++) socket.send(`slow ${i}`);
+      },
+    });
+    const { host, service, connection } = await relayHost(t, server.port, { queue: 2, policy: { inbox_high_water: 8, inbox_low_water: 2 } });
+    await until(() => (connection()['inbox_depth'] as number) >= 5, 'events waiting in the inbox', 20_000);
+    await service.stop();
+    const held = connection()['inbox_depth'] as number;
+    const read = connection()['frames_in'] as number;
+    assert.ok(held >= 1, 'events are held');
+    assert.ok(service.diagnostics.toArray().some((d) => d.kind === 'ServiceWebSocketInboxHeld'));
+    await service.start();
+    let seen: { kind: string; payload: { text?: string } }[] = [];
+    for (let i = 0; i < 400 && seen.length < held + 1; i++) {
+      seen = JSON.parse((await host.callTool('seen', {})).content!) as typeof seen;
+      if (seen.length < held + 1) await new Promise((r) => setTimeout(r, 25));
+    }
+    const expected = Array.from({ length: held }, (_, i) => `slow ${read - held + i}`);
+    assert.deepEqual(seen.slice(0, held).map((e) => e.payload.text), expected, 'the held frames, in order, first');
+    assert.equal(seen[held]?.kind, 'websocket_open', 'then the new connection');
+    assert.equal(connection()['refused'], 0, 'nothing was counted as refused across the stop');
+  });
+
+  it('counts the frames a replaced socket still emits after websocket_reconnect as stale, and delivers everything read before', async (t) => {
+    const N = 100;
+    const bulk = (i: number) => `bulk ${i} ${'.'.repeat(2_000)}`;
+    const server = await loopback(t, {
+      onConnection: (socket) => {
+        if (server.sockets.length !== 1) return;
+        socket.send('reconnect');
+        for (let i = 0; i < N; i++) socket.send(bulk(i));
+      },
+    });
+    const { host, service, connection } = await relayHost(t, server.port, { queue: 2, policy: { inbox_high_water: 4, inbox_low_water: 1 } });
+    await until(() => server.sockets.length >= 2, 'the reconnect', 20_000);
+    const read = (connection()['frames_in'] as number) - 1;
+    const texts = await seenTexts(host, read + 1);
+    assert.deepEqual(texts, ['reconnect', ...Array.from({ length: read }, (_, i) => `bulk ${i}`)], 'every frame read before the reconnect, in order');
+    const status = connection();
+    assert.ok((status['stale_frames'] as number) > 0, 'the old socket had frames buffered');
+    assert.equal(read + (status['stale_frames'] as number) <= N, true);
+    assert.equal(status['drops'], status['stale_frames']);
+    assert.ok(service.diagnostics.toArray().some((d) => d.kind === 'ServiceWebSocketStaleFrame'));
+  });
+
+  it('opens its connections again when the service starts after a stop', async (t) => {
+    const server = await loopback(t);
+    const { service, connection } = await relayHost(t, server.port);
+    await until(() => server.sockets[0], 'a connection');
+    await service.stop();
+    assert.equal(connection()['state'], 'Closed');
+    await service.start();
+    await until(() => server.sockets[1], 'a new connection after the start');
+    server.sockets[1]!.send('back');
+    await until(() => server.received.includes('echo: back'), 'the echo');
+    assert.equal(connection()['state'], 'Connected');
   });
 });
 

@@ -9,6 +9,7 @@ import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
 import { Secrets } from '../../secrets/secrets.js';
 import { defaultBuiltinDir } from '../../store/locations.js';
 import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
+import { escapeTerminal } from '../terminal.js';
 
 
 async function until<T>(fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, what: string, ms: number): Promise<T> {
@@ -29,7 +30,8 @@ async function until<T>(fn: () => T | undefined | null | false | Promise<T | und
 export async function runDemo(io: CliIo, options: { messages?: string; json?: boolean }): Promise<void> {
   const count = options.messages === undefined ? 5 : Number(options.messages);
   if (!Number.isInteger(count) || count < 1 || count > 100) throw new UsageError('--messages must be between 1 and 100');
-  const say = (line: string) => !options.json && io.stdout(line + '\n');
+  // Lines carry text from the emulator and the bot (remote and guest): escaped.
+  const say = (line: string) => !options.json && io.stdout(escapeTerminal(line, { limit: Infinity }) + '\n');
   const builtin = io.env['YOI_BUILTIN_DIR'] ?? defaultBuiltinDir();
 
   const token = `demo.${randomBytes(12).toString('hex')}`;
