@@ -12,6 +12,10 @@ import { PluginService, type ServiceEffects, type StopReport } from './service/p
 import type { ServicePolicy } from './service/policy.js';
 import type { ServiceEventHook } from './service/service-events.js';
 import type { Clock } from './service/clock.js';
+import { JournalWriter } from './service/journal-writer.js';
+import { DEFAULT_SERVICE_POLICY } from './service/policy.js';
+import { MemoryJournal } from './journal/memory-journal.js';
+import type { Journal, JournalStats } from './journal/journal.js';
 import { pluginStatus, type PluginStatus } from './status/status.js';
 import { INSTANCE_WORLD } from './manifest/types.js';
 import { WebSocketDriver } from './websocket/driver.js';
@@ -23,7 +27,14 @@ export interface PluginHostOptions extends RuntimeOptions {
   readonly servicePolicy?: Partial<ServicePolicy>;
   /** Where services act on the world: domain event sink, WebSocket driver. */
   readonly effects?: ServiceEffects;
-  /** Directory for persisted dead letters; in memory when absent. */
+  /**
+   * Where services keep what they accepted: events, the outbox, durable state, timers, dead
+   * letters. Default: a journal in memory (nothing survives the process); `serve` passes the
+   * workspace's LMDB journal (`openLmdbJournal({ dir: journalDir(workspace) })`). The host
+   * writes to it but does not close it.
+   */
+  readonly journal?: Journal;
+  /** The host's state directory (kept out of reach of fs grants). */
   readonly stateDir?: string;
   /** Defaults for host-owned WebSocket connections (an enablement's `[plugins.enabled.websocket]` wins). */
   readonly connectionPolicy?: Partial<ConnectionPolicy>;
@@ -51,10 +62,15 @@ export class PluginHost {
   readonly tools: ToolRegistry;
   /** Discovery and resolution diagnostics of the workspace (empty for `fromResolved`). */
   readonly diagnostics: readonly Diagnostic[];
+  /** The journal the services write to. */
+  readonly journal: Journal;
+  readonly #writer: JournalWriter;
 
   private constructor(records: readonly ResolvedPlugin[], diagnostics: readonly Diagnostic[], options: PluginHostOptions) {
     const runtimes = new Map<string, PluginRuntime>();
     const services = new Map<string, PluginService>();
+    this.journal = options.journal ?? new MemoryJournal({ limits: { deadLetterCount: options.servicePolicy?.deadLetterCapacity ?? DEFAULT_SERVICE_POLICY.deadLetterCapacity } });
+    this.#writer = new JournalWriter(this.journal, options.clock);
     // The cache whose JS the host runs and the dead-letter folder are out of reach of fs grants too.
     const extraControl = runtimeControlLocations(options);
     for (const given of records) {
@@ -66,7 +82,7 @@ export class PluginHost {
         const service = new PluginService(runtime, {
           ...(options.servicePolicy ? { policy: options.servicePolicy } : {}),
           ...(options.effects ? { effects: options.effects } : {}),
-          ...(options.stateDir ? { stateDir: options.stateDir } : {}),
+          writer: this.#writer,
           ...(options.onServiceEvent ? { onEvent: options.onServiceEvent } : {}),
           ...(options.clock ? { clock: options.clock } : {}),
         });
@@ -132,10 +148,16 @@ export class PluginHost {
     return [...this.runtimes.values()].filter((r) => ref === undefined || r.record.identity === ref).map((r) => pluginStatus(r, this.services.get(r.record.identity)));
   }
 
-  /** Stops services (closing queues, dead-lettering undelivered events), then every plugin. Idempotent. */
+  /** Journal counters: engine, writes, failures, commit latency. */
+  journalStatus(): { readonly engine: string; readonly writing: 'ok' | 'failing'; readonly last_error: string | null } & JournalStats {
+    return { engine: this.journal.engine, writing: this.#writer.healthy ? 'ok' : 'failing', last_error: this.#writer.lastError, ...this.journal.stats() };
+  }
+
+  /** Stops services (accepted events not handled yet stay in the journal), then every plugin. Idempotent. */
   async close(): Promise<StopReport[]> {
     const reports = await Promise.all([...this.services.values()].map((s) => s.stop()));
     await Promise.all([...this.runtimes.values()].map((r) => r.close()));
+    this.#writer.close();
     return reports;
   }
 }

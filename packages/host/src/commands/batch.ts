@@ -1,34 +1,58 @@
+import type { JsonValue } from '../manifest/types.js';
 import type { IngressEvent } from '../service/ingress-event.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import { commandResult, validateOutputCommands, type CommandResult, type ValidatedCommand } from './envelope.js';
 import { EXECUTORS } from './executors/index.js';
 import { idsOf, messageOf, type ExecutionContext } from './executors/types.js';
 
+/** Bounds of a plugin's durable state: small enough to hand back in one event (64 KiB). */
+export const STATE_LIMITS = { keys: 64, bytes: 48 * 1024 } as const;
+
 export interface BatchLimits {
   readonly maxTimers: number;
+  readonly stateKeys: number;
+  readonly stateBytes: number;
+}
+
+/** What the batch is checked against: the timers and durable state as planned so far. */
+export interface PlanView {
+  timerIds(): ReadonlySet<string>;
+  state(): ReadonlyMap<string, JsonValue>;
+}
+
+export interface BatchPlan {
+  /** Results of commands that took effect while planning, and of rejected ones. */
+  readonly results: readonly CommandResult[];
+  /** Commands that act on the world, in order: they run from the outbox once the result is committed. */
+  readonly outbox: readonly ValidatedCommand[];
 }
 
 /**
- * Validates a handler result's output commands as one batch and runs them in order, one
- * executor per kind. Validation and the resource checks are all or nothing: if one command
- * fails them, none runs, and every command of the batch gets a `Rejected` result with its
- * own ids. Past that point each command stands alone: one that fails to execute is rejected
- * and the rest still run.
+ * Validates a handler result's output commands as one batch and plans them. Validation and
+ * the resource checks are all or nothing: if one command fails them, none takes effect, and
+ * every command of the batch gets a `Rejected` result with its own ids. Otherwise commands
+ * that change the plugin's own timers, state and status take effect now (their durable part
+ * is committed with the event's acknowledgement), and the others are returned for the outbox.
  */
-export async function runBatch(output: unknown, event: IngressEvent, record: ResolvedPlugin, limits: BatchLimits, context: ExecutionContext): Promise<CommandResult[]> {
+export async function planBatch(output: unknown, event: IngressEvent, record: ResolvedPlugin, limits: BatchLimits, view: PlanView, context: ExecutionContext): Promise<BatchPlan> {
   const batch = validateOutputCommands(output, event, record);
   if (!batch.ok) {
     const notRun = batch.valid.map((command) => commandResult(idsOf(command), 'Rejected', 'not run: another command of the same handler result was rejected (all or nothing)'));
-    return [...batch.results, ...notRun];
+    return { results: [...batch.results, ...notRun], outbox: [] };
   }
-  const problem = preflight(batch.commands, context, limits);
-  if (problem) return batch.commands.map((command) => commandResult(idsOf(command), 'Rejected', problem));
+  const problem = preflight(batch.commands, view, limits);
+  if (problem) return { results: batch.commands.map((command) => commandResult(idsOf(command), 'Rejected', problem)), outbox: [] };
   const results: CommandResult[] = [];
-  for (const command of batch.commands) results.push(await execute(command, context));
-  return results;
+  const outbox: ValidatedCommand[] = [];
+  for (const command of batch.commands) {
+    if (EXECUTORS[command.kind].stage === 'outbox') outbox.push(command);
+    else results.push(await runCommand(command, context));
+  }
+  return { results, outbox };
 }
 
-async function execute<K extends ValidatedCommand['kind']>(command: Extract<ValidatedCommand, { kind: K }>, context: ExecutionContext): Promise<CommandResult> {
+/** Runs one command with its executor; a throw inside the host becomes a `Rejected` result. */
+export async function runCommand<K extends ValidatedCommand['kind']>(command: Extract<ValidatedCommand, { kind: K }>, context: ExecutionContext): Promise<CommandResult> {
   const executor = EXECUTORS[command.kind as K];
   try {
     return await executor.execute(command, context);
@@ -37,13 +61,26 @@ async function execute<K extends ValidatedCommand['kind']>(command: Extract<Vali
   }
 }
 
-/** Resource checks for the whole batch before anything runs. */
-function preflight(commands: readonly ValidatedCommand[], context: ExecutionContext, limits: BatchLimits): string | null {
-  const timers = new Set(context.timers.status().map((t) => t.timer_id));
+/** Resource checks for the whole batch before anything takes effect. */
+function preflight(commands: readonly ValidatedCommand[], view: PlanView, limits: BatchLimits): string | null {
+  const timers = new Set(view.timerIds());
+  const state = new Map(view.state());
   for (const command of commands) {
     if (command.kind === 'timer_set') timers.add(command.timerId);
     if (command.kind === 'timer_cancel') timers.delete(command.timerId);
+    if (command.kind === 'state_set') state.set(command.key, command.value);
+    if (command.kind === 'state_delete') state.delete(command.key);
   }
   if (timers.size > limits.maxTimers) return `output commands would leave ${timers.size} timers; the limit is ${limits.maxTimers}`;
+  if (state.size > limits.stateKeys) return `output commands would leave ${state.size} durable state keys; the limit is ${limits.stateKeys}`;
+  const bytes = stateBytes(state);
+  if (bytes > limits.stateBytes) return `output commands would leave ${bytes} bytes of durable state; the limit is ${limits.stateBytes}`;
   return null;
+}
+
+/** Size of a state as the bounds count it: each key plus its value's JSON, in UTF-8 bytes. */
+export function stateBytes(state: ReadonlyMap<string, JsonValue>): number {
+  let total = 0;
+  for (const [key, value] of state) total += Buffer.byteLength(key) + Buffer.byteLength(JSON.stringify(value));
+  return total;
 }

@@ -21,6 +21,8 @@ export const COMMAND_KINDS = [
   'websocket_send',
   'websocket_reconnect',
   'websocket_close',
+  'state_set',
+  'state_delete',
 ] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
@@ -31,6 +33,7 @@ export const COMMAND_LIMITS = {
   timerMinMs: 100,
   timerMaxMs: 24 * 60 * 60 * 1000,
   domainEventTypeBytes: 128,
+  stateKeyBytes: 128,
 } as const;
 
 export type CommandStatus = 'Recorded' | 'Rejected' | 'Unsupported';
@@ -51,8 +54,10 @@ interface Ids {
   readonly command_id: string;
 }
 
-export type ValidatedCommand = Ids &
-  (
+export type ValidatedCommand = Ids & {
+  /** The envelope as the guest sent it (kept in the outbox, validated again before it runs after a restart). */
+  readonly raw: JsonValue;
+} & (
     | { readonly kind: 'diagnostic_status_update'; readonly message?: string; readonly status?: JsonValue }
     | { readonly kind: 'host_request_dispatch'; readonly request: PreparedRequest; readonly replyIngress: string }
     | { readonly kind: 'timer_set'; readonly timerId: string; readonly ingress: string; readonly delayMs: number; readonly intervalMs?: number; readonly data?: JsonValue }
@@ -61,6 +66,8 @@ export type ValidatedCommand = Ids &
     | { readonly kind: 'websocket_send'; readonly url: string; readonly text: string }
     | { readonly kind: 'websocket_reconnect'; readonly connection?: string; readonly url?: string }
     | { readonly kind: 'websocket_close'; readonly connection?: string; readonly code?: number; readonly reason?: string }
+    | { readonly kind: 'state_set'; readonly key: string; readonly value: JsonValue }
+    | { readonly kind: 'state_delete'; readonly key: string }
   );
 
 export function commandResult(ids: Partial<Ids> & { kind?: string }, status: CommandStatus, message: string): CommandResult {
@@ -99,6 +106,12 @@ function optionalString(payload: Record<string, unknown>, key: string, max = 102
 }
 
 function validateOne(raw: unknown, event: IngressEvent, plugin: ResolvedPlugin): ValidatedCommand {
+  return { ...validateShape(raw, event, plugin), raw: raw as JsonValue } as ValidatedCommand;
+}
+
+type Shape = ValidatedCommand extends infer C ? (C extends unknown ? Omit<C, 'raw'> : never) : never;
+
+function validateShape(raw: unknown, event: IngressEvent, plugin: ResolvedPlugin): Shape {
   const envelope = record(raw, ['correlation_id', 'source_event_id', 'command_id', 'kind', 'payload', 'requested_at'], 'output command envelope');
   for (const field of ['correlation_id', 'source_event_id', 'command_id'] as const) {
     if (!isEnvelopeId(envelope[field])) throw new Invalid(`${field} is empty, too long, or contains control characters`);
@@ -203,6 +216,35 @@ function validateOne(raw: unknown, event: IngressEvent, plugin: ResolvedPlugin):
       if (websocketDenied) throw new Invalid(`websocket_close not granted: ${websocketDenied}`);
       return { ...ids, kind: 'websocket_close', ...(connection !== undefined ? { connection } : {}), ...(code !== undefined ? { code: code as number } : {}), ...(reason !== undefined ? { reason } : {}) };
     }
+    case 'state_set': {
+      const p = record(envelope['payload'], ['key', 'value'], what);
+      const key = stateKey(p['key']);
+      if (p['value'] === undefined || p['value'] === null) throw new Invalid('state_set needs a `value` (use state_delete to remove a key)');
+      return { ...ids, kind: 'state_set', key, value: p['value'] as JsonValue };
+    }
+    case 'state_delete': {
+      const p = record(envelope['payload'], ['key'], what);
+      return { ...ids, kind: 'state_delete', key: stateKey(p['key']) };
+    }
+  }
+}
+
+function stateKey(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || Buffer.byteLength(value) > COMMAND_LIMITS.stateKeyBytes || /[\u0000-\u001f\u007f]/.test(value)) {
+    throw new Invalid(`state key must be 1–${COMMAND_LIMITS.stateKeyBytes} bytes without control characters`);
+  }
+  return value;
+}
+
+/**
+ * Validates one command again, outside its batch: a command kept in the outbox across a
+ * restart is checked against the manifest and grants of now before it runs.
+ */
+export function revalidateCommand(raw: unknown, sourceEvent: Pick<IngressEvent, 'correlation_id' | 'ingress_name'>, plugin: ResolvedPlugin): { ok: true; command: ValidatedCommand } | { ok: false; message: string } {
+  try {
+    return { ok: true, command: validateOne(raw, sourceEvent as IngressEvent, plugin) };
+  } catch (error) {
+    return { ok: false, message: error instanceof Invalid ? error.message : 'output command could not be validated' };
   }
 }
 

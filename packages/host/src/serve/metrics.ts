@@ -1,6 +1,57 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { LIFECYCLE_STATES } from '../service/lifecycle.js';
+import type { JournalStats } from '../journal/journal.js';
 import type { PluginStatus } from '../status/status.js';
+
+type JournalStatus = { readonly engine: string; readonly writing: 'ok' | 'failing' } & JournalStats;
+
+/** The journal's own figures: writes, failures, latency. */
+function journalMetrics(registry: Registry, journal: () => JournalStatus): void {
+  const counters: [keyof JournalStats, string, string][] = [
+    ['appended', 'yoi_journal_events_appended_total', 'Events accepted into the journal.'],
+    ['commits', 'yoi_journal_commits_total', 'Transactions committed.'],
+    ['write_errors', 'yoi_journal_write_errors_total', 'Writes the journal could not make durable (each is retried; the service is Degraded meanwhile).'],
+    ['flushes', 'yoi_journal_flushes_total', 'Durable writes (group commits).'],
+    ['dead_letters_evicted', 'yoi_journal_dead_letters_evicted_total', 'Dead letters evicted to stay within the bounds.'],
+  ];
+  for (const [field, name, help] of counters) {
+    new Counter({
+      name,
+      help,
+      labelNames: ['engine'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const j = journal();
+        const value = j[field];
+        if (typeof value === 'number') this.inc({ engine: j.engine }, value);
+      },
+    });
+  }
+  new Gauge({
+    name: 'yoi_journal_writing',
+    help: 'Whether journal writes work (1) or fail and are being retried (0).',
+    labelNames: ['engine'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const j = journal();
+      this.set({ engine: j.engine }, j.writing === 'ok' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'yoi_journal_commit_latency_seconds',
+    help: 'Durable-write latency of recent appends and commits.',
+    labelNames: ['engine', 'quantile'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const j = journal();
+      this.set({ engine: j.engine, quantile: '0.5' }, j.commit_p50_us / 1e6);
+      this.set({ engine: j.engine, quantile: '0.99' }, j.commit_p99_us / 1e6);
+    },
+  });
+}
 
 /** Counters of each host-owned WebSocket connection (driver status fields) exported as `yoi_plugin_websocket_<field>_total`. */
 const CONNECTION_COUNTERS: Readonly<Record<string, string>> = {
@@ -29,8 +80,9 @@ const CONNECTION_GAUGES: Readonly<Record<string, string>> = {
  * Prometheus metrics, computed from the status model at scrape time (the status model is
  * the single source; nothing here counts on its own).
  */
-export function createMetrics(status: () => readonly PluginStatus[]): Registry {
+export function createMetrics(status: () => readonly PluginStatus[], journal?: () => JournalStatus): Registry {
   const registry = new Registry();
+  if (journal) journalMetrics(registry, journal);
   const each = (fn: (s: PluginStatus) => void) => {
     for (const s of status()) fn(s);
   };

@@ -12,6 +12,8 @@ import type { StopReport } from '../service/plugin-service.js';
 import { createMetrics } from './metrics.js';
 import { newToken, removeControlFile, stateDir, writeControlFile } from './control-file.js';
 import type { Logger } from './log.js';
+import { journalDir, openLmdbJournal } from '../journal/lmdb-journal.js';
+import { DEFAULT_SERVICE_POLICY } from '../service/policy.js';
 import { DiscardWatch, serviceEventLogger } from './service-log.js';
 
 export interface ServeOptions extends PluginHostOptions {
@@ -37,9 +39,9 @@ export interface RunningServer {
 }
 
 /**
- * `yoi plugin serve`: a long-running host for one workspace. Starts its services, appends
- * domain events to `.yoi/state/events.jsonl`, keeps dead letters in `.yoi/state/dead-letters`,
- * and serves a small control API on loopback behind a bearer token (in `.yoi/serve.json`, 0600).
+ * `yoi plugin serve`: a long-running host for one workspace. Starts its services, keeps what
+ * they accept in the workspace's journal (`.yoi/state/journal`, LMDB), appends domain events
+ * to `.yoi/state/events.jsonl`, and serves a small control API on loopback behind a bearer token (in `.yoi/serve.json`, 0600).
  */
 export async function startServe(options: ServeOptions): Promise<RunningServer> {
   const { log } = options;
@@ -50,14 +52,21 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   await mkdir(state, { recursive: true, mode: 0o700 });
   const eventLog = join(state, 'events.jsonl');
   const logServiceEvent = serviceEventLogger(log);
-  const host = await PluginHost.fromWorkspace(options.stores, {
+  // The workspace's durable journal, unless the embedder brings its own (then it closes it too).
+  const ownJournal = options.journal ? null : await openLmdbJournal({ dir: journalDir(workspace), limits: { deadLetterCount: options.servicePolicy?.deadLetterCapacity ?? DEFAULT_SERVICE_POLICY.deadLetterCapacity } });
+  const journal = options.journal ?? ownJournal!;
+  log('info', 'journal open', { engine: journal.engine, dir: ownJournal ? journalDir(workspace) : null });
+  let host: PluginHost;
+  try {
+    host = await PluginHost.fromWorkspace(options.stores, {
     ...options,
     servicePolicy: { statusPollMs: SERVE_STATUS_POLL_MS, ...options.servicePolicy },
     onServiceEvent: (event) => {
       logServiceEvent(event);
       options.onServiceEvent?.(event);
     },
-    stateDir: join(state, 'dead-letters'),
+    stateDir: state,
+    journal,
     effects: {
       ...options.effects,
       appendDomainEvent: async (event) => {
@@ -66,13 +75,17 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       },
     },
   });
+  } catch (error) {
+    await ownJournal?.close();
+    throw error;
+  }
   for (const d of host.diagnostics) log('warn', d.message, { plugin: d.identity ?? null, kind: d.kind });
   for (const issue of host.registrationIssues) log('warn', issue.message, { plugin: issue.plugin_ref, tool: issue.tool });
   const discards = new DiscardWatch(() => host.status(), log).every(options.discardLogIntervalMs ?? 5_000);
   for (const failure of await host.startServices()) log('error', 'service failed to start', { plugin: failure.plugin, error: failure.error });
   for (const [ref, service] of host.services) log('info', 'service state', { plugin: ref, state: service.state });
 
-  const metrics = createMetrics(() => host.status());
+  const metrics = createMetrics(() => host.status(), () => host.journalStatus());
   const token = newToken();
   const server = createServer((req, res) => {
     void handle(req, res).catch((error) => {
@@ -100,7 +113,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     if (req.method === 'GET' && resource === 'status') {
       const plugins = host.status(ref);
       if (ref && plugins.length === 0) return send(res, 404, { error: { code: 'not_found', message: 'plugin is not enabled in this workspace' } });
-      return send(res, 200, { workspace, plugins });
+      return send(res, 200, { workspace, journal: host.journalStatus(), plugins });
     }
     if (req.method === 'POST' && resource === 'tools' && ref === 'call') {
       const body = (await readJson(req)) as { tool?: unknown; plugin?: unknown; input?: JsonValue } | null;
@@ -115,15 +128,14 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     }
     const service = ref ? host.services.get(ref) : undefined;
     if ((resource === 'dlq' || resource === 'plugins') && !service) return send(res, 404, { error: { code: 'not_found', message: 'no service for that plugin in this host' } });
-    if (resource === 'dlq' && req.method === 'GET' && !action) return send(res, 200, { plugin: ref, dead_letters: service!.deadLetters.list() });
+    if (resource === 'dlq' && req.method === 'GET' && !action) return send(res, 200, { plugin: ref, dead_letters: await service!.listDeadLetters() });
     if (resource === 'dlq' && req.method === 'POST' && (action === 'replay' || action === 'drop')) {
       const body = (await readJson(req)) as { ids?: unknown } | null;
       const ids = Array.isArray(body?.ids) ? (body!.ids as unknown[]).filter((i): i is string => typeof i === 'string') : 'all';
       if (action === 'drop') {
-        const removed = service!.deadLetters.remove(ids);
-        await service!.deadLetters.flush();
-        log('info', 'dead letters dropped', { plugin: ref, count: removed.length });
-        return send(res, 200, { plugin: ref, dropped: removed.length });
+        const dropped = await service!.dropDeadLetters(ids);
+        log('info', 'dead letters dropped', { plugin: ref, count: dropped });
+        return send(res, 200, { plugin: ref, dropped });
       }
       const result = await service!.replay(ids);
       log('info', 'dead letters replayed', { plugin: ref, count: result.replayed });
@@ -163,7 +175,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         server.closeAllConnections?.();
         const reports = await host.close();
         discards.stop();
-        for (const r of reports) log('info', 'service stopped', { plugin: r.plugin, in_flight: r.in_flight, undelivered: r.undelivered, state: r.state });
+        await ownJournal?.close();
+        for (const r of reports) log('info', 'service stopped', { plugin: r.plugin, in_flight: r.in_flight, waiting: r.waiting, state: r.state });
         await removeControlFile(workspace, token);
         return reports;
       })()),

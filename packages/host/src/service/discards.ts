@@ -19,8 +19,6 @@ export interface DiscardCounters {
   readonly timer_ticks_undelivered: number;
   /** Oldest dead letters evicted to keep the store within its bound. */
   readonly dead_letters_evicted: number;
-  /** Dead-letter writes that failed (the entries are only in memory). */
-  readonly dead_letter_write_errors: number;
   /** Service diagnostics pushed out of their bounded ring. */
   readonly diagnostics_dropped: number;
   /** Command results pushed out of their bounded ring. */
@@ -39,7 +37,7 @@ export interface DiscardCounters {
   readonly websocket_inbox_safety_closes: number;
 }
 
-type Counted = 'commands_rejected' | 'rejection_events_not_declared' | 'rejection_events_suppressed' | 'rejection_events_undelivered' | 'timer_ticks_undelivered';
+type Counted = 'commands_rejected' | 'rejection_events_not_declared' | 'rejection_events_suppressed' | 'rejection_events_undelivered' | 'timer_ticks_undelivered' | 'dead_letters_evicted';
 type Retired = 'websocket_frames_dropped' | 'websocket_binary_dropped' | 'websocket_skipped_undeclared' | 'websocket_inbox_safety_closes';
 
 /** Driver connection counters (see `websocket/driver.ts`) behind each WebSocket discard counter. */
@@ -59,6 +57,7 @@ export class DiscardTally {
     rejection_events_suppressed: 0,
     rejection_events_undelivered: 0,
     timer_ticks_undelivered: 0,
+    dead_letters_evicted: 0,
   };
   readonly #retired: Record<Retired, number> = { websocket_frames_dropped: 0, websocket_binary_dropped: 0, websocket_skipped_undeclared: 0, websocket_inbox_safety_closes: 0 };
 
@@ -92,7 +91,6 @@ export const DISCARD_KINDS: readonly (keyof DiscardCounters)[] = [
   'timer_ticks_skipped',
   'timer_ticks_undelivered',
   'dead_letters_evicted',
-  'dead_letter_write_errors',
   'diagnostics_dropped',
   'command_results_dropped',
   'guest_log_lines_dropped',

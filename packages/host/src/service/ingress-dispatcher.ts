@@ -1,10 +1,11 @@
 import { boundText, redactText } from '../diagnostics.js';
+import type { JournalDeadLetter, JournalEvent } from '../journal/journal.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import type { Clock } from './clock.js';
-import type { DeadLetter, DeadLetterStore } from './dead-letters.js';
-import { rfc3339 } from './ids.js';
+import { rfc3339, uuidv7 } from './ids.js';
 import { ingressEventProblem, type IngressEvent } from './ingress-event.js';
 import { IngressQueue, type QueuedEvent } from './ingress-queue.js';
+import type { JournalWriter } from './journal-writer.js';
 import { backoffMs, type ServicePolicy } from './policy.js';
 import type { ServiceEvent } from './service-events.js';
 
@@ -46,23 +47,26 @@ export interface DispatchHooks {
   refusal(): Refusal | null;
   /** Waits until the instance can take an event; false when it never will (stopping, disabled, failed). */
   whenDeliverable(): Promise<boolean>;
-  /** Delivers one event to the instance and runs its commands. */
-  attempt(ingress: string, event: IngressEvent): Promise<Attempt>;
+  /** Delivers one event to the instance, commits its handling, and leaves its commands to the outbox. */
+  attempt(item: QueuedEvent, event: IngressEvent): Promise<Attempt>;
+  /** An event went to the dead-letter store; `evicted` were pushed out to keep it within its bounds. */
+  deadLettered(letter: JournalDeadLetter, evicted: readonly JournalDeadLetter[]): void;
   diagnose(kind: string, message: string, error?: boolean): void;
   notify(event: Omit<ServiceEvent, 'plugin'>): void;
 }
 
 /**
- * Ingress dispatch of one service: validation before queueing, the bounded queue with
+ * Ingress dispatch of one service: validation before an event is accepted, acceptance into
+ * the journal (an event counts as accepted once it is stored there), the bounded queue with
  * backpressure or an explicit drop policy, serial delivery, redelivery with backoff and
  * `attempt` incremented, and the dead-letter store once the attempts are used up.
  */
 export class IngressDispatcher {
   readonly counters: DispatchCounters = { enqueued: 0, dispatched: 0, retried: 0, failed: 0, timed_out: 0, dead_lettered: 0, dropped: 0, rejected: 0 };
-  readonly deadLetters: DeadLetterStore;
   readonly #record: ResolvedPlugin;
   readonly #policy: ServicePolicy;
   readonly #clock: Clock;
+  readonly #writer: JournalWriter;
   readonly #hooks: DispatchHooks;
   readonly #queue: IngressQueue;
   #inFlight: QueuedEvent | null = null;
@@ -71,15 +75,20 @@ export class IngressDispatcher {
   #cancelSleep: (() => void) | null = null;
   #pausedSince: number | null = null;
   #pausedMs = 0;
+  #accepting = 0;
   #lastEvent: LastEvent | null = null;
 
-  constructor(record: ResolvedPlugin, policy: ServicePolicy, clock: Clock, deadLetters: DeadLetterStore, hooks: DispatchHooks) {
+  constructor(record: ResolvedPlugin, policy: ServicePolicy, clock: Clock, writer: JournalWriter, hooks: DispatchHooks) {
     this.#record = record;
     this.#policy = policy;
     this.#clock = clock;
-    this.deadLetters = deadLetters;
+    this.#writer = writer;
     this.#hooks = hooks;
     this.#queue = new IngressQueue(policy.queueCapacity);
+  }
+
+  get #plugin(): string {
+    return this.#record.identity;
   }
 
   get depth(): number {
@@ -104,16 +113,16 @@ export class IngressDispatcher {
   }
 
   get isIdle(): boolean {
-    return this.#queue.depth === 0 && this.#inFlight === null && this.#queue.waiting === 0;
+    return this.#queue.depth === 0 && this.#inFlight === null && this.#queue.waiting === 0 && this.#accepting === 0;
   }
 
-  /** Takes events again and runs the dispatch loop (start, restart after stop, re-enable). */
+  /** Takes events again and runs the dispatch loop (start, start after stop, re-enable). */
   open(): void {
     this.#queue.reopen();
     this.#loop ??= this.#run();
   }
 
-  /** Refuses new events and wakes a redelivery backoff; returns what was still queued. */
+  /** Refuses new events and wakes a redelivery backoff; returns what was still queued (it stays in the journal). */
   close(): QueuedEvent[] {
     this.#queue.close();
     this.#cancelSleep?.();
@@ -134,7 +143,7 @@ export class IngressDispatcher {
     return outcome;
   }
 
-  /** Why this event may not be queued now, or null. */
+  /** Why this event may not be accepted now, or null. */
   check(ingress: string, event: IngressEvent): Refusal | null {
     const closed = this.#hooks.refusal();
     if (closed) return closed;
@@ -142,38 +151,65 @@ export class IngressDispatcher {
     return problem ? { ok: false, reason: problem.kind, message: problem.message } : null;
   }
 
-  /** Queues an event, waiting while the queue is full (backpressure: the source is held, nothing is lost). */
+  /**
+   * Accepts an event, waiting while the queue is full and while the journal cannot write
+   * (backpressure: the source is held, nothing is lost). `ok` means it is in the journal.
+   */
   async deliver(ingress: string, event: IngressEvent): Promise<EnqueueOutcome> {
     const refused = this.check(ingress, event);
     if (refused) return this.#refuse(refused);
-    const full = this.#queue.depth >= this.#queue.capacity;
-    if (full && this.#pausedSince === null) this.#pausedSince = this.#clock.now();
-    const accepted = await this.#queue.put({ ingress, event, enqueuedAt: this.#clock.now() });
-    if (this.#pausedSince !== null && this.#queue.waiting === 0) {
-      this.#pausedMs += this.#clock.now() - this.#pausedSince;
-      this.#pausedSince = null;
+    const mustWait = !this.#queue.tryReserve();
+    let placed = !mustWait;
+    if (mustWait) {
+      if (this.#pausedSince === null) this.#pausedSince = this.#clock.now();
+      placed = await this.#queue.reserve();
+      if (this.#pausedSince !== null && this.#queue.waiting === 0) {
+        this.#pausedMs += this.#clock.now() - this.#pausedSince;
+        this.#pausedSince = null;
+      }
     }
-    if (!accepted) return this.#refuse({ ok: false, reason: 'stopped', message: 'plugin service stopped before the event could be queued' });
-    this.counters.enqueued++;
-    return { ok: true };
+    if (!placed) return this.#refuse({ ok: false, reason: 'stopped', message: 'plugin service stopped before the event could be accepted' });
+    return this.#accept(ingress, event);
   }
 
-  /** Queues an event without waiting; when full, follows the ingress's drop policy (default: refuse). */
-  offer(ingress: string, event: IngressEvent): EnqueueOutcome {
+  /** Accepts an event without waiting for a place; when full, follows the ingress's drop policy (default: refuse). */
+  async offer(ingress: string, event: IngressEvent): Promise<EnqueueOutcome> {
     const refused = this.check(ingress, event);
     if (refused) return this.#refuse(refused);
-    const policy = this.#policy.dropPolicy[ingress] ?? 'block';
-    const result = this.#queue.offer({ ingress, event, enqueuedAt: this.#clock.now() }, policy);
-    if (!result.accepted) {
-      if (policy === 'drop_newest') {
+    if (!this.#queue.tryReserve()) {
+      const policy = this.#policy.dropPolicy[ingress] ?? 'block';
+      const oldest = policy === 'drop_oldest' ? this.#queue.evictOldest() : undefined;
+      if (oldest) {
+        this.#dropped(`oldest queued ingress event dropped by the drop_oldest policy of ingress ${ingress}`, oldest.event);
+        this.#settle(oldest.seq);
+      } else if (policy === 'drop_newest') {
         this.#dropped(`ingress event dropped by the drop_newest policy of ingress ${ingress} (queue full, capacity ${this.#queue.capacity})`, event);
         return { ok: true };
-      }
-      return this.#refuse({ ok: false, reason: 'full', message: `plugin ingress queue is full (capacity ${this.#queue.capacity})` });
+      } else return this.#refuse({ ok: false, reason: 'full', message: `plugin ingress queue is full (capacity ${this.#queue.capacity})` });
     }
-    if (result.dropped) this.#dropped(`oldest queued ingress event dropped by the drop_oldest policy of ingress ${ingress}`, result.dropped.event);
-    this.counters.enqueued++;
-    return { ok: true };
+    return this.#accept(ingress, event);
+  }
+
+  /** Writes a reserved event to the journal and queues it in its place. */
+  async #accept(ingress: string, event: IngressEvent): Promise<EnqueueOutcome> {
+    this.#accepting++;
+    try {
+      const [stored] = await this.#writer.append(this.#plugin, [{ ingress, event }]);
+      this.counters.enqueued++;
+      this.#queue.push({ ingress, event, enqueuedAt: this.#clock.now(), seq: stored!.seq });
+      return { ok: true };
+    } catch (error) {
+      this.#queue.unreserve();
+      return this.#refuse({ ok: false, reason: 'stopped', message: `the event could not be accepted: ${error instanceof Error ? error.message : String(error)}` });
+    } finally {
+      this.#accepting--;
+      this.#checkIdle();
+    }
+  }
+
+  /** Acknowledges an event that will not be delivered (dropped by policy). */
+  #settle(seq: number): void {
+    this.#writer.commit(this.#plugin, { ack: [seq] }).catch((error: unknown) => this.#hooks.diagnose('JournalError', `acknowledging dropped event ${seq} failed: ${String(error)}`, true));
   }
 
   #dropped(message: string, event: IngressEvent): void {
@@ -183,19 +219,20 @@ export class IngressDispatcher {
   }
 
   /**
-   * Queues an event beyond the capacity, for work the service holds a bounded slot for (a
-   * host response, a command rejection). Never waits; refused only by the lifecycle or the
-   * event's validity.
+   * Queues events the host already accepted into the journal, beyond the capacity: responses,
+   * rejections, and (`kept`) events accepted before a restart, which are not counted again.
    */
-  pushReserved(ingress: string, event: IngressEvent): EnqueueOutcome {
-    const refused = this.check(ingress, event);
-    if (refused) return refused;
-    if (!this.#queue.pushReserved({ ingress, event, enqueuedAt: this.#clock.now() })) return { ok: false, reason: 'stopped', message: 'plugin service stopped before the event could be queued' };
-    this.counters.enqueued++;
-    return { ok: true };
+  queueAccepted(events: readonly JournalEvent[], kept = false): number {
+    let queued = 0;
+    for (const stored of events) {
+      if (!this.#queue.pushBeyond({ ingress: stored.ingress, event: stored.event, enqueuedAt: this.#clock.now(), seq: stored.seq })) break;
+      if (!kept) this.counters.enqueued++;
+      queued++;
+    }
+    return queued;
   }
 
-  /** Resolves when nothing is queued, in flight or waiting for queue space. */
+  /** Resolves when nothing is queued, in flight, being accepted or waiting for a place. */
   idle(): Promise<void> {
     if (this.isIdle) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
@@ -205,19 +242,15 @@ export class IngressDispatcher {
     if (this.isIdle) for (const waiter of this.#idleWaiters.splice(0)) waiter();
   }
 
-  deadLetter(item: QueuedEvent, attempts: number, error: string): DeadLetter {
-    this.counters.dead_lettered++;
-    const evictedBefore = this.deadLetters.evicted;
+  /** Moves an event to the dead-letter store and acknowledges it, in one commit. */
+  async deadLetter(item: QueuedEvent, attempts: number, error: string): Promise<void> {
     const reason = boundText(redactText(error, 512), 512);
+    const letter: JournalDeadLetter = { id: uuidv7(this.#clock.now()), ingress: item.ingress, event: { ...item.event, attempt: Math.max(1, attempts) }, attempts, last_error: reason, dead_lettered_at: rfc3339(this.#clock.now()) };
+    const result = await this.#writer.commit(this.#plugin, { ack: [item.seq], deadLetterAdd: [letter] });
+    this.counters.dead_lettered++;
     this.#hooks.diagnose('DeadLettered', `ingress event ${item.event.correlation_id} dead-lettered after ${attempts} attempt(s): ${reason}`);
-    const letter = this.deadLetters.add({ plugin: this.#record.identity, ingress: item.ingress, event: { ...item.event, attempt: Math.max(1, attempts) }, attempts, last_error: reason });
     this.#hooks.notify({ kind: 'dead_letter', level: 'warn', message: 'ingress event dead-lettered', fields: { correlation_id: item.event.correlation_id, event_kind: item.event.kind, attempts, error: reason, dead_letter_id: letter.id } });
-    const evicted = this.deadLetters.evicted - evictedBefore;
-    if (evicted > 0) {
-      this.#hooks.diagnose('DeadLetterEvicted', `${evicted} oldest dead letter(s) evicted to stay within ${this.deadLetters.capacity}`, true);
-      this.#hooks.notify({ kind: 'dead_letter_evicted', level: 'error', message: 'oldest dead letters evicted', fields: { count: evicted, capacity: this.deadLetters.capacity } });
-    }
-    return letter;
+    this.#hooks.deadLettered(letter, result.evicted);
   }
 
   async #run(): Promise<void> {
@@ -229,8 +262,9 @@ export class IngressDispatcher {
       try {
         await this.#deliverWithRetries(item);
       } catch (error) {
-        // Never let one event stop the loop: record it and keep nothing back.
-        this.deadLetter(item, item.event.attempt, `delivery failed inside the host: ${error instanceof Error ? error.message : String(error)}`);
+        // A journal that cannot be written, or a stop that gave up the write: the event stays
+        // unacknowledged in the journal and is delivered again at the next start.
+        this.#hooks.diagnose('DeliveryHeld', `ingress event ${item.event.correlation_id} stays in the journal: ${error instanceof Error ? error.message : String(error)}`, true);
       } finally {
         this.#inFlight = null;
       }
@@ -242,13 +276,11 @@ export class IngressDispatcher {
   async #deliverWithRetries(item: QueuedEvent): Promise<void> {
     let attempt = item.event.attempt;
     for (;;) {
-      if (!(await this.#hooks.whenDeliverable())) {
-        this.deadLetter(item, attempt - 1, 'plugin service stopped taking events before delivery');
-        return;
-      }
+      // Not deliverable (stopping, disabled): the event stays in the journal for the next start.
+      if (!(await this.#hooks.whenDeliverable())) return;
       const event: IngressEvent = { ...item.event, attempt };
       this.#lastEvent = { kind: event.kind, ingress: item.ingress, at: rfc3339(this.#clock.now()), correlation_id: event.correlation_id };
-      const result = await this.#hooks.attempt(item.ingress, event);
+      const result = await this.#hooks.attempt(item, event);
       if (result.ok) {
         this.counters.dispatched++;
         return;
@@ -258,9 +290,11 @@ export class IngressDispatcher {
       const error = result.error ?? 'delivery failed';
       this.#hooks.diagnose(result.timedOut ? 'DispatchTimeout' : 'DispatchFailed', `ingress delivery ${attempt}/${this.#policy.maxAttempts} failed: ${error}`, true);
       if (attempt >= this.#policy.maxAttempts) {
-        this.deadLetter(item, attempt, error);
+        await this.deadLetter(item, attempt, error);
         return;
       }
+      // Recorded, so a redelivery after a restart goes on counting from here.
+      await this.#writer.commit(this.#plugin, { attempts: [{ seq: item.seq, attempt }] });
       this.counters.retried++;
       const delay = result.retryAfterMs ?? backoffMs(this.#policy.retryBaseMs, this.#policy.retryMaxMs, attempt);
       this.#hooks.notify({ kind: 'retry', level: 'warn', message: 'ingress event will be redelivered', fields: { correlation_id: event.correlation_id, event_kind: event.kind, attempt, next_attempt: attempt + 1, delay_ms: delay, error } });
@@ -271,14 +305,15 @@ export class IngressDispatcher {
 
   #sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const cancel = this.#clock.setTimer(ms, done);
       const self = this;
+      let cancel: (() => void) | null = null;
       function done() {
-        cancel();
+        cancel?.();
         self.#cancelSleep = null;
         resolve();
       }
       this.#cancelSleep = done;
+      cancel = this.#clock.setTimer(ms, done);
     });
   }
 }

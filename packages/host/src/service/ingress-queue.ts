@@ -4,22 +4,34 @@ export interface QueuedEvent {
   readonly ingress: string;
   readonly event: IngressEvent;
   readonly enqueuedAt: number;
+  /** The event's sequence number in the journal (it is accepted, and stays there until acknowledged). */
+  readonly seq: number;
 }
 
 /** What a full queue does with one more event from a source: wait (default) or drop. */
 export type DropPolicy = 'block' | 'drop_newest' | 'drop_oldest';
 
-export type OfferResult = { readonly accepted: true; readonly dropped?: QueuedEvent } | { readonly accepted: false; readonly reason: 'full' | 'closed' };
+interface Entry {
+  readonly item: QueuedEvent;
+  /** Whether the event took one of the `capacity` places (host events queued beyond it do not). */
+  readonly placed: boolean;
+}
 
 /**
- * A bounded FIFO with backpressure. `put` waits while the queue is full (sources that can
- * wait are held, nothing is lost); `offer` never waits and follows the drop policy. Waiters
- * are served in arrival order. `close` fails pending puts and refuses new events.
+ * The in-memory line of accepted events of one service, bounded for sources. A source first
+ * takes a place (`reserve`, waiting while all `capacity` places are taken: the source is held,
+ * nothing is lost), then the event is written to the journal, then queued into its place
+ * (`push`); the place frees when the dispatcher takes the event. Events the host itself owes
+ * the plugin (a response, a rejection, events kept from before a restart) are queued beyond
+ * the capacity (`pushBeyond`), bounded by whatever produced them. Waiters are served in
+ * arrival order; `close` fails pending reservations.
  */
 export class IngressQueue {
   readonly capacity: number;
-  readonly #items: QueuedEvent[] = [];
-  readonly #spaceWaiters: { item: QueuedEvent; resolve: (ok: boolean) => void }[] = [];
+  #items: Entry[] = [];
+  #placed = 0;
+  #reserved = 0;
+  readonly #spaceWaiters: ((ok: boolean) => void)[] = [];
   #itemWaiter: ((item: QueuedEvent | null) => void) | null = null;
   #closed = false;
 
@@ -32,103 +44,128 @@ export class IngressQueue {
     return this.#items.length;
   }
 
-  /** Sources currently held back because the queue is full. */
+  /** Sources currently held back because every place is taken. */
   get waiting(): number {
     return this.#spaceWaiters.length;
+  }
+
+  /** Places taken by events being written to the journal. */
+  get reserved(): number {
+    return this.#reserved;
   }
 
   get closed(): boolean {
     return this.#closed;
   }
 
-  #push(item: QueuedEvent): void {
-    const waiter = this.#itemWaiter;
-    if (waiter) {
-      this.#itemWaiter = null;
-      waiter(item);
-    } else this.#items.push(item);
+  get #free(): boolean {
+    return this.#placed + this.#reserved < this.capacity;
   }
 
-  /** Adds an event, waiting for space; resolves false if the queue closes first. */
-  put(item: QueuedEvent): Promise<boolean> {
+  /** Takes a place for one event, waiting while the queue is full; false once closed. */
+  reserve(): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
-    if (this.#items.length < this.capacity && this.#spaceWaiters.length === 0) {
-      this.#push(item);
+    if (this.#free && this.#spaceWaiters.length === 0) {
+      this.#reserved++;
       return Promise.resolve(true);
     }
-    return new Promise((resolve) => this.#spaceWaiters.push({ item, resolve }));
+    return new Promise((resolve) => this.#spaceWaiters.push(resolve));
   }
 
-  /** Adds an event without waiting, applying the drop policy when full. */
-  offer(item: QueuedEvent, policy: DropPolicy): OfferResult {
-    if (this.#closed) return { accepted: false, reason: 'closed' };
-    if (this.#items.length < this.capacity && this.#spaceWaiters.length === 0) {
-      this.#push(item);
-      return { accepted: true };
-    }
-    if (policy === 'drop_oldest' && this.#items.length > 0) {
-      const dropped = this.#items.shift()!;
-      this.#items.push(item);
-      return { accepted: true, dropped };
-    }
-    return { accepted: false, reason: 'full' };
-  }
-
-  /**
-   * Adds an event beyond the capacity without waiting. Only for work the service already
-   * holds a bounded slot for (a host response, a command rejection), which must never wait
-   * behind the source it would otherwise deadlock with. False once closed.
-   */
-  pushReserved(item: QueuedEvent): boolean {
-    if (this.#closed) return false;
-    this.#push(item);
+  /** Takes a place without waiting; false when full or closed. */
+  tryReserve(): boolean {
+    if (this.#closed || !this.#free || this.#spaceWaiters.length > 0) return false;
+    this.#reserved++;
     return true;
   }
 
-  /** Puts an event back at the head (a redelivery keeps its place in line). */
-  unshift(item: QueuedEvent): void {
-    this.#items.unshift(item);
+  /** Gives a reserved place back (the event was not accepted). */
+  unreserve(): void {
+    this.#reserved--;
+    this.#admitWaiters();
   }
 
-  /** The next event, waiting for one; null once closed and drained. */
+  /**
+   * Queues an accepted event into the place reserved for it. Once closed the event is not
+   * queued (it stays in the journal for the next start) and false is returned.
+   */
+  push(item: QueuedEvent): boolean {
+    this.#reserved--;
+    if (this.#closed) {
+      this.#admitWaiters();
+      return false;
+    }
+    this.#placed++;
+    this.#enqueue({ item, placed: true });
+    return true;
+  }
+
+  /** Queues an accepted event beyond the capacity. False once closed (it stays in the journal). */
+  pushBeyond(item: QueuedEvent): boolean {
+    if (this.#closed) return false;
+    this.#enqueue({ item, placed: false });
+    return true;
+  }
+
+  #enqueue(entry: Entry): void {
+    const taker = this.#itemWaiter;
+    if (taker) {
+      this.#itemWaiter = null;
+      if (entry.placed) this.#placed--;
+      taker(entry.item);
+      this.#admitWaiters();
+    } else this.#items.push(entry);
+  }
+
+  /** Removes the oldest event that holds a place and turns its place into a reservation (drop_oldest). */
+  evictOldest(): QueuedEvent | undefined {
+    const index = this.#items.findIndex((e) => e.placed);
+    if (index < 0) return undefined;
+    const [entry] = this.#items.splice(index, 1);
+    this.#placed--;
+    this.#reserved++;
+    return entry!.item;
+  }
+
+  /** The next event, waiting for one; null once closed. */
   take(): Promise<QueuedEvent | null> {
-    const item = this.#items.shift();
-    if (item) {
-      this.#admitWaiter();
-      return Promise.resolve(item);
+    const entry = this.#items.shift();
+    if (entry) {
+      if (entry.placed) {
+        this.#placed--;
+        this.#admitWaiters();
+      }
+      return Promise.resolve(entry.item);
     }
     if (this.#closed) return Promise.resolve(null);
     return new Promise((resolve) => {
-      this.#itemWaiter = (next) => {
-        resolve(next);
-        if (next) this.#admitWaiter();
-      };
+      this.#itemWaiter = resolve;
     });
   }
 
-  #admitWaiter(): void {
-    while (this.#items.length < this.capacity && this.#spaceWaiters.length > 0) {
-      const waiter = this.#spaceWaiters.shift()!;
-      this.#push(waiter.item);
-      waiter.resolve(true);
+  #admitWaiters(): void {
+    while (this.#free && this.#spaceWaiters.length > 0) {
+      this.#reserved++;
+      this.#spaceWaiters.shift()!(true);
     }
   }
 
-  /** Removes and returns everything queued (for dead-lettering on disable). */
+  /** Removes and returns everything queued (it stays in the journal). */
   drain(): QueuedEvent[] {
     const items = this.#items.splice(0);
-    return items;
+    this.#placed = 0;
+    return items.map((e) => e.item);
   }
 
   close(): void {
     this.#closed = true;
-    for (const waiter of this.#spaceWaiters.splice(0)) waiter.resolve(false);
+    for (const waiter of this.#spaceWaiters.splice(0)) waiter(false);
     const taker = this.#itemWaiter;
     this.#itemWaiter = null;
     taker?.(null);
   }
 
-  /** Reopens after a close (operator re-enable). */
+  /** Reopens after a close (start again, operator re-enable). */
   reopen(): void {
     this.#closed = false;
   }

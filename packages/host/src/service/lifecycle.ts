@@ -16,7 +16,7 @@ export const LIFECYCLE_STATES: readonly LifecycleState[] = ['Ready', 'Starting',
  */
 export const TRANSITIONS: Readonly<Record<LifecycleState, readonly LifecycleState[]>> = {
   Ready: ['Starting', 'Stopping', 'Disabled'],
-  Starting: ['Running', 'Failed', 'Stopping', 'Disabled'],
+  Starting: ['Running', 'Degraded', 'Failed', 'Stopping', 'Disabled'],
   Running: ['Degraded', 'Restarting', 'Stopping', 'Disabled'],
   Degraded: ['Running', 'Restarting', 'Stopping', 'Disabled'],
   Restarting: ['Running', 'Degraded', 'Restarting', 'Stopping', 'Disabled'],

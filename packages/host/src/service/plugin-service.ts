@@ -1,24 +1,28 @@
-import { runBatch } from '../commands/batch.js';
-import type { CommandResult } from '../commands/envelope.js';
-import type { DomainEvent, ExecutionContext, WebSocketCommands } from '../commands/executors/index.js';
+import { planBatch, runCommand, STATE_LIMITS, type PlanView } from '../commands/batch.js';
+import { commandResult, revalidateCommand, type CommandResult, type ValidatedCommand } from '../commands/envelope.js';
+import { EXECUTORS, type DomainEvent, type ExecutionContext, type WebSocketCommands } from '../commands/executors/index.js';
 import { boundText, redactText } from '../diagnostics.js';
 import { PluginError } from '../errors.js';
+import { MemoryJournal } from '../journal/memory-journal.js';
+import type { DurableTimer, JournalDeadLetter, JournalEvent, JournalTransaction, OutboxEntry } from '../journal/journal.js';
 import type { JsonValue } from '../manifest/types.js';
 import type { PluginRuntime } from '../runtime/plugin-runtime.js';
 import { systemClock, type Clock } from './clock.js';
-import { deadLetterFile, DeadLetterStore } from './dead-letters.js';
 import { DiscardTally, websocketDiscards, type DiscardCounters } from './discards.js';
 import { readHandlerReply } from './handler-reply.js';
 import { rfc3339 } from './ids.js';
-import { newIngressEvent, type IngressEvent } from './ingress-event.js';
+import { ingressEventProblem, newIngressEvent, type IngressEvent } from './ingress-event.js';
 import { IngressDispatcher, type Attempt, type DispatchCounters, type EnqueueOutcome, type LastEvent, type Refusal } from './ingress-dispatcher.js';
+import type { QueuedEvent } from './ingress-queue.js';
+import { JournalWriter } from './journal-writer.js';
 import { isLive, Lifecycle, type LifecycleState, type Transition } from './lifecycle.js';
+import { OutboxRunner } from './outbox-runner.js';
 import { backoffMs, DEFAULT_SERVICE_POLICY, type ServicePolicy } from './policy.js';
 import { RequestSlotPool } from './request-slots.js';
 import { Ring } from './ring.js';
 import type { ServiceEvent, ServiceEventHook } from './service-events.js';
 import { TaskSet } from './tasks.js';
-import { TimerSet, type TimerStatus } from './timers.js';
+import { TimerSet, type TimerSpec, type TimerStatus } from './timers.js';
 
 export type { LifecycleState } from './lifecycle.js';
 export type { DispatchCounters, EnqueueOutcome } from './ingress-dispatcher.js';
@@ -27,6 +31,11 @@ export type { DiscardCounters } from './discards.js';
 
 /** The event kind that tells a plugin one of its output commands was rejected (our addition). */
 export const COMMAND_REJECTED = 'command_rejected';
+/** The event kind that hands a plugin its durable state after each (re)start (our addition). */
+export const STATE_RESTORED = 'state_restored';
+
+/** How many handled events may wait for their outbox commands before the dispatcher waits too. */
+const OUTBOX_AHEAD = 64;
 
 export interface ServiceEffects {
   appendDomainEvent?(event: DomainEvent): void | Promise<void>;
@@ -40,11 +49,16 @@ export interface ServiceDiagnostic {
   readonly message: string;
 }
 
+/** A dead letter as the control API and the CLI show it. */
+export interface DeadLetter extends JournalDeadLetter {
+  readonly plugin: string;
+}
+
 export interface ServiceOptions {
   readonly policy?: Partial<ServicePolicy>;
   readonly effects?: ServiceEffects;
-  /** Directory for persisted dead letters (`<dir>/<plugin id>.jsonl`); in memory when absent. */
-  readonly stateDir?: string;
+  /** Where accepted events, the outbox, state, timers and dead letters are kept (default: a journal in memory). */
+  readonly writer?: JournalWriter;
   /** Time for backoff, timers and the status poll (tests drive it by hand). */
   readonly clock?: Clock;
   /** Told about lifecycle transitions, circuit changes, retries, dead letters, rejections and drops. */
@@ -54,15 +68,32 @@ export interface ServiceOptions {
 export interface StopReport {
   readonly plugin: string;
   readonly in_flight: string | null;
+  /** Events accepted but not handled yet: they stay in the journal and are delivered at the next start. */
+  readonly waiting: number;
+  /** Same as `waiting` (kept for callers of the earlier report). */
   readonly undelivered: number;
   readonly state: LifecycleState;
 }
 
+/** What the journal kept for a plugin across a stop or crash. */
+interface KeptWork {
+  readonly timers: readonly DurableTimer[];
+  readonly unacked: readonly JournalEvent[];
+  readonly outbox: readonly OutboxEntry[];
+}
+
+/** What a handler's planned commands change in the journal, committed with its acknowledgement. */
+interface PlannedChanges {
+  state: Record<string, JsonValue | null>;
+  timerSet: DurableTimer[];
+  timerDelete: string[];
+}
+
 /**
- * The host-managed service of one instance-world plugin. It composes three parts: the
- * lifecycle state machine (start, stop, restart, enable, disable — one at a time), ingress
- * dispatch (queue, retries, dead letters) and the output-command executors, plus host
- * timers, the WebSocket driver it runs and the status poll.
+ * The host-managed service of one instance-world plugin. It composes the lifecycle state
+ * machine (start, stop, restart, enable, disable — one at a time), ingress dispatch (journal,
+ * queue, retries, dead letters), the output-command executors with their transactional
+ * outbox, durable state and timers, the WebSocket driver it runs and the status poll.
  */
 export class PluginService {
   readonly runtime: PluginRuntime;
@@ -71,9 +102,11 @@ export class PluginService {
   readonly commandResults = new Ring<CommandResult>(32);
   readonly #lifecycle: Lifecycle;
   readonly #dispatcher: IngressDispatcher;
+  readonly #writer: JournalWriter;
   readonly #timers: TimerSet;
   readonly #slots: RequestSlotPool;
   readonly #tasks: TaskSet;
+  readonly #outbox: OutboxRunner;
   readonly #clock: Clock;
   readonly #onEvent: ServiceEventHook | undefined;
   readonly #tally = new DiscardTally();
@@ -91,6 +124,13 @@ export class PluginService {
   #cancelPoll: (() => void) | null = null;
   /** An instance close begun outside an operation (the circuit opening); the next start waits for it. */
   #closing: Promise<void> | null = null;
+  /** The durable state as planned: committed changes plus those whose commit is on its way. */
+  #state = new Map<string, JsonValue>();
+  /** The instance has not been handed the durable state since it started. */
+  #stateOwed = false;
+  #journalFailing = false;
+  #failureWaiters: (() => void)[] = [];
+  #deadLetterCount = 0;
 
   constructor(runtime: PluginRuntime, options: ServiceOptions = {}) {
     this.runtime = runtime;
@@ -99,26 +139,32 @@ export class PluginService {
     this.#driver = this.#effects.websocket ?? null;
     this.#clock = options.clock ?? systemClock;
     this.#onEvent = options.onEvent;
+    this.#writer = options.writer ?? new JournalWriter(new MemoryJournal({ limits: { deadLetterCount: this.policy.deadLetterCapacity } }), this.#clock);
     this.#lifecycle = new Lifecycle((transition) => this.#transitioned(transition));
     this.#tasks = new TaskSet((error) => this.#diagnose('HostError', `background work failed: ${messageOf(error)}`, true));
+    this.#outbox = new OutboxRunner(OUTBOX_AHEAD, (error) => this.#diagnose('HostError', `outbox command failed inside the host: ${messageOf(error)}`, true));
     this.#slots = new RequestSlotPool(this.policy.maxPendingRequests);
-    this.#timers = new TimerSet(this.policy.maxTimers, (timer, payload) => this.#fireTimer(timer.ingress, timer.timerId, payload), this.#clock);
-    const deadLetters = new DeadLetterStore(this.policy.deadLetterCapacity, options.stateDir ? deadLetterFile(options.stateDir, runtime.record.identity) : null);
-    this.#dispatcher = new IngressDispatcher(runtime.record, this.policy, this.#clock, deadLetters, {
+    this.#timers = new TimerSet(this.policy.maxTimers, (timer, payload) => this.#fireTimer(timer, payload), this.#clock);
+    this.#dispatcher = new IngressDispatcher(runtime.record, this.policy, this.#clock, this.#writer, {
       refusal: () => this.#refusal(),
-      whenDeliverable: () => this.#whenDeliverable(),
-      attempt: (ingress, event) => this.#attempt(ingress, event),
+      whenDeliverable: async () => {
+        if (!(await this.#whenDeliverable())) return false;
+        if (this.#stateOwed) await this.#handOverState();
+        return this.#whenDeliverable();
+      },
+      attempt: (item, event) => this.#attempt(item, event),
+      deadLettered: (_letter, evicted) => {
+        this.#deadLetterCount++;
+        if (evicted.length > 0) this.#evicted(evicted);
+      },
       diagnose: (kind, message, error) => this.#diagnose(kind, message, error),
       notify: (event) => this.#notify(event),
     });
+    this.#writer.watch({ failed: (plugin, error) => plugin === this.identity && this.#journalFailed(error.message), recovered: (plugin) => plugin === this.identity && this.#journalRecovered() });
     runtime.onFailure((error) => this.#instanceFailed(error.message));
   }
 
-  /**
-   * Attaches the WebSocket driver that feeds this service and executes its websocket_*
-   * commands. Given a factory, every start (and re-enable) runs a fresh driver, so its
-   * connections open again.
-   */
+  /** Attaches the WebSocket driver that feeds this service and executes its websocket_* commands (or a factory: a fresh driver per start). */
   attachWebSocketDriver(driver: WebSocketCommands | (() => WebSocketCommands)): void {
     if (typeof driver === 'function') {
       this.#driverFactory = driver;
@@ -159,16 +205,17 @@ export class PluginService {
     return this.#dispatcher.counters;
   }
 
-  get deadLetters(): DeadLetterStore {
-    return this.#dispatcher.deadLetters;
-  }
-
   get queueDepth(): number {
     return this.#dispatcher.depth;
   }
 
   get timers(): readonly TimerStatus[] {
     return this.#timers.status();
+  }
+
+  /** Ticks that fired late because their time passed while the service was stopped or the host was down. */
+  get lateTimerTicks(): number {
+    return this.#timers.late;
   }
 
   get componentStatus(): JsonValue | null {
@@ -189,13 +236,26 @@ export class PluginService {
     return { in_flight: this.#slots.inUse, waiting: this.#slots.waiting, capacity: this.#slots.capacity };
   }
 
+  /** The journal this service keeps its accepted work in, and whether writing to it works. */
+  get journal(): { readonly engine: string; readonly writing: 'ok' | 'failing'; readonly last_error: string | null; readonly pending_writes: number; readonly outbox_running: number } {
+    return { engine: this.#writer.journal.engine, writing: this.#journalFailing ? 'failing' : 'ok', last_error: this.#journalFailing ? this.#writer.lastError : null, pending_writes: this.#writer.pendingFor(this.identity), outbox_running: this.#outbox.pending };
+  }
+
+  /** Dead letters in the journal (as of the last start and every change since). */
+  get deadLetterCount(): number {
+    return this.#deadLetterCount;
+  }
+
+  /** The durable state as the plugin will see it at its next start. */
+  get durableState(): Readonly<Record<string, JsonValue>> {
+    return Object.fromEntries(this.#state);
+  }
+
   /** Every place this service can discard work, counted. */
   get discards(): DiscardCounters {
     return this.#tally.snapshot({
       queue_dropped: this.counters.dropped,
       timer_ticks_skipped: this.#timers.skipped,
-      dead_letters_evicted: this.deadLetters.evicted,
-      dead_letter_write_errors: this.deadLetters.writeErrors,
       diagnostics_dropped: this.diagnostics.dropped,
       command_results_dropped: this.commandResults.dropped,
       guest_log_lines_dropped: this.runtime.log.dropped,
@@ -210,6 +270,11 @@ export class PluginService {
     this.#diagnose('Lifecycle', `${transition.from} → ${transition.to}: ${transition.reason}`);
     const level = transition.to === 'Failed' || transition.to === 'Disabled' ? 'error' : transition.to === 'Restarting' || transition.to === 'Degraded' ? 'warn' : 'info';
     this.#notify({ kind: 'lifecycle', level, message: `service ${transition.to}`, fields: { from: transition.from, to: transition.to, reason: transition.reason } });
+  }
+
+  /** Running, unless the journal cannot be written (Degraded). */
+  get #liveState(): 'Running' | 'Degraded' {
+    return this.#journalFailing ? 'Degraded' : 'Running';
   }
 
   /** Starts the instance (`start` with the enablement config), its sources and the dispatch loop. A start failure fails closed (Failed). */
@@ -244,7 +309,7 @@ export class PluginService {
     });
   }
 
-  /** Opens the circuit by hand: sources stop, queued events are dead-lettered, the instance is stopped. */
+  /** Opens the circuit by hand: sources stop, the instance is stopped; accepted events stay in the journal. */
   disable(reason = 'disabled by the operator'): Promise<void> {
     this.#lifecycle.supersede();
     this.#cancelRestartTimer();
@@ -256,8 +321,9 @@ export class PluginService {
 
   /**
    * Stops: sources and timers stop, the queue closes, the in-flight event keeps its deadline,
-   * host requests in flight finish, `stop` is called, and events never delivered go to the
-   * dead-letter store so that nothing is lost. Supersedes any restart scheduled or under way.
+   * commands already committed run and host requests in flight finish, `stop` is called.
+   * Accepted events not handled yet stay in the journal for the next start; the report says
+   * how many. Supersedes any restart scheduled or under way.
    */
   stop(): Promise<StopReport> {
     this.#lifecycle.supersede();
@@ -269,8 +335,9 @@ export class PluginService {
     const generation = this.#lifecycle.supersede();
     this.#lifecycle.transition('Starting', reason);
     await this.#closing;
-    await this.deadLetters.load();
+    let kept: KeptWork;
     try {
+      kept = await this.#readJournal();
       await this.runtime.restart();
     } catch (error) {
       if (!this.#lifecycle.isCurrent(generation)) return;
@@ -281,30 +348,94 @@ export class PluginService {
     this.#statusUpdate = null;
     if (!this.#lifecycle.isCurrent(generation)) return;
     this.#consecutiveRestarts = 0;
-    this.#lifecycle.transition('Running', 'component instance started; ingress queue is running');
+    this.#lifecycle.transition(this.#liveState, 'component instance started; ingress queue is running');
+    this.#stateOwed = this.#state.size > 0;
+    this.#dispatcher.open();
+    this.#resumeFromJournal(kept);
     this.#attachSources();
     this.#refreshStatus();
+  }
+
+  /** What the journal kept for this plugin: its state, dead letters, timers, unacknowledged events and pending commands. */
+  async #readJournal(): Promise<KeptWork> {
+    const journal = this.#writer.journal;
+    const [state, deadLetters, timers, unacked, outbox] = await Promise.all([
+      journal.state(this.identity),
+      journal.deadLetters(this.identity),
+      journal.timers(this.identity),
+      journal.unacked(this.identity),
+      journal.outbox(this.identity),
+    ]);
+    this.#state = new Map(Object.entries(state));
+    this.#deadLetterCount = deadLetters.length;
+    return { timers, unacked, outbox };
+  }
+
+  /**
+   * Picks up where the journal left off: events not acknowledged are delivered again (their
+   * attempt one higher, recorded first), pending outbox commands run again, timers resume.
+   */
+  #resumeFromJournal(kept: KeptWork): void {
+    const again = kept.unacked.map((stored) => ({ ...stored, event: { ...stored.event, attempt: stored.event.attempt + 1 } }));
+    if (again.length > 0) {
+      this.#write(this.#writer.commit(this.identity, { attempts: again.map((e) => ({ seq: e.seq, attempt: e.event.attempt })) }), 'recording redelivery attempts');
+      this.#dispatcher.queueAccepted(again, true);
+      this.#diagnose('Redelivery', `${again.length} event(s) accepted before the last stop or crash are delivered again`);
+    }
+    for (const entry of kept.outbox) this.#outbox.schedule(() => this.#rerunFromOutbox(entry));
+    for (const timer of kept.timers) {
+      const spec: TimerSpec = { timerId: timer.timer_id, ingress: timer.ingress, delayMs: 0, ...(timer.interval_ms !== null ? { intervalMs: timer.interval_ms } : {}), ...(timer.data !== null ? { data: timer.data } : {}) };
+      if (!this.#timers.has(timer.timer_id)) this.#timers.restore(spec, timer.next_at);
+    }
   }
 
   async #stopNow(): Promise<StopReport> {
     const state = this.#lifecycle.state;
     const inFlight = this.#dispatcher.inFlight?.event.correlation_id ?? null;
-    if (state === 'Stopped' || state === 'Disabled') return { plugin: this.identity, in_flight: null, undelivered: 0, state };
+    if (state === 'Stopped' || state === 'Disabled') return { plugin: this.identity, in_flight: null, waiting: 0, undelivered: 0, state };
     this.#lifecycle.transition('Stopping', 'service stop requested; ingress queue is closed');
-    const undelivered = this.#detachSources();
-    for (const item of undelivered) this.#dispatcher.deadLetter(item, item.event.attempt - 1, 'plugin service stopped before delivery');
-    await this.#dispatcher.finished();
-    await this.#tasks.settled();
+    this.#detachSources();
+    await this.#quiesce();
     await this.runtime.close('plugin service is stopped');
     this.#statusUpdate = null;
-    await this.deadLetters.flush();
-    this.#lifecycle.transition('Stopped', 'service stopped');
-    return { plugin: this.identity, in_flight: inFlight, undelivered: undelivered.length, state: 'Stopped' };
+    const waiting = await this.#waitingInJournal();
+    this.#lifecycle.transition('Stopped', waiting > 0 ? `service stopped; ${waiting} accepted event(s) wait in the journal for the next start` : 'service stopped');
+    return { plugin: this.identity, in_flight: inFlight, waiting, undelivered: waiting, state: 'Stopped' };
+  }
+
+  /**
+   * After the sources are detached: lets the in-flight event finish, the outbox run what was
+   * committed and requests in flight answer, and the journal store what is on its way. If the
+   * journal cannot write, what it holds back is given up: those events stay unacknowledged
+   * and are delivered again at the next start.
+   */
+  async #quiesce(): Promise<void> {
+    const giveUpIfFailing = () => this.#journalFailing && this.#writer.abandon(this.identity);
+    giveUpIfFailing();
+    const failing = new Promise<void>((resolve) => this.#failureWaiters.push(resolve));
+    await Promise.race([this.#dispatcher.finished(), failing]);
+    giveUpIfFailing();
+    await Promise.race([this.#outbox.idle(), failing]);
+    giveUpIfFailing();
+    await Promise.race([this.#tasks.settled(), failing]);
+    giveUpIfFailing();
+    await Promise.race([this.#writer.settled(this.identity), failing]);
+    giveUpIfFailing();
+    await this.#dispatcher.finished();
+    await this.#outbox.idle();
+    await this.#tasks.settled();
+  }
+
+  async #waitingInJournal(): Promise<number> {
+    try {
+      return (await this.#writer.journal.unacked(this.identity)).length;
+    } catch {
+      return 0;
+    }
   }
 
   /** Sources, timers, the driver and the status poll: everything a start brings up. */
   #attachSources(): void {
-    this.#dispatcher.open();
     this.#timers.resume();
     if (this.#driverFactory) {
       this.#retireDriver();
@@ -315,14 +446,14 @@ export class PluginService {
     this.#armPoll();
   }
 
-  /** Stops what feeds the queue and closes it; returns the events it still held. */
-  #detachSources(): ReturnType<IngressDispatcher['close']> {
+  /** Stops what feeds the queue and closes it (what it held stays in the journal). */
+  #detachSources(): void {
     this.#driver?.stop?.();
     this.#timers.suspend();
     this.#polling = false;
     this.#cancelPoll?.();
     this.#cancelPoll = null;
-    return this.#dispatcher.close();
+    this.#dispatcher.close();
   }
 
   /** Keeps the drop counts of a driver that a fresh one replaces. */
@@ -384,31 +515,48 @@ export class PluginService {
     // A stop or disable that came meanwhile owns the instance now and closes it.
     if (!this.#lifecycle.isCurrent(generation)) return;
     this.#statusUpdate = null;
-    this.#lifecycle.transition('Running', `instance restarted (restart ${this.#restarts})`);
+    this.#stateOwed = this.#state.size > 0;
+    this.#lifecycle.transition(this.#liveState, `instance restarted (restart ${this.#restarts})`);
     this.#refreshStatus();
   }
 
   /**
    * Disabled: sources stop, the queue closes and the instance refuses calls at once; waiting
    * for the in-flight event and the instance's `stop` takes its turn behind any lifecycle
-   * operation under way.
+   * operation under way. Accepted events stay in the journal until the service is enabled.
    */
   #openCircuit(reason: string, by: 'circuit' | 'operator'): { teardown: Promise<void> } {
     this.#lastError = this.#clean(by === 'circuit' ? `circuit open: ${reason}` : reason);
     this.#lifecycle.transition('Disabled', this.#lastError);
     this.#notify({ kind: 'circuit', level: 'error', message: by === 'circuit' ? 'circuit open: service disabled after repeated failures' : 'service disabled by the operator', fields: { reason: this.#lastError } });
     this.#lifecycle.supersede();
-    const undelivered = this.#detachSources();
-    for (const item of undelivered) this.#dispatcher.deadLetter(item, item.event.attempt - 1, `plugin service disabled: ${reason}`);
+    this.#detachSources();
     const closing = this.runtime.close(`plugin service is disabled: ${this.#lastError}`);
     this.#closing = closing;
     const teardown = async () => {
       await closing;
-      await this.#dispatcher.finished();
-      await this.#tasks.settled();
-      await this.deadLetters.flush();
+      await this.#quiesce();
     };
     return { teardown: by === 'operator' ? teardown() : this.#lifecycle.run(teardown) };
+  }
+
+  #journalFailed(message: string): void {
+    const first = !this.#journalFailing;
+    this.#journalFailing = true;
+    for (const waiter of this.#failureWaiters.splice(0)) waiter();
+    if (!first) return;
+    this.#lastError = this.#clean(`journal write failed: ${message}`);
+    this.#diagnose('JournalWriteFailed', `${this.#lastError}; sources are held and the write is retried`, true);
+    this.#notify({ kind: 'journal', level: 'error', message: 'journal write failed; service degraded, sources held', fields: { error: message } });
+    if (this.#lifecycle.state === 'Running') this.#lifecycle.transition('Degraded', this.#lastError);
+  }
+
+  #journalRecovered(): void {
+    if (!this.#journalFailing) return;
+    this.#journalFailing = false;
+    this.#diagnose('JournalWriteRecovered', 'journal writes work again; held writes are stored and sources resume');
+    this.#notify({ kind: 'journal', level: 'info', message: 'journal writes work again; service resumes' });
+    if (this.#lifecycle.state === 'Degraded') this.#lifecycle.transition('Running', 'journal writes work again');
   }
 
   // ---- ingress ---------------------------------------------------------------------------
@@ -432,39 +580,47 @@ export class PluginService {
     }
   }
 
+  /** Events go to the instance only while it runs and the journal can record their handling. */
   async #whenDeliverable(): Promise<boolean> {
-    while (this.#lifecycle.state === 'Restarting' || this.#lifecycle.state === 'Starting') await this.#lifecycle.changed();
-    return isLive(this.#lifecycle.state);
+    for (;;) {
+      const state = this.#lifecycle.state;
+      if (state !== 'Restarting' && state !== 'Starting' && state !== 'Degraded') return state === 'Running';
+      await this.#lifecycle.changed();
+    }
   }
 
-  /** Queues an event, waiting while the queue is full (backpressure: the source is held, nothing is lost). */
+  /** Accepts an event (into the journal), waiting while the queue is full or the journal cannot write. */
   deliver(ingress: string, event: IngressEvent): Promise<EnqueueOutcome> {
     return this.#dispatcher.deliver(ingress, event);
   }
 
-  /** Queues an event without waiting; when full, follows the ingress's drop policy (default: refuse). */
-  offer(ingress: string, event: IngressEvent): EnqueueOutcome {
+  /** Accepts an event without waiting for room; when full, follows the ingress's drop policy (default: refuse). */
+  offer(ingress: string, event: IngressEvent): Promise<EnqueueOutcome> {
     return this.#dispatcher.offer(ingress, event);
   }
 
-  /** Builds an event from parts and delivers it (waiting for space). */
+  /** Builds an event from parts and delivers it (waiting for room). */
   emit(ingress: string, kind: string, source: string, payload: JsonValue): Promise<EnqueueOutcome> {
     return this.deliver(ingress, newIngressEvent(ingress, kind, source, payload));
   }
 
-  /** Resolves when nothing is queued, in flight, awaiting a host response or otherwise under way. */
+  /** Resolves when nothing is queued, in flight, in the outbox, awaiting a host response or being written. */
   async idle(): Promise<void> {
     for (;;) {
       await this.#dispatcher.idle();
-      if (this.#tasks.size === 0) {
-        if (this.#dispatcher.isIdle) return;
-        continue;
-      }
+      await this.#outbox.idle();
       await this.#tasks.settled();
+      if (!this.#journalFailing) await Promise.race([this.#writer.settled(this.identity), new Promise<void>((resolve) => this.#failureWaiters.push(resolve))]);
+      if (this.#dispatcher.isIdle && this.#outbox.pending === 0 && this.#tasks.size === 0 && (this.#writer.pendingFor(this.identity) === 0 || this.#journalFailing)) return;
     }
   }
 
-  async #attempt(ingress: string, event: IngressEvent): Promise<Attempt> {
+  #attempt(item: QueuedEvent, event: IngressEvent): Promise<Attempt> {
+    return this.#handle(item.ingress, event, item.seq);
+  }
+
+  /** Delivers one event and plans its commands; their commit (with the acknowledgement of `seq`) goes to the journal. */
+  async #handle(ingress: string, event: IngressEvent, seq: number | null): Promise<Attempt> {
     let raw: string;
     try {
       raw = await this.runtime.callIngress(ingress, JSON.stringify(event));
@@ -475,34 +631,142 @@ export class PluginService {
     const reply = readHandlerReply(raw, this.policy.retryMaxMs);
     if (reply.kind === 'failed') return { ok: false, error: reply.error };
     if (reply.kind === 'retry') return { ok: false, error: reply.error, ...(reply.retryAfterMs !== undefined ? { retryAfterMs: reply.retryAfterMs } : {}) };
-    const results = await runBatch(reply.output, event, this.runtime.record, { maxTimers: this.policy.maxTimers }, this.#executionContext(event));
-    for (const result of results) this.#recordResult(result, ingress, event);
+    const changes: PlannedChanges = { state: {}, timerSet: [], timerDelete: [] };
+    const plan = await planBatch(reply.output, event, this.runtime.record, { maxTimers: this.policy.maxTimers, stateKeys: STATE_LIMITS.keys, stateBytes: STATE_LIMITS.bytes }, this.#planView(), this.#executionContext(event, changes));
+    const tx: JournalTransaction = {
+      ...(seq !== null ? { ack: [seq] } : {}),
+      ...(plan.outbox.length > 0 ? { outboxAdd: plan.outbox.map((command) => ({ command_id: command.command_id, source_seq: seq ?? 0, command: { ingress, envelope: command.raw } })) } : {}),
+      ...(Object.keys(changes.state).length > 0 ? { state: changes.state } : {}),
+      ...(changes.timerSet.length > 0 ? { timerSet: changes.timerSet } : {}),
+      ...(changes.timerDelete.length > 0 ? { timerDelete: changes.timerDelete } : {}),
+    };
+    // Rejections are told to the plugin in the same durable write as the acknowledgement.
+    for (const result of plan.results) this.#recordResult(result, ingress, event);
+    if (Object.keys(tx).length === 0) {
+      await this.#outbox.room();
+      return { ok: true };
+    }
+    const durable = this.#writer.commit(this.identity, tx);
+    this.#tasks.track(durable.catch((error: unknown) => this.#diagnose('JournalError', `the handling of ${event.correlation_id} was not committed: ${messageOf(error)}`, true)));
+    if (plan.outbox.length > 0) {
+      const ran = this.#outbox.schedule(async () => {
+        try {
+          await durable;
+        } catch {
+          return; // not committed (a stop gave it up): the event is delivered again at the next start
+        }
+        for (const command of plan.outbox) await this.#runFromOutbox(command, event, ingress);
+      });
+      // Host requests wait for a slot (the cap on requests in flight), and the dispatcher with
+      // them: a batch over the cap holds the queue and the sources behind it.
+      if (plan.outbox.some((command) => command.kind === 'host_request_dispatch')) await ran;
+    }
+    await this.#outbox.room();
     return { ok: true };
   }
 
-  #executionContext(event: IngressEvent): ExecutionContext {
+  #planView(): PlanView {
+    return { timerIds: () => new Set(this.#timers.status().map((t) => t.timer_id)), state: () => this.#state };
+  }
+
+  /**
+   * Hands a (re)started instance its durable state: a `state_restored` event before anything
+   * else, on the first ingress that lists that kind (or, if none does, the first that lists
+   * no kinds). Not journaled: the state itself is.
+   */
+  async #handOverState(): Promise<void> {
+    this.#stateOwed = false;
+    const ingresses = this.runtime.record.manifest.ingresses;
+    const target = ingresses.find((i) => i.event_kinds.includes(STATE_RESTORED)) ?? ingresses.find((i) => i.event_kinds.length === 0);
+    if (!target) {
+      this.#diagnose('StateNotHandedOver', `no ingress takes ${STATE_RESTORED} events; the plugin's durable state is kept but not handed to it`, true);
+      return;
+    }
+    const event = newIngressEvent(target.name, STATE_RESTORED, 'host:state', { state: Object.fromEntries(this.#state) });
+    for (let attempt = 1; attempt <= this.policy.maxAttempts; attempt++) {
+      if (!(await this.#whenDeliverable())) {
+        this.#stateOwed = true;
+        return;
+      }
+      const result = await this.#handle(target.name, { ...event, attempt }, null);
+      if (result.ok) return;
+      this.#diagnose('StateHandoverFailed', `${STATE_RESTORED} delivery ${attempt}/${this.policy.maxAttempts} failed: ${result.error ?? 'failed'}`, true);
+    }
+    this.#notify({ kind: 'rejected', level: 'error', message: `${STATE_RESTORED} could not be delivered; the plugin runs without its durable state`, fields: {} });
+  }
+
+  #executionContext(event: IngressEvent, changes: PlannedChanges): ExecutionContext {
     const sink = this.#effects.appendDomainEvent;
     return {
       record: this.runtime.record,
       secrets: this.runtime.secrets,
       event,
-      timers: this.#timers,
+      timers: {
+        set: (spec) => {
+          const nextAt = this.#timers.set(spec);
+          changes.timerDelete = changes.timerDelete.filter((id) => id !== spec.timerId);
+          changes.timerSet = [...changes.timerSet.filter((t) => t.timer_id !== spec.timerId), { timer_id: spec.timerId, ingress: spec.ingress, next_at: nextAt, interval_ms: spec.intervalMs ?? null, data: spec.data ?? null }];
+        },
+        cancel: (id) => {
+          changes.timerSet = changes.timerSet.filter((t) => t.timer_id !== id);
+          if (!changes.timerDelete.includes(id)) changes.timerDelete.push(id);
+          return this.#timers.cancel(id);
+        },
+      },
+      state: {
+        set: (key, value) => {
+          this.#state.set(key, value);
+          changes.state[key] = value;
+        },
+        delete: (key) => {
+          changes.state[key] = null;
+          return this.#state.delete(key);
+        },
+      },
       websocket: this.#driver ?? undefined,
       appendDomainEvent: sink ? (domainEvent) => sink.call(this.#effects, domainEvent) : undefined,
-      requestSlots: this.#slots,
+      requestSlot: () => this.#slots.acquire(),
       setComponentStatus: (status) => {
         this.#statusUpdate = { value: status };
       },
-      deliverResponse: async (ingress, kind, source, payload) => this.#deliverOwn(ingress, newIngressEvent(ingress, kind, source, payload)),
+      deliverResponse: (commandId, ingress, kind, source, payload) => this.#deliverResponse(commandId, ingress, newIngressEvent(ingress, kind, source, payload)),
       background: (work) => this.#tasks.track(work),
     };
   }
 
-  /** Queues an event the host itself produced for work it accepted; if the queue is closed, it is dead-lettered. */
-  #deliverOwn(ingress: string, event: IngressEvent): void {
-    const outcome = this.#dispatcher.pushReserved(ingress, event);
-    if (outcome.ok) return;
-    this.#dispatcher.deadLetter({ ingress, event, enqueuedAt: this.#clock.now() }, 0, `${event.kind} could not be queued: ${outcome.message}`);
+  /** Runs one committed command; unless it settles later, marks it done (with its rejection, if any, in the same write). */
+  async #runFromOutbox(command: ValidatedCommand, event: IngressEvent, ingress: string): Promise<void> {
+    const result = await runCommand(command, this.#executionContext(event, { state: {}, timerSet: [], timerDelete: [] }));
+    this.#recordResult(result, ingress, event);
+    if (!EXECUTORS[command.kind].settlesLater || result.status !== 'Recorded') this.#write(this.#writer.commit(this.identity, { outboxDone: [command.command_id] }), `marking ${command.command_id} done`);
+  }
+
+  /** A command kept in the outbox across a restart: checked against today's grants, then run again. */
+  async #rerunFromOutbox(entry: OutboxEntry): Promise<void> {
+    const kept = entry.command as { ingress?: unknown; envelope?: JsonValue };
+    const envelope = (typeof kept === 'object' && kept !== null ? kept.envelope : undefined) as Record<string, unknown> | undefined;
+    const ingress = typeof kept?.ingress === 'string' ? kept.ingress : (this.runtime.record.manifest.ingresses[0]?.name ?? 'events');
+    const sourceId = typeof envelope?.['source_event_id'] === 'string' ? envelope['source_event_id'] : entry.command_id;
+    const event: IngressEvent = { ...newIngressEvent(ingress, 'outbox', 'host:outbox', null), correlation_id: sourceId };
+    const checked = revalidateCommand(envelope, event, this.runtime.record);
+    this.#diagnose('OutboxRerun', `output command ${entry.command_id} committed before the last stop or crash runs again`);
+    if (!checked.ok) {
+      this.#recordResult(commandResult({ command_id: entry.command_id }, 'Rejected', `kept in the outbox, no longer valid: ${checked.message}`), ingress, event);
+      this.#write(this.#writer.commit(this.identity, { outboxDone: [entry.command_id] }), `marking ${entry.command_id} done`);
+      return;
+    }
+    await this.#runFromOutbox(checked.command, event, ingress);
+  }
+
+  /** A host response: accepted into the journal, and its command marked done, in one durable write. */
+  async #deliverResponse(commandId: string, ingress: string, event: IngressEvent): Promise<void> {
+    const problem = ingressEventProblem(this.runtime.record, ingress, event);
+    const fit = problem ? { ...event, payload: { command_id: commandId, error: { code: 'undeliverable', message: problem.message } } } : event;
+    const appended = this.#writer.append(this.identity, [{ ingress, event: fit }]);
+    const done = this.#writer.commit(this.identity, { outboxDone: [commandId] });
+    const stored = await appended;
+    this.#dispatcher.queueAccepted(stored);
+    await done;
   }
 
   #recordResult(result: CommandResult, ingress: string, event: IngressEvent): void {
@@ -520,7 +784,7 @@ export class PluginService {
     this.#tellPlugin(result, ingress, event);
   }
 
-  /** Delivers a `command_rejected` event on the ingress whose handler produced the command. */
+  /** Accepts a `command_rejected` event on the ingress whose handler produced the command. */
   #tellPlugin(result: CommandResult, ingress: string, event: IngressEvent): void {
     if (event.kind === COMMAND_REJECTED) {
       // A rejection caused while handling a rejection is not fed back again (no loops); it is counted.
@@ -540,33 +804,69 @@ export class PluginService {
       status: result.status,
       reason: result.message,
     };
-    const rejection = newIngressEvent(ingress, COMMAND_REJECTED, `host:output_commands`, payload);
-    const outcome = this.#dispatcher.pushReserved(ingress, rejection);
-    if (!outcome.ok) {
-      this.#tally.add('rejection_events_undelivered');
-      this.#diagnose('RejectionUndelivered', `command_rejected for ${result.command_id ?? '(no command_id)'} not delivered: ${outcome.message}`, true);
-    }
+    const rejection = newIngressEvent(ingress, COMMAND_REJECTED, 'host:output_commands', payload);
+    const appended = this.#writer.append(this.identity, [{ ingress, event: rejection }]);
+    this.#tasks.track(
+      appended.then(
+        (stored) => void this.#dispatcher.queueAccepted(stored),
+        (error: unknown) => {
+          this.#tally.add('rejection_events_undelivered');
+          this.#diagnose('RejectionUndelivered', `command_rejected for ${result.command_id ?? '(no command_id)'} not accepted: ${messageOf(error)}`, true);
+        },
+      ),
+    );
   }
 
-  async #fireTimer(ingress: string, timerId: string, payload: JsonValue): Promise<void> {
-    const outcome = await this.emit(ingress, 'timer', `timer:${timerId}`, payload);
-    if (!outcome.ok) {
-      this.#tally.add('timer_ticks_undelivered');
-      this.#diagnose('TimerUndelivered', `timer ${timerId} event not delivered: ${outcome.message}`);
-      this.#notify({ kind: 'timer', level: 'warn', message: 'timer tick not delivered', fields: { timer_id: timerId, reason: outcome.message } });
+  /** A timer tick is an event like any other; a one-shot timer leaves the journal once its tick is accepted. */
+  async #fireTimer(timer: TimerSpec, payload: JsonValue): Promise<void> {
+    const outcome = await this.emit(timer.ingress, 'timer', `timer:${timer.timerId}`, payload);
+    if (outcome.ok) {
+      if (timer.intervalMs === undefined && !this.#timers.has(timer.timerId)) this.#write(this.#writer.commit(this.identity, { timerDelete: [timer.timerId] }), `removing fired timer ${timer.timerId}`);
+      return;
     }
+    this.#tally.add('timer_ticks_undelivered');
+    this.#diagnose('TimerUndelivered', `timer ${timer.timerId} event not delivered: ${outcome.message}`);
+    this.#notify({ kind: 'timer', level: 'warn', message: 'timer tick not delivered', fields: { timer_id: timer.timerId, reason: outcome.message } });
   }
 
-  /** Replays dead letters (all, or by id) through the queue with `attempt` reset to 1. */
+  #write(work: Promise<unknown>, what: string): void {
+    this.#tasks.track(work.catch((error: unknown) => this.#diagnose('JournalError', `${what} failed: ${messageOf(error)}`, true)));
+  }
+
+  #evicted(letters: readonly JournalDeadLetter[]): void {
+    this.#deadLetterCount -= letters.length;
+    this.#tally.add('dead_letters_evicted', letters.length);
+    this.#diagnose('DeadLetterEvicted', `${letters.length} oldest dead letter(s) evicted to stay within the store's bounds`, true);
+    this.#notify({ kind: 'dead_letter_evicted', level: 'error', message: 'oldest dead letters evicted', fields: { count: letters.length, ids: letters.map((l) => l.id).join(',').slice(0, 400) } });
+  }
+
+  // ---- dead letters ----------------------------------------------------------------------
+
+  async listDeadLetters(): Promise<DeadLetter[]> {
+    return (await this.#writer.journal.deadLetters(this.identity)).map((letter) => ({ plugin: this.identity, ...letter }));
+  }
+
+  /** Removes dead letters (all, or by id); returns how many. */
+  async dropDeadLetters(ids: readonly string[] | 'all'): Promise<number> {
+    const existing = (await this.#writer.journal.deadLetters(this.identity)).map((l) => l.id);
+    const remove = ids === 'all' ? existing : existing.filter((id) => ids.includes(id));
+    if (remove.length > 0) await this.#writer.commit(this.identity, { deadLetterRemove: remove });
+    this.#deadLetterCount = Math.max(0, existing.length - remove.length);
+    return remove.length;
+  }
+
+  /** Replays dead letters (all, or by id) as new events with `attempt` reset to 1; each leaves the store once accepted. */
   async replay(ids: readonly string[] | 'all'): Promise<{ replayed: number; refused: string | null }> {
     const closed = this.#refusal();
     if (closed) return { replayed: 0, refused: closed.message };
-    const entries = this.deadLetters.remove(ids);
+    const letters = (await this.#writer.journal.deadLetters(this.identity)).filter((l) => ids === 'all' || ids.includes(l.id));
     let replayed = 0;
-    for (const entry of entries) {
-      const outcome = await this.deliver(entry.ingress, { ...entry.event, attempt: 1 });
-      if (outcome.ok) replayed++;
-      else this.deadLetters.add({ plugin: entry.plugin, ingress: entry.ingress, event: entry.event, attempts: entry.attempts, last_error: `replay refused: ${outcome.message}` });
+    for (const letter of letters) {
+      const outcome = await this.deliver(letter.ingress, { ...letter.event, attempt: 1 });
+      if (!outcome.ok) return { replayed, refused: outcome.message };
+      await this.#writer.commit(this.identity, { deadLetterRemove: [letter.id] });
+      this.#deadLetterCount--;
+      replayed++;
     }
     return { replayed, refused: null };
   }
@@ -576,10 +876,14 @@ export class PluginService {
   #armPoll(): void {
     if (!this.#polling || this.policy.statusPollMs <= 0) return;
     this.#cancelPoll?.();
-    this.#cancelPoll = this.#clock.setTimer(this.policy.statusPollMs, () => {
-      this.#cancelPoll = null;
-      this.#tasks.track(this.pollStatus().finally(() => this.#armPoll()));
-    }, { background: true });
+    this.#cancelPoll = this.#clock.setTimer(
+      this.policy.statusPollMs,
+      () => {
+        this.#cancelPoll = null;
+        this.#tasks.track(this.pollStatus().finally(() => this.#armPoll()));
+      },
+      { background: true },
+    );
   }
 
   /** A lifecycle change: ask the fresh instance for its status now. */

@@ -1,7 +1,5 @@
-import type { RequestSlots } from '../commands/executors/types.js';
-
 /** A counting semaphore for host requests in flight; waiters are served in arrival order. */
-export class RequestSlotPool implements RequestSlots {
+export class RequestSlotPool {
   readonly capacity: number;
   #used = 0;
   readonly #waiters: (() => void)[] = [];

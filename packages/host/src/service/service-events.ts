@@ -2,7 +2,7 @@
  * What a service tells its embedder as it happens: lifecycle transitions, circuit changes,
  * retries, dead letters, rejections and discards. `serve` writes them as JSON log lines.
  */
-export type ServiceEventKind = 'lifecycle' | 'circuit' | 'retry' | 'dead_letter' | 'dead_letter_evicted' | 'dropped' | 'rejected' | 'command_rejected' | 'timer' | 'status';
+export type ServiceEventKind = 'lifecycle' | 'circuit' | 'retry' | 'dead_letter' | 'dead_letter_evicted' | 'dropped' | 'rejected' | 'command_rejected' | 'timer' | 'status' | 'journal';
 
 export interface ServiceEvent {
   readonly plugin: string;

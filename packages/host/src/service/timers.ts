@@ -26,6 +26,8 @@ interface Active {
   nextAt: number;
   fired: number;
   pending: boolean;
+  /** The next tick fell due while the timer was suspended or the host was down. */
+  late: boolean;
 }
 
 /**
@@ -68,11 +70,29 @@ export class TimerSet {
     return this.#timers.has(id);
   }
 
-  set(spec: TimerSpec): void {
+  /** Arms (or replaces) a timer; returns when its first tick is due (epoch ms). */
+  set(spec: TimerSpec): number {
+    return this.#place(spec, this.#clock.now() + spec.delayMs);
+  }
+
+  /**
+   * Brings back a timer kept across a restart. One whose tick fell due meanwhile ticks at once
+   * and counts as late (an interval timer once, however many intervals it missed).
+   */
+  restore(spec: TimerSpec, nextAt: number): void {
+    const now = this.#clock.now();
+    let due = nextAt;
+    if (spec.intervalMs !== undefined && due < now) due += Math.floor((now - due) / spec.intervalMs) * spec.intervalMs;
+    if (due < now) this.#late++;
+    this.#place(spec, due, due < now);
+  }
+
+  #place(spec: TimerSpec, nextAt: number, late = false): number {
     this.cancel(spec.timerId);
-    const active: Active = { spec, cancel: null, nextAt: this.#clock.now() + spec.delayMs, fired: 0, pending: false };
+    const active: Active = { spec, cancel: null, nextAt, fired: 0, pending: false, late };
     this.#timers.set(spec.timerId, active);
     if (!this.#suspended) this.#arm(active);
+    return nextAt;
   }
 
   #arm(active: Active): void {
@@ -82,7 +102,8 @@ export class TimerSet {
   #tick(active: Active): void {
     if (this.#timers.get(active.spec.timerId) !== active) return;
     const now = this.#clock.now();
-    const lateMs = Math.max(0, now - active.nextAt);
+    const lateMs = active.late ? Math.max(0, now - active.nextAt) : 0;
+    active.late = false;
     if (active.spec.intervalMs !== undefined) {
       active.nextAt = now + active.spec.intervalMs;
       this.#arm(active);
@@ -132,7 +153,10 @@ export class TimerSet {
     this.#suspended = false;
     const now = this.#clock.now();
     for (const active of this.#timers.values()) {
-      if (active.nextAt < now) this.#late++;
+      if (active.nextAt < now) {
+        this.#late++;
+        active.late = true;
+      }
       this.#arm(active);
     }
   }

@@ -28,6 +28,8 @@ export interface PluginStatus {
   /** Host requests in flight, commands waiting for a request slot, and the cap. */
   readonly requests: { readonly in_flight: number; readonly waiting: number; readonly capacity: number } | null;
   readonly dead_letters: number;
+  /** The journal of a service: engine, whether writing works (Degraded when not), writes waiting, outbox commands running. */
+  readonly journal?: { readonly engine: string; readonly writing: 'ok' | 'failing'; readonly last_error: string | null; readonly pending_writes: number; readonly outbox_running: number };
   readonly last_event: { kind: string; ingress: string; at: string; correlation_id: string } | null;
   readonly last_error: string | null;
   readonly component_status: JsonValue | null;
@@ -81,7 +83,8 @@ export function pluginStatus(runtime: PluginRuntime, service: PluginService | un
     counters: { ...service.counters },
     discards: service.discards,
     requests: service.requests,
-    dead_letters: service.deadLetters.list().length,
+    dead_letters: service.deadLetterCount,
+    journal: service.journal,
     last_event: service.lastEvent,
     last_error: service.lastError ?? runtime.lastError,
     component_status: service.componentStatus,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PluginHost } from '../../src/host.js';
+import { journalDir, openLmdbJournal } from '../../src/journal/lmdb-journal.js';
 import { buildJsComponent } from '../fixtures/js.js';
 import { SERVICE_SOURCE, serviceManifest } from '../fixtures/service.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE } from '../fixtures/workspace.js';
@@ -11,10 +12,10 @@ describe('yoi plugin dlq (no serve running)', () => {
   it('lists, replays and drops persisted dead letters', async (t) => {
     const manifest = serviceManifest();
     const ws = pluginWorkspace(t, [{ manifest, component: await buildJsComponent(SERVICE_SOURCE, manifest) }]);
-    const stateDir = join(ws.workspace, '.yoi', 'state', 'dead-letters');
+    const journal = await openLmdbJournal({ dir: journalDir(ws.workspace) });
     const host = await PluginHost.fromWorkspace(
       { workspace: ws.workspace, builtinDir: join(ws.root, 'none'), env: { HOME: ws.root } },
-      { cacheDir: TEST_TRANSPILE_CACHE, stateDir, servicePolicy: { maxAttempts: 1 } },
+      { cacheDir: TEST_TRANSPILE_CACHE, journal, servicePolicy: { maxAttempts: 1 } },
     );
     await host.startServices();
     const service = host.services.get('project:svc')!;
@@ -22,6 +23,7 @@ describe('yoi plugin dlq (no serve running)', () => {
     await service.emit('events', 'job', 'test', { tag: 'doomed', always_fail: true });
     await service.idle();
     await host.close();
+    await journal.close();
 
     const env = { HOME: ws.root, YOI_BUILTIN_DIR: join(ws.root, 'none'), YOI_CACHE_DIR: join(TEST_TRANSPILE_CACHE, '..') };
     const run = (...args: string[]) => cli(['plugin', 'dlq', ...args, 'project:svc', '--workspace', ws.workspace, '--json'], { env });

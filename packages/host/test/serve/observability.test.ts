@@ -35,8 +35,8 @@ describe('serve makes every discard and lifecycle change visible', () => {
 
     await service.emit('events', 'job', 'test', { gate: 'hold' });
     await gate.arrived('hold');
-    assert.deepEqual(service.offer('events', newIngressEvent('events', 'job', 'test', { tag: 'queued' })), { ok: true });
-    assert.deepEqual(service.offer('events', newIngressEvent('events', 'job', 'test', { tag: 'dropped' })), { ok: true });
+    assert.deepEqual(await service.offer('events', newIngressEvent('events', 'job', 'test', { tag: 'queued' })), { ok: true });
+    assert.deepEqual(await service.offer('events', newIngressEvent('events', 'job', 'test', { tag: 'dropped' })), { ok: true });
     gate.pass('hold');
     await service.emit('events', 'job', 'test', { commands: [{ kind: 'teleport', payload: {}, command_id: 'teleport-1' }] });
     await service.emit('events', 'job', 'test', { fail_until: 2 });

@@ -102,7 +102,8 @@ describe('rejected commands are told to the plugin, counted and logged with thei
     });
     await service.idle();
     assert.deepEqual(service.componentStatus, { x: 1 });
-    assert.deepEqual(service.commandResults.toArray().map((r) => [r.command_id, r.status]), [['send-1', 'Rejected'], ['status-1', 'Recorded']]);
+    // The status update takes effect when the result is planned; the send runs from the outbox after the commit.
+    assert.deepEqual(service.commandResults.toArray().map((r) => [r.command_id, r.status]), [['status-1', 'Recorded'], ['send-1', 'Rejected']]);
     const rejection = (await handled()).find((h) => h.kind === 'command_rejected');
     assert.equal((rejection?.payload as { command_id: string }).command_id, 'send-1');
   });

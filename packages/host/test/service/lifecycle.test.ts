@@ -317,8 +317,8 @@ describe('lifecycle races, each made deterministic', () => {
 });
 
 describe('nothing lost across lifecycle operations', () => {
-  it('stop waits for a host request in flight; its response is dead-lettered, not lost', async (t) => {
-    const { service, gate } = await gated(t);
+  it('stop waits for a host request in flight; its response stays in the journal and is delivered at the next start', async (t) => {
+    const { service, gate, handled } = await gated(t);
     gate.pass('start');
     await service.start();
     await service.emit('events', 'job', 'test', { commands: [{ kind: 'host_request_dispatch', payload: { method: 'GET', url: `${gate.url}/api/gate/req` } }] });
@@ -327,13 +327,15 @@ describe('nothing lost across lifecycle operations', () => {
     gate.release('req', 'late answer');
     const report = await stopping;
     assert.equal(report.state, 'Stopped');
-    const letters = service.deadLetters.list();
-    assert.equal(letters.length, 1, 'the response is in the dead-letter store when stop returns');
-    assert.equal(letters[0]!.event.kind, 'host_response');
-    const payload = letters[0]!.event.payload as { command_id: string; response: { body: string } };
+    assert.equal(report.waiting, 1, 'the response is in the journal when stop returns');
+    assert.equal(service.requests.in_flight, 0);
+    await service.start();
+    await service.idle();
+    const response = (await handled()).find((h) => h.kind === 'host_response');
+    const payload = response?.payload as { command_id: string; response: { body: string } };
     assert.match(payload.command_id, /:0$/);
     assert.equal(payload.response.body, 'late answer');
-    assert.equal(service.requests.in_flight, 0);
+    assert.equal(gate.arrivals('req'), 1, 'the request was not sent again: its command was done');
   });
 
   it('re-enabling after the circuit opened restores what a start does: the WebSocket reconnects and timers run again', async (t) => {

@@ -86,7 +86,7 @@ describe('service lifecycle and delivery', () => {
     await host.startServices();
     await service.emit('events', 'job', 'test', { tag: 'doomed', always_fail: true });
     await service.idle();
-    const letters = service.deadLetters.list();
+    const letters = await service.listDeadLetters();
     assert.equal(letters.length, 1);
     assert.equal(letters[0]!.attempts, 3);
     assert.match(letters[0]!.last_error, /handler returned error/);
@@ -95,7 +95,8 @@ describe('service lifecycle and delivery', () => {
     assert.deepEqual(replay, { replayed: 1, refused: null });
     await service.idle();
     assert.equal((await handled(host)).filter((h) => h.tag === 'doomed').length, 6);
-    assert.equal(service.deadLetters.list().length, 1);
+    assert.equal((await service.listDeadLetters()).length, 1, 'it failed again and is back in the store, once');
+    assert.equal(service.deadLetterCount, 1);
   });
 
   it('survives a handler reply nested deeper than JSON.stringify can go', async (t) => {
@@ -119,24 +120,26 @@ describe('service lifecycle and delivery', () => {
     assert.equal(service.counters.retried, 1);
   });
 
-  it('restarts a trapping instance, then opens the circuit (Disabled); other plugins keep working', async (t) => {
+  it('restarts a trapping instance, then opens the circuit (Disabled); other plugins keep working; the event waits for the re-enable', async (t) => {
     const { host, service } = await open(t, {
       policy: { maxRestarts: 2, maxAttempts: 10 },
       extraPlugins: [{ manifest: watToolManifest('echo', { tools: ['echo'] }), component: await assemble(TOOL_WATS.echo) }],
     });
     await host.startServices();
-    await service.emit('events', 'job', 'test', { trap: true });
+    await service.emit('events', 'job', 'test', { trap_below: 4, tag: 'poison' });
     await service.idle();
     assert.equal(service.state, 'Disabled');
     assert.equal(service.restarts, 2);
-    assert.equal(service.counters.dead_lettered, 1);
+    assert.equal(service.counters.dead_lettered, 0, 'the event stays in the journal');
     assert.match(service.diagnostics.toArray().map((d) => d.message).join('\n'), /circuit open/, service.lastError ?? '');
     const refused = await service.emit('events', 'job', 'test', {});
     assert.deepEqual(refused.ok, false);
     await assert.rejects(host.callTool('handled', {}), /plugin service is disabled/);
     assert.equal((await host.callTool('echo', { summary: 'still here' })).summary, 'still here');
     await service.enable();
+    await service.idle();
     assert.equal(service.state, 'Running');
+    assert.deepEqual((await handled(host)).map((h) => [h.tag, h.attempt]), [['poison', 4]], 'delivered again after the re-enable, attempt 4');
   });
 
   it('enforces the handler deadline for real: the worker is stopped and no command of it runs', async (t) => {
@@ -191,7 +194,7 @@ describe('ingress validation and backpressure', () => {
     await host.startServices();
     // occupy the dispatcher, then fill the queue
     await service.emit('events', 'job', 'test', { work_ms: 200 });
-    const outcomes = Array.from({ length: 5 }, () => service.offer('events', newIngressEvent('events', 'job', 'test', {})));
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => service.offer('events', newIngressEvent('events', 'job', 'test', {}))));
     assert.ok(outcomes.every((o) => o.ok));
     assert.ok(service.counters.dropped >= 3, `dropped ${service.counters.dropped}`);
     await service.idle();
@@ -280,16 +283,22 @@ describe('output commands', () => {
 });
 
 describe('stop', () => {
-  it('closes the queue, dead-letters what was never delivered and keeps the final status', async (t) => {
+  it('closes the queue, keeps what was never delivered in the journal for the next start, and keeps the final status', async (t) => {
     const { host, service } = await open(t, { policy: { queueCapacity: 16 } });
     await host.startServices();
     await service.emit('events', 'job', 'test', { work_ms: 150 });
     for (let i = 0; i < 5; i++) await service.emit('events', 'job', 'test', { tag: `late${i}` });
     const report = await service.stop();
     assert.equal(report.state, 'Stopped');
-    assert.ok(report.undelivered >= 4, JSON.stringify(report));
-    assert.equal(service.deadLetters.list().length, report.undelivered);
+    assert.ok(report.waiting >= 4, JSON.stringify(report));
+    assert.equal(report.waiting, (await host.journal.unacked('project:svc')).length);
+    assert.deepEqual(await service.listDeadLetters(), []);
     assert.deepEqual(service.componentStatus, { state: 'stopped', handled: 1 });
-    assert.equal(service.counters.enqueued, service.counters.dispatched + service.counters.dead_lettered);
+    assert.equal(service.counters.enqueued, service.counters.dispatched + report.waiting);
+    await service.start();
+    await service.idle();
+    const late = (await handled(host)).filter((h) => h.tag?.startsWith('late'));
+    assert.deepEqual(late.map((h) => h.tag), ['late0', 'late1', 'late2', 'late3', 'late4'].slice(5 - report.waiting), 'delivered at the next start, in order');
+    assert.ok(late.every((h) => h.attempt === 2), 'with attempt incremented');
   });
 });

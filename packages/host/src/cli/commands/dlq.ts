@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { callControl } from '../../serve/control-file.js';
-import { DeadLetterStore, deadLetterFile, type DeadLetter } from '../../service/dead-letters.js';
-import { DEFAULT_SERVICE_POLICY } from '../../service/policy.js';
+import type { DeadLetter } from '../../service/plugin-service.js';
+import { withWorkspaceJournal } from './workspace-journal.js';
 import { PluginHost } from '../../host.js';
 import { parsePluginRef } from '../../manifest/ids.js';
 import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
@@ -36,26 +36,26 @@ export async function runDlq(io: CliIo, action: string, ref: string, options: Dl
     source = 'serve';
   } else {
     source = 'offline';
-    const store = new DeadLetterStore(DEFAULT_SERVICE_POLICY.deadLetterCapacity, deadLetterFile(join(stores.workspace, '.yoi', 'state', 'dead-letters'), ref));
-    await store.load();
-    if (action === 'list') result = { plugin: ref, dead_letters: store.list() };
-    else if (action === 'drop') {
-      const removed = store.remove(ids);
-      await store.flush();
-      result = { plugin: ref, dropped: removed.length };
-    } else {
-      const host = await PluginHost.fromWorkspace(stores, { cacheDir: defaultCacheDir(io.env), stateDir: join(stores.workspace, '.yoi', 'state', 'dead-letters') });
+    result = await withWorkspaceJournal(stores.workspace, async (journal) => {
+      const letters = (await journal!.deadLetters(ref)).map((l) => ({ plugin: ref, ...l }));
+      if (action === 'list') return { plugin: ref, dead_letters: letters };
+      if (action === 'drop') {
+        const remove = letters.map((l) => l.id).filter((id) => ids === 'all' || ids.includes(id));
+        if (remove.length > 0) await journal!.commit(ref, { deadLetterRemove: remove });
+        return { plugin: ref, dropped: remove.length };
+      }
+      const host = await PluginHost.fromWorkspace(stores, { cacheDir: defaultCacheDir(io.env), journal: journal! });
       try {
         const service = host.services.get(ref);
         if (!service) throw new CommandFailure(`plugin \`${ref}\` has no enabled service or ingress in this workspace`);
         await service.start();
         const replay = await service.replay(ids);
         await service.idle();
-        result = { plugin: ref, ...replay, counters: { ...service.counters } };
+        return { plugin: ref, ...replay, counters: { ...service.counters } };
       } finally {
         await host.close();
       }
-    }
+    });
   }
   if (options.json) {
     printJson(io, { command: `dlq ${action}`, source, ...result });

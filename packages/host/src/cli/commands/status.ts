@@ -1,29 +1,34 @@
-import { join } from 'node:path';
 import { callControl } from '../../serve/control-file.js';
-import { DeadLetterStore, deadLetterFile } from '../../service/dead-letters.js';
-import { DEFAULT_SERVICE_POLICY } from '../../service/policy.js';
 import { PluginHost } from '../../host.js';
 import type { PluginStatus } from '../../status/status.js';
 import { CommandFailure, printJson, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
 import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
 import { term } from '../terminal.js';
+import { withWorkspaceJournal } from './workspace-journal.js';
 
 /** Status from the running `serve` when there is one, else what can be known without running plugins. */
-async function collect(io: CliIo, options: CommonOptions, ref: string | undefined): Promise<{ source: 'serve' | 'offline'; plugins: PluginStatus[] }> {
+type ShownStatus = PluginStatus & { readonly waiting_in_journal?: number };
+
+async function collect(io: CliIo, options: CommonOptions, ref: string | undefined): Promise<{ source: 'serve' | 'offline'; plugins: ShownStatus[] }> {
   const stores = storeOptions(io, options);
   const live = await callControl(stores.workspace, 'GET', `/v1/status${ref ? `/${encodeURIComponent(ref)}` : ''}`);
   if (live?.status === 200) return { source: 'serve', plugins: (live.json as { plugins: PluginStatus[] }).plugins };
   if (live?.status === 404) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`);
   const host = await PluginHost.fromWorkspace(stores, { cacheDir: defaultCacheDir(io.env) });
   try {
-    const plugins = host.status(ref).map((s) => {
-      const letters = new DeadLetterStore(DEFAULT_SERVICE_POLICY.deadLetterCapacity, deadLetterFile(join(stores.workspace, '.yoi', 'state', 'dead-letters'), s.plugin));
-      return { s, letters };
-    });
-    for (const p of plugins) await p.letters.load();
-    if (ref && plugins.length === 0) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`);
-    return { source: 'offline', plugins: plugins.map(({ s, letters }) => ({ ...s, lifecycle: s.lifecycle === 'Ready' ? 'Stopped' : s.lifecycle, dead_letters: letters.list().length })) };
+    const statuses = host.status(ref);
+    if (ref && statuses.length === 0) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`);
+    // Dead letters and events waiting are in the workspace journal (read without running anything).
+    const kept = await withWorkspaceJournal(
+      stores.workspace,
+      async (journal) => new Map(await Promise.all(statuses.map(async (s) => [s.plugin, journal ? { letters: (await journal.deadLetters(s.plugin)).length, waiting: (await journal.unacked(s.plugin)).length } : { letters: 0, waiting: 0 }] as const))),
+      false,
+    );
+    return {
+      source: 'offline',
+      plugins: statuses.map((s) => ({ ...s, lifecycle: s.lifecycle === 'Ready' ? 'Stopped' : s.lifecycle, dead_letters: kept.get(s.plugin)?.letters ?? 0, waiting_in_journal: kept.get(s.plugin)?.waiting ?? 0 })),
+    };
   } finally {
     await host.close();
   }
@@ -39,6 +44,8 @@ export async function runStatus(io: CliIo, ref: string | undefined, options: Com
   if (plugins.length === 0) out.push('  (no enabled plugins)');
   for (const p of plugins) {
     out.push(term`- ${p.plugin} [${p.lifecycle}] world=${p.world ?? '-'} version=${p.version} restarts=${p.restarts} dead_letters=${p.dead_letters}`);
+    if (p.waiting_in_journal) out.push(term`    waiting in the journal: ${p.waiting_in_journal} accepted event(s), delivered at the next start`);
+    if (p.journal?.writing === 'failing') out.push(term`    journal: writes failing (${p.journal.last_error ?? 'unknown error'}); sources held, retrying`);
     if (p.queue) out.push(term`    queue: ${p.queue.depth}/${p.queue.capacity}; held back ${Math.round(p.queue.backpressure_ms)} ms`);
     if (p.counters) out.push(term`    events: ${Object.entries(p.counters).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     if (p.requests) out.push(term`    host requests: ${p.requests.in_flight}/${p.requests.capacity} in flight; ${p.requests.waiting} waiting for a slot`);

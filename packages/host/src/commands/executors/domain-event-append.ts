@@ -5,6 +5,7 @@ import { idsOf, messageOf, type Executor } from './types.js';
 /** `domain_event_append`: hands the event to the embedding host's sink (`serve` writes an event log). */
 export const domainEventAppend: Executor<'domain_event_append'> = {
   kind: 'domain_event_append',
+  stage: 'outbox',
   async execute(command, context) {
     const ids = idsOf(command);
     if (!context.appendDomainEvent) return commandResult(ids, 'Unsupported', 'this host has no domain event sink');

@@ -4,14 +4,18 @@ import { commandResult } from '../envelope.js';
 import { idsOf, messageOf, type CommandOf, type ExecutionContext, type Executor } from './types.js';
 
 /**
- * `host_request_dispatch`: the request runs off the dispatch path and its result comes back
- * as a `host_response` event. When every request slot is taken the command waits for one,
- * and with it the dispatch loop, the queue and the sources behind it: backpressure, not loss.
+ * `host_request_dispatch`: the request runs off the dispatch path, with `Idempotency-Key:
+ * <command_id>`, and its result comes back as a `host_response` event; the command is done
+ * once that event is accepted. It waits for a slot under the cap on requests in flight, and
+ * the dispatcher waits with it, holding the queue and the sources behind it (backpressure,
+ * not loss).
  */
 export const hostRequestDispatch: Executor<'host_request_dispatch'> = {
   kind: 'host_request_dispatch',
+  stage: 'outbox',
+  settlesLater: true,
   async execute(command, context) {
-    const release = await context.requestSlots.acquire();
+    const release = await context.requestSlot(command.command_id);
     context.background(respond(command, context).finally(release));
     return commandResult(idsOf(command), 'Recorded', `request dispatched; the response arrives as a host_response event on ingress ${command.replyIngress}`);
   },
@@ -21,7 +25,10 @@ async function respond(command: CommandOf<'host_request_dispatch'>, context: Exe
   let reply: JsonValue;
   try {
     const attached = grantHeaders(context.record, command.request, context.secrets);
-    reply = parseReply('reply' in attached ? attached.reply : await executeRequest(command.request, { hostHeaders: attached.headers, redact: (text) => context.secrets.redact(text) }));
+    // The command id is the idempotency key: after a crash the same request can be sent again.
+    const guestKey = command.request.headers.some((h) => h.name.toLowerCase() === 'idempotency-key');
+    const hostHeaders = [...('reply' in attached ? [] : attached.headers), ...(guestKey ? [] : [{ name: 'Idempotency-Key', value: command.command_id }])];
+    reply = parseReply('reply' in attached ? attached.reply : await executeRequest(command.request, { hostHeaders, redact: (text) => context.secrets.redact(text) }));
   } catch (error) {
     reply = { error: { code: 'internal', message: `the request could not be run: ${messageOf(error)}` } };
   }
@@ -31,7 +38,7 @@ async function respond(command: CommandOf<'host_request_dispatch'>, context: Exe
     source_event_id: context.event.correlation_id,
     ...(typeof reply === 'object' && reply !== null && !Array.isArray(reply) && 'error' in reply ? { error: reply['error'] as JsonValue } : { response: reply }),
   };
-  await context.deliverResponse(command.replyIngress, 'host_response', `host_request:${command.command_id}`, payload);
+  await context.deliverResponse(command.command_id, command.replyIngress, 'host_response', `host_request:${command.command_id}`, payload);
 }
 
 function parseReply(raw: string): JsonValue {

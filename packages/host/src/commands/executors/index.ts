@@ -2,6 +2,8 @@ import type { CommandKind } from '../envelope.js';
 import { diagnosticStatusUpdate } from './diagnostic-status-update.js';
 import { domainEventAppend } from './domain-event-append.js';
 import { hostRequestDispatch } from './host-request-dispatch.js';
+import { stateDelete } from './state-delete.js';
+import { stateSet } from './state-set.js';
 import { timerCancel } from './timer-cancel.js';
 import { timerSet } from './timer-set.js';
 import type { Executor } from './types.js';
@@ -17,6 +19,8 @@ export const EXECUTORS: { readonly [K in CommandKind]: Executor<K> } = {
   websocket_send: websocketSend,
   websocket_reconnect: websocketReconnect,
   websocket_close: websocketClose,
+  state_set: stateSet,
+  state_delete: stateDelete,
 };
 
-export type { DomainEvent, ExecutionContext, Executor, RequestSlots, WebSocketCommands } from './types.js';
+export type { DomainEvent, ExecutionContext, Executor, StateControl, TimerControl, WebSocketCommands } from './types.js';

@@ -4,6 +4,7 @@ import { idsOf, type Executor } from './types.js';
 /** `timer_set`: arms (or replaces) a host timer that delivers `timer` events. */
 export const timerSet: Executor<'timer_set'> = {
   kind: 'timer_set',
+  stage: 'plan',
   async execute(command, context) {
     context.timers.set({
       timerId: command.timerId,

@@ -1,7 +1,7 @@
 import type { JsonValue } from '../../manifest/types.js';
 import type { Secrets } from '../../secrets/secrets.js';
 import type { IngressEvent } from '../../service/ingress-event.js';
-import type { TimerSet } from '../../service/timers.js';
+import type { TimerSpec } from '../../service/timers.js';
 import type { ResolvedPlugin } from '../../store/resolve.js';
 import type { CommandKind, CommandResult, ValidatedCommand } from '../envelope.js';
 
@@ -26,39 +26,60 @@ export interface WebSocketCommands {
   status?(): JsonValue[];
 }
 
-/** Host requests of one plugin in flight: a bounded number of slots. */
-export interface RequestSlots {
-  /** Waits for a free slot; resolves with the function that frees it. */
-  acquire(): Promise<() => void>;
+/** The plugin's host timers as executors see them (the service also records each change for the journal). */
+export interface TimerControl {
+  set(spec: TimerSpec): void;
+  cancel(id: string): boolean;
 }
 
-/** What executors may touch: the plugin's own timers, connections, sinks and request slots. */
+/** The plugin's durable state as executors see them (the service commits each change with the handled event). */
+export interface StateControl {
+  set(key: string, value: JsonValue): void;
+  delete(key: string): boolean;
+}
+
+/** What executors may touch: the plugin's own timers, state, connections, sinks and request slots. */
 export interface ExecutionContext {
   readonly record: ResolvedPlugin;
   readonly secrets: Secrets;
   /** The event whose handler produced the command. */
   readonly event: IngressEvent;
-  readonly timers: TimerSet;
+  readonly timers: TimerControl;
+  readonly state: StateControl;
   readonly websocket: WebSocketCommands | undefined;
   readonly appendDomainEvent: ((event: DomainEvent) => void | Promise<void>) | undefined;
-  readonly requestSlots: RequestSlots;
+  /**
+   * Waits for a request slot (the cap on host requests in flight); resolves with the function
+   * that frees it. While a command waits here, so does the dispatcher.
+   */
+  requestSlot(commandId: string): Promise<() => void>;
   /** Replaces the component status shown in the service status. */
   setComponentStatus(status: JsonValue): void;
   /**
-   * Hands a response back to the plugin as an ingress event. It never waits for queue space
-   * (the caller holds a request slot, which bounds how many can be outstanding); when the
-   * service no longer takes events it is dead-lettered, never dropped.
+   * Hands a response back to the plugin as an ingress event and marks its command done, in one
+   * durable write. It never waits for queue space (the caller holds a request slot, which
+   * bounds how many can be outstanding).
    */
-  deliverResponse(ingress: string, kind: string, source: string, payload: JsonValue): Promise<void>;
+  deliverResponse(commandId: string, ingress: string, kind: string, source: string, payload: JsonValue): Promise<void>;
   /** Keeps track of work that outlives the command (a request in flight) until it settles. */
   background(work: Promise<void>): void;
 }
 
 export type CommandOf<K extends CommandKind> = Extract<ValidatedCommand, { kind: K }>;
 
-/** Runs one kind of output command. A failure is a `Rejected` result, never a throw. */
+/**
+ * Runs one kind of output command. A failure is a `Rejected` result, never a throw.
+ *
+ * `plan` executors take effect while the handler's result is planned: what they change
+ * (timers, state, the status) is committed together with the event's acknowledgement.
+ * `outbox` executors act on the world; they run from the outbox once that commit is durable,
+ * and again after a crash if they were not marked done (at least once). A command that
+ * `settlesLater` is marked done by its own follow-up (a request, once its response is accepted).
+ */
 export interface Executor<K extends CommandKind = CommandKind> {
   readonly kind: K;
+  readonly stage: 'plan' | 'outbox';
+  readonly settlesLater?: boolean;
   execute(command: CommandOf<K>, context: ExecutionContext): Promise<CommandResult>;
 }
 

@@ -19,15 +19,18 @@ async function onConnection(command: CommandOf<WebSocketKind>, context: Executio
 
 export const websocketSend: Executor<'websocket_send'> = {
   kind: 'websocket_send',
+  stage: 'outbox',
   execute: (command, context) => onConnection(command, context, (ws) => ws.send(command.url, command.text)),
 };
 
 export const websocketReconnect: Executor<'websocket_reconnect'> = {
   kind: 'websocket_reconnect',
+  stage: 'outbox',
   execute: (command, context) => onConnection(command, context, (ws) => ws.reconnect(command.connection, command.url)),
 };
 
 export const websocketClose: Executor<'websocket_close'> = {
   kind: 'websocket_close',
+  stage: 'outbox',
   execute: (command, context) => onConnection(command, context, (ws) => ws.close(command.connection, command.code, command.reason)),
 };
