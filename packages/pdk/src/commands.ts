@@ -87,6 +87,20 @@ export class Commands {
     return this.#add('domain_event_append', { type, data });
   }
 
+  /**
+   * Sets a key of the plugin's durable state (kept by the host across restarts and crashes,
+   * committed with the event being handled; handed back in a `state_restored` event after
+   * every start). At most 64 keys of ≤ 128 bytes and 48 KiB in all.
+   */
+  stateSet(key: string, value: JsonValue): this {
+    return this.#add('state_set', { key, value });
+  }
+
+  /** Removes a key of the plugin's durable state. */
+  stateDelete(key: string): this {
+    return this.#add('state_delete', { key });
+  }
+
   get length(): number {
     return this.#list.length;
   }

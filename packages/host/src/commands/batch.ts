@@ -18,6 +18,8 @@ export interface BatchLimits {
 export interface PlanView {
   timerIds(): ReadonlySet<string>;
   state(): ReadonlyMap<string, JsonValue>;
+  /** Command ids still pending in the outbox (an id must not be reused while its command is pending). */
+  pendingCommandIds(): ReadonlySet<string>;
 }
 
 export interface BatchPlan {
@@ -63,6 +65,9 @@ export async function runCommand<K extends ValidatedCommand['kind']>(command: Ex
 
 /** Resource checks for the whole batch before anything takes effect. */
 function preflight(commands: readonly ValidatedCommand[], view: PlanView, limits: BatchLimits): string | null {
+  const pending = view.pendingCommandIds();
+  const reused = commands.find((command) => EXECUTORS[command.kind].stage === 'outbox' && pending.has(command.command_id));
+  if (reused) return `command_id ${reused.command_id.slice(0, 64)} is still pending from an earlier result; command ids must be unique`;
   const timers = new Set(view.timerIds());
   const state = new Map(view.state());
   for (const command of commands) {

@@ -4,7 +4,7 @@ import { EXECUTORS, type DomainEvent, type ExecutionContext, type WebSocketComma
 import { boundText, redactText } from '../diagnostics.js';
 import { PluginError } from '../errors.js';
 import { MemoryJournal } from '../journal/memory-journal.js';
-import type { DurableTimer, JournalDeadLetter, JournalEvent, JournalTransaction, OutboxEntry } from '../journal/journal.js';
+import { JournalRejectedError, type DurableTimer, type JournalDeadLetter, type JournalEvent, type JournalTransaction, type OutboxEntry } from '../journal/journal.js';
 import type { JsonValue } from '../manifest/types.js';
 import type { PluginRuntime } from '../runtime/plugin-runtime.js';
 import { systemClock, type Clock } from './clock.js';
@@ -128,6 +128,8 @@ export class PluginService {
   #state = new Map<string, JsonValue>();
   /** The instance has not been handed the durable state since it started. */
   #stateOwed = false;
+  /** Outbox commands committed (or on their way) and not yet marked done. */
+  #pendingCommands = new Set<string>();
   #journalFailing = false;
   #failureWaiters: (() => void)[] = [];
   #deadLetterCount = 0;
@@ -382,10 +384,13 @@ export class PluginService {
       this.#dispatcher.queueAccepted(again, true);
       this.#diagnose('Redelivery', `${again.length} event(s) accepted before the last stop or crash are delivered again`);
     }
-    for (const entry of kept.outbox) this.#outbox.schedule(() => this.#rerunFromOutbox(entry));
+    this.#pendingCommands = new Set(kept.outbox.map((entry) => entry.command_id));
+    for (const entry of kept.outbox) void this.#outbox.schedule(() => this.#rerunFromOutbox(entry));
+    // The journal is the truth about timers: what was set but never committed is gone with its event's handling.
+    this.#timers.cancelAll();
     for (const timer of kept.timers) {
       const spec: TimerSpec = { timerId: timer.timer_id, ingress: timer.ingress, delayMs: 0, ...(timer.interval_ms !== null ? { intervalMs: timer.interval_ms } : {}), ...(timer.data !== null ? { data: timer.data } : {}) };
-      if (!this.#timers.has(timer.timer_id)) this.#timers.restore(spec, timer.next_at);
+      this.#timers.restore(spec, timer.next_at);
     }
   }
 
@@ -646,8 +651,16 @@ export class PluginService {
       await this.#outbox.room();
       return { ok: true };
     }
+    for (const command of plan.outbox) this.#pendingCommands.add(command.command_id);
     const durable = this.#writer.commit(this.identity, tx);
-    this.#tasks.track(durable.catch((error: unknown) => this.#diagnose('JournalError', `the handling of ${event.correlation_id} was not committed: ${messageOf(error)}`, true)));
+    this.#tasks.track(
+      durable.catch(async (error: unknown) => {
+        for (const command of plan.outbox) this.#pendingCommands.delete(command.command_id);
+        this.#diagnose('JournalError', `the handling of ${event.correlation_id} was not committed: ${messageOf(error)}`, true);
+        // Refused (a bound the plan did not foresee): acknowledge the event alone so it cannot come back forever.
+        if (error instanceof JournalRejectedError && seq !== null) await this.#writer.commit(this.identity, { ack: [seq] });
+      }),
+    );
     if (plan.outbox.length > 0) {
       const ran = this.#outbox.schedule(async () => {
         try {
@@ -666,7 +679,7 @@ export class PluginService {
   }
 
   #planView(): PlanView {
-    return { timerIds: () => new Set(this.#timers.status().map((t) => t.timer_id)), state: () => this.#state };
+    return { timerIds: () => new Set(this.#timers.status().map((t) => t.timer_id)), state: () => this.#state, pendingCommandIds: () => this.#pendingCommands };
   }
 
   /**
@@ -738,7 +751,7 @@ export class PluginService {
   async #runFromOutbox(command: ValidatedCommand, event: IngressEvent, ingress: string): Promise<void> {
     const result = await runCommand(command, this.#executionContext(event, { state: {}, timerSet: [], timerDelete: [] }));
     this.#recordResult(result, ingress, event);
-    if (!EXECUTORS[command.kind].settlesLater || result.status !== 'Recorded') this.#write(this.#writer.commit(this.identity, { outboxDone: [command.command_id] }), `marking ${command.command_id} done`);
+    if (!EXECUTORS[command.kind].settlesLater || result.status !== 'Recorded') this.#markDone(command.command_id);
   }
 
   /** A command kept in the outbox across a restart: checked against today's grants, then run again. */
@@ -752,7 +765,7 @@ export class PluginService {
     this.#diagnose('OutboxRerun', `output command ${entry.command_id} committed before the last stop or crash runs again`);
     if (!checked.ok) {
       this.#recordResult(commandResult({ command_id: entry.command_id }, 'Rejected', `kept in the outbox, no longer valid: ${checked.message}`), ingress, event);
-      this.#write(this.#writer.commit(this.identity, { outboxDone: [entry.command_id] }), `marking ${entry.command_id} done`);
+      this.#markDone(entry.command_id);
       return;
     }
     await this.#runFromOutbox(checked.command, event, ingress);
@@ -763,7 +776,7 @@ export class PluginService {
     const problem = ingressEventProblem(this.runtime.record, ingress, event);
     const fit = problem ? { ...event, payload: { command_id: commandId, error: { code: 'undeliverable', message: problem.message } } } : event;
     const appended = this.#writer.append(this.identity, [{ ingress, event: fit }]);
-    const done = this.#writer.commit(this.identity, { outboxDone: [commandId] });
+    const done = this.#markDone(commandId);
     const stored = await appended;
     this.#dispatcher.queueAccepted(stored);
     await done;
@@ -827,6 +840,13 @@ export class PluginService {
     this.#tally.add('timer_ticks_undelivered');
     this.#diagnose('TimerUndelivered', `timer ${timer.timerId} event not delivered: ${outcome.message}`);
     this.#notify({ kind: 'timer', level: 'warn', message: 'timer tick not delivered', fields: { timer_id: timer.timerId, reason: outcome.message } });
+  }
+
+  /** Marks an outbox command done (a durable write, grouped with whatever else goes out now). */
+  #markDone(commandId: string): Promise<unknown> {
+    const done = this.#writer.commit(this.identity, { outboxDone: [commandId] }).finally(() => this.#pendingCommands.delete(commandId));
+    this.#write(done, `marking ${commandId} done`);
+    return done;
   }
 
   #write(work: Promise<unknown>, what: string): void {

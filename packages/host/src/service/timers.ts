@@ -61,7 +61,7 @@ export class TimerSet {
     return this.#skipped;
   }
 
-  /** Ticks that fired after their time because the timers were suspended. */
+  /** Ticks that fired after their time because the timers were suspended or the host was down. */
   get late(): number {
     return this.#late;
   }
@@ -76,26 +76,28 @@ export class TimerSet {
   }
 
   /**
-   * Brings back a timer kept across a restart. One whose tick fell due meanwhile ticks at once
-   * and counts as late (an interval timer once, however many intervals it missed).
+   * Brings back a timer kept across a restart. One whose tick fell due meanwhile ticks as soon
+   * as the timers run, marked late (an interval timer once, however many intervals it missed).
    */
   restore(spec: TimerSpec, nextAt: number): void {
-    const now = this.#clock.now();
-    let due = nextAt;
-    if (spec.intervalMs !== undefined && due < now) due += Math.floor((now - due) / spec.intervalMs) * spec.intervalMs;
-    if (due < now) this.#late++;
-    this.#place(spec, due, due < now);
+    this.#place(spec, nextAt);
   }
 
-  #place(spec: TimerSpec, nextAt: number, late = false): number {
+  #place(spec: TimerSpec, nextAt: number): number {
     this.cancel(spec.timerId);
-    const active: Active = { spec, cancel: null, nextAt, fired: 0, pending: false, late };
+    const active: Active = { spec, cancel: null, nextAt, fired: 0, pending: false, late: false };
     this.#timers.set(spec.timerId, active);
     if (!this.#suspended) this.#arm(active);
     return nextAt;
   }
 
   #arm(active: Active): void {
+    const now = this.#clock.now();
+    if (active.nextAt < now) {
+      // Its time passed while the timers were not running: tick now, once.
+      if (active.spec.intervalMs !== undefined) active.nextAt += Math.floor((now - active.nextAt) / active.spec.intervalMs) * active.spec.intervalMs;
+      active.late = true;
+    }
     active.cancel = this.#clock.setTimer(active.nextAt - this.#clock.now(), () => this.#tick(active), { background: true });
   }
 
@@ -103,6 +105,7 @@ export class TimerSet {
     if (this.#timers.get(active.spec.timerId) !== active) return;
     const now = this.#clock.now();
     const lateMs = active.late ? Math.max(0, now - active.nextAt) : 0;
+    if (active.late) this.#late++;
     active.late = false;
     if (active.spec.intervalMs !== undefined) {
       active.nextAt = now + active.spec.intervalMs;
@@ -147,18 +150,11 @@ export class TimerSet {
     }
   }
 
-  /** Re-arms the suspended timers; the ones already due fire now and count as late. */
+  /** Re-arms the suspended timers; the ones already due tick now, marked late. */
   resume(): void {
     if (!this.#suspended) return;
     this.#suspended = false;
-    const now = this.#clock.now();
-    for (const active of this.#timers.values()) {
-      if (active.nextAt < now) {
-        this.#late++;
-        active.late = true;
-      }
-      this.#arm(active);
-    }
+    for (const active of this.#timers.values()) this.#arm(active);
   }
 
   status(): TimerStatus[] {

@@ -4,6 +4,7 @@ import type { TestContext } from 'node:test';
 import { PluginHost } from '../../src/host.js';
 import type { JsonValue } from '../../src/manifest/types.js';
 import type { Clock } from '../../src/service/clock.js';
+import type { Journal } from '../../src/journal/journal.js';
 import type { DomainEvent, PluginService } from '../../src/service/plugin-service.js';
 import type { ServicePolicy } from '../../src/service/policy.js';
 import type { ServiceEvent } from '../../src/service/service-events.js';
@@ -30,7 +31,8 @@ export interface OpenOptions {
   config?: JsonValue;
   limits?: LimitOverrides;
   clock?: Clock;
-  stateDir?: boolean;
+  /** The journal to write to (default: the host's own, in memory). */
+  journal?: Journal;
 }
 
 export interface Opened {
@@ -60,7 +62,7 @@ export async function openService(t: TestContext, options: OpenOptions = {}): Pr
       effects: { appendDomainEvent: (event) => void options.domainEvents?.push(event) },
       onServiceEvent: (event) => events.push(event),
       ...(options.clock ? { clock: options.clock } : {}),
-      ...(options.stateDir ? { stateDir: join(ws.workspace, '.yoi', 'state', 'dead-letters') } : {}),
+      ...(options.journal ? { journal: options.journal } : {}),
     },
   );
   t.after(() => host.close());
