@@ -41,6 +41,8 @@ export class JournalWriter {
   #cancelRetry: (() => void) | null = null;
   #closed = false;
   #inFlight = new Set<Op>();
+  /** Plugins whose service is stopping: while writing fails, their writes are given up, not held. */
+  readonly #givingUp = new Set<string>();
 
   constructor(journal: Journal, clock: Clock = systemClock) {
     this.journal = journal;
@@ -86,6 +88,21 @@ export class JournalWriter {
     await Promise.all(this.#pending.filter((op) => op.plugin === plugin).map((op) => op.settled));
   }
 
+  /**
+   * The service of `plugin` is stopping: from now on, while writing fails, its writes are
+   * given up (rejected with `WriteAbandoned`) instead of held, so the stop cannot hang on a
+   * full disk. What they would have stored stays unacknowledged and comes back at the next start.
+   */
+  giveUp(plugin: string): void {
+    this.#givingUp.add(plugin);
+    if (this.#failures > 0) this.abandon(plugin);
+  }
+
+  /** The service of `plugin` runs again: its writes are held and retried as usual. */
+  keep(plugin: string): void {
+    this.#givingUp.delete(plugin);
+  }
+
   /** Gives up the writes of `plugin` still waiting (its service stopped); they reject with `WriteAbandoned`. */
   abandon(plugin: string): number {
     const kept: Op[] = [];
@@ -114,6 +131,10 @@ export class JournalWriter {
       op.reject(new JournalWriteError('the journal writer is closed', 'YOI_JOURNAL_CLOSED'));
       return;
     }
+    if (this.#failures > 0 && this.#givingUp.has(op.plugin)) {
+      op.reject(new WriteAbandoned(op.plugin));
+      return;
+    }
     this.#pending.push(op);
     if (!this.#flushing && this.#cancelRetry === null) {
       this.#flushing = true;
@@ -134,7 +155,8 @@ export class JournalWriter {
       const op = group[i]!;
       if (result.status === 'rejected' && result.reason instanceof JournalWriteError && result.reason.code !== 'YOI_JOURNAL_CLOSED') {
         writeError = result.reason;
-        held.push(op);
+        if (this.#givingUp.has(op.plugin)) op.reject(new WriteAbandoned(op.plugin));
+        else held.push(op);
       } else if (result.status === 'fulfilled') (op.resolve as (value: unknown) => void)(result.value);
       else op.reject(result.reason);
     });

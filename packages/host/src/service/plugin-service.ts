@@ -131,7 +131,6 @@ export class PluginService {
   /** Outbox commands committed (or on their way) and not yet marked done. */
   #pendingCommands = new Set<string>();
   #journalFailing = false;
-  #failureWaiters: (() => void)[] = [];
   #deadLetterCount = 0;
 
   constructor(runtime: PluginRuntime, options: ServiceOptions = {}) {
@@ -337,6 +336,7 @@ export class PluginService {
     const generation = this.#lifecycle.supersede();
     this.#lifecycle.transition('Starting', reason);
     await this.#closing;
+    this.#writer.keep(this.identity);
     let kept: KeptWork;
     try {
       kept = await this.#readJournal();
@@ -415,20 +415,11 @@ export class PluginService {
    * and are delivered again at the next start.
    */
   async #quiesce(): Promise<void> {
-    const giveUpIfFailing = () => this.#journalFailing && this.#writer.abandon(this.identity);
-    giveUpIfFailing();
-    const failing = new Promise<void>((resolve) => this.#failureWaiters.push(resolve));
-    await Promise.race([this.#dispatcher.finished(), failing]);
-    giveUpIfFailing();
-    await Promise.race([this.#outbox.idle(), failing]);
-    giveUpIfFailing();
-    await Promise.race([this.#tasks.settled(), failing]);
-    giveUpIfFailing();
-    await Promise.race([this.#writer.settled(this.identity), failing]);
-    giveUpIfFailing();
+    this.#writer.giveUp(this.identity);
     await this.#dispatcher.finished();
     await this.#outbox.idle();
     await this.#tasks.settled();
+    await this.#writer.settled(this.identity);
   }
 
   async #waitingInJournal(): Promise<number> {
@@ -548,7 +539,6 @@ export class PluginService {
   #journalFailed(message: string): void {
     const first = !this.#journalFailing;
     this.#journalFailing = true;
-    for (const waiter of this.#failureWaiters.splice(0)) waiter();
     if (!first) return;
     this.#lastError = this.#clean(`journal write failed: ${message}`);
     this.#diagnose('JournalWriteFailed', `${this.#lastError}; sources are held and the write is retried`, true);
@@ -615,7 +605,7 @@ export class PluginService {
       await this.#dispatcher.idle();
       await this.#outbox.idle();
       await this.#tasks.settled();
-      if (!this.#journalFailing) await Promise.race([this.#writer.settled(this.identity), new Promise<void>((resolve) => this.#failureWaiters.push(resolve))]);
+      if (!this.#journalFailing) await this.#writer.settled(this.identity);
       if (this.#dispatcher.isIdle && this.#outbox.pending === 0 && this.#tasks.size === 0 && (this.#writer.pendingFor(this.identity) === 0 || this.#journalFailing)) return;
     }
   }

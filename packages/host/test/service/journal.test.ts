@@ -188,6 +188,35 @@ describe('when the journal cannot write', () => {
   });
 });
 
+describe('stopping while the journal cannot write', () => {
+  it('does not hang: held writes are given up, their events stay unacknowledged and come back at the next start', async (t) => {
+    const clock = new ManualClock();
+    const journal = new MemoryJournal();
+    const gate = await Gate.open(t);
+    const { service, handled } = await openService(t, { journal, clock, config: { gate: gate.url } });
+    await service.start();
+    await service.emit('events', 'job', 'test', { tag: 'parked', gate: 'hold' });
+    await service.emit('events', 'job', 'test', { tag: 'queued' });
+    await gate.arrived('hold');
+    journal.setWriteFailure('ENOSPC: no space left on device');
+    const late = service.emit('events', 'job', 'test', { tag: 'never accepted' });
+    await until(() => service.state === 'Degraded', 'Degraded');
+    const stopping = service.stop();
+    gate.pass('hold');
+    const report = await stopping;
+    assert.equal(report.state, 'Stopped');
+    assert.equal((await late).ok, false, 'the event that could not be stored was refused, not taken');
+    assert.deepEqual((await journal.unacked(P)).map((e) => (e.event.payload as { tag: string }).tag), ['parked', 'queued']);
+    journal.setWriteFailure(null);
+    await service.start();
+    assert.equal(service.state, 'Degraded', 'until a write has worked again');
+    clock.runNext();
+    await service.idle();
+    assert.equal(service.state, 'Running');
+    assert.deepEqual((await handled()).map((h) => [h.tag, h.attempt]), [['parked', 2], ['queued', 2]]);
+  });
+});
+
 describe('dead letters in the journal', () => {
   it('are bounded, evictions counted and logged; they can be listed, replayed and dropped', async (t) => {
     const { service, events } = await openService(t, { policy: { maxAttempts: 1, deadLetterCapacity: 2 } });
