@@ -87,3 +87,17 @@ export type * from './journal/journal.js';
 export { MemoryJournal } from './journal/memory-journal.js';
 export { LmdbJournal, openLmdbJournal, journalDir } from './journal/lmdb-journal.js';
 export type { LmdbJournalOptions } from './journal/lmdb-journal.js';
+
+// Services: lifecycle, ingress dispatch, output commands (issue F).
+export { PluginService, COMMAND_REJECTED, STATE_RESTORED } from './service/plugin-service.js';
+export type { ServiceOptions, ServiceEffects, StopReport, DeadLetter, DomainEvent, WebSocketCommands, DiscardCounters, DispatchCounters, EnqueueOutcome } from './service/plugin-service.js';
+export { LIFECYCLE_STATES, TRANSITIONS } from './service/lifecycle.js';
+export type { LifecycleState, Transition } from './service/lifecycle.js';
+export type { ServiceEvent, ServiceEventHook, ServiceEventKind } from './service/service-events.js';
+export { systemClock } from './service/clock.js';
+export type { Clock } from './service/clock.js';
+export { DEFAULT_SERVICE_POLICY } from './service/policy.js';
+export type { ServicePolicy } from './service/policy.js';
+export { newIngressEvent } from './service/ingress-event.js';
+export type { IngressEvent } from './service/ingress-event.js';
+export { STATE_LIMITS } from './commands/batch.js';

@@ -240,6 +240,16 @@ export function createMetrics(status: () => readonly PluginStatus[], journal?: (
       connections((plugin, c, id) => this.set({ plugin, connection: id }, c['state'] === 'Connected' ? 1 : 0));
     },
   });
+  new Counter({
+    name: 'yoi_plugin_timer_ticks_late_total',
+    help: 'Timer ticks that fired late (their time passed while the service was stopped or the host was down).',
+    labelNames: ['plugin'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => this.inc({ plugin: s.plugin }, s.timer_ticks_late ?? 0));
+    },
+  });
   new Gauge({
     name: 'yoi_plugin_timers',
     help: 'Active host timers.',

@@ -1,4 +1,4 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -12,7 +12,6 @@ import type { StopReport } from '../service/plugin-service.js';
 import { createMetrics } from './metrics.js';
 import { newToken, removeControlFile, stateDir, writeControlFile } from './control-file.js';
 import type { Logger } from './log.js';
-import { journalDir, openLmdbJournal } from '../journal/lmdb-journal.js';
 import { DEFAULT_SERVICE_POLICY } from '../service/policy.js';
 import { DiscardWatch, serviceEventLogger } from './service-log.js';
 
@@ -53,28 +52,37 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   const eventLog = join(state, 'events.jsonl');
   const logServiceEvent = serviceEventLogger(log);
   // The workspace's durable journal, unless the embedder brings its own (then it closes it too).
+  // The native LMDB binding is loaded only here, not by everything that imports serve.
+  const { journalDir, openLmdbJournal } = await import('../journal/lmdb-journal.js');
   const ownJournal = options.journal ? null : await openLmdbJournal({ dir: journalDir(workspace), limits: { deadLetterCount: options.servicePolicy?.deadLetterCapacity ?? DEFAULT_SERVICE_POLICY.deadLetterCapacity } });
   const journal = options.journal ?? ownJournal!;
   log('info', 'journal open', { engine: journal.engine, dir: ownJournal ? journalDir(workspace) : null });
   let host: PluginHost;
   try {
     host = await PluginHost.fromWorkspace(options.stores, {
-    ...options,
-    servicePolicy: { statusPollMs: SERVE_STATUS_POLL_MS, ...options.servicePolicy },
-    onServiceEvent: (event) => {
-      logServiceEvent(event);
-      options.onServiceEvent?.(event);
-    },
-    stateDir: state,
-    journal,
-    effects: {
-      ...options.effects,
-      appendDomainEvent: async (event) => {
-        await appendFile(eventLog, JSON.stringify(event) + '\n', { mode: 0o600 });
-        log('info', 'domain event appended', { plugin: event.plugin, type: event.type, command_id: event.command_id });
+      ...options,
+      servicePolicy: { statusPollMs: SERVE_STATUS_POLL_MS, ...options.servicePolicy },
+      onServiceEvent: (event) => {
+        logServiceEvent(event);
+        options.onServiceEvent?.(event);
       },
-    },
-  });
+      stateDir: state,
+      journal,
+      effects: {
+        ...options.effects,
+        appendDomainEvent: async (event) => {
+          // Synced before the command counts as done (it then leaves the outbox).
+          const file = await open(eventLog, 'a', 0o600);
+          try {
+            await file.appendFile(JSON.stringify(event) + '\n');
+            await file.datasync();
+          } finally {
+            await file.close();
+          }
+          log('info', 'domain event appended', { plugin: event.plugin, type: event.type, command_id: event.command_id });
+        },
+      },
+    });
   } catch (error) {
     await ownJournal?.close();
     throw error;
@@ -154,10 +162,17 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     send(res, 404, { error: { code: 'not_found', message: 'unknown path' } });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, bind, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, bind, () => resolve());
+    });
+  } catch (error) {
+    await host.close();
+    discards.stop();
+    await ownJournal?.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const controlFile = await writeControlFile(workspace, { pid: process.pid, host: address.address, port: address.port, token, started_at: new Date().toISOString() });
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;

@@ -35,6 +35,8 @@ export interface PluginStatus {
   readonly component_status: JsonValue | null;
   readonly recent_command_results: readonly CommandResult[];
   readonly timers: readonly TimerStatus[];
+  /** Timer ticks that fired late because their time passed while the service was stopped or the host was down. */
+  readonly timer_ticks_late: number;
   readonly websocket_connections: readonly ConnectionStatus[];
   readonly diagnostics: readonly ServiceDiagnostic[];
 }
@@ -72,6 +74,7 @@ export function pluginStatus(runtime: PluginRuntime, service: PluginService | un
       component_status: runtime.componentStatus,
       recent_command_results: [],
       timers: [],
+      timer_ticks_late: 0,
       diagnostics: [],
     };
   }
@@ -90,6 +93,7 @@ export function pluginStatus(runtime: PluginRuntime, service: PluginService | un
     component_status: service.componentStatus,
     recent_command_results: service.commandResults.toArray(),
     timers: service.timers,
+    timer_ticks_late: service.lateTimerTicks,
     diagnostics: service.diagnostics.toArray(),
   };
 }

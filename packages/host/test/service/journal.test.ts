@@ -114,7 +114,7 @@ describe('durable timers', () => {
   it('a timer survives a stop; a tick whose time passed meanwhile fires at once, late and counted', async (t) => {
     const clock = new ManualClock();
     const journal = new MemoryJournal();
-    const { service, handled } = await openService(t, { journal, clock });
+    const { service, handled, host } = await openService(t, { journal, clock });
     await service.start();
     await service.emit('events', 'job', 'test', { commands: [{ kind: 'timer_set', payload: { timer_id: 'once', delay_ms: 1000, data: { n: 1 } } }, { kind: 'timer_set', payload: { timer_id: 'beat', delay_ms: 1000, interval_ms: 1000 } }] });
     await service.idle();
@@ -128,6 +128,7 @@ describe('durable timers', () => {
     assert.equal(ticks.find((p) => p.timer_id === 'once')!.late_ms, 9500);
     assert.equal(ticks.find((p) => p.timer_id === 'beat')!.late_ms, 500, 'an interval timer ticks once for the intervals it missed');
     assert.equal(service.lateTimerTicks, 2);
+    assert.equal(host.status(P)[0]!.timer_ticks_late, 2);
     await service.idle();
     assert.deepEqual((await journal.timers(P)).map((timer) => timer.timer_id), ['beat'], 'the one-shot timer left the journal once its tick was accepted');
   });

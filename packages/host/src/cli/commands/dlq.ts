@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { callControl } from '../../serve/control-file.js';
 import type { DeadLetter } from '../../service/plugin-service.js';
 import { withWorkspaceJournal } from './workspace-journal.js';

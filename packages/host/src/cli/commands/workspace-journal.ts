@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { journalDir, openLmdbJournal, type LmdbJournal } from '../../journal/lmdb-journal.js';
+import type { LmdbJournal } from '../../journal/lmdb-journal.js';
 import { CommandFailure } from '../io.js';
 
 /**
@@ -7,6 +7,8 @@ import { CommandFailure } from '../io.js';
  * journal at a time). With `create: false`, a workspace that never had one gets `null`.
  */
 export async function withWorkspaceJournal<T>(workspace: string, fn: (journal: LmdbJournal | null) => Promise<T>, create = true): Promise<T> {
+  // Loaded when needed: the native LMDB binding is not a cost of every CLI command.
+  const { journalDir, openLmdbJournal } = await import('../../journal/lmdb-journal.js');
   const dir = journalDir(workspace);
   if (!create && !existsSync(dir)) return fn(null);
   let journal: LmdbJournal;
