@@ -135,6 +135,11 @@ export function buildSnapshot(state: WorkspaceState, options: StoreOptions): Inv
     }
   }
 
+  // An entry that could not be read is still configured: its diagnostic lands on its row.
+  for (const entry of state.config.rejected ?? []) {
+    if (entry.id !== undefined) item(entry.id).configured = true;
+  }
+
   for (const record of state.resolution.resolved) {
     const it = item(record.identity);
     it.resolved = it.configured = it.discovered = true;
