@@ -12,8 +12,8 @@
  *   returns `{"summary":"host reply","content":"<hex of the reply>"}`;
  * - `ws`: opens a pull WebSocket with its input, sends `hello`, receives (2 s), closes, and
  *   returns the four replies hex-encoded, separated by newlines;
- * - `grow`: grows linear memory by 16 MiB (traps if refused); `big`: a 70 000-byte output;
- *   `trap`: traps.
+ * - `grow`: grows linear memory by 16 MiB (traps if refused); `table`: grows its table to 257
+ *   elements (traps if refused); `big`: a 70 000-byte output; `trap`: traps.
  * Instance world: `start(config)` returns a JSON object config verbatim (so a config
  * `{"error":…}` makes start fail) and keeps a JSON string config as a reply template;
  * `handle-ingress` answers an event that has a `"text":` field with that template, each `@ID@`
@@ -75,7 +75,9 @@ const CONSTANTS: Record<string, [number, string]> = {
   grow: [1120, 'grow'],
   big: [1136, 'big'],
   trap: [1152, 'trap'],
+  table: [1160, 'table'],
   hello: [1168, 'hello'],
+  grewTable: [1600, '{"summary":"table grew to 257 elements","content":null}'],
   hostPrefix: [1184, '{"summary":"host reply","content":"'],
   close: [1232, '"}'],
   unknown: [1248, '{"summary":"unknown tool","content":null}'],
@@ -146,6 +148,7 @@ function coreModule(world: 'tool' | 'instance'): string {
   (import "yoi:host/fs@1.0.0" "list" (func $fs_list (param i32 i32 i32)))
   (import "yoi:host/fs@1.0.0" "write" (func $fs_write (param i32 i32 i32)))
   (memory (export "memory") 4)
+  (table $table 1 funcref)
   (global $bump (mut i32) (i32.const ${ARENA}))
   (global $tlen (mut i32) (i32.const 0))
   (global $out (mut i32) (i32.const 0))
@@ -258,6 +261,9 @@ function coreModule(world: 'tool' | 'instance'): string {
       (global.set $outlen (i32.const 70000))
       (return (call $out_end))))
     (if (call $equals (local.get $name) (local.get $nlen) ${str('trap')}) (then unreachable))
+    (if (call $equals (local.get $name) (local.get $nlen) ${str('table')}) (then
+      (if (i32.eq (table.grow $table (ref.null func) (i32.const 256)) (i32.const -1)) (then unreachable))
+      (return ${retConst('grewTable')})))
     ${retConst('unknown')})
 
   ${exports}
