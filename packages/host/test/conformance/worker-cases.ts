@@ -158,14 +158,13 @@ const LIFECYCLE: ConformanceCase[] = [
   },
   {
     upstream: 'origin_retains_plugin_metadata',
-    gist: 'origin: plugin, id, ref, source, digest, package version, surface tool',
-    divergence: 'tool-origin',
+    gist: 'origin: plugin, id, ref, source, digest, package version, package api version, surface tool',
     run: async (t) => {
       const { host, ref } = await yoiHost(t);
       const { origin } = host.listTools()[0]!;
       assert.deepEqual(
         { ...origin, digest: origin.digest.startsWith('sha256:') },
-        { kind: 'plugin', plugin_ref: ref, plugin_id: 'yoi.conformance', source: 'project', digest: true, package_version: '0.1.0', surface: 'tool' },
+        { kind: 'plugin', plugin_ref: ref, plugin_id: 'yoi.conformance', source: 'project', digest: true, package_version: '0.1.0', package_api_version: 1, surface: 'tool' },
       );
     },
   },
@@ -196,7 +195,6 @@ const LIFECYCLE: ConformanceCase[] = [
   {
     upstream: 'grant_binding_mismatches_do_not_authorize_plugin_tool',
     gist: 'grants bound to another id, digest or version authorise nothing',
-    divergence: 'grant-binding-at-resolution',
     run: async (t) => {
       const ws = pluginWorkspace(t, [{ manifest: yoiManifest({ tools: ['echo'], permissions: '', targets: '' }), component: await yoiWitComponent('tool') }]);
       const path = join(ws.workspace, '.yoi', 'plugins.toml');
