@@ -44,6 +44,8 @@ export interface InventoryItem {
 export interface InventorySnapshot {
   readonly workspace: string;
   readonly enablement_path: string;
+  /** Yoi's recorded plan in plugins.toml (`[plugins] resolved` / `diagnostics`): read, counted, not used. */
+  readonly recorded_plan_ignored: { readonly resolved: number; readonly diagnostics: number } | null;
   readonly items: InventoryItem[];
   /** Items beyond the bound that were left out. */
   readonly omitted: number;
@@ -173,6 +175,7 @@ export function buildSnapshot(state: WorkspaceState, options: StoreOptions): Inv
   return {
     workspace: state.workspace,
     enablement_path: state.enablementPath,
+    recorded_plan_ignored: state.config.recordedPlan ?? null,
     items: all.slice(0, MAX_INVENTORY_ITEMS),
     omitted: Math.max(0, all.length - MAX_INVENTORY_ITEMS),
   };

@@ -336,6 +336,9 @@ permissions = [{ kind = "surface", surface = "tool" }, { kind = "tool", name = "
       assert.deepEqual(parsed.value.recordedPlan, { resolved: 1, diagnostics: 0 });
       const r = await s.resolve(text);
       assert.deepEqual([r.resolved[0]!.version, r.resolved[0]!.digest], ['0.1.0', pkg.digest]);
+      s.enablement(text);
+      const listed = await s.run(['plugin', 'list', '--json']);
+      assert.deepEqual(listed.json<{ recorded_plan_ignored: unknown }>().recorded_plan_ignored, { resolved: 1, diagnostics: 0 }, 'what is not used is shown');
     },
   },
   {
