@@ -66,8 +66,8 @@ export const JOURNAL_CONFLICT = 'YOI_JOURNAL_CONFLICT';
 /** A write the server did not acknowledge in time: it may or may not have been stored. */
 export const JOURNAL_UNCONFIRMED = 'YOI_JOURNAL_UNCONFIRMED';
 
-/** The oldest nats-server this engine is tested with (Debian's package); every feature it uses exists there. */
-export const MIN_NATS_SERVER = '2.9.0';
+/** The oldest nats-server the engine runs on: the client's consumer API needs 2.9.4 (tested with 2.9.10, Debian 12's package). */
+export const MIN_NATS_SERVER = '2.9.4';
 /** The journal's entry in the meta bucket, and the format this code reads and writes. */
 const DESCRIPTOR_KEY = 'journal';
 const DESCRIPTOR_FORMAT = 1;

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { JournalWriteError, type Journal, type JournalLimits } from '../../src/journal/journal.js';
-import { JOURNAL_CONFLICT, JOURNAL_UNCONFIRMED, openJetStreamJournal, type JetStreamJournal, type JetStreamJournalOptions } from '../../src/journal/jetstream-journal.js';
+import { JOURNAL_CONFLICT, JOURNAL_UNCONFIRMED, MIN_NATS_SERVER, openJetStreamJournal, type JetStreamJournal, type JetStreamJournalOptions } from '../../src/journal/jetstream-journal.js';
 import { subjectToken } from '../../src/journal/jetstream-log.js';
 import { journalConformance, newEvent, snapshot } from './conformance.js';
-import { natsSkipReason, startNatsServer, type NatsServer } from './nats-server.js';
+import { findNatsServer, natsSkipReason, startNatsServer, type NatsServer } from './nats-server.js';
 
 // A small max_payload, so that large groups and big states are written in several parts
 // throughout the conformance suite too.
@@ -224,6 +225,41 @@ if (skip) {
       await kv.put('journal', JSON.stringify({ format: 2 }));
       await assert.rejects(openJetStreamJournal({ servers: url(), prefix: 'newer' }), writeError('YOI_JOURNAL_OPEN', /journal format 2; this version reads format 1/));
       await assert.rejects(openJetStreamJournal({ servers: url(), prefix: 'bad.prefix' }), /prefix must be/);
+    });
+
+    it('without nats-server the tests fail with how to install it; they skip only outside CI with YOI_SKIP_NATS=1', async (t) => {
+      const saved = { NATS_SERVER: process.env.NATS_SERVER, CI: process.env.CI, YOI_SKIP_NATS: process.env.YOI_SKIP_NATS };
+      t.after(() => {
+        for (const [name, value] of Object.entries(saved)) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+        }
+      });
+      process.env.NATS_SERVER = '/nonexistent/nats-server';
+      assert.equal(findNatsServer(), null);
+      await assert.rejects(startNatsServer(), /need nats-server .*apt-get install -y nats-server.*YOI_SKIP_NATS=1 skips/);
+      delete process.env.CI;
+      delete process.env.YOI_SKIP_NATS;
+      assert.equal(natsSkipReason(), false, 'not asked to skip: the tests run, and fail');
+      process.env.YOI_SKIP_NATS = '1';
+      assert.match(String(natsSkipReason()), /YOI_SKIP_NATS=1 \(outside CI\): skipped/);
+      process.env.CI = 'true';
+      assert.equal(natsSkipReason(), false, 'never skipped in CI');
+    });
+
+    it(`refuses a server older than ${MIN_NATS_SERVER}, the oldest it supports`, async (t) => {
+      // A loopback peer that speaks just the NATS handshake, announcing an old version.
+      const old = createServer((socket) => {
+        socket.write(`INFO {"server_id":"old","version":"2.8.4","proto":1,"headers":true,"max_payload":1048576}\r\n`);
+        socket.on('data', (data) => {
+          if (data.toString().includes('PING')) socket.write('PONG\r\n');
+        });
+        socket.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => old.listen(0, '127.0.0.1', resolve));
+      t.after(() => new Promise<void>((resolve) => old.close(() => resolve())));
+      const port = (old.address() as AddressInfo).port;
+      await assert.rejects(openJetStreamJournal({ servers: `nats://127.0.0.1:${port}`, connectTimeoutMs: 2000 }), writeError('YOI_JOURNAL_OPEN', new RegExp(`nats-server 2\\.8\\.4 is older than ${MIN_NATS_SERVER.replace(/\./g, '\\.')}`)));
     });
   });
 }

@@ -57,7 +57,7 @@ export function natsSkipReason(): string | false {
 
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const binary = findNatsServer();
-  if (binary === null) throw new Error(`the JetStream tests need nats-server (2.9 or newer) and it was not found: ${INSTALL_HINT}. Outside CI, YOI_SKIP_NATS=1 skips these tests.`);
+  if (binary === null) throw new Error(`the JetStream tests need nats-server (2.9.4 or newer) and it was not found: ${INSTALL_HINT}. Outside CI, YOI_SKIP_NATS=1 skips these tests.`);
   const root = mkdtempSync(join(tmpdir(), 'yoi-nats-'));
   const storeDir = join(root, 'store');
   const args = ['-a', '127.0.0.1', '-sd', storeDir];
