@@ -56,7 +56,7 @@ export interface JetStreamLogStats {
   readonly conflicts: number;
   /** Writes the server did not acknowledge in time (their outcome was unknown to the caller). */
   readonly unconfirmed: number;
-  /** Messages of unfinished transactions skipped when reading logs (a crash or a refusal mid-transaction). */
+  /** Messages of unfinished transactions skipped when the logs were read at open (a crash or a refusal mid-transaction). */
   readonly skipped_messages: number;
 }
 
@@ -89,6 +89,13 @@ interface PluginLog {
   messages: number;
   /** A write's outcome is unknown: the log is read again before the plugin's next write. */
   suspect: boolean;
+}
+
+/** A plugin's log as read from the stream: its last sequence, messages since its last snapshot, its complete transactions. */
+interface ReadLog {
+  last: number;
+  messages: number;
+  txs: LogTransaction[];
 }
 
 function prefixOf(prefix: string | undefined): string {
@@ -195,8 +202,9 @@ class JetStreamStore extends RecordMap implements RecordStore {
   async load(): Promise<void> {
     const info = await this.#jsm.streams.info(this.stream);
     if (info.state.messages === 0) return;
-    const transactions = await this.#read(`${this.#root}.>`, info.state.last_seq);
-    for (const [plugin, { last, messages, txs }] of transactions) {
+    const { logs, skipped } = await this.#read(`${this.#root}.>`, info.state.last_seq);
+    this.skipped += skipped;
+    for (const [plugin, { last, messages, txs }] of logs) {
       const log = this.#log(plugin);
       log.last = last;
       log.messages = messages;
@@ -206,11 +214,13 @@ class JetStreamStore extends RecordMap implements RecordStore {
 
   /**
    * Reads the messages of `filter` up to stream sequence `until` through an ordered consumer,
-   * and reassembles each plugin's transactions. A message that is not a journal record stops
-   * the read: a log that cannot be read whole must not be used in part.
+   * and reassembles each plugin's transactions (`skipped`: messages of unfinished ones). A
+   * message that is not a journal record stops the read: a log that cannot be read whole must
+   * not be used in part.
    */
-  async #read(filter: string, until: number): Promise<Map<string, { last: number; messages: number; txs: LogTransaction[] }>> {
-    const result = new Map<string, { last: number; messages: number; txs: LogTransaction[] }>();
+  async #read(filter: string, until: number): Promise<{ logs: Map<string, ReadLog>; skipped: number }> {
+    const result = new Map<string, ReadLog>();
+    let skipped = 0;
     const assemblers = new Map<string, TransactionAssembler>();
     const consumer = await this.#js.consumers.get(this.stream, { filter_subjects: filter });
     let seen = 0;
@@ -244,13 +254,14 @@ class JetStreamStore extends RecordMap implements RecordStore {
         if (got === 0) throw new Error(`no messages arrived within ${this.#requestTimeoutMs} ms (read up to sequence ${seen} of ${until})`);
       }
     } finally {
-      for (const assembler of assemblers.values()) {
-        assembler.finish();
-        this.skipped += assembler.skipped;
-      }
-      // The ordered consumer is ephemeral; the server removes it once it is idle.
+      // Ordered consumers are ephemeral (the server also removes an idle one); remove it now.
+      consumer.delete().catch(() => undefined);
     }
-    return result;
+    for (const assembler of assemblers.values()) {
+      assembler.finish();
+      skipped += assembler.skipped;
+    }
+    return { logs: result, skipped };
   }
 
   #pluginOf(message: JsMsg): string {
@@ -284,11 +295,11 @@ class JetStreamStore extends RecordMap implements RecordStore {
   async #reread(plugin: string): Promise<void> {
     const log = this.#log(plugin);
     const deadline = Date.now() + this.#writeTimeoutMs;
-    let entry: { last: number; messages: number; txs: LogTransaction[] } | undefined;
+    let entry: ReadLog | undefined;
     for (;;) {
       try {
         const lastMessage = await this.#jsm.streams.getMessage(this.stream, { last_by_subj: log.subject });
-        entry = lastMessage ? (await this.#read(log.subject, lastMessage.seq)).get(plugin) : undefined;
+        entry = lastMessage ? (await this.#read(log.subject, lastMessage.seq)).logs.get(plugin) : undefined;
         break;
       } catch (error) {
         if (definite(error) || this.#nc.isClosed() || deadline - Date.now() <= RETRY_PAUSE_MS) throw error;
