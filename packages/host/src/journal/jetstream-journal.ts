@@ -140,12 +140,15 @@ function noStream(error: unknown): boolean {
   return error instanceof Error && error.name === 'JetStreamNotEnabled';
 }
 
-const API_HINTS: Readonly<Record<number, string>> = {
-  10077: 'the journal stream is full (its max_bytes)',
-  10054: 'the journal stream is full (its max_msgs)',
-  10047: 'the NATS server has no JetStream storage left (insufficient resources)',
-  10059: 'the journal stream does not exist',
-};
+/** Operator-facing reasons for the refusals a write can meet (JetStream error codes, then the store's own message). */
+function refusalHint(code: number, message: string): string | null {
+  if (code === 10077 && /maximum bytes/i.test(message)) return 'the journal stream is full (its max_bytes)';
+  if (code === 10077 && /maximum messages/i.test(message)) return 'the journal stream is full (its max_msgs)';
+  if (code === 10023 || code === 10047) return 'the NATS server has no JetStream storage left';
+  if (code === 10054) return "a message is larger than the stream's max_msg_size";
+  if (code === 10059) return 'the journal stream does not exist';
+  return null;
+}
 
 /** The stream settings the journal's safety rests on: nothing may expire or be discarded to make room. */
 function unsafeSetting(config: StreamConfig, root: string): string | null {
@@ -441,7 +444,8 @@ class JetStreamStore extends RecordMap implements RecordStore {
   describeFailure(error: unknown): string {
     if (error instanceof RecordStoreError) return error.message;
     const code = apiCode(error);
-    if (code !== null && API_HINTS[code]) return `${API_HINTS[code]} (${errorText(error)})`;
+    const hint = code === null ? null : refusalHint(code, (error as Error).message);
+    if (hint) return `${hint} (${errorText(error)})`;
     if (noStream(error)) return 'no JetStream stream took the message (was the journal stream deleted?)';
     return errorText(error);
   }

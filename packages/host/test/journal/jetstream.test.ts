@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { JournalWriteError, type Journal, type JournalLimits } from '../../src/journal/journal.js';
 import { JOURNAL_CONFLICT, JOURNAL_UNCONFIRMED, MIN_NATS_SERVER, openJetStreamJournal, type JetStreamJournal, type JetStreamJournalOptions } from '../../src/journal/jetstream-journal.js';
@@ -182,6 +182,50 @@ if (skip) {
       assert.equal(journal.stats().last_write_error, null);
     });
 
+    it('retries a snapshot that did not fit after a later write, and purges the log once it is written', async (t) => {
+      const journal = await openFresh({ compactAfterMessages: 3, maxBytes: 36 * 1024 });
+      t.after(() => journal.close());
+      const P = 'project:snapshot';
+      for (const n of [1, 2, 3]) await journal.commit(P, { state: { blob: String(n).repeat(10_000) } });
+      // The third message made a snapshot due; it does not fit. An empty commit waits for it.
+      await journal.commit(P, {});
+      assert.deepEqual([journal.logStats().compactions, journal.logStats().compaction_failures], [0, 1]);
+      await journal.append(P, [newEvent(1)]);
+      await journal.commit(P, {});
+      assert.deepEqual([journal.logStats().compactions, journal.logStats().compaction_failures], [0, 2], 'tried again after the next write');
+      const { jsm } = await manager(t);
+      const info = await jsm.streams.info(journal.stream);
+      await jsm.streams.update(journal.stream, { ...info.config, max_bytes: 1024 * 1024 });
+      await journal.commit(P, { state: { small: false } });
+      await journal.commit(P, {});
+      assert.deepEqual([journal.logStats().compactions, journal.logStats().compaction_failures], [1, 2]);
+      assert.equal((await jsm.streams.info(journal.stream)).state.messages, 1, 'the snapshot alone is left');
+      const again = await reopen(journal);
+      t.after(() => again.close());
+      assert.deepEqual(await again.state(P), { blob: '3'.repeat(10_000), small: false });
+    });
+
+    it('fails writes clearly when the stream was deleted or the server has no storage left, storing nothing', async (t) => {
+      const journal = await openFresh();
+      t.after(() => journal.close());
+      await journal.append('p', [newEvent(1)]);
+      const { jsm } = await manager(t);
+      await jsm.streams.delete(journal.stream);
+      await assert.rejects(journal.append('p', [newEvent(2)]), writeError('YOI_JOURNAL_WRITE', /no JetStream stream took the message.*nothing of this write was stored/));
+
+      const small = await startNatsServer({ config: 'jetstream { max_file_store: 65536 }' });
+      t.after(() => small.stop());
+      const tiny = await openJetStreamJournal({ servers: small.url, prefix: 'tiny' });
+      t.after(() => tiny.close());
+      let failure: unknown = null;
+      let accepted = 0;
+      for (let i = 1; i <= 500 && failure === null; i++) {
+        await tiny.append('p', [newEvent(i)]).then(() => (accepted = i), (error: unknown) => (failure = error));
+      }
+      writeError('YOI_JOURNAL_WRITE', /the NATS server has no JetStream storage left.*nothing of this write was stored/)(failure);
+      assert.equal((await tiny.unacked('p')).length, accepted);
+    });
+
     it('survives a crash of nats-server: a write it cannot confirm fails as unconfirmed, and after a restart everything acknowledged is there', async (t) => {
       const own = await startNatsServer();
       t.after(() => own.stop());
@@ -219,8 +263,31 @@ if (skip) {
       await assert.rejects(openJetStreamJournal({ servers: plain.url, connectTimeoutMs: 2000 }), writeError('YOI_JOURNAL_OPEN', /JetStream is not enabled/));
 
       const { nc, jsm } = await manager(t);
-      await jsm.streams.add({ name: 'unsafe_journal', subjects: ['unsafe.journal.>'], discard: 'old', max_bytes: 1 << 20 });
-      await assert.rejects(openJetStreamJournal({ servers: url(), prefix: 'unsafe' }), writeError('YOI_JOURNAL_OPEN', /not safe for a journal: it discards old messages/));
+      const unsafe: [Partial<StreamConfig>, RegExp][] = [
+        [{ discard: 'old' as StreamConfig['discard'] }, /not safe for a journal: it discards old messages/],
+        [{ max_age: 3600 * 1e9 }, /not safe for a journal: its messages expire/],
+        [{ max_msgs: 1000 }, /not safe for a journal: it limits its message count/],
+        [{ max_msgs_per_subject: 10 }, /not safe for a journal: it limits messages per subject/],
+        [{ deny_purge: true }, /not safe for a journal: it denies purges/],
+        [{ retention: 'interest' as StreamConfig['retention'] }, /not safe for a journal: its retention is interest/],
+        [{ duplicate_window: 1e9 }, /deduplicates for less than writeTimeoutMs/],
+      ];
+      for (const [i, [setting, pattern]] of unsafe.entries()) {
+        await jsm.streams.add({ name: `unsafe${i}_journal`, subjects: [`unsafe${i}.journal.>`], discard: 'new' as StreamConfig['discard'], ...setting });
+        await assert.rejects(openJetStreamJournal({ servers: url(), prefix: `unsafe${i}` }), writeError('YOI_JOURNAL_OPEN', pattern));
+      }
+      // A log it cannot read whole is not used in part: a foreign message, a foreign subject.
+      const js = jetstream(nc);
+      for (const [prefix, subject, pattern] of [
+        ['foreign1', 'foreign1.journal.cA', /could not be read.*is not a journal record/],
+        ['foreign2', 'foreign2.journal.not.a.token', /could not be read.*not a plugin's journal subject/],
+      ] as const) {
+        const journal = await openJetStreamJournal({ servers: url(), prefix });
+        await journal.append('p', [newEvent(1)]);
+        await journal.close();
+        await js.publish(subject, 'hello');
+        await assert.rejects(openJetStreamJournal({ servers: url(), prefix }), writeError('YOI_JOURNAL_OPEN', pattern));
+      }
       const kv = await new Kvm(nc).create('newer_journal_meta');
       await kv.put('journal', JSON.stringify({ format: 2 }));
       await assert.rejects(openJetStreamJournal({ servers: url(), prefix: 'newer' }), writeError('YOI_JOURNAL_OPEN', /journal format 2; this version reads format 1/));
