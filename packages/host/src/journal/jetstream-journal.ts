@@ -388,12 +388,14 @@ class JetStreamStore extends RecordMap implements RecordStore {
       } catch (error) {
         if (apiCode(error) === 10071) {
           this.conflicts += 1;
+          let reread = 'it was read again';
           try {
             await this.#reread(plugin);
           } catch {
             log.suspect = true;
+            reread = 'it is read again before the next write';
           }
-          throw new RecordStoreError(`the log of this plugin changed on the server since this host read it (a write confirmed late, or another writer); it was read again`, JOURNAL_CONFLICT, false, { cause: error });
+          throw new RecordStoreError(`the log of this plugin changed on the server since this host read it (a write confirmed late, or another writer); ${reread}`, JOURNAL_CONFLICT, false, { cause: error });
         }
         if (!definite(error)) {
           this.unconfirmed += 1;
