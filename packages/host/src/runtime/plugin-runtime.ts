@@ -5,7 +5,7 @@ import type { JsonValue } from '../manifest/types.js';
 import { HostApiDispatcher } from '../hostapi/dispatcher.js';
 import { loadComponent, type LoadedComponent } from '../sandbox/component-loader.js';
 import { effectiveLimits, IO_LIMITS, type ExecutionLimits } from '../sandbox/limits.js';
-import { ComponentSandbox } from '../sandbox/sandbox.js';
+import { ComponentSandbox, notStarted, type SandboxCounters } from '../sandbox/sandbox.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import { decodeToolOutput, type ToolOutput } from '../tools/tool-output.js';
 import { decodeLifecycleOutput } from './lifecycle-output.js';
@@ -43,9 +43,9 @@ export class PluginRuntime {
   readonly log = new GuestLog();
   readonly secrets: Secrets;
   readonly #options: RuntimeOptions;
-  readonly #host: HostApiDispatcher;
   #component: LoadedComponent | null = null;
   #sandbox: Promise<ComponentSandbox> | null = null;
+  #liveSandbox: ComponentSandbox | null = null;
   #state: RuntimeState = 'ready';
   #componentStatus: JsonValue | null = null;
   #lastError: string | null = null;
@@ -61,7 +61,6 @@ export class PluginRuntime {
     this.#options = options;
     this.limits = effectiveLimits(record.limits, options.limits);
     this.secrets = options.secrets ?? NO_SECRETS;
-    this.#host = new HostApiDispatcher(record, this.secrets);
   }
 
   get state(): RuntimeState {
@@ -80,6 +79,11 @@ export class PluginRuntime {
     return this.#lastError;
   }
 
+  /** What the current sandbox did with its calls (refusals, queue expiries, deadline kills); null before it started. */
+  get sandboxCounters(): SandboxCounters | null {
+    return this.#liveSandbox?.counters ?? null;
+  }
+
   /** Loads (verifies, transpiles, compiles) the component once. */
   async load(): Promise<LoadedComponent> {
     this.#component ??= await loadComponent(this.record, { memoryBytes: this.limits.memoryBytes, ...(this.#options.cacheDir ? { cacheDir: this.#options.cacheDir } : {}) });
@@ -88,16 +92,37 @@ export class PluginRuntime {
 
   async #spawn(): Promise<ComponentSandbox> {
     const component = await this.load();
-    return ComponentSandbox.start({
+    const sandbox = await ComponentSandbox.start({
       gluePath: component.transpiled.gluePath,
       modules: component.modules,
       mode: component.world,
       memoryBytes: this.limits.memoryBytes,
       hostInterfaces: component.hostInterfaces,
       inertInterfaces: component.inertInterfaces,
-      dispatch: this.#host.dispatch,
+      hostSession: () => new HostApiDispatcher(this.record, this.secrets),
+      maxQueued: this.limits.queuedCalls,
+      maxWorkers: this.limits.toolWorkers,
       onLog: (stream, text) => this.log.append(stream, text),
     });
+    this.#liveSandbox = sandbox;
+    return sandbox;
+  }
+
+  /**
+   * Runs one export call; its deadline runs from its first admission. A call that was still
+   * waiting when its instance-world worker died runs on the next instance with what is left.
+   */
+  async #callSandbox(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
+    let deadlineAt: number | null = null;
+    for (;;) {
+      const sandbox = await this.#ensureSandbox();
+      deadlineAt ??= performance.now() + deadlineMs;
+      try {
+        return await sandbox.call(fn, args, deadlineMs, deadlineAt);
+      } catch (error) {
+        if (!notStarted(error) || performance.now() >= deadlineAt) throw error;
+      }
+    }
   }
 
   /** The live sandbox; an instance-world plugin is started (config passed to `start`) on first use. */
@@ -152,10 +177,9 @@ export class PluginRuntime {
     if (Buffer.byteLength(inputJson, 'utf8') > IO_LIMITS.toolInputBytes) {
       throw new PluginError('TOOL_INPUT_INVALID', `plugin tool \`${name}\` input exceeds ${IO_LIMITS.toolInputBytes} bytes`);
     }
-    const sandbox = await this.#ensureSandbox();
     const fn = (await this.load()).world === 'tool' ? 'call' : 'handleTool';
     try {
-      const raw = await sandbox.call(fn, [name, inputJson], this.limits.toolTimeoutMs);
+      const raw = await this.#callSandbox(fn, [name, inputJson], this.limits.toolTimeoutMs);
       return decodeToolOutput(raw);
     } catch (error) {
       if (error instanceof PluginError && error.code.startsWith('SANDBOX_')) {
@@ -166,24 +190,19 @@ export class PluginRuntime {
         }
       }
       throw error;
-    } finally {
-      this.#host.endCall();
     }
   }
 
   /** Calls `handle-ingress`; returns the guest's raw output. Sandbox failures mark the runtime failed. */
   async callIngress(name: string, eventJson: string): Promise<string> {
-    const sandbox = await this.#ensureSandbox();
     try {
-      return await sandbox.call('handleIngress', [name, eventJson], this.limits.ingressTimeoutMs);
+      return await this.#callSandbox('handleIngress', [name, eventJson], this.limits.ingressTimeoutMs);
     } catch (error) {
       if (error instanceof PluginError && error.code.startsWith('SANDBOX_')) {
         this.#fail(error);
         this.supervisor?.sandboxFailed(error);
       }
       throw error;
-    } finally {
-      this.#host.endCall();
     }
   }
 
@@ -236,7 +255,6 @@ export class PluginRuntime {
       }
     }
     await sandbox?.close();
-    this.#host.endCall();
     if (this.#state !== 'failed') this.#state = 'stopped';
   }
 }
