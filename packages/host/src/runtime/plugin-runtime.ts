@@ -44,6 +44,7 @@ export class PluginRuntime {
   readonly secrets: Secrets;
   readonly #options: RuntimeOptions;
   #component: LoadedComponent | null = null;
+  #loading: Promise<LoadedComponent> | null = null;
   #sandbox: Promise<ComponentSandbox> | null = null;
   #liveSandbox: ComponentSandbox | null = null;
   #state: RuntimeState = 'ready';
@@ -84,10 +85,16 @@ export class PluginRuntime {
     return this.#liveSandbox?.counters ?? null;
   }
 
-  /** Loads (verifies, transpiles, compiles) the component once. */
-  async load(): Promise<LoadedComponent> {
-    this.#component ??= await loadComponent(this.record, { memoryBytes: this.limits.memoryBytes, ...(this.#options.cacheDir ? { cacheDir: this.#options.cacheDir } : {}) });
-    return this.#component;
+  /** Loads (verifies, transpiles, compiles) the component once, however many calls ask at the same time. */
+  load(): Promise<LoadedComponent> {
+    this.#loading ??= loadComponent(this.record, { memoryBytes: this.limits.memoryBytes, ...(this.#options.cacheDir ? { cacheDir: this.#options.cacheDir } : {}) }).then(
+      (component) => (this.#component = component),
+      (error: unknown) => {
+        this.#loading = null; // a later call may try again
+        throw error;
+      },
+    );
+    return this.#loading;
   }
 
   async #spawn(): Promise<ComponentSandbox> {
@@ -109,8 +116,9 @@ export class PluginRuntime {
   }
 
   /**
-   * Runs one export call; its deadline runs from its first admission. A call that was still
-   * waiting when its instance-world worker died runs on the next instance with what is left.
+   * Runs one export call; it must start within its deadline of its first admission. A call
+   * still waiting when its instance-world worker died runs on the next instance, if it can
+   * start there in time.
    */
   async #callSandbox(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
     let deadlineAt: number | null = null;
@@ -127,10 +135,13 @@ export class PluginRuntime {
 
   /** The live sandbox; an instance-world plugin is started (config passed to `start`) on first use. */
   async #ensureSandbox(): Promise<ComponentSandbox> {
-    const closed = this.supervisor?.admit();
-    if (closed) throw new PluginError('PLUGIN_NOT_RUNNING', closed);
-    if (this.#sandbox) {
-      const existing = await this.#sandbox.catch(() => null);
+    for (;;) {
+      const closed = this.supervisor?.admit();
+      if (closed) throw new PluginError('PLUGIN_NOT_RUNNING', closed);
+      const pending = this.#sandbox;
+      if (!pending) break;
+      const existing = await pending.catch(() => null);
+      if (this.#sandbox !== pending) continue; // another call replaced it meanwhile: use that one
       if (existing?.alive) return existing;
       this.#sandbox = null;
       if (this.supervisor?.supervising()) throw new PluginError('PLUGIN_NOT_RUNNING', 'plugin instance is being restarted');

@@ -256,11 +256,8 @@ export class SandboxWorker {
     await this.#worker.terminate();
   }
 
-  /**
-   * Runs an export (glue name, e.g. `handleTool`); the worker must be idle. The worker is
-   * killed `remainingMs` from now; the error names the call's whole `deadlineMs`.
-   */
-  run(fn: string, args: readonly (string | number)[], remainingMs: number, deadlineMs: number): Promise<string> {
+  /** Runs an export (glue name, e.g. `handleTool`); the worker must be idle. It is killed `deadlineMs` from now. */
+  run(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
     if (this.#dead) return Promise.reject(this.#dead);
     if (this.#running) return Promise.reject(new PluginError('PLUGIN_BUSY', 'component worker is already running a call'));
     const id = ++this.#nextId;
@@ -268,7 +265,7 @@ export class SandboxWorker {
       const timer = setTimeout(() => {
         const { cause, detail } = classifyFailure({ kind: 'deadline', deadlineMs });
         void this.#kill(new PluginError(FAILURE_CODES[cause], `component call \`${fn}\` ${detail}; the instance was stopped`));
-      }, Math.max(0, remainingMs));
+      }, deadlineMs);
       this.#running = {
         id,
         resolve: (value) => {

@@ -36,7 +36,7 @@ export interface SandboxCounters {
   readonly admitted: number;
   /** Calls refused because the queue was full. */
   readonly refusedFull: number;
-  /** Calls whose deadline passed while they waited; they never ran. */
+  /** Calls whose deadline passed before they started; they never ran. */
   readonly expiredInQueue: number;
   /** Calls stopped at their deadline (each killed its worker). */
   readonly deadlineKills: number;
@@ -68,9 +68,10 @@ interface Queued {
 
 /**
  * One plugin's component, run in worker threads. A call is admitted into a bounded queue
- * (full: `PLUGIN_BUSY`) and its deadline runs from admission: a call that waits its whole
- * deadline fails with `PLUGIN_BUSY` without running, and a running call that overruns what
- * is left kills its worker (`SANDBOX_TIMEOUT`). Only that call fails.
+ * (full: `PLUGIN_BUSY`), and its deadline runs from admission: a call that has not started
+ * when its deadline passes fails with `PLUGIN_BUSY` and never runs. A call that started gets
+ * its whole deadline to finish (so a caller waits at most twice the deadline); one that
+ * overruns it kills its worker (`SANDBOX_TIMEOUT`), and only that call fails.
  *
  * Tool world (a fresh instance per call): up to `maxWorkers` workers run calls at once; a
  * dead worker is replaced, and a second one is started when calls wait. Instance world: one
@@ -122,8 +123,9 @@ export class ComponentSandbox {
   }
 
   /**
-   * Calls an export (glue name, e.g. `handleTool`) within `deadlineMs` of admission; an owner
-   * moving a call from a lost instance passes the `deadlineAt` (performance.now() time) it had.
+   * Calls an export (glue name, e.g. `handleTool`): it must start within `deadlineMs` of
+   * admission and then finish within `deadlineMs`. An owner moving a call from a lost
+   * instance passes the start deadline (`performance.now()` time) the call already had.
    */
   call(fn: string, args: readonly (string | number)[], deadlineMs: number, deadlineAt = performance.now() + deadlineMs): Promise<string> {
     if (this.#closed) return Promise.reject(new PluginError('SANDBOX_CLOSED', `component sandbox is not running: ${this.#closed.message}`));
@@ -145,6 +147,10 @@ export class ComponentSandbox {
     const at = this.#queue.indexOf(entry);
     if (at < 0) return;
     this.#queue.splice(at, 1);
+    this.#expired(entry);
+  }
+
+  #expired(entry: Queued): void {
     this.#counters.expiredInQueue++;
     entry.reject(new PluginError('PLUGIN_BUSY', `plugin is busy: the call waited its whole ${entry.deadlineMs} ms deadline behind other calls and did not run`));
   }
@@ -156,13 +162,12 @@ export class ComponentSandbox {
       if (!worker) break;
       const entry = this.#queue.shift()!;
       if (entry.timer) clearTimeout(entry.timer);
-      const remaining = entry.deadlineAt - performance.now();
-      if (remaining <= 0) {
-        this.#counters.expiredInQueue++;
-        entry.reject(new PluginError('PLUGIN_BUSY', `plugin is busy: the call waited its whole ${entry.deadlineMs} ms deadline behind other calls and did not run`));
+      if (performance.now() >= entry.deadlineAt) {
+        this.#expired(entry);
         continue;
       }
-      worker.run(entry.fn, entry.args, remaining, entry.deadlineMs).then(
+      // Started in time: the guest gets its whole deadline, so a kill always means the guest overran.
+      worker.run(entry.fn, entry.args, entry.deadlineMs).then(
         (value) => {
           entry.resolve(value);
           this.#pump();
