@@ -95,6 +95,24 @@ describe('security: one overrunning call fails alone (B9)', () => {
     assert.ok(sandbox.alive);
   });
 
+  it('gives each worker its own host session, so concurrent calls never share host-API state', async (t) => {
+    const sessions: { ended: number }[] = [];
+    const { sandbox } = await openSandbox(t, await assemble(TOOL_WATS.spinOrEcho), {
+      hostSession: () => {
+        const session = { ended: 0 };
+        sessions.push(session);
+        return { dispatch: async () => '{}', endCall: () => void session.ended++ };
+      },
+    });
+    const spinning = settle(sandbox.call('call', ['spin', '{}'], 60_000));
+    assert.equal(await sandbox.call('call', ['run', '{"summary":"beside"}'], 60_000), '{"summary":"beside"}');
+    assert.equal(sandbox.counters.workersStarted, 2, 'the waiting call started a second worker');
+    await sandbox.close();
+    assert.equal((await spinning).ok, false);
+    assert.equal(sessions.length, 2);
+    assert.ok(sessions.every((s) => s.ended >= 1), 'each session was ended after its own call');
+  });
+
   it('instance world: a call queued behind an overrunning call runs on the next instance', async (t) => {
     const ws = pluginWorkspace(t, [
       {

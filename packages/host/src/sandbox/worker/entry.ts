@@ -55,7 +55,7 @@ function hostCall(iface: string, fn: string, args: (string | number)[]): string 
   }
 }
 
-/** UTF-8 size of a result or argument list when it is over `limit`, else null (a UTF-16 length over the limit is already over). */
+/** UTF-8 size of `text` when it is over `limit`, else null (at most 3 bytes per UTF-16 unit: a short string cannot be over). */
 function bytesOver(text: string, limit: number): number | null {
   if (text.length <= limit / 3) return null;
   const bytes = Buffer.byteLength(text, 'utf8');
