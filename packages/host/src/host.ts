@@ -10,6 +10,8 @@ import { ToolRegistry, type RegistrationIssue, type ToolInfo } from './tools/reg
 import type { ToolOutput } from './tools/tool-output.js';
 import { PluginService, type ServiceEffects, type StopReport } from './service/plugin-service.js';
 import type { ServicePolicy } from './service/policy.js';
+import type { ServiceEventHook } from './service/service-events.js';
+import type { Clock } from './service/clock.js';
 import { pluginStatus, type PluginStatus } from './status/status.js';
 import { INSTANCE_WORLD } from './manifest/types.js';
 import { WebSocketDriver } from './websocket/driver.js';
@@ -25,6 +27,10 @@ export interface PluginHostOptions extends RuntimeOptions {
   readonly stateDir?: string;
   /** Defaults for host-owned WebSocket connections (an enablement's `[plugins.enabled.websocket]` wins). */
   readonly connectionPolicy?: Partial<ConnectionPolicy>;
+  /** Told about every service's lifecycle transitions, retries, dead letters, rejections and drops. */
+  readonly onServiceEvent?: ServiceEventHook;
+  /** Time for services' backoff, timers and status polls (tests drive it by hand). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -53,24 +59,28 @@ export class PluginHost {
     const extraControl = runtimeControlLocations(options);
     for (const given of records) {
       const record = extraControl.length > 0 ? { ...given, controlLocations: [...(given.controlLocations ?? []), ...extraControl] } : given;
-      const runtime = new PluginRuntime(record, options);
+      const supervised = record.manifest.runtime?.world === INSTANCE_WORLD && (record.enabledSurfaces.includes('service') || record.enabledSurfaces.includes('ingress'));
+      const runtime = new PluginRuntime(record, { ...options, supervised });
       runtimes.set(record.identity, runtime);
-      const supervised = record.enabledSurfaces.includes('service') || record.enabledSurfaces.includes('ingress');
-      if (record.manifest.runtime?.world === INSTANCE_WORLD && supervised) {
+      if (supervised) {
         const service = new PluginService(runtime, {
           ...(options.servicePolicy ? { policy: options.servicePolicy } : {}),
           ...(options.effects ? { effects: options.effects } : {}),
           ...(options.stateDir ? { stateDir: options.stateDir } : {}),
+          ...(options.onServiceEvent ? { onEvent: options.onServiceEvent } : {}),
+          ...(options.clock ? { clock: options.clock } : {}),
         });
         services.set(record.identity, service);
         // Yoi's rule: host-owned connections run only when both service and ingress are enabled.
         const sources = parseSources(record);
         if (!options.effects?.websocket && record.enabledSurfaces.includes('service') && record.enabledSurfaces.includes('ingress') && sources.sources.length + sources.problems.length > 0) {
-          const driver = new WebSocketDriver(record, { ...DEFAULT_CONNECTION_POLICY, ...options.connectionPolicy, ...record.websocketPolicy }, runtime.secrets, {
-            deliver: (ingress, kind, source, payload) => service.emit(ingress, kind, source, payload),
-            diagnose: (kind, message) => service.diagnose(kind, message),
-          });
-          service.attachWebSocketDriver(driver);
+          // One driver for the service's life: stop() holds what it read, start() re-dials and delivers that first.
+          service.attachWebSocketDriver(
+            new WebSocketDriver(record, { ...DEFAULT_CONNECTION_POLICY, ...options.connectionPolicy, ...record.websocketPolicy }, runtime.secrets, {
+              deliver: (ingress, kind, source, payload) => service.emit(ingress, kind, source, payload),
+              diagnose: (kind, message) => service.diagnose(kind, message),
+            }),
+          );
         }
       }
     }

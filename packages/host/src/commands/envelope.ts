@@ -210,14 +210,17 @@ function validateOne(raw: unknown, event: IngressEvent, plugin: ResolvedPlugin):
   }
 }
 
-export type BatchValidation = { readonly ok: true; readonly commands: readonly ValidatedCommand[] } | { readonly ok: false; readonly results: readonly CommandResult[] };
+/** On failure, `valid` lists the well-formed commands of the batch that will not run either. */
+export type BatchValidation =
+  | { readonly ok: true; readonly commands: readonly ValidatedCommand[] }
+  | { readonly ok: false; readonly results: readonly CommandResult[]; readonly valid: readonly ValidatedCommand[] };
 
 /** Validates a handler result's `output_commands` as one batch (absent → no commands). */
 export function validateOutputCommands(output: unknown, event: IngressEvent, plugin: ResolvedPlugin): BatchValidation {
   const list = typeof output === 'object' && output !== null && !Array.isArray(output) ? (output as Record<string, unknown>)['output_commands'] : undefined;
   if (list === undefined) return { ok: true, commands: [] };
-  if (!Array.isArray(list)) return { ok: false, results: [commandResult({}, 'Rejected', 'service output_commands must be an array')] };
-  if (list.length > COMMAND_LIMITS.perResult) return { ok: false, results: [commandResult({}, 'Rejected', `service output_commands exceeds ${COMMAND_LIMITS.perResult} commands`)] };
+  if (!Array.isArray(list)) return { ok: false, results: [commandResult({}, 'Rejected', 'service output_commands must be an array')], valid: [] };
+  if (list.length > COMMAND_LIMITS.perResult) return { ok: false, results: [commandResult({}, 'Rejected', `service output_commands exceeds ${COMMAND_LIMITS.perResult} commands`)], valid: [] };
   const commands: ValidatedCommand[] = [];
   const rejected: CommandResult[] = [];
   const seen = new Set<string>();
@@ -239,5 +242,5 @@ export function validateOutputCommands(output: unknown, event: IngressEvent, plu
       rejected.push(commandResult(known, 'Rejected', message));
     }
   }
-  return rejected.length > 0 ? { ok: false, results: rejected } : { ok: true, commands };
+  return rejected.length > 0 ? { ok: false, results: rejected, valid: commands } : { ok: true, commands };
 }

@@ -5,9 +5,13 @@ export interface GuestLogLine {
   readonly text: string;
 }
 
+/** The line the sandbox writes when a call printed more than its log budget. */
+const BUDGET_NOTICE = /^\[host\] (\d{1,15}) bytes of guest output over the per-call budget were dropped$/;
+
 export class GuestLog {
   readonly #lines: GuestLogLine[] = [];
   #dropped = 0;
+  #budgetDroppedBytes = 0;
 
   constructor(
     readonly maxLines = 200,
@@ -17,6 +21,8 @@ export class GuestLog {
   append(stream: 'stdout' | 'stderr', text: string): void {
     for (const line of text.split('\n')) {
       if (line.length === 0) continue;
+      const budget = BUDGET_NOTICE.exec(line);
+      if (budget) this.#budgetDroppedBytes += Number(budget[1]);
       if (this.#lines.length === this.maxLines) {
         this.#lines.shift();
         this.#dropped++;
@@ -29,7 +35,13 @@ export class GuestLog {
     return [...this.#lines];
   }
 
+  /** Lines pushed out of the ring. */
   get dropped(): number {
     return this.#dropped;
+  }
+
+  /** Guest output bytes the sandbox dropped over the per-call budget (from its notices). */
+  get budgetDroppedBytes(): number {
+    return this.#budgetDroppedBytes;
   }
 }

@@ -22,14 +22,16 @@ export interface RuntimeOptions {
 
 export type RuntimeState = 'ready' | 'starting' | 'running' | 'failed' | 'stopped';
 
-export interface RuntimeSupervisor {
-  /** Why a call may not enter the instance now, or null. */
-  admit(): string | null;
-  /** Whether restarts are the supervisor's job right now. */
-  supervising(): boolean;
-  /** Told about every trap, deadline overrun or crash, whichever call hit it. */
-  sandboxFailed(error: PluginError): void;
+export interface InstanceOptions extends RuntimeOptions {
+  /**
+   * The instance belongs to a service (instance world with service or ingress enabled). Once
+   * the service has started it, only the service starts it again: a call never brings up a
+   * failed or closed instance on its own, it is refused (`PLUGIN_NOT_RUNNING`).
+   */
+  readonly supervised?: boolean;
 }
+
+export type FailureListener = (error: PluginError) => void;
 
 /**
  * One enabled plugin's execution: its component in a sandbox, its host APIs bound to its
@@ -43,23 +45,27 @@ export class PluginRuntime {
   readonly log = new GuestLog();
   readonly secrets: Secrets;
   readonly #options: RuntimeOptions;
+  readonly #supervised: boolean;
+  readonly #failureListeners = new Set<FailureListener>();
   #component: LoadedComponent | null = null;
   #loading: Promise<LoadedComponent> | null = null;
   #sandbox: Promise<ComponentSandbox> | null = null;
+  /** The most recently spawned sandbox, for its counters. */
   #liveSandbox: ComponentSandbox | null = null;
+  /** The instance calls run in; a failure of any other (replaced, closed) instance is not news. */
+  #current: ComponentSandbox | null = null;
+  /** Set once an owner started the instance explicitly (supervised instances only). */
+  #owned = false;
+  /** Why calls are refused (a supervised instance its owner closed), or null. */
+  #refusal: string | null = null;
   #state: RuntimeState = 'ready';
   #componentStatus: JsonValue | null = null;
   #lastError: string | null = null;
-  /**
-   * Set by a service that supervises this instance. While it supervises, calls are admitted
-   * only when it says so (never into a Failed, Restarting or Disabled instance) and a dead
-   * sandbox is restarted by the supervisor, not by the next call.
-   */
-  supervisor: RuntimeSupervisor | null = null;
 
-  constructor(record: ResolvedPlugin, options: RuntimeOptions = {}) {
+  constructor(record: ResolvedPlugin, options: InstanceOptions = {}) {
     this.record = record;
     this.#options = options;
+    this.#supervised = options.supervised ?? false;
     this.limits = effectiveLimits(record.limits, options.limits);
     this.secrets = options.secrets ?? NO_SECRETS;
   }
@@ -117,8 +123,9 @@ export class PluginRuntime {
 
   /**
    * Runs one export call; it must start within its deadline of its first admission. A call
-   * still waiting when its instance-world worker died runs on the next instance, if it can
-   * start there in time.
+   * still waiting when its instance-world worker died runs on the next instance, if there is
+   * one and it can start there in time. A trap, overrun or crash of the current instance is
+   * reported to the failure listeners.
    */
   async #callSandbox(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
     let deadlineAt: number | null = null;
@@ -128,45 +135,69 @@ export class PluginRuntime {
       try {
         return await sandbox.call(fn, args, deadlineMs, deadlineAt);
       } catch (error) {
-        if (!notStarted(error) || performance.now() >= deadlineAt) throw error;
+        if (notStarted(error) && performance.now() < deadlineAt) continue;
+        if (error instanceof PluginError && error.code.startsWith('SANDBOX_')) this.#sandboxError(sandbox, error);
+        throw error;
       }
     }
   }
 
+  #sandboxError(sandbox: ComponentSandbox, error: PluginError): void {
+    this.#lastError = boundText(redactText(error.message), 512);
+    if (this.world !== 'instance' || this.#current !== sandbox) return;
+    this.#state = 'failed';
+    this.#sandboxFailed(sandbox, error);
+  }
+
+  /**
+   * Tells `listener` about every trap, deadline overrun or crash of the current instance,
+   * whichever call hit it. Returns the unsubscribe function.
+   */
+  onFailure(listener: FailureListener): () => void {
+    this.#failureListeners.add(listener);
+    return () => this.#failureListeners.delete(listener);
+  }
+
+  #sandboxFailed(sandbox: ComponentSandbox, error: PluginError): void {
+    if (this.#current !== sandbox) return;
+    for (const listener of [...this.#failureListeners]) listener(error);
+  }
+
   /** The live sandbox; an instance-world plugin is started (config passed to `start`) on first use. */
   async #ensureSandbox(): Promise<ComponentSandbox> {
-    for (;;) {
-      const closed = this.supervisor?.admit();
-      if (closed) throw new PluginError('PLUGIN_NOT_RUNNING', closed);
-      const pending = this.#sandbox;
-      if (!pending) break;
-      const existing = await pending.catch(() => null);
-      if (this.#sandbox !== pending) continue; // another call replaced it meanwhile: use that one
+    if (this.#refusal) throw new PluginError('PLUGIN_NOT_RUNNING', this.#refusal);
+    if (this.#sandbox) {
+      const existing = await this.#sandbox.catch(() => null);
       if (existing?.alive) return existing;
-      this.#sandbox = null;
-      if (this.supervisor?.supervising()) throw new PluginError('PLUGIN_NOT_RUNNING', 'plugin instance is being restarted');
     }
-    this.#sandbox = (async () => {
-      const sandbox = await this.#spawn();
-      if (sandbox && (await this.load()).world === 'instance') {
-        this.#state = 'starting';
-        try {
-          const raw = await sandbox.call('start', [JSON.stringify(this.record.config ?? null)], this.limits.lifecycleTimeoutMs);
-          const decoded = decodeLifecycleOutput('start', raw);
-          if (!decoded.ok) throw new PluginError('PLUGIN_START_FAILED', decoded.message);
-          this.#componentStatus = decoded.status;
-        } catch (error) {
-          await sandbox.close();
-          this.#fail(error);
-          throw error instanceof PluginError && error.code === 'PLUGIN_START_FAILED'
-            ? error
-            : new PluginError('PLUGIN_START_FAILED', `plugin component start failed: ${messageOf(error)}`, { cause: error });
-        }
-      }
-      this.#state = 'running';
-      return sandbox;
-    })();
+    if (this.#owned) {
+      throw new PluginError('PLUGIN_NOT_RUNNING', `plugin instance is not running${this.#lastError ? ` (${this.#lastError})` : ''}; its service restarts it`);
+    }
+    this.#sandbox = this.#launch();
     return this.#sandbox;
+  }
+
+  /** A new instance: a worker with the component, and for the instance world its `start`. */
+  async #launch(): Promise<ComponentSandbox> {
+    const sandbox = await this.#spawn();
+    if ((await this.load()).world === 'instance') {
+      this.#state = 'starting';
+      try {
+        const raw = await sandbox.call('start', [JSON.stringify(this.record.config ?? null)], this.limits.lifecycleTimeoutMs);
+        const decoded = decodeLifecycleOutput('start', raw);
+        if (!decoded.ok) throw new PluginError('PLUGIN_START_FAILED', decoded.message);
+        this.#componentStatus = decoded.status;
+      } catch (error) {
+        await sandbox.close();
+        this.#fail(error);
+        throw error instanceof PluginError && error.code === 'PLUGIN_START_FAILED'
+          ? error
+          : new PluginError('PLUGIN_START_FAILED', `plugin component start failed: ${messageOf(error)}`, { cause: error });
+      }
+    }
+    this.#state = 'running';
+    this.#current = sandbox;
+    return sandbox;
   }
 
   #fail(error: unknown): void {
@@ -174,9 +205,21 @@ export class PluginRuntime {
     this.#lastError = boundText(redactText(messageOf(error)), 512);
   }
 
+  /** Takes ownership of a supervised instance: from now on only `start` and `restart` bring it up. */
+  #own(): void {
+    this.#refusal = null;
+    if (this.#supervised) this.#owned = true;
+  }
+
   /** Starts the plugin now (instance world) or prepares its sandbox (tool world). */
   async start(): Promise<void> {
-    await this.#ensureSandbox();
+    this.#own();
+    if (this.#sandbox) {
+      const existing = await this.#sandbox.catch(() => null);
+      if (existing?.alive) return;
+    }
+    this.#sandbox = this.#launch();
+    await this.#sandbox;
   }
 
   /** Runs one tool; authority is re-checked on every call. */
@@ -189,47 +232,29 @@ export class PluginRuntime {
       throw new PluginError('TOOL_INPUT_INVALID', `plugin tool \`${name}\` input exceeds ${IO_LIMITS.toolInputBytes} bytes`);
     }
     const fn = (await this.load()).world === 'tool' ? 'call' : 'handleTool';
-    try {
-      const raw = await this.#callSandbox(fn, [name, inputJson], this.limits.toolTimeoutMs);
-      return decodeToolOutput(raw);
-    } catch (error) {
-      if (error instanceof PluginError && error.code.startsWith('SANDBOX_')) {
-        this.#lastError = boundText(error.message, 512);
-        if (this.world === 'instance') {
-          this.#state = 'failed';
-          this.supervisor?.sandboxFailed(error);
-        }
-      }
-      throw error;
-    }
+    return decodeToolOutput(await this.#callSandbox(fn, [name, inputJson], this.limits.toolTimeoutMs));
   }
 
   /** Calls `handle-ingress`; returns the guest's raw output. Sandbox failures mark the runtime failed. */
-  async callIngress(name: string, eventJson: string): Promise<string> {
-    try {
-      return await this.#callSandbox('handleIngress', [name, eventJson], this.limits.ingressTimeoutMs);
-    } catch (error) {
-      if (error instanceof PluginError && error.code.startsWith('SANDBOX_')) {
-        this.#fail(error);
-        this.supervisor?.sandboxFailed(error);
-      }
-      throw error;
-    }
+  callIngress(name: string, eventJson: string): Promise<string> {
+    return this.#callSandbox('handleIngress', [name, eventJson], this.limits.ingressTimeoutMs);
   }
 
-  /** Replaces the instance: the old worker is terminated (no `stop`), a new one is started. */
+  /**
+   * Replaces the instance: the old worker is terminated (no `stop`), a new one is started.
+   * Calls made meanwhile wait for the new instance.
+   */
   async restart(): Promise<void> {
-    const pending = this.#sandbox;
-    this.#sandbox = null;
-    const sandbox = pending ? await pending.catch(() => null) : null;
-    await sandbox?.close();
-    const supervisor = this.supervisor;
-    this.supervisor = null;
-    try {
-      await this.#ensureSandbox();
-    } finally {
-      this.supervisor = supervisor;
-    }
+    const previous = this.#sandbox;
+    this.#own();
+    this.#current = null;
+    const next = (async () => {
+      const old = previous ? await previous.catch(() => null) : null;
+      await old?.close();
+      return this.#launch();
+    })();
+    this.#sandbox = next;
+    await next;
   }
 
   /** Calls `status` on a running instance-world plugin. */
@@ -252,10 +277,15 @@ export class PluginRuntime {
     return decoded.status;
   }
 
-  /** Stops the plugin (`stop` for instance world) and its worker. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Stops the plugin (`stop` for instance world) and its worker. Idempotent. A supervised
+   * instance then refuses calls with `reason` until its service starts it again.
+   */
+  async close(reason?: string): Promise<void> {
     const pending = this.#sandbox;
     this.#sandbox = null;
+    this.#current = null;
+    if (this.#supervised) this.#refusal = reason ?? 'plugin instance is stopped';
     const sandbox = pending ? await pending.catch(() => null) : null;
     if (sandbox?.alive && this.world === 'instance' && this.#state === 'running') {
       try {
@@ -266,6 +296,7 @@ export class PluginRuntime {
       }
     }
     await sandbox?.close();
+    if (this.#current === sandbox) this.#current = null;
     if (this.#state !== 'failed') this.#state = 'stopped';
   }
 }

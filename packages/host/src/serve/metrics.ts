@@ -1,7 +1,29 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import { LIFECYCLE_STATES } from '../service/lifecycle.js';
 import type { PluginStatus } from '../status/status.js';
 
-const LIFECYCLE_STATES = ['Ready', 'Starting', 'Running', 'Stopping', 'Stopped', 'Failed', 'Restarting', 'Disabled'] as const;
+/** Counters of each host-owned WebSocket connection (driver status fields) exported as `yoi_plugin_websocket_<field>_total`. */
+const CONNECTION_COUNTERS: Readonly<Record<string, string>> = {
+  frames_in: 'Frames read from the socket.',
+  frames_out: 'Frames sent.',
+  events_delivered: 'Events the service accepted from the connection.',
+  send_failures: 'websocket_send commands that failed.',
+  reconnects: 'Reconnects.',
+  pauses: 'Times reading paused at the inbox high-water mark.',
+  resumes: 'Times reading resumed at the inbox low-water mark.',
+  binary_dropped: 'Binary frames skipped (the ingress does not declare websocket_binary).',
+  skipped_undeclared: 'Events skipped (the ingress does not declare their kind).',
+  refused: 'Events the service refused.',
+  stale_frames: 'Frames of a socket already let go.',
+  drops: 'Events lost outside any declared policy (refused + stale frames).',
+  inbox_safety_closes: 'Connections closed because the inbox hit its byte safety limit.',
+};
+
+const CONNECTION_GAUGES: Readonly<Record<string, string>> = {
+  inbox_depth: 'Events read and waiting for the service.',
+  inbox_bytes: 'Estimated bytes of the events waiting in the inbox.',
+  inbox_peak: 'Most events that ever waited in the inbox.',
+};
 
 /**
  * Prometheus metrics, computed from the status model at scrape time (the status model is
@@ -84,6 +106,86 @@ export function createMetrics(status: () => readonly PluginStatus[]): Registry {
     collect() {
       this.reset();
       each((s) => this.set({ plugin: s.plugin }, s.dead_letters));
+    },
+  });
+  new Counter({
+    name: 'yoi_plugin_discarded_total',
+    help: 'Work discarded, by where: queue drop policy, rejected commands, skipped timer ticks, evicted dead letters, ring buffers, guest log budget, WebSocket inbox.',
+    labelNames: ['plugin', 'what'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => {
+        for (const [what, value] of Object.entries(s.discards)) this.inc({ plugin: s.plugin, what }, value);
+      });
+    },
+  });
+  new Gauge({
+    name: 'yoi_plugin_requests_in_flight',
+    help: 'Host requests in flight (host_request_dispatch).',
+    labelNames: ['plugin'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => s.requests && this.set({ plugin: s.plugin }, s.requests.in_flight));
+    },
+  });
+  new Gauge({
+    name: 'yoi_plugin_requests_waiting',
+    help: 'Output commands waiting for a host request slot (the queue and its sources are held meanwhile).',
+    labelNames: ['plugin'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      each((s) => s.requests && this.set({ plugin: s.plugin }, s.requests.waiting));
+    },
+  });
+  const connections = (fn: (plugin: string, connection: Record<string, unknown>, id: string) => void) =>
+    each((s) => {
+      for (const c of s.websocket_connections) fn(s.plugin, c as Record<string, unknown>, String((c as Record<string, unknown>)['id'] ?? 'websocket'));
+    });
+  for (const [field, help] of Object.entries(CONNECTION_COUNTERS)) {
+    new Counter({
+      name: `yoi_plugin_websocket_${field}_total`,
+      help,
+      labelNames: ['plugin', 'connection'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        connections((plugin, c, id) => typeof c[field] === 'number' && this.inc({ plugin, connection: id }, c[field]));
+      },
+    });
+  }
+  for (const [field, help] of Object.entries(CONNECTION_GAUGES)) {
+    new Gauge({
+      name: `yoi_plugin_websocket_${field}`,
+      help,
+      labelNames: ['plugin', 'connection'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        connections((plugin, c, id) => typeof c[field] === 'number' && this.set({ plugin, connection: id }, c[field]));
+      },
+    });
+  }
+  new Counter({
+    name: 'yoi_plugin_websocket_paused_seconds_total',
+    help: 'Time reading was paused for backpressure.',
+    labelNames: ['plugin', 'connection'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      connections((plugin, c, id) => typeof c['paused_ms'] === 'number' && this.inc({ plugin, connection: id }, c['paused_ms'] / 1000));
+    },
+  });
+  new Gauge({
+    name: 'yoi_plugin_websocket_connected',
+    help: 'Whether the connection is connected (1) or not (0).',
+    labelNames: ['plugin', 'connection'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      connections((plugin, c, id) => this.set({ plugin, connection: id }, c['state'] === 'Connected' ? 1 : 0));
     },
   });
   new Gauge({

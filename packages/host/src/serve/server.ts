@@ -12,13 +12,19 @@ import type { StopReport } from '../service/plugin-service.js';
 import { createMetrics } from './metrics.js';
 import { newToken, removeControlFile, stateDir, writeControlFile } from './control-file.js';
 import type { Logger } from './log.js';
+import { DiscardWatch, serviceEventLogger } from './service-log.js';
 
 export interface ServeOptions extends PluginHostOptions {
   readonly stores: StoreOptions;
   readonly port?: number;
   readonly host?: string;
   readonly log: Logger;
+  /** How often increases of the discard counters are logged (default 5 s). */
+  readonly discardLogIntervalMs?: number;
 }
+
+/** Under serve, a running instance's `status` is polled this often unless the policy says otherwise. */
+export const SERVE_STATUS_POLL_MS = 30_000;
 
 const MAX_BODY = 1024 * 1024;
 
@@ -43,8 +49,14 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   const state = stateDir(workspace);
   await mkdir(state, { recursive: true, mode: 0o700 });
   const eventLog = join(state, 'events.jsonl');
+  const logServiceEvent = serviceEventLogger(log);
   const host = await PluginHost.fromWorkspace(options.stores, {
     ...options,
+    servicePolicy: { statusPollMs: SERVE_STATUS_POLL_MS, ...options.servicePolicy },
+    onServiceEvent: (event) => {
+      logServiceEvent(event);
+      options.onServiceEvent?.(event);
+    },
     stateDir: join(state, 'dead-letters'),
     effects: {
       ...options.effects,
@@ -56,6 +68,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   });
   for (const d of host.diagnostics) log('warn', d.message, { plugin: d.identity ?? null, kind: d.kind });
   for (const issue of host.registrationIssues) log('warn', issue.message, { plugin: issue.plugin_ref, tool: issue.tool });
+  const discards = new DiscardWatch(() => host.status(), log).every(options.discardLogIntervalMs ?? 5_000);
   for (const failure of await host.startServices()) log('error', 'service failed to start', { plugin: failure.plugin, error: failure.error });
   for (const [ref, service] of host.services) log('info', 'service state', { plugin: ref, state: service.state });
 
@@ -118,9 +131,14 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       log('info', 'dead letters replayed', { plugin: ref, count: result.replayed });
       return send(res, result.refused ? 409 : 200, { plugin: ref, ...result });
     }
-    if (resource === 'plugins' && req.method === 'POST' && action === 'enable') {
-      await service!.enable();
-      log('info', 'service re-enabled', { plugin: ref, state: service!.state });
+    if (resource === 'plugins' && req.method === 'POST' && (action === 'enable' || action === 'disable' || action === 'restart')) {
+      try {
+        if (action === 'enable') await service!.enable();
+        else if (action === 'disable') await service!.disable('disabled by the operator through the control API');
+        else await service!.restart();
+      } catch (error) {
+        return send(res, 409, { plugin: ref, state: service!.state, error: { code: 'failed', message: boundText(error instanceof Error ? error.message : String(error), 512) } });
+      }
       return send(res, 200, { plugin: ref, state: service!.state });
     }
     send(res, 404, { error: { code: 'not_found', message: 'unknown path' } });
@@ -146,6 +164,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections?.();
         const reports = await host.close();
+        discards.stop();
         for (const r of reports) log('info', 'service stopped', { plugin: r.plugin, in_flight: r.in_flight, undelivered: r.undelivered, state: r.state });
         await removeControlFile(workspace, token);
         return reports;

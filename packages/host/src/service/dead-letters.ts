@@ -30,6 +30,8 @@ export class DeadLetterStore {
   readonly #path: string | null;
   #entries: DeadLetter[] = [];
   #evicted = 0;
+  #writeErrors = 0;
+  #lastWriteError: string | null = null;
   #writing: Promise<void> = Promise.resolve();
 
   constructor(capacity: number, path: string | null = null) {
@@ -37,9 +39,10 @@ export class DeadLetterStore {
     this.#path = path;
   }
 
-  /** Loads persisted entries (missing or corrupt lines are skipped). */
+  /** Loads persisted entries (missing or corrupt lines are skipped), after every pending write has landed. */
   async load(): Promise<void> {
     if (!this.#path) return;
+    await this.#writing;
     let text: string;
     try {
       text = await readFile(this.#path, 'utf8');
@@ -61,6 +64,15 @@ export class DeadLetterStore {
 
   get evicted(): number {
     return this.#evicted;
+  }
+
+  /** Writes that failed (the entries stay in memory; the file misses them). */
+  get writeErrors(): number {
+    return this.#writeErrors;
+  }
+
+  get lastWriteError(): string | null {
+    return this.#lastWriteError;
   }
 
   list(): readonly DeadLetter[] {
@@ -97,7 +109,10 @@ export class DeadLetterStore {
       await mkdir(dirname(path), { recursive: true });
       if (appended) await appendFile(path, JSON.stringify(appended) + '\n', { mode: 0o600 });
       else await writeFileAtomic(path, snapshot!, 0o600);
-    }).catch(() => undefined);
+    }).catch((error: unknown) => {
+      this.#writeErrors++;
+      this.#lastWriteError = error instanceof Error ? error.message : String(error);
+    });
   }
 
   /** Resolves when pending writes are on disk. */

@@ -74,6 +74,17 @@ export class IngressQueue {
     return { accepted: false, reason: 'full' };
   }
 
+  /**
+   * Adds an event beyond the capacity without waiting. Only for work the service already
+   * holds a bounded slot for (a host response, a command rejection), which must never wait
+   * behind the source it would otherwise deadlock with. False once closed.
+   */
+  pushReserved(item: QueuedEvent): boolean {
+    if (this.#closed) return false;
+    this.#push(item);
+    return true;
+  }
+
   /** Puts an event back at the head (a redelivery keeps its place in line). */
   unshift(item: QueuedEvent): void {
     this.#items.unshift(item);

@@ -1,4 +1,5 @@
 import type { JsonValue } from '../manifest/types.js';
+import { systemClock, type Clock } from './clock.js';
 import { rfc3339 } from './ids.js';
 
 export interface TimerSpec {
@@ -21,7 +22,7 @@ export type TimerFire = (timer: TimerSpec, payload: JsonValue) => Promise<void>;
 
 interface Active {
   spec: TimerSpec;
-  handle: NodeJS.Timeout;
+  cancel: (() => void) | null;
   nextAt: number;
   fired: number;
   pending: boolean;
@@ -31,25 +32,36 @@ interface Active {
  * Host timers for one service (`timer_set` / `timer_cancel`): how a plugin beats a heartbeat
  * without a loop. A timer with the same id replaces the old one. An interval timer does not
  * stack ticks: while a tick is still waiting for queue space, later ticks are skipped and
- * counted.
+ * counted. While the service is stopped or disabled the timers are suspended, not forgotten:
+ * `resume` re-arms them, and a tick whose time passed meanwhile fires at once, counted late.
  */
 export class TimerSet {
   readonly max: number;
   readonly #fire: TimerFire;
+  readonly #clock: Clock;
   readonly #timers = new Map<string, Active>();
+  #suspended = false;
   #skipped = 0;
+  #late = 0;
 
-  constructor(max: number, fire: TimerFire) {
+  constructor(max: number, fire: TimerFire, clock: Clock = systemClock) {
     this.max = max;
     this.#fire = fire;
+    this.#clock = clock;
   }
 
   get size(): number {
     return this.#timers.size;
   }
 
+  /** Interval ticks skipped because the previous tick was still waiting for queue space. */
   get skipped(): number {
     return this.#skipped;
+  }
+
+  /** Ticks that fired after their time because the timers were suspended. */
+  get late(): number {
+    return this.#late;
   }
 
   has(id: string): boolean {
@@ -58,17 +70,22 @@ export class TimerSet {
 
   set(spec: TimerSpec): void {
     this.cancel(spec.timerId);
-    const active: Active = { spec, handle: setTimeout(() => this.#tick(active), spec.delayMs), nextAt: Date.now() + spec.delayMs, fired: 0, pending: false };
-    active.handle.unref();
+    const active: Active = { spec, cancel: null, nextAt: this.#clock.now() + spec.delayMs, fired: 0, pending: false };
     this.#timers.set(spec.timerId, active);
+    if (!this.#suspended) this.#arm(active);
+  }
+
+  #arm(active: Active): void {
+    active.cancel = this.#clock.setTimer(active.nextAt - this.#clock.now(), () => this.#tick(active), { background: true });
   }
 
   #tick(active: Active): void {
     if (this.#timers.get(active.spec.timerId) !== active) return;
+    const now = this.#clock.now();
+    const lateMs = Math.max(0, now - active.nextAt);
     if (active.spec.intervalMs !== undefined) {
-      active.nextAt = Date.now() + active.spec.intervalMs;
-      active.handle = setTimeout(() => this.#tick(active), active.spec.intervalMs);
-      active.handle.unref();
+      active.nextAt = now + active.spec.intervalMs;
+      this.#arm(active);
     } else this.#timers.delete(active.spec.timerId);
     if (active.pending) {
       this.#skipped++;
@@ -76,7 +93,13 @@ export class TimerSet {
     }
     active.fired++;
     active.pending = true;
-    const payload: JsonValue = { timer_id: active.spec.timerId, fired_at: rfc3339(), count: active.fired, data: active.spec.data ?? null };
+    const payload: JsonValue = {
+      timer_id: active.spec.timerId,
+      fired_at: rfc3339(now),
+      count: active.fired,
+      data: active.spec.data ?? null,
+      ...(lateMs > 0 ? { late_ms: lateMs } : {}),
+    };
     void this.#fire(active.spec, payload).finally(() => {
       active.pending = false;
     });
@@ -85,13 +108,33 @@ export class TimerSet {
   cancel(id: string): boolean {
     const active = this.#timers.get(id);
     if (!active) return false;
-    clearTimeout(active.handle);
+    active.cancel?.();
     this.#timers.delete(id);
     return true;
   }
 
   cancelAll(): void {
     for (const id of [...this.#timers.keys()]) this.cancel(id);
+  }
+
+  /** Stops every timer without forgetting it. */
+  suspend(): void {
+    this.#suspended = true;
+    for (const active of this.#timers.values()) {
+      active.cancel?.();
+      active.cancel = null;
+    }
+  }
+
+  /** Re-arms the suspended timers; the ones already due fire now and count as late. */
+  resume(): void {
+    if (!this.#suspended) return;
+    this.#suspended = false;
+    const now = this.#clock.now();
+    for (const active of this.#timers.values()) {
+      if (active.nextAt < now) this.#late++;
+      this.#arm(active);
+    }
   }
 
   status(): TimerStatus[] {

@@ -1,7 +1,8 @@
 import type { JsonValue } from '../manifest/types.js';
 import type { PluginRuntime } from '../runtime/plugin-runtime.js';
 import type { CommandResult } from '../commands/envelope.js';
-import type { DispatchCounters, LifecycleState, PluginService, ServiceDiagnostic } from '../service/plugin-service.js';
+import type { DiscardCounters, DispatchCounters, LifecycleState, PluginService, ServiceDiagnostic } from '../service/plugin-service.js';
+import { runtimeDiscards } from '../service/discards.js';
 import type { TimerStatus } from '../service/timers.js';
 
 /** Per-connection status of a host-owned WebSocket (filled by the WebSocket driver). */
@@ -22,6 +23,10 @@ export interface PluginStatus {
   readonly restarts: number;
   readonly queue: { readonly depth: number; readonly capacity: number; readonly backpressure_ms: number } | null;
   readonly counters: DispatchCounters | null;
+  /** Every place work can be discarded, counted (zero when nothing was). */
+  readonly discards: DiscardCounters;
+  /** Host requests in flight, commands waiting for a request slot, and the cap. */
+  readonly requests: { readonly in_flight: number; readonly waiting: number; readonly capacity: number } | null;
   readonly dead_letters: number;
   readonly last_event: { kind: string; ingress: string; at: string; correlation_id: string } | null;
   readonly last_error: string | null;
@@ -57,6 +62,8 @@ export function pluginStatus(runtime: PluginRuntime, service: PluginService | un
       restarts: 0,
       queue: null,
       counters: null,
+      discards: runtimeDiscards(runtime.log),
+      requests: null,
       dead_letters: 0,
       last_event: null,
       last_error: runtime.lastError,
@@ -72,6 +79,8 @@ export function pluginStatus(runtime: PluginRuntime, service: PluginService | un
     restarts: service.restarts,
     queue: { depth: service.queueDepth, capacity: service.policy.queueCapacity, backpressure_ms: service.backpressureMs },
     counters: { ...service.counters },
+    discards: service.discards,
+    requests: service.requests,
     dead_letters: service.deadLetters.list().length,
     last_event: service.lastEvent,
     last_error: service.lastError ?? runtime.lastError,

@@ -68,7 +68,7 @@ describe('docs/yoi-compat.md', () => {
 
   it('marks the rows other areas finish in this release, and their conformance rows are todo', () => {
     const pending = rows().filter((r) => r.here.includes('<!-- test: pending -->'));
-    assert.deepEqual(pending.map((r) => r.id).sort(), ['status-after-stop', 'websocket-batch']);
+    assert.deepEqual(pending.map((r) => r.id).sort(), []);
     for (const r of pending) assert.match(r.here, /Fixed in this release by (g-surface|f-service|f-ws)/);
   });
 

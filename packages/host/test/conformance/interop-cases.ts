@@ -103,7 +103,6 @@ export const INTEROP_CASES: readonly ConformanceCase[] = [
   {
     upstream: 'service_output_commands_are_grant_checked_and_supported_transport_rejects_without_connection (batch)',
     gist: 'a websocket_send with no open connection is rejected alone; the other commands of the batch run',
-    todo: 'a WebSocket command without a connection rejects only itself (f-service change)',
     run: async (t) => {
       const { host, ref } = await yoiHost(t, {
         world: 'instance',
@@ -125,7 +124,6 @@ export const INTEROP_CASES: readonly ConformanceCase[] = [
   {
     upstream: 'component_lifecycle_reports_status_and_stop_outputs (status after an update)',
     gist: 'a diagnostic_status_update does not stick: status() and stop() overwrite component_status',
-    todo: 'component status overwritten by status() and stop() (f-service change)',
     run: async (t) => {
       const { host, ref } = await yoiHost(t, { world: 'instance', config: commandTemplate([{ kind: 'diagnostic_status_update', payload: { status: { from: 'update' } } }]) });
       await host.startServices();

@@ -640,6 +640,7 @@ const SERVICE: ConformanceCase[] = [
   {
     upstream: 'service_output_command_rejects_ungranted_request_without_executing_status_update',
     gist: 'a batch with an ungranted request: one Rejected result and the status update not applied',
+    divergence: 'batch-results-per-command',
     run: async (t) => {
       const server = await httpServer(t);
       const { host, ref } = await yoiHost(t, {
@@ -655,7 +656,10 @@ const SERVICE: ConformanceCase[] = [
       await service.emit('events', 'message', 'test', { text: 'x' });
       await service.idle();
       assert.notDeepEqual(service.componentStatus, { applied: true });
-      assert.deepEqual(service.commandResults.toArray().map((r) => r.status), ['Rejected']);
+      // Ours: every command of the refused batch gets its own Rejected result (the valid one "not run").
+      const results = service.commandResults.toArray();
+      assert.deepEqual(results.map((r) => [r.kind, r.status]), [['host_request_dispatch', 'Rejected'], ['diagnostic_status_update', 'Rejected']]);
+      assert.match(results[1]!.message, /not run/);
       assert.deepEqual(server.hits, []);
     },
   },

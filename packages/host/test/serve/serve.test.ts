@@ -60,12 +60,16 @@ describe('yoi plugin serve', () => {
     const metrics = await (await fetch(`${base}/metrics`, { headers: auth })).text();
     assert.match(metrics, /yoi_plugin_lifecycle_state\{plugin="project:svc",state="Running"\} 1/);
     assert.match(metrics, /yoi_plugin_queue_capacity\{plugin="project:svc"\} 1024/);
+    assert.match(metrics, /yoi_plugin_discarded_total\{plugin="project:svc",what="timer_ticks_skipped"\} 0/);
 
     // The CLI finds the running serve through .yoi/serve.json.
     const cliEnv = { HOME: ws.root, YOI_BUILTIN_DIR: join(ws.root, 'none'), YOI_CACHE_DIR: join(TEST_TRANSPILE_CACHE, '..') };
     const st = await cli(['plugin', 'status', '--workspace', ws.workspace, '--json'], { env: cliEnv });
     assert.equal(st.code, 0, st.stderr);
     assert.equal(st.json<{ source: string }>().source, 'serve');
+    const discards = st.json<{ plugins: { discards: Record<string, number> }[] }>().plugins[0]!.discards;
+    assert.equal(discards['queue_dropped'], 0, 'status --json carries the discard counters');
+    assert.equal(discards['websocket_frames_dropped'], 0);
     const dl = await cli(['plugin', 'dlq', 'list', 'project:svc', '--workspace', ws.workspace, '--json'], { env: cliEnv });
     assert.equal(dl.code, 0, dl.stderr);
     assert.deepEqual(dl.json<{ dead_letters: unknown[] }>().dead_letters, []);

@@ -133,7 +133,7 @@ describe('service lifecycle and delivery', () => {
     assert.match(service.diagnostics.toArray().map((d) => d.message).join('\n'), /circuit open/, service.lastError ?? '');
     const refused = await service.emit('events', 'job', 'test', {});
     assert.deepEqual(refused.ok, false);
-    await assert.rejects(host.callTool('handled', {}), /PLUGIN_NOT_RUNNING|Disabled/);
+    await assert.rejects(host.callTool('handled', {}), /plugin service is disabled/);
     assert.equal((await host.callTool('echo', { summary: 'still here' })).summary, 'still here');
     await service.enable();
     assert.equal(service.state, 'Running');

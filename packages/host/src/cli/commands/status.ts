@@ -41,6 +41,9 @@ export async function runStatus(io: CliIo, ref: string | undefined, options: Com
     out.push(term`- ${p.plugin} [${p.lifecycle}] world=${p.world ?? '-'} version=${p.version} restarts=${p.restarts} dead_letters=${p.dead_letters}`);
     if (p.queue) out.push(term`    queue: ${p.queue.depth}/${p.queue.capacity}; held back ${Math.round(p.queue.backpressure_ms)} ms`);
     if (p.counters) out.push(term`    events: ${Object.entries(p.counters).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    if (p.requests) out.push(term`    host requests: ${p.requests.in_flight}/${p.requests.capacity} in flight; ${p.requests.waiting} waiting for a slot`);
+    const discarded = Object.entries(p.discards ?? {}).filter(([, v]) => v > 0);
+    out.push(term`    discarded: ${discarded.length === 0 ? 'nothing' : discarded.map(([k, v]) => `${k}=${v}`).join(' ')}`);
     if (p.last_event) out.push(term`    last event: ${p.last_event.kind} on ${p.last_event.ingress} at ${p.last_event.at}`);
     for (const t of p.timers) out.push(term`    timer ${t.timer_id}: next ${t.next_at}${t.interval_ms ? ` every ${t.interval_ms} ms` : ''}; fired ${t.fired}`);
     for (const c of p.websocket_connections) out.push(term`    websocket: ${JSON.stringify(c)}`);

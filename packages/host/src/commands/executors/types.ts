@@ -1,0 +1,71 @@
+import type { JsonValue } from '../../manifest/types.js';
+import type { Secrets } from '../../secrets/secrets.js';
+import type { IngressEvent } from '../../service/ingress-event.js';
+import type { TimerSet } from '../../service/timers.js';
+import type { ResolvedPlugin } from '../../store/resolve.js';
+import type { CommandKind, CommandResult, ValidatedCommand } from '../envelope.js';
+
+/** A domain event a plugin appended (`domain_event_append`), handed to the embedding host. */
+export interface DomainEvent {
+  readonly plugin: string;
+  readonly type: string;
+  readonly data: JsonValue;
+  readonly command_id: string;
+  readonly source_event_id: string;
+  readonly appended_at: string;
+}
+
+/** Execution of WebSocket commands on host-owned connections (the WebSocket driver). */
+export interface WebSocketCommands {
+  send(url: string, text: string): Promise<string>;
+  reconnect(connection: string | undefined, url: string | undefined): Promise<string>;
+  close(connection: string | undefined, code: number | undefined, reason: string | undefined): Promise<string>;
+  /** Connection lifecycle and status, when the commands come from a driver the service runs. */
+  start?(): void;
+  stop?(): void;
+  status?(): JsonValue[];
+}
+
+/** Host requests of one plugin in flight: a bounded number of slots. */
+export interface RequestSlots {
+  /** Waits for a free slot; resolves with the function that frees it. */
+  acquire(): Promise<() => void>;
+}
+
+/** What executors may touch: the plugin's own timers, connections, sinks and request slots. */
+export interface ExecutionContext {
+  readonly record: ResolvedPlugin;
+  readonly secrets: Secrets;
+  /** The event whose handler produced the command. */
+  readonly event: IngressEvent;
+  readonly timers: TimerSet;
+  readonly websocket: WebSocketCommands | undefined;
+  readonly appendDomainEvent: ((event: DomainEvent) => void | Promise<void>) | undefined;
+  readonly requestSlots: RequestSlots;
+  /** Replaces the component status shown in the service status. */
+  setComponentStatus(status: JsonValue): void;
+  /**
+   * Hands a response back to the plugin as an ingress event. It never waits for queue space
+   * (the caller holds a request slot, which bounds how many can be outstanding); when the
+   * service no longer takes events it is dead-lettered, never dropped.
+   */
+  deliverResponse(ingress: string, kind: string, source: string, payload: JsonValue): Promise<void>;
+  /** Keeps track of work that outlives the command (a request in flight) until it settles. */
+  background(work: Promise<void>): void;
+}
+
+export type CommandOf<K extends CommandKind> = Extract<ValidatedCommand, { kind: K }>;
+
+/** Runs one kind of output command. A failure is a `Rejected` result, never a throw. */
+export interface Executor<K extends CommandKind = CommandKind> {
+  readonly kind: K;
+  execute(command: CommandOf<K>, context: ExecutionContext): Promise<CommandResult>;
+}
+
+export function idsOf(command: ValidatedCommand): { correlation_id: string; source_event_id: string; command_id: string; kind: string } {
+  return { correlation_id: command.correlation_id, source_event_id: command.source_event_id, command_id: command.command_id, kind: command.kind };
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

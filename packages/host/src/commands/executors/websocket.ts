@@ -1,0 +1,33 @@
+import { commandResult, type CommandResult } from '../envelope.js';
+import { idsOf, messageOf, type CommandOf, type ExecutionContext, type Executor, type WebSocketCommands } from './types.js';
+
+type WebSocketKind = 'websocket_send' | 'websocket_reconnect' | 'websocket_close';
+
+/**
+ * Runs one WebSocket command on a host-owned connection. Without a connection only this
+ * command is rejected; the rest of its batch runs (Yoi's behaviour).
+ */
+async function onConnection(command: CommandOf<WebSocketKind>, context: ExecutionContext, run: (ws: WebSocketCommands) => Promise<string>): Promise<CommandResult> {
+  const ids = idsOf(command);
+  if (!context.websocket) return commandResult(ids, 'Rejected', `${command.kind} needs a host-owned WebSocket connection, and this host runs none for the plugin`);
+  try {
+    return commandResult(ids, 'Recorded', await run(context.websocket));
+  } catch (error) {
+    return commandResult(ids, 'Rejected', messageOf(error));
+  }
+}
+
+export const websocketSend: Executor<'websocket_send'> = {
+  kind: 'websocket_send',
+  execute: (command, context) => onConnection(command, context, (ws) => ws.send(command.url, command.text)),
+};
+
+export const websocketReconnect: Executor<'websocket_reconnect'> = {
+  kind: 'websocket_reconnect',
+  execute: (command, context) => onConnection(command, context, (ws) => ws.reconnect(command.connection, command.url)),
+};
+
+export const websocketClose: Executor<'websocket_close'> = {
+  kind: 'websocket_close',
+  execute: (command, context) => onConnection(command, context, (ws) => ws.close(command.connection, command.code, command.reason)),
+};

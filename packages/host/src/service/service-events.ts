@@ -1,0 +1,15 @@
+/**
+ * What a service tells its embedder as it happens: lifecycle transitions, circuit changes,
+ * retries, dead letters, rejections and discards. `serve` writes them as JSON log lines.
+ */
+export type ServiceEventKind = 'lifecycle' | 'circuit' | 'retry' | 'dead_letter' | 'dead_letter_evicted' | 'dropped' | 'rejected' | 'command_rejected' | 'timer' | 'status';
+
+export interface ServiceEvent {
+  readonly plugin: string;
+  readonly kind: ServiceEventKind;
+  readonly level: 'info' | 'warn' | 'error';
+  readonly message: string;
+  readonly fields?: Readonly<Record<string, string | number | boolean | null>>;
+}
+
+export type ServiceEventHook = (event: ServiceEvent) => void;
