@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseComponentWit, type ComponentInterface } from './component-world.js';
+import { guardJspiProbes } from './glue-patch.js';
 
 /**
  * jco transpilation, once per component: the output (glue JS + core modules) is cached on
@@ -14,7 +15,8 @@ import { parseComponentWit, type ComponentInterface } from './component-world.js
  * concurrent hosts never see a partial entry (the loser of a race discards its copy).
  */
 const TRANSPILE_OPTIONS = { name: 'component', instantiation: { tag: 'async' }, emitTypescriptDeclarations: false } as const;
-const ENTRY_FORMAT = 1;
+// 2: the glue's JSPI probes are guarded (glue-patch.ts).
+const ENTRY_FORMAT = 2;
 
 export interface TranspiledComponent {
   readonly key: string;
@@ -94,14 +96,17 @@ export async function transpileCached(component: Uint8Array, cacheDir: string = 
   // …and a copy of the options, which it fills in place (that would change our cache key).
   const result = await transpileBytes(new Uint8Array(component), structuredClone(TRANSPILE_OPTIONS) as never);
   const iface = parseComponentWit(await componentWit(new Uint8Array(component)));
+  const output: Record<string, Uint8Array> = { ...result.files };
+  const glue = output['component.js'];
+  if (glue) output['component.js'] = new TextEncoder().encode(guardJspiProbes(new TextDecoder().decode(glue)).text);
   const files: Record<string, string> = { 'package.json': sha256Hex(Buffer.from('{"type":"module"}\n')) };
-  for (const [name, bytes] of Object.entries(result.files)) files[name] = sha256Hex(bytes);
+  for (const [name, bytes] of Object.entries(output)) files[name] = sha256Hex(bytes);
 
   await mkdir(cacheDir, { recursive: true });
   const temporary = join(cacheDir, `.${key}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(temporary);
   try {
-    for (const [name, bytes] of Object.entries(result.files)) await writeFile(join(temporary, name), bytes);
+    for (const [name, bytes] of Object.entries(output)) await writeFile(join(temporary, name), bytes);
     // The glue is an ES module; say so, whatever package.json sits above the cache directory.
     await writeFile(join(temporary, 'package.json'), '{"type":"module"}\n');
     const manifest: EntryManifest = { format: ENTRY_FORMAT, key, files, interface: iface };
