@@ -1,4 +1,5 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv as AjvClass, ValidateFunction } from 'ajv';
 import { boundText } from '../diagnostics.js';
 import type { JsonValue } from '../manifest/types.js';
 
@@ -6,11 +7,27 @@ import type { JsonValue } from '../manifest/types.js';
  * Validates tool input against the tool's `input_schema` before the guest sees it (Yoi only
  * checked that it was JSON). Schemas are the restricted subset already checked at
  * registration, so compiling cannot meet unsupported keywords.
+ *
+ * ajv is loaded, and a schema compiled, when a tool is first called: registering the tools of
+ * a workspace (every `list`, `show`, `status`) then costs neither ajv's start-up nor one
+ * compilation per tool.
  */
-const ajv = new Ajv({ allErrors: false, strict: false, validateSchema: false });
+const require = createRequire(import.meta.url);
+let ajv: AjvClass | undefined;
+
+function validator(): AjvClass {
+  return (ajv ??= new (require('ajv') as typeof import('ajv')).Ajv({ allErrors: false, strict: false, validateSchema: false }));
+}
 
 export function compileInputSchema(schema: JsonValue): ValidateFunction {
-  return ajv.compile(schema as object);
+  let compiled: ValidateFunction | undefined;
+  const validate = ((input: unknown) => {
+    compiled ??= validator().compile(schema as object);
+    const valid = compiled(input);
+    validate.errors = compiled.errors;
+    return valid;
+  }) as ValidateFunction;
+  return validate;
 }
 
 /** Returns null when valid, else `<path>: <message>` with a `$`-rooted path. */
