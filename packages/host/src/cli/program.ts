@@ -9,6 +9,7 @@ import type { DlqOptions } from './commands/dlq.js';
 import { CommandFailure, UsageError, type CliIo } from './io.js';
 import type { CommonOptions } from './options.js';
 import { escapeTerminal, MESSAGE_LINE_BOUND } from './terminal.js';
+import { favourShortGuestRuns } from './wasm-tiering.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -109,7 +110,10 @@ function buildProgram(io: CliIo): Command {
     .option('--input-file <file>', 'read the tool input JSON from a file')
     .addOption(workspaceOption())
     .addOption(jsonOption())
-    .action(async (ref: string, tool: string, options: CallOptions) => (await import('./commands/call.js')).runCall(io, ref, tool, options));
+    .action(async (ref: string, tool: string, options: CallOptions) => {
+      favourShortGuestRuns();
+      return (await import('./commands/call.js')).runCall(io, ref, tool, options);
+    });
 
   sub('mcp')
     .description('serve every enabled, eligible tool of the workspace over MCP on stdio (grants cannot be changed through it)')
