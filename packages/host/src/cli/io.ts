@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import { isatty } from 'node:tty';
 
 /** Everything a command touches outside itself, so the CLI runs in-process in tests. */
@@ -22,6 +21,7 @@ export function processIo(): CliIo {
     // By descriptor: touching process.stdin would set up a stdin stream (ms) that most commands never read.
     interactive: isatty(0) && isatty(1),
     prompt: async (question) => {
+      const { createInterface } = await import('node:readline/promises');
       const rl = createInterface({ input: process.stdin, output: process.stderr });
       try {
         return await rl.question(question);

@@ -1,4 +1,3 @@
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { AuthoritySubject } from '../authority/authorize.js';
 import { authorizeHostApi, authorizeRequestTarget, safeUrlLabel } from '../authority/authorize.js';
@@ -119,6 +118,7 @@ async function resolvePinned(url: URL): Promise<{ address: string; family: numbe
   const host = bareHost(url);
   const family = isIP(host);
   if (family !== 0) return [{ address: host, family }];
+  const { lookup } = await import('node:dns/promises');
   return lookup(host, { all: true, verbatim: true });
 }
 
