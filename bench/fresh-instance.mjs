@@ -20,7 +20,9 @@ import '../packages/host/dist/src/sandbox/component-loader.js'; // turns on exte
 import { assemble, TOOL_WATS } from '../packages/host/dist/test/fixtures/wat.js';
 
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 200);
-const WARMUP = 30;
+// The first few hundred instances of a process run while V8 optimises the guest's hot Wasm
+// functions in the background (on a pinned CPU it competes with the calls): warm up past that.
+const WARMUP = Number(process.env.BENCH_INSTANCE_WARMUP ?? 400);
 const JSON_OUT = process.argv.includes('--json');
 const GOAL_MS = 3;
 const root = mkdtempSync(join(tmpdir(), 'yoi-bench-instance-'));
