@@ -56,6 +56,14 @@ describe('cold start loads only what the work needs', () => {
     assert.equal(packages.has('commander'), false, 'the library entry loads the CLI');
   });
 
+  it('embedders still reach the CLI, as @yoi-plugins/host/cli', async () => {
+    const cli = (await import('@yoi-plugins/host/cli' as string)) as typeof import('../../src/cli/program.js');
+    let out = '';
+    const code = await cli.runCli(['plugin', '--help'], { stdout: (s) => (out += s), stderr: () => undefined, cwd: REPO_ROOT, env: {}, interactive: false, prompt: async () => '' });
+    assert.equal(code, 0);
+    assert.match(out, /Usage: yoi plugin/);
+  });
+
   it('`yoi plugin call` loads no heavy dependency once its transpiled component and validator are cached', async (t) => {
     const ws = pluginWorkspace(t, [{ manifest: watToolManifest('echo'), component: await assemble(TOOL_WATS.echo) }]);
     const home = tempDir(t);
