@@ -61,9 +61,8 @@ export type { CheckReport } from './inventory/check.js';
 export { inventoryWorkspace, selectItem } from './inventory/snapshot.js';
 export type { InventoryItem, InventorySnapshot, ItemStatus } from './inventory/snapshot.js';
 
-// CLI, for embedding and tests.
-export { runCli } from './cli/program.js';
-export type { CliIo } from './cli/io.js';
+// The CLI is not part of the library entry (it would load commander and every command's
+// modules into each embedder): it is `@yoi-plugins/host/cli`.
 
 // Runtime: run enabled plugins in sandboxes and expose their tools.
 export { PluginHost } from './host.js';

@@ -1,4 +1,4 @@
-import { createInterface } from 'node:readline/promises';
+import { isatty } from 'node:tty';
 
 /** Everything a command touches outside itself, so the CLI runs in-process in tests. */
 export interface CliIo {
@@ -18,8 +18,10 @@ export function processIo(): CliIo {
     stderr: (text) => process.stderr.write(text),
     cwd: process.cwd(),
     env: process.env,
-    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    // By descriptor: touching process.stdin would set up a stdin stream (ms) that most commands never read.
+    interactive: isatty(0) && isatty(1),
     prompt: async (question) => {
+      const { createInterface } = await import('node:readline/promises');
       const rl = createInterface({ input: process.stdin, output: process.stderr });
       try {
         return await rl.question(question);

@@ -1,18 +1,15 @@
 import { boundText } from '../diagnostics.js';
 import { Command, CommanderError, Option } from 'commander';
-import { runCheck, runPack } from './commands/check.js';
-import { runDisable, runEnable, type EnableOptions } from './commands/enable.js';
-import { runList, runShow } from './commands/inspect.js';
-import { runCall, type CallOptions } from './commands/call.js';
-import { runMcp } from './commands/mcp.js';
-import { runServe, type ServeCliOptions } from './commands/serve.js';
-import { runStatus } from './commands/status.js';
-import { runDlq, type DlqOptions } from './commands/dlq.js';
-import { runBuild, runNew } from './commands/authoring.js';
-import { runDemo } from './commands/demo.js';
+// Commands are imported when they run: each pulls in only what it needs (the MCP SDK, the
+// HTTP server and metrics, esbuild, …), so a cold `yoi plugin call` loads none of the others.
+import type { EnableOptions } from './commands/enable.js';
+import type { CallOptions } from './commands/call.js';
+import type { ServeCliOptions } from './commands/serve.js';
+import type { DlqOptions } from './commands/dlq.js';
 import { CommandFailure, UsageError, type CliIo } from './io.js';
 import type { CommonOptions } from './options.js';
 import { escapeTerminal, MESSAGE_LINE_BOUND } from './terminal.js';
+import { favourShortGuestRuns } from './wasm-tiering.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -46,40 +43,40 @@ function buildProgram(io: CliIo): Command {
     .argument('<template>', 'ts-tool | ts-service')
     .argument('<dir>', 'destination directory (must not exist, or be empty)')
     .addOption(jsonOption())
-    .action((template: string, dir: string, options: { json?: boolean }) => runNew(io, template, dir, options));
+    .action(async (template: string, dir: string, options: { json?: boolean }) => (await import('./commands/authoring.js')).runNew(io, template, dir, options));
 
   sub('build')
     .description('bundle src/plugin.ts with esbuild and build the component (QuickJS) the manifest names; skipped when unchanged')
     .argument('[dir]', 'plugin directory (default: .)')
     .option('--force', 'rebuild even when nothing changed')
     .addOption(jsonOption())
-    .action((dir: string | undefined, options: { json?: boolean; force?: boolean }) => runBuild(io, dir, options));
+    .action(async (dir: string | undefined, options: { json?: boolean; force?: boolean }) => (await import('./commands/authoring.js')).runBuild(io, dir, options));
 
   sub('check')
     .description('validate a plugin directory or .yoi-plugin archive without executing it (exit 1 when rejected)')
     .argument('<path>', 'plugin directory or .yoi-plugin file')
     .addOption(jsonOption())
-    .action((path: string, options: { json?: boolean }) => runCheck(io, path, options));
+    .action(async (path: string, options: { json?: boolean }) => (await import('./commands/check.js')).runCheck(io, path, options));
 
   sub('pack')
     .description('write a deterministic .yoi-plugin archive of a plugin directory')
     .argument('<dir>', 'plugin directory')
     .option('--output <file>', 'archive path (default: <dir>.yoi-plugin beside the directory)')
     .addOption(jsonOption())
-    .action((dir: string, options: { json?: boolean; output?: string }) => runPack(io, dir, options));
+    .action(async (dir: string, options: { json?: boolean; output?: string }) => (await import('./commands/check.js')).runPack(io, dir, options));
 
   sub('list')
     .description('list discovered and enabled plugins with their status (active, partial, disabled, missing, rejected)')
     .addOption(workspaceOption())
     .addOption(jsonOption())
-    .action((options: CommonOptions) => runList(io, options));
+    .action(async (options: CommonOptions) => (await import('./commands/inspect.js')).runList(io, options));
 
   sub('show')
     .description('show one plugin: digests, grants, per-tool/service/ingress/host-API eligibility, diagnostics')
     .argument('<ref>', 'source-qualified ref (project:<id>, user:<id>, builtin:<id>) or a unique bare id')
     .addOption(workspaceOption())
     .addOption(jsonOption())
-    .action((ref: string, options: CommonOptions) => runShow(io, ref, options));
+    .action(async (ref: string, options: CommonOptions) => (await import('./commands/inspect.js')).runShow(io, ref, options));
 
   sub('enable')
     .description('enable a plugin in <workspace>/.yoi/plugins.toml, pinned to its version and digest, with the grants you confirm')
@@ -96,14 +93,14 @@ function buildProgram(io: CliIo): Command {
       'after',
       '\nExamples:\n  yoi plugin enable ./my-plugin --grant-all-requested --yes\n  yoi plugin enable project:example.echo --grant surfaces.tool --grant tool.echo --yes\n',
     )
-    .action((target: string, options: EnableOptions) => runEnable(io, target, options));
+    .action(async (target: string, options: EnableOptions) => (await import('./commands/enable.js')).runEnable(io, target, options));
 
   sub('disable')
     .description('remove a plugin from <workspace>/.yoi/plugins.toml (its package stays in the store)')
     .argument('<ref>', 'source-qualified ref, or a unique bare id')
     .addOption(workspaceOption())
     .addOption(jsonOption())
-    .action((ref: string, options: CommonOptions) => runDisable(io, ref, options));
+    .action(async (ref: string, options: CommonOptions) => (await import('./commands/enable.js')).runDisable(io, ref, options));
 
   sub('call')
     .description('run one tool of an enabled plugin in its sandbox and print its ToolOutput (exit 1 on any failure)')
@@ -113,25 +110,28 @@ function buildProgram(io: CliIo): Command {
     .option('--input-file <file>', 'read the tool input JSON from a file')
     .addOption(workspaceOption())
     .addOption(jsonOption())
-    .action((ref: string, tool: string, options: CallOptions) => runCall(io, ref, tool, options));
+    .action(async (ref: string, tool: string, options: CallOptions) => {
+      favourShortGuestRuns();
+      return (await import('./commands/call.js')).runCall(io, ref, tool, options);
+    });
 
   sub('mcp')
     .description('serve every enabled, eligible tool of the workspace over MCP on stdio (grants cannot be changed through it)')
     .addOption(workspaceOption())
-    .action((options: CommonOptions) => runMcp(io, options));
+    .action(async (options: CommonOptions) => (await import('./commands/mcp.js')).runMcp(io, options));
 
   sub('serve')
     .description('run the workspace: start services, deliver ingress, serve status, metrics, tool calls and dead-letter operations on loopback')
     .addOption(workspaceOption())
     .option('--port <port>', 'loopback port of the control API (default: a free one; see .yoi/serve.json)')
-    .action((options: ServeCliOptions) => runServe(io, options));
+    .action(async (options: ServeCliOptions) => (await import('./commands/serve.js')).runServe(io, options));
 
   sub('status')
     .description('lifecycle, queue, counters, timers, connections and last error of each plugin (from the running serve, else offline)')
     .argument('[ref]', 'one plugin')
     .addOption(workspaceOption())
     .addOption(jsonOption())
-    .action((ref: string | undefined, options: CommonOptions) => runStatus(io, ref, options));
+    .action(async (ref: string | undefined, options: CommonOptions) => (await import('./commands/status.js')).runStatus(io, ref, options));
 
   sub('dlq')
     .description('list, replay or drop the dead letters of a service (through serve when it runs)')
@@ -141,13 +141,13 @@ function buildProgram(io: CliIo): Command {
     .option('--all', 'every dead letter of the plugin')
     .addOption(workspaceOption())
     .addOption(jsonOption())
-    .action((action: string, ref: string, options: DlqOptions) => runDlq(io, action, ref, options));
+    .action(async (action: string, ref: string, options: DlqOptions) => (await import('./commands/dlq.js')).runDlq(io, action, ref, options));
 
   sub('demo')
     .description('run the builtin Discord-style bot against a local Gateway emulator for a few seconds (loopback only)')
     .option('--messages <n>', 'messages to send (default 5)')
     .addOption(jsonOption())
-    .action((options: { messages?: string; json?: boolean }) => runDemo(io, options));
+    .action(async (options: { messages?: string; json?: boolean }) => (await import('./commands/demo.js')).runDemo(io, options));
 
   return program;
 }

@@ -2,9 +2,10 @@ import { setFlagsFromString } from 'node:v8';
 import { boundText, redactText } from '../diagnostics.js';
 import { PluginError } from '../errors.js';
 import { COMPONENT_WORLDS } from '../manifest/types.js';
-import { readPackageFile } from '../package/archive-file.js';
+import { readDigestedPackageFile } from '../package/archive-file.js';
 import { CORE_MODULE_MESSAGE, detectComponentFormat } from '../package/component-format.js';
-import { computePackageDigest, digestMatches } from '../package/digest.js';
+import { digestMatches } from '../package/digest.js';
+import { packageDigestCache } from '../store/digest-cache.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import { componentWorldProblem, HOST_INTERFACES, isInertImport } from './component-world.js';
 import { capModuleMemory, WASM_PAGE_BYTES } from './memory-cap.js';
@@ -59,13 +60,16 @@ export async function loadComponent(record: ResolvedPlugin, options: LoaderOptio
   if (runtime.world === undefined || !(COMPONENT_WORLDS as readonly string[]).includes(runtime.world) || runtime.component === undefined) {
     throw new PluginError('COMPONENT_INVALID', 'unsupported or missing plugin component world');
   }
-  const files = await readPackageFile(record.packagePath);
-  if (!files.ok) throw new PluginError('PACKAGE_INVALID', `resolved plugin package could not be read: ${files.diagnostic.message}`);
-  const digest = computePackageDigest(files.value);
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const digests = await packageDigestCache(process.env, cacheDir);
+  const read = await readDigestedPackageFile(record.packagePath, digests);
+  if (!read.ok) throw new PluginError('PACKAGE_INVALID', `resolved plugin package could not be read: ${read.diagnostic.message}`);
+  await digests.save();
+  const { files, digest } = read.value;
   if (!digestMatches(record.digest, digest)) {
     throw new PluginError('DIGEST_MISMATCH', `resolved plugin package digest does not match current package content (now ${digest})`);
   }
-  const bytes = files.value.get(runtime.component);
+  const bytes = files.get(runtime.component);
   if (bytes === undefined) throw new PluginError('COMPONENT_INVALID', 'plugin runtime component artifact is missing from the package');
   const format = detectComponentFormat(bytes);
   if (format === 'core-module') throw new PluginError('COMPONENT_INVALID', `component is incompatible: ${CORE_MODULE_MESSAGE}`);
@@ -73,7 +77,7 @@ export async function loadComponent(record: ResolvedPlugin, options: LoaderOptio
 
   let transpiled: TranspiledComponent;
   try {
-    transpiled = await transpileCached(bytes, options.cacheDir ?? defaultCacheDir());
+    transpiled = await transpileCached(bytes, cacheDir);
   } catch (error) {
     throw new PluginError('TRANSPILE_FAILED', `component is incompatible: ${boundText(redactText(error instanceof Error ? error.message : String(error)), 200)}`, { cause: error });
   }

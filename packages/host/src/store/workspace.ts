@@ -4,6 +4,7 @@ import { diagnostic, ioErrorKind, type Diagnostic } from '../diagnostics.js';
 import { fsGrantRootProblem } from '../fs/control-guard.js';
 import { controlLocations, type ControlLocation } from './control-paths.js';
 import { discoverPlugins, type Discovery } from './discover.js';
+import { packageDigestCache } from './digest-cache.js';
 import { parseEnablementConfig, type EnablementConfig } from './enablement.js';
 import { enablementFile, storeLocations, type StoreLocation, type StoreOptions } from './locations.js';
 import { resolveEnabledPlugins, type Resolution, type ResolvedPlugin } from './resolve.js';
@@ -46,7 +47,9 @@ export async function loadWorkspace(options: StoreOptions): Promise<WorkspaceSta
   const stores = storeLocations({ ...options, workspace });
   const enablementPath = enablementFile(workspace);
   const { config, diagnostics } = await readEnablementConfig(enablementPath);
-  const discovery = await discoverPlugins(stores);
+  const digests = await packageDigestCache(options.env ?? process.env);
+  const discovery = await discoverPlugins(stores, digests);
+  await digests.save();
   const resolution = await guardControlLocations(resolveEnabledPlugins(config, discovery), controlLocations({ ...options, workspace }));
   return { workspace, stores, enablementPath, config, discovery, resolution, configDiagnostics: diagnostics };
 }

@@ -1,8 +1,8 @@
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { PluginError } from '../errors.js';
 import type { PluginHost } from '../host.js';
 import type { JsonValue } from '../manifest/types.js';
+import { mcpSdk } from './mcp-sdk.js';
 
 export const MCP_SERVER_NAME = 'yoi-plugins';
 
@@ -12,6 +12,7 @@ export const MCP_SERVER_NAME = 'yoi-plugins';
  * grants or enablement.
  */
 export function createMcpServer(host: PluginHost, version = '0.1.0'): Server {
+  const { Server, CallToolRequestSchema, ListToolsRequestSchema } = mcpSdk();
   const server = new Server({ name: MCP_SERVER_NAME, version }, { capabilities: { tools: {} } });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: host.tools.list().map((tool) => ({

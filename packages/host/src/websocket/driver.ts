@@ -1,4 +1,4 @@
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { authorizeHostApi, authorizeWebSocketTarget, safeUrlLabel } from '../authority/authorize.js';
 import { parseTargetUrl, websocketTargetAllows } from '../authority/targets.js';
 import { boundText, redactText } from '../diagnostics.js';
@@ -13,6 +13,7 @@ import { closeDisposition, type ConnectionPolicy } from './policy.js';
 import { SendBudget } from './send-budget.js';
 import { parseSources, type SourceSpec } from './sources.js';
 import { bufferedInbound } from './ws-buffered.js';
+import { webSocketClass } from './ws-module.js';
 
 export type ConnectionState = 'Connecting' | 'Connected' | 'Reconnecting' | 'Closed' | 'Failed';
 
@@ -201,7 +202,7 @@ class Connection {
     const generation = ++this.#generation;
     this.#state = this.#attempt === 0 && this.#counts.reconnects === 0 ? 'Connecting' : 'Reconnecting';
     const policy = this.#driver.policy;
-    const socket = new WebSocket(this.#url, {
+    const socket = new (webSocketClass())(this.#url, {
       headers: { 'user-agent': 'yoi-plugin-host/1', ...headers.headers },
       handshakeTimeout: policy.connect_timeout_ms,
       maxPayload: policy.max_message_bytes,

@@ -1,6 +1,6 @@
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { PluginHost } from '../../host.js';
 import { createMcpServer } from '../../tools/mcp-server.js';
+import { mcpSdk } from '../../tools/mcp-sdk.js';
 import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
 import type { CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
@@ -13,7 +13,7 @@ export async function runMcp(io: CliIo, options: CommonOptions): Promise<void> {
   for (const d of host.diagnostics) io.stderr(term`yoi mcp: ${d.identity ?? d.package ?? 'workspace'}: ${d.message}` + '\n');
   io.stderr(`yoi mcp: serving ${host.tools.list().length} tool(s) on stdio\n`);
   const server = createMcpServer(host);
-  const transport = new StdioServerTransport();
+  const transport = new (mcpSdk().StdioServerTransport)();
   const closed = new Promise<void>((resolve) => {
     transport.onclose = () => resolve();
     process.stdin.once('end', () => resolve());
