@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { boundText } from '../diagnostics.js';
 import { Command, CommanderError, Option } from 'commander';
 import { runCheck, runPack } from './commands/check.js';
@@ -10,13 +11,22 @@ import { runStatus } from './commands/status.js';
 import { runDlq, type DlqOptions } from './commands/dlq.js';
 import { runBuild, runNew } from './commands/authoring.js';
 import { runDemo } from './commands/demo.js';
-import { CommandFailure, UsageError, type CliIo } from './io.js';
+import { CommandFailure, printJson, UsageError, type CliIo, type FailureCode } from './io.js';
 import type { CommonOptions } from './options.js';
 import { escapeTerminal, MESSAGE_LINE_BOUND } from './terminal.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+
+/** The host package's version (`yoi --version`). */
+export const CLI_VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** What is known about the invocation when it fails: which command, and whether it wants JSON. */
+interface Invocation {
+  command: string | null;
+  json: boolean;
+}
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -25,9 +35,10 @@ function collect(value: string, previous: string[] = []): string[] {
 const workspaceOption = () => new Option('--workspace <dir>', 'workspace root (default: the current directory)');
 const jsonOption = () => new Option('--json', 'print stable JSON instead of text');
 
-function buildProgram(io: CliIo): Command {
+function buildProgram(io: CliIo, invocation: Invocation): Command {
   const program = new Command('yoi')
     .description('Yoi Plugins: sandboxed WebAssembly component plugins for agent runtimes')
+    .version(CLI_VERSION, '-V, --version', 'print the version of yoi')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(run with --help for usage)');
@@ -35,8 +46,14 @@ function buildProgram(io: CliIo): Command {
   const plugin = program
     .command('plugin')
     .description('inspect, package and enable plugins')
+    .version(CLI_VERSION, '-V, --version', 'print the version of yoi')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+
+  program.hook('preAction', (_root, action) => {
+    invocation.command = action.name();
+    invocation.json = (action.opts() as { json?: boolean }).json === true;
+  });
 
   const sub = (name: string) =>
     plugin.command(name).exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr }).showHelpAfterError('(run with --help for usage)');
@@ -152,9 +169,24 @@ function buildProgram(io: CliIo): Command {
   return program;
 }
 
+/** Before commander has parsed anything: the verb and `--json`, read from the raw arguments. */
+function guessInvocation(argv: readonly string[]): Invocation {
+  const end = argv.indexOf('--');
+  const args = end < 0 ? argv : argv.slice(0, end);
+  const command = args[0] === 'plugin' && args[1] !== undefined && !args[1].startsWith('-') ? args[1] : null;
+  return { command, json: args.includes('--json') };
+}
+
+/** The JSON document of a failed command: `{command, status: "error", error: {code, message}}` plus details. */
+function printFailure(io: CliIo, invocation: Invocation, code: FailureCode, message: string, details: Record<string, unknown> = {}): void {
+  if (!invocation.json) return;
+  printJson(io, { command: invocation.command, status: 'error', ...details, error: { code, message } });
+}
+
 /** Runs the CLI in-process and returns the exit code: 0 ok, 1 failure, 2 usage error. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const program = buildProgram(io);
+  const invocation = guessInvocation(argv);
+  const program = buildProgram(io, invocation);
   try {
     if (argv.length === 0) {
       program.outputHelp();
@@ -167,18 +199,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT_OK;
       if (error.code === 'commander.help' && error.exitCode === 0) return EXIT_OK; // `yoi help …`
       // commander already printed its message
+      printFailure(io, invocation, 'usage', boundText(error.message.replace(/^error: /, '')));
       return EXIT_USAGE;
     }
     // Messages quote refs, labels, tool names and guest errors: escaped like every human line.
     if (error instanceof UsageError) {
       io.stderr(`yoi: ${escapeTerminal(error.message, { limit: MESSAGE_LINE_BOUND })}\n(run with --help for usage)\n`);
+      printFailure(io, invocation, 'usage', error.message);
       return EXIT_USAGE;
     }
     if (error instanceof CommandFailure) {
       io.stderr(`yoi plugin: ${escapeTerminal(error.message, { limit: MESSAGE_LINE_BOUND })}\n`);
+      if (!error.options.reported) printFailure(io, invocation, error.code, error.message, error.options.details);
       return EXIT_FAILURE;
     }
-    io.stderr(`yoi plugin: unexpected error: ${escapeTerminal(boundText(error instanceof Error ? error.message : String(error)))}\n`);
+    const message = boundText(error instanceof Error ? error.message : String(error));
+    io.stderr(`yoi plugin: unexpected error: ${escapeTerminal(message)}\n`);
+    printFailure(io, invocation, 'internal', `unexpected error: ${message}`);
     return EXIT_FAILURE;
   }
 }

@@ -1,15 +1,16 @@
 import { resolve } from 'node:path';
 import { buildPlugin, BuildError } from '../../build/build.js';
-import { newPlugin, TemplateError } from '../../build/templates.js';
-import { CommandFailure, printJson, type CliIo } from '../io.js';
+import { newPlugin, TEMPLATES, TemplateError } from '../../build/templates.js';
+import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
 import { term } from '../terminal.js';
 
 export async function runNew(io: CliIo, template: string, destination: string, options: { json?: boolean }): Promise<void> {
+  if (!(TEMPLATES as readonly string[]).includes(template)) throw new UsageError(`unknown template \`${template.slice(0, 40)}\` (available: ${TEMPLATES.join(', ')})`);
   let result;
   try {
     result = await newPlugin(template, resolve(io.cwd, destination));
   } catch (error) {
-    if (error instanceof TemplateError) throw new CommandFailure(error.message);
+    if (error instanceof TemplateError) throw new CommandFailure(error.message, 'template_failed');
     throw error;
   }
   const nextSteps = [
@@ -33,7 +34,7 @@ export async function runBuild(io: CliIo, dir: string | undefined, options: { js
   try {
     result = await buildPlugin(target, { ...(options.force ? { force: true } : {}), onProgress: options.json ? undefined : (message) => io.stderr(term`yoi plugin build: ${message}` + '\n') });
   } catch (error) {
-    if (error instanceof BuildError) throw new CommandFailure(`build failed: ${error.message}`);
+    if (error instanceof BuildError) throw new CommandFailure(`build failed: ${error.message}`, 'build_failed');
     throw error;
   }
   if (options.json) {
