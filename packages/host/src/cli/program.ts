@@ -104,14 +104,16 @@ function buildProgram(io: CliIo, invocation: Invocation): Command {
     .addOption(workspaceOption())
     .option('--grant-all-requested', 'grant every permission and request/websocket target the manifest requests')
     .option('--grant <label>', 'grant one requested permission, e.g. tool.echo or host_api.request (repeatable; host_api.request/websocket also grant the declared targets)', collect)
-    .option('--fs <root:ops>', 'grant a folder to the fs host API, e.g. ./notes:read,list (repeatable; needs host_api.fs)', collect)
+    .option('--revoke <label>', 'take back a permission granted before, e.g. tool.echo (repeatable; host_api.* also removes its targets)', collect)
+    .option('--fs <root:ops>', 'grant an existing folder to the fs host API, e.g. ./notes:read,list (relative to the workspace; repeatable; needs host_api.fs)', collect)
+    .option('--limit <key=value>', 'set a limit of [plugins.enabled.limits]: tool_timeout_ms, lifecycle_timeout_ms, ingress_timeout_ms, memory_mib (repeatable)', collect)
     .option('--surfaces <list>', 'enable only these surfaces (comma-separated; default: all declared)')
     .option('--config-json <json>', 'configuration passed to the plugin instance start')
-    .option('--yes', 'do not ask; required when not running in a terminal')
+    .option('--yes', 'do not ask; required when not running in a terminal (alone it grants nothing new)')
     .addOption(jsonOption())
     .addHelpText(
       'after',
-      '\nExamples:\n  yoi plugin enable ./my-plugin --grant-all-requested --yes\n  yoi plugin enable project:example.echo --grant surfaces.tool --grant tool.echo --yes\n',
+      '\nEnabling a plugin that is enabled already (a rebuild or a new version) keeps its config, limits,\ncomments and the grants of requests that remain, shows what the new package requests that the old\none did not, and asks only about that.\n\nExamples:\n  yoi plugin enable ./my-plugin --grant-all-requested --yes\n  yoi plugin enable project:example.echo --grant surfaces.tool --grant tool.echo --yes\n  yoi plugin enable ./my-plugin --yes                      # re-pin a rebuild; grants nothing new\n  yoi plugin enable ./my-plugin --limit tool_timeout_ms=30000 --yes\n',
     )
     .action((target: string, options: EnableOptions) => runEnable(io, target, options));
 
