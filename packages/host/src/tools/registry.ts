@@ -55,6 +55,7 @@ interface Entry {
 export class ToolRegistry {
   readonly #entries = new Map<string, Entry>();
   readonly #qualified = new Map<string, Entry>();
+  readonly #withdrawn = new Set<PluginRuntime>();
   readonly issues: RegistrationIssue[] = [];
 
   constructor(runtimes: readonly PluginRuntime[]) {
@@ -69,7 +70,7 @@ export class ToolRegistry {
    * tool that lost a name collision to a withdrawn one takes the name. Returns the new issues.
    */
   async verifyLoadable(): Promise<RegistrationIssue[]> {
-    const runtimes = [...new Set([...this.#qualified.values()].map((e) => e.runtime))];
+    const runtimes = [...new Set([...this.#qualified.values()].map((e) => e.runtime))].filter((r) => !this.#withdrawn.has(r));
     const failed = new Map<PluginRuntime, string>();
     for (const runtime of runtimes) {
       try {
@@ -80,6 +81,7 @@ export class ToolRegistry {
       }
     }
     if (failed.size === 0) return [];
+    for (const runtime of failed.keys()) this.#withdrawn.add(runtime);
     const added: RegistrationIssue[] = [];
     for (const entry of this.#qualified.values()) {
       const why = failed.get(entry.runtime);
@@ -91,7 +93,7 @@ export class ToolRegistry {
     // still reaches one, and fails with the real reason).
     this.#entries.clear();
     for (const entry of this.#qualified.values()) {
-      if (!failed.has(entry.runtime) && !this.#entries.has(entry.info.name)) this.#entries.set(entry.info.name, entry);
+      if (!this.#withdrawn.has(entry.runtime) && !this.#entries.has(entry.info.name)) this.#entries.set(entry.info.name, entry);
     }
     const named = [...this.#entries.values()];
     const resolved = this.issues.filter((i) => i.kind === 'collision' && named.some((e) => e.info.origin.plugin_ref === i.plugin_ref && e.info.name === i.tool));
