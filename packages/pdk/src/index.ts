@@ -5,6 +5,7 @@
  * manifest requests. There is deliberately no WebSocket receive API: long-lived connections
  * are host-owned and arrive as events.
  */
+import './globals.js';
 export { defineTools, runTool, renderToolError, boundToolOutput, ToolError } from './tools.js';
 export type { ToolHandler, ToolHandlers } from './tools.js';
 export { definePlugin } from './plugin.js';

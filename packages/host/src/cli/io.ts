@@ -82,14 +82,15 @@ export class UsageError extends Error {
 /**
  * A command that ran and failed (exit 1). `details` are merged into the `--json` error
  * document (e.g. the ToolOutput of a tool that reported an error); `reported` means the
- * command already printed its JSON document, which carries the error itself.
+ * command already printed its JSON document, which carries the error itself; `lines` are
+ * shown under the message on stderr (e.g. every located compiler error).
  */
 export class CommandFailure extends Error {
   override readonly name = 'CommandFailure';
   constructor(
     message: string,
     readonly code: FailureCode = 'failed',
-    readonly options: { readonly details?: Record<string, unknown>; readonly reported?: boolean } = {},
+    readonly options: { readonly details?: Record<string, unknown>; readonly reported?: boolean; readonly lines?: readonly string[] } = {},
   ) {
     super(message);
   }

@@ -212,6 +212,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     if (error instanceof CommandFailure) {
       io.stderr(`yoi plugin: ${escapeTerminal(error.message, { limit: MESSAGE_LINE_BOUND })}\n`);
+      for (const line of error.options.lines ?? []) io.stderr(`  ${escapeTerminal(line, { limit: MESSAGE_LINE_BOUND })}\n`);
       if (!error.options.reported) printFailure(io, invocation, error.code, error.message, error.options.details);
       return EXIT_FAILURE;
     }
