@@ -53,25 +53,26 @@ export function processIo(): CliIo {
  * The stable `error.code` values of `--json` failures (docs/cli.md lists them). Host errors
  * (`PluginError`) are reported with their own code in lower case, e.g. `sandbox_timeout`.
  */
-export type FailureCode =
-  | 'usage'
-  | 'not_found'
-  | 'not_enabled'
-  | 'tool_error'
-  | 'tool_invalid'
-  | 'plugin_rejected'
-  | 'build_failed'
-  | 'type_error'
-  | 'pack_failed'
-  | 'template_failed'
-  | 'cancelled'
-  | 'enablement_invalid'
-  | 'io'
-  | 'serve_refused'
-  | 'demo_failed'
-  | 'failed'
-  | 'internal'
-  | Lowercase<import('../errors.js').ErrorCode>;
+export const CLI_FAILURE_CODES = [
+  'usage',
+  'not_found',
+  'not_enabled',
+  'tool_error',
+  'tool_invalid',
+  'plugin_rejected',
+  'build_failed',
+  'type_error',
+  'pack_failed',
+  'template_failed',
+  'cancelled',
+  'enablement_invalid',
+  'io',
+  'serve_refused',
+  'demo_failed',
+  'failed',
+  'internal',
+] as const;
+export type FailureCode = (typeof CLI_FAILURE_CODES)[number] | Lowercase<import('../errors.js').ErrorCode>;
 
 /** A failure the user caused by how they called the command (exit 2). */
 export class UsageError extends Error {

@@ -13,6 +13,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { PluginHost } from '../../src/host.js';
 import { createMcpServer } from '../../src/tools/mcp-server.js';
+import { CLI_FAILURE_CODES } from '../../src/cli/io.js';
 import { cli, echoManifest, tempDir, writePluginDir } from '../helpers.js';
 import { assemble, TOOL_WATS } from '../fixtures/wat.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE, watToolManifest } from '../fixtures/workspace.js';
@@ -203,5 +204,19 @@ describe('a closed stdout pipe (yoi … | head)', () => {
     const code = await new Promise<number | null>((resolveExit) => child.on('close', (c) => resolveExit(c)));
     assert.equal(stderr, '', 'nothing on stderr');
     assert.equal(code, 0);
+  });
+});
+
+describe('docs/cli.md', () => {
+  it('lists every failure code the CLI uses, and only codes the CLI or the host can report', () => {
+    const doc = readFileSync(join(HOST_DIR, '..', '..', 'docs', 'cli.md'), 'utf8');
+    const table = doc.slice(doc.indexOf('`error.code` is one of:'), doc.indexOf('## Pipes'));
+    const firstCells = table.split('\n').filter((l) => l.startsWith('| `')).map((l) => l.split(' | ')[0]!);
+    const documented = new Set(firstCells.flatMap((cell) => [...cell.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!)));
+    for (const code of CLI_FAILURE_CODES) assert.ok(documented.has(code), `${code} is not in docs/cli.md`);
+    for (const code of documented) {
+      const known = (CLI_FAILURE_CODES as readonly string[]).includes(code) || /^(sandbox|component|transpile|digest|package|plugin|tool)_[a-z_]+$/.test(code);
+      assert.ok(known, `docs/cli.md lists ${code}, which nothing reports`);
+    }
   });
 });
