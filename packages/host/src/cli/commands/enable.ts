@@ -230,10 +230,10 @@ export async function runEnable(io: CliIo, target: string, options: EnableOption
   if (fsGrants.length > 0 && !holdsFs) throw new UsageError('--fs given but host_api.fs is not granted (add --grant host_api.fs)');
   if (holdsFs && plan.fs.length === 0) throw new UsageError('host_api.fs is granted but no folder is: add --fs ROOT:OPERATIONS');
   for (const grant of fsGrants) {
-    const missing = await fsRootProblem(grant, stores.workspace);
-    if (missing) throw new UsageError(missing);
     const problem = await fsGrantRootProblem(grant.root, controlLocations(stores));
     if (problem) throw new UsageError(`--fs root ${grant.root} ${problem}: Yoi's own files (grants, secrets, control token, plugin stores, transpile cache) are out of reach of every fs grant`);
+    const missing = await fsRootProblem(grant, stores.workspace);
+    if (missing) throw new UsageError(missing);
   }
 
   const mergedLimits = { ...(existing?.limits ?? {}), ...limits };
