@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'TOOL_INPUT_INVALID'
   | 'TOOL_OUTPUT_INVALID'
   | 'PLUGIN_NOT_RUNNING'
+  | 'PLUGIN_BUSY'
   | 'PLUGIN_START_FAILED';
 
 const kBrand = Symbol.for('yoi.plugin.error');

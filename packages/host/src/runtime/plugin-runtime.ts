@@ -5,7 +5,7 @@ import type { JsonValue } from '../manifest/types.js';
 import { HostApiDispatcher } from '../hostapi/dispatcher.js';
 import { loadComponent, type LoadedComponent } from '../sandbox/component-loader.js';
 import { effectiveLimits, IO_LIMITS, type ExecutionLimits } from '../sandbox/limits.js';
-import { ComponentSandbox } from '../sandbox/sandbox.js';
+import { ComponentSandbox, notStarted, type SandboxCounters } from '../sandbox/sandbox.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import { decodeToolOutput, type ToolOutput } from '../tools/tool-output.js';
 import { decodeLifecycleOutput } from './lifecycle-output.js';
@@ -43,9 +43,10 @@ export class PluginRuntime {
   readonly log = new GuestLog();
   readonly secrets: Secrets;
   readonly #options: RuntimeOptions;
-  readonly #host: HostApiDispatcher;
   #component: LoadedComponent | null = null;
+  #loading: Promise<LoadedComponent> | null = null;
   #sandbox: Promise<ComponentSandbox> | null = null;
+  #liveSandbox: ComponentSandbox | null = null;
   #state: RuntimeState = 'ready';
   #componentStatus: JsonValue | null = null;
   #lastError: string | null = null;
@@ -61,7 +62,6 @@ export class PluginRuntime {
     this.#options = options;
     this.limits = effectiveLimits(record.limits, options.limits);
     this.secrets = options.secrets ?? NO_SECRETS;
-    this.#host = new HostApiDispatcher(record, this.secrets);
   }
 
   get state(): RuntimeState {
@@ -80,32 +80,68 @@ export class PluginRuntime {
     return this.#lastError;
   }
 
-  /** Loads (verifies, transpiles, compiles) the component once. */
-  async load(): Promise<LoadedComponent> {
-    this.#component ??= await loadComponent(this.record, { memoryBytes: this.limits.memoryBytes, ...(this.#options.cacheDir ? { cacheDir: this.#options.cacheDir } : {}) });
-    return this.#component;
+  /** What the current sandbox did with its calls (refusals, queue expiries, deadline kills); null before it started. */
+  get sandboxCounters(): SandboxCounters | null {
+    return this.#liveSandbox?.counters ?? null;
+  }
+
+  /** Loads (verifies, transpiles, compiles) the component once, however many calls ask at the same time. */
+  load(): Promise<LoadedComponent> {
+    this.#loading ??= loadComponent(this.record, { memoryBytes: this.limits.memoryBytes, ...(this.#options.cacheDir ? { cacheDir: this.#options.cacheDir } : {}) }).then(
+      (component) => (this.#component = component),
+      (error: unknown) => {
+        this.#loading = null; // a later call may try again
+        throw error;
+      },
+    );
+    return this.#loading;
   }
 
   async #spawn(): Promise<ComponentSandbox> {
     const component = await this.load();
-    return ComponentSandbox.start({
+    const sandbox = await ComponentSandbox.start({
       gluePath: component.transpiled.gluePath,
       modules: component.modules,
       mode: component.world,
       memoryBytes: this.limits.memoryBytes,
       hostInterfaces: component.hostInterfaces,
       inertInterfaces: component.inertInterfaces,
-      dispatch: this.#host.dispatch,
+      hostSession: () => new HostApiDispatcher(this.record, this.secrets),
+      maxQueued: this.limits.queuedCalls,
+      maxWorkers: this.limits.toolWorkers,
       onLog: (stream, text) => this.log.append(stream, text),
     });
+    this.#liveSandbox = sandbox;
+    return sandbox;
+  }
+
+  /**
+   * Runs one export call; it must start within its deadline of its first admission. A call
+   * still waiting when its instance-world worker died runs on the next instance, if it can
+   * start there in time.
+   */
+  async #callSandbox(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
+    let deadlineAt: number | null = null;
+    for (;;) {
+      const sandbox = await this.#ensureSandbox();
+      deadlineAt ??= performance.now() + deadlineMs;
+      try {
+        return await sandbox.call(fn, args, deadlineMs, deadlineAt);
+      } catch (error) {
+        if (!notStarted(error) || performance.now() >= deadlineAt) throw error;
+      }
+    }
   }
 
   /** The live sandbox; an instance-world plugin is started (config passed to `start`) on first use. */
   async #ensureSandbox(): Promise<ComponentSandbox> {
-    const closed = this.supervisor?.admit();
-    if (closed) throw new PluginError('PLUGIN_NOT_RUNNING', closed);
-    if (this.#sandbox) {
-      const existing = await this.#sandbox.catch(() => null);
+    for (;;) {
+      const closed = this.supervisor?.admit();
+      if (closed) throw new PluginError('PLUGIN_NOT_RUNNING', closed);
+      const pending = this.#sandbox;
+      if (!pending) break;
+      const existing = await pending.catch(() => null);
+      if (this.#sandbox !== pending) continue; // another call replaced it meanwhile: use that one
       if (existing?.alive) return existing;
       this.#sandbox = null;
       if (this.supervisor?.supervising()) throw new PluginError('PLUGIN_NOT_RUNNING', 'plugin instance is being restarted');
@@ -152,10 +188,9 @@ export class PluginRuntime {
     if (Buffer.byteLength(inputJson, 'utf8') > IO_LIMITS.toolInputBytes) {
       throw new PluginError('TOOL_INPUT_INVALID', `plugin tool \`${name}\` input exceeds ${IO_LIMITS.toolInputBytes} bytes`);
     }
-    const sandbox = await this.#ensureSandbox();
     const fn = (await this.load()).world === 'tool' ? 'call' : 'handleTool';
     try {
-      const raw = await sandbox.call(fn, [name, inputJson], this.limits.toolTimeoutMs);
+      const raw = await this.#callSandbox(fn, [name, inputJson], this.limits.toolTimeoutMs);
       return decodeToolOutput(raw);
     } catch (error) {
       if (error instanceof PluginError && error.code.startsWith('SANDBOX_')) {
@@ -166,24 +201,19 @@ export class PluginRuntime {
         }
       }
       throw error;
-    } finally {
-      this.#host.endCall();
     }
   }
 
   /** Calls `handle-ingress`; returns the guest's raw output. Sandbox failures mark the runtime failed. */
   async callIngress(name: string, eventJson: string): Promise<string> {
-    const sandbox = await this.#ensureSandbox();
     try {
-      return await sandbox.call('handleIngress', [name, eventJson], this.limits.ingressTimeoutMs);
+      return await this.#callSandbox('handleIngress', [name, eventJson], this.limits.ingressTimeoutMs);
     } catch (error) {
       if (error instanceof PluginError && error.code.startsWith('SANDBOX_')) {
         this.#fail(error);
         this.supervisor?.sandboxFailed(error);
       }
       throw error;
-    } finally {
-      this.#host.endCall();
     }
   }
 
@@ -236,7 +266,6 @@ export class PluginRuntime {
       }
     }
     await sandbox?.close();
-    this.#host.endCall();
     if (this.#state !== 'failed') this.#state = 'stopped';
   }
 }

@@ -98,24 +98,28 @@ export async function transpileCached(component: Uint8Array, cacheDir: string = 
   for (const [name, bytes] of Object.entries(result.files)) files[name] = sha256Hex(bytes);
 
   await mkdir(cacheDir, { recursive: true });
-  const temporary = join(cacheDir, `.${key}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await mkdir(temporary);
-  try {
-    for (const [name, bytes] of Object.entries(result.files)) await writeFile(join(temporary, name), bytes);
-    // The glue is an ES module; say so, whatever package.json sits above the cache directory.
-    await writeFile(join(temporary, 'package.json'), '{"type":"module"}\n');
-    const manifest: EntryManifest = { format: ENTRY_FORMAT, key, files, interface: iface };
-    await writeFile(join(temporary, 'manifest.json'), JSON.stringify(manifest));
-    await rm(dir, { recursive: true, force: true }); // a corrupt entry, if any
+  // Other hosts may install or replace the same entry meanwhile: never remove a valid entry,
+  // and try again (bounded) if the one just installed was replaced before it could be read.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const temporary = join(cacheDir, `.${key}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await mkdir(temporary);
     try {
-      await rename(temporary, dir);
-    } catch {
-      // another host installed the same entry first
+      for (const [name, bytes] of Object.entries(result.files)) await writeFile(join(temporary, name), bytes);
+      // The glue is an ES module; say so, whatever package.json sits above the cache directory.
+      await writeFile(join(temporary, 'package.json'), '{"type":"module"}\n');
+      const manifest: EntryManifest = { format: ENTRY_FORMAT, key, files, interface: iface };
+      await writeFile(join(temporary, 'manifest.json'), JSON.stringify(manifest));
+      if (!(await readEntry(dir, key))) await rm(dir, { recursive: true, force: true }); // a corrupt entry, if any
+      try {
+        await rename(temporary, dir);
+      } catch {
+        // another host installed the same entry first
+      }
+    } finally {
+      await rm(temporary, { recursive: true, force: true });
     }
-  } finally {
-    await rm(temporary, { recursive: true, force: true });
+    const installed = await readEntry(dir, key);
+    if (installed) return { ...installed, fromCache: false };
   }
-  const installed = await readEntry(dir, key);
-  if (installed) return { ...installed, fromCache: false };
   throw new Error('transpile cache entry could not be installed');
 }

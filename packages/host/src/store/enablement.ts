@@ -1,7 +1,7 @@
 import { diagnostic, fail, ok, type Diagnostic, type Outcome } from '../diagnostics.js';
 import { readPermissions, readRequestGrant, readWebSocketGrant } from '../manifest/read-shared.js';
-import { isTable, parseTomlText, SchemaError, TableReader } from '../manifest/toml-reader.js';
-import type { LimitOverrides } from '../sandbox/limits.js';
+import { describeKey, isTable, parseTomlText, SchemaError, TableReader } from '../manifest/toml-reader.js';
+import { LIMIT_KEY_NAMES, limitProblem, type LimitOverrides } from '../sandbox/limits.js';
 import type { ConnectionPolicy } from '../websocket/policy.js';
 import { SURFACES, type JsonValue, type Permission, type RequestTarget, type Surface, type WebSocketTarget } from '../manifest/types.js';
 
@@ -128,7 +128,7 @@ function readEntryClosed(item: unknown, index: number): { entry: EnablementEntry
   const id = isTable(item) && typeof item['id'] === 'string' ? item['id'] : undefined;
   const context = id !== undefined ? { identity: id } : {};
   try {
-    const reader = new TableReader(item, 'plugins.enabled');
+    const reader = new TableReader(item, `plugins.enabled[${index}]`);
     const entry = readEntry(reader);
     reader.done();
     if (entry === null) return { rejected: { index, diagnostic: diagnostic('ambiguous', 'resolution', UNQUALIFIED_ID_MESSAGE) } };
@@ -183,11 +183,15 @@ function readConnectionPolicy(r: TableReader): Partial<ConnectionPolicy> {
   return out as Partial<ConnectionPolicy>;
 }
 
+/** `[plugins.enabled.limits]`: each value from 1 up to its host maximum; a value above it is refused, not clamped. */
 function readLimits(r: TableReader): LimitOverrides {
   const out: Record<string, number> = {};
-  for (const key of ['tool_timeout_ms', 'lifecycle_timeout_ms', 'ingress_timeout_ms', 'memory_mib'] as const) {
-    const value = r.integer(key, 1, 2_000_000);
-    if (value !== undefined) out[key] = value;
+  for (const key of LIMIT_KEY_NAMES) {
+    const value = r.raw(key);
+    if (value === undefined) continue;
+    const problem = limitProblem(key, value);
+    if (problem) throw new SchemaError(`${describeKey(r.keyPath(key))} ${problem}`);
+    out[key] = value as number;
   }
   return out;
 }

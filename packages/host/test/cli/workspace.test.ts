@@ -593,7 +593,7 @@ describe('fail-closed statuses', () => {
     w.enablement('[[plugins.enabled]]\nid = "project:echo"\nunknown_key = 1\n\n[[plugins.enabled]]\nid = "project:other"\n');
     const items = byRef(await w.list());
     assert.equal(items.get('project:echo')?.status, 'rejected');
-    assert.match(items.get('project:echo')!.diagnostics[0]!.message, /plugin enablement entry could not be parsed: unknown key `plugins.enabled.unknown_key`/);
+    assert.match(items.get('project:echo')!.diagnostics[0]!.message, /plugin enablement entry could not be parsed: unknown key `plugins\.enabled\[\d+\]\.unknown_key`/);
     assert.equal(items.get('project:other')?.resolved, true, 'the readable entry still resolves');
     assert.equal(items.get('<global>'), undefined);
   });

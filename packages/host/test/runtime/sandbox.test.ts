@@ -111,6 +111,17 @@ describe('component runtime (WAT fixtures)', () => {
     await rejects(host.callTool('run', {}), 'COMPONENT_IMPORT_DENIED', /yoi:host\/request@1.0.0.*granted host_api.request permission is missing/);
   });
 
+  it('loads (verifies, transpiles, compiles) a component once however many calls ask at once', async (t) => {
+    const ws = pluginWorkspace(t, [{ manifest: watToolManifest('echo'), component: await assemble(TOOL_WATS.echo) }]);
+    const host = await ws.open();
+    t.after(() => host.close());
+    const runtime = host.runtimes.get('project:echo')!;
+    const loads = await Promise.all(Array.from({ length: 20 }, () => runtime.load()));
+    assert.ok(loads.every((loaded) => loaded === loads[0]));
+    const outputs = await Promise.all(Array.from({ length: 20 }, (_, i) => host.callTool('run', { summary: `s${i}` })));
+    assert.deepEqual(outputs.map((o) => o.summary), Array.from({ length: 20 }, (_, i) => `s${i}`));
+  });
+
   it('re-verifies the package digest when loading', async (t) => {
     const ws = pluginWorkspace(t, [{ manifest: watToolManifest('echo'), component: await assemble(TOOL_WATS.echo) }]);
     const host = await ws.open();

@@ -28,6 +28,17 @@ describe('transpile cache', () => {
     assert.equal((await transpileCached(component, dir)).fromCache, true);
   });
 
+  it('never removes an entry another filler just installed: eight concurrent fills all succeed', async (t) => {
+    const dir = tempDir(t);
+    const component = await assemble(TOOL_WATS.spin);
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => transpileCached(component, dir)));
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? 'ok' : String(r.reason))),
+      Array(8).fill('ok'),
+    );
+    assert.equal((await transpileCached(component, dir)).fromCache, true);
+  });
+
   it('keeps one valid entry when several hosts fill it at once', async (t) => {
     const dir = tempDir(t);
     const component = await assemble(TOOL_WATS.trap);

@@ -247,7 +247,7 @@ operations = ["read", "list"]
       [2, 'project:c', 'malformed'],
       [3, 'project:d', 'malformed'],
     ]);
-    assert.match(c.rejected![1]!.diagnostic.message, /plugin enablement entry could not be parsed: unknown key `plugins.enabled.grants.https`/);
+    assert.match(c.rejected![1]!.diagnostic.message, /plugin enablement entry could not be parsed: unknown key `plugins\.enabled\[2\]\.grants\.https`/);
   });
 
   it('accepts what Yoi accepts: no id, [plugins] resolved and diagnostics, fs grant without root', () => {
