@@ -214,6 +214,12 @@ describe('docs/cli.md', () => {
     const firstCells = table.split('\n').filter((l) => l.startsWith('| `')).map((l) => l.split(' | ')[0]!);
     const documented = new Set(firstCells.flatMap((cell) => [...cell.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!)));
     for (const code of CLI_FAILURE_CODES) assert.ok(documented.has(code), `${code} is not in docs/cli.md`);
+    // Host errors reach --json as their code in lower case: each one is listed too.
+    const errorsSource = readFileSync(join(HOST_DIR, 'src', 'errors.ts'), 'utf8');
+    const union = errorsSource.slice(errorsSource.indexOf('export type ErrorCode'), errorsSource.indexOf(';', errorsSource.indexOf('export type ErrorCode')));
+    const hostCodes = [...union.matchAll(/'([A-Z_]+)'/g)].map((m) => m[1]!.toLowerCase());
+    assert.ok(hostCodes.length > 10);
+    for (const code of hostCodes) assert.ok(documented.has(code), `host error ${code} is not in docs/cli.md`);
     for (const code of documented) {
       const known = (CLI_FAILURE_CODES as readonly string[]).includes(code) || /^(sandbox|component|transpile|digest|package|plugin|tool)_[a-z_]+$/.test(code);
       assert.ok(known, `docs/cli.md lists ${code}, which nothing reports`);

@@ -8,7 +8,7 @@ import { ioErrorKind } from '../../diagnostics.js';
 import { inventoryWorkspace, selectItem } from '../../inventory/snapshot.js';
 import { parsePluginRef } from '../../manifest/ids.js';
 import { SURFACES, type JsonValue, type Surface } from '../../manifest/types.js';
-import { HOST_MAXIMA, type LimitOverrides } from '../../sandbox/limits.js';
+import { LIMIT_KEY_NAMES, limitProblem, type LimitKey, type LimitOverrides } from '../../sandbox/limits.js';
 import type { DiscoveredPackage } from '../../store/discover.js';
 import { FS_OPERATIONS, parseEnablementConfig, type EnablementEntry, type FsGrant, type FsOperation, type Grants } from '../../store/enablement.js';
 import { removeEnablement, upsertEnablement } from '../../store/enablement-edit.js';
@@ -77,25 +77,18 @@ function parseConfig(value: string | undefined): JsonValue | undefined {
   }
 }
 
-/** `--limit KEY=VALUE` (repeatable): the enablement's `[plugins.enabled.limits]`, within the host maxima. */
-export const LIMIT_MAXIMA: Readonly<Record<keyof LimitOverrides, number>> = {
-  tool_timeout_ms: HOST_MAXIMA.toolTimeoutMs,
-  lifecycle_timeout_ms: HOST_MAXIMA.lifecycleTimeoutMs,
-  ingress_timeout_ms: HOST_MAXIMA.ingressTimeoutMs,
-  memory_mib: HOST_MAXIMA.memoryBytes / (1024 * 1024),
-};
-
+/** `--limit KEY=VALUE` (repeatable): the enablement's `[plugins.enabled.limits]`, refused above the host maxima. */
 export function parseLimits(values: readonly string[] | undefined): LimitOverrides {
   const out: Record<string, number> = {};
   for (const value of values ?? []) {
     const match = /^([a-z_]+)=(\d{1,10})$/.exec(value.trim());
-    const key = match?.[1] as keyof LimitOverrides | undefined;
-    if (!match || key === undefined || !(key in LIMIT_MAXIMA)) {
-      throw new UsageError(`--limit expects KEY=VALUE with KEY one of ${Object.keys(LIMIT_MAXIMA).join(', ')} (for example tool_timeout_ms=30000)`);
+    const key = match?.[1] as LimitKey | undefined;
+    if (!match || key === undefined || !LIMIT_KEY_NAMES.includes(key)) {
+      throw new UsageError(`--limit expects KEY=VALUE with KEY one of ${LIMIT_KEY_NAMES.join(', ')} (for example tool_timeout_ms=30000)`);
     }
-    const number = Number(match[2]);
-    if (number < 1 || number > LIMIT_MAXIMA[key]) throw new UsageError(`--limit ${key} must be between 1 and ${LIMIT_MAXIMA[key]} (the host maximum)`);
-    out[key] = number;
+    const problem = limitProblem(key, Number(match[2]));
+    if (problem) throw new UsageError(`--limit ${key} ${problem}`);
+    out[key] = Number(match[2]);
   }
   return out;
 }
