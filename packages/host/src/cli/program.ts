@@ -66,9 +66,9 @@ function buildProgram(io: CliIo, invocation: Invocation): Command {
     .action((template: string, dir: string, options: { json?: boolean }) => runNew(io, template, dir, options));
 
   sub('build')
-    .description('bundle src/plugin.ts with esbuild and build the component (QuickJS) the manifest names; skipped when unchanged')
+    .description('type-check src/plugin.ts (tsc), bundle it with esbuild and build the component (QuickJS) the manifest names; skipped when unchanged')
     .argument('[dir]', 'plugin directory (default: .)')
-    .option('--force', 'rebuild even when nothing changed')
+    .option('--force', 'type-check and rebuild even when nothing changed')
     .addOption(jsonOption())
     .action((dir: string | undefined, options: { json?: boolean; force?: boolean }) => runBuild(io, dir, options));
 
