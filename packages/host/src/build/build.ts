@@ -65,7 +65,7 @@ const WORLD_EXPORTS: Readonly<Record<string, { readonly names: readonly string[]
  * with the tool world) would build, check and then trap on its first call: refused here,
  * naming both ways out.
  */
-export function worldExportsProblem(manifest: Manifest, entry: string, exports: readonly string[]): string | null {
+function worldExportsProblem(manifest: Manifest, entry: string, exports: readonly string[]): string | null {
   const world = manifest.runtime?.world;
   const wanted = world !== undefined ? WORLD_EXPORTS[world] : undefined;
   if (!wanted) return null;

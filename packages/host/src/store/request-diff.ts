@@ -55,7 +55,3 @@ export function diffRequests(previous: Requests | null, grants: Grants | null, n
     websocket: diffLabels(before.websocket, after.websocket, byGrants),
   };
 }
-
-export function diffIsEmpty(diff: RequestDiff): boolean {
-  return [diff.permissions, diff.request, diff.websocket].every((d) => d.added.length + d.removed.length === 0);
-}

@@ -117,7 +117,7 @@ function commentFrom(line: string, at: number): string {
 }
 
 /** The comment that ends a line that starts outside any string (` # why`), with the spaces before it, or ''. */
-export function trailingComment(line: string): string {
+function trailingComment(line: string): string {
   const at = scanLine(line, { string: null, depth: 0 });
   return at < 0 ? '' : commentFrom(line, at);
 }
