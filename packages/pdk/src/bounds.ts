@@ -1,6 +1,12 @@
-/** Limits the host enforces on tool output; the PDK keeps within them instead of failing. */
+/**
+ * Limits the host enforces on tool output; the PDK keeps within them instead of failing.
+ * The host refuses a guest output (the ToolOutput as JSON) over 64 KiB, so content is cut to
+ * Yoi's content bound (64 KiB − 1 KiB summary − 4 KiB for the envelope and escapes) and
+ * further if its JSON escapes still make the whole output too long.
+ */
 export const SUMMARY_MAX_BYTES = 1024;
-export const CONTENT_MAX_BYTES = 64 * 1024;
+export const OUTPUT_MAX_BYTES = 64 * 1024;
+export const CONTENT_MAX_BYTES = OUTPUT_MAX_BYTES - SUMMARY_MAX_BYTES - 4096;
 export const ERROR_MESSAGE_MAX_CHARS = 240;
 
 /** UTF-8 length, computed by hand: guest runtimes such as QuickJS have no TextEncoder. */

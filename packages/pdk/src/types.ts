@@ -1,7 +1,7 @@
 /** JSON values as they cross the component boundary. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
-/** What a tool returns: a short summary (≤ 1024 bytes) and optional content (≤ 64 KiB). */
+/** What a tool returns: a short summary (≤ 1024 bytes) and optional content (a string; cut to 60 416 bytes, see boundToolOutput). */
 export interface ToolOutput {
   summary: string;
   content?: string | null;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Commands, definePlugin, defineTools, renderToolError, ToolError, truncateBytes, type IngressEvent } from '../src/index.js';
+import { CONTENT_MAX_BYTES, Commands, definePlugin, defineTools, OUTPUT_MAX_BYTES, renderToolError, ToolError, truncateBytes, type IngressEvent } from '../src/index.js';
 import { byteLength } from '../src/bounds.js';
 
 const event: IngressEvent = {
@@ -45,9 +45,39 @@ describe('defineTools', () => {
     assert.ok(byteLength(out.summary) <= 1024);
     assert.ok(out.summary.endsWith('…'));
     assert.ok(!out.summary.includes('\uFFFD'));
-    assert.ok(byteLength(out.content) <= 64 * 1024);
+    assert.ok(byteLength(out.content) <= CONTENT_MAX_BYTES);
     assert.equal(truncateBytes('abc', 10), 'abc');
     assert.equal(byteLength('a€𝄞'), 1 + 3 + 4);
+  });
+});
+
+describe('tool output bounds (what the host accepts)', () => {
+  const { call } = defineTools({
+    huge: () => ({ summary: 'many', content: 'y'.repeat(200_000) }),
+    quotes: () => ({ summary: 'escapes', content: '"\n'.repeat(40_000) }),
+    // What a plain-JS author (or one who silenced the type checker) can return.
+    data: () => ({ summary: 'data', content: { rows: [1, 2] } }) as unknown as string,
+    numeric: () => ({ summary: 42 }) as unknown as string,
+  });
+
+  it('cuts 200,000 characters of content to Yoi\'s 60,416-byte bound, with a marker, and the whole output fits 64 KiB', () => {
+    assert.equal(CONTENT_MAX_BYTES, 60_416);
+    const raw = call('huge', '{}');
+    assert.ok(byteLength(raw) <= OUTPUT_MAX_BYTES, String(byteLength(raw)));
+    const out = JSON.parse(raw) as { content: string };
+    assert.equal(byteLength(out.content), CONTENT_MAX_BYTES);
+    assert.ok(out.content.endsWith('…'));
+  });
+
+  it('cuts further when JSON escapes would make the output longer than 64 KiB', () => {
+    const raw = call('quotes', '{}');
+    assert.ok(byteLength(raw) <= OUTPUT_MAX_BYTES, String(byteLength(raw)));
+    assert.ok((JSON.parse(raw) as { content: string }).content.endsWith('…'));
+  });
+
+  it('reports content or a summary that is not a string as a tool error, never a silent null', () => {
+    assert.deepEqual(JSON.parse(call('data', '{}')), { summary: 'tool error: invalid_output', content: 'the tool output content must be a string or null, not an object; use JSON.stringify(…) for data' });
+    assert.deepEqual(JSON.parse(call('numeric', '{}')), { summary: 'tool error: invalid_output', content: 'the tool output summary must be a string, not a number' });
   });
 });
 

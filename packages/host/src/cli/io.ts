@@ -12,10 +12,29 @@ export interface CliIo {
   readonly prompt: (question: string) => Promise<string>;
 }
 
+/**
+ * Writes to a stream whose reader may have gone (`yoi plugin list | head -1`): a closed pipe
+ * (EPIPE) ends the output quietly instead of crashing with a stack trace; the command still
+ * finishes with its own exit code.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): (text: string) => void {
+  let closed = false;
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') {
+      closed = true;
+      return;
+    }
+    throw error;
+  });
+  return (text) => {
+    if (!closed) stream.write(text);
+  };
+}
+
 export function processIo(): CliIo {
   return {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    stdout: quietOnClosedPipe(process.stdout),
+    stderr: quietOnClosedPipe(process.stderr),
     cwd: process.cwd(),
     env: process.env,
     // By descriptor: touching process.stdin would set up a stdin stream (ms) that most commands never read.
@@ -32,16 +51,59 @@ export function processIo(): CliIo {
   };
 }
 
+/**
+ * The stable `error.code` values of `--json` failures (docs/cli.md lists them). Host errors
+ * (`PluginError`) are reported with their own code in lower case, e.g. `sandbox_timeout`.
+ */
+export const CLI_FAILURE_CODES = [
+  'usage',
+  'not_found',
+  'not_enabled',
+  'tool_error',
+  'tool_invalid',
+  'plugin_rejected',
+  'build_failed',
+  'type_error',
+  'pack_failed',
+  'template_failed',
+  'cancelled',
+  'enablement_invalid',
+  'io',
+  'serve_refused',
+  'demo_failed',
+  'failed',
+  'internal',
+] as const;
+export type FailureCode = (typeof CLI_FAILURE_CODES)[number] | Lowercase<import('../errors.js').ErrorCode>;
+
 /** A failure the user caused by how they called the command (exit 2). */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+  readonly code = 'usage';
 }
 
-/** A command that ran and failed (exit 1); `report` is printed first when present. */
+/**
+ * A command that ran and failed (exit 1). `details` are merged into the `--json` error
+ * document (e.g. the ToolOutput of a tool that reported an error); `reported` means the
+ * command already printed its JSON document, which carries the error itself; `lines` are
+ * shown under the message on stderr (e.g. every located compiler error).
+ */
 export class CommandFailure extends Error {
   override readonly name = 'CommandFailure';
+  constructor(
+    message: string,
+    readonly code: FailureCode = 'failed',
+    readonly options: { readonly details?: Record<string, unknown>; readonly reported?: boolean; readonly lines?: readonly string[] } = {},
+  ) {
+    super(message);
+  }
 }
 
 export function printJson(io: CliIo, value: unknown): void {
   io.stdout(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** A host error as a command failure: the message with its code in brackets, the code in lower case for `--json`. */
+export function hostFailure(error: import('../errors.js').PluginError): CommandFailure {
+  return new CommandFailure(`${error.message} [${error.code}]`, error.code.toLowerCase() as FailureCode);
 }

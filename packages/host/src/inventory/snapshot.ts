@@ -7,6 +7,7 @@ import { requestTargetLabel, websocketTargetLabel } from '../authority/targets.j
 import { parsePluginRef } from '../manifest/ids.js';
 import { declaredSurfaces, SURFACES } from '../manifest/types.js';
 import { PACKAGE_EXTENSION } from '../store/discover.js';
+import { missingConfig, missingConfigMessage } from '../store/config-requirements.js';
 import { storeDirFor, type StoreOptions } from '../store/locations.js';
 import { loadWorkspace, type WorkspaceState } from '../store/workspace.js';
 
@@ -151,6 +152,7 @@ export function buildSnapshot(state: WorkspaceState, options: StoreOptions): Inv
     it.static_eligible = inspection.statically_eligible;
     it.tools = [...inspection.tools];
     for (const message of inspectionMessages(inspection)) it.diagnostics.push({ kind: 'static_eligibility', message });
+    for (const missing of missingConfig(record.manifest, record.enabledSurfaces, record.config)) it.diagnostics.push({ kind: 'config', message: missingConfigMessage(missing) });
   }
 
   const allDiagnostics: Diagnostic[] = [...state.configDiagnostics, ...state.discovery.diagnostics, ...state.resolution.diagnostics];

@@ -3,6 +3,7 @@ import { PluginError } from '../errors.js';
 import type { PluginHost } from '../host.js';
 import type { JsonValue } from '../manifest/types.js';
 import { mcpSdk } from './mcp-sdk.js';
+import { toolErrorOf } from './tool-output.js';
 
 export const MCP_SERVER_NAME = 'yoi-plugins';
 
@@ -26,7 +27,8 @@ export function createMcpServer(host: PluginHost, version = '0.1.0'): Server {
     try {
       const output = await host.tools.call(request.params.name, (request.params.arguments ?? {}) as JsonValue);
       const text = output.content === null ? output.summary : `${output.summary}\n\n${output.content}`;
-      return { content: [{ type: 'text' as const, text }], structuredContent: { summary: output.summary, content: output.content } };
+      // A tool's own error report (`tool error: <code>`) is an MCP tool error too.
+      return { content: [{ type: 'text' as const, text }], structuredContent: { summary: output.summary, content: output.content }, ...(toolErrorOf(output) ? { isError: true } : {}) };
     } catch (error) {
       const message = error instanceof PluginError ? `${error.code}: ${error.message}` : 'tool call failed';
       return { content: [{ type: 'text' as const, text: message }], isError: true };

@@ -17,7 +17,7 @@ async function until<T>(fn: () => T | undefined | null | false | Promise<T | und
   for (;;) {
     const value = await fn();
     if (value) return value;
-    if (Date.now() > end) throw new CommandFailure(`demo: timed out waiting for ${what}`);
+    if (Date.now() > end) throw new CommandFailure(`demo: timed out waiting for ${what}`, 'demo_failed');
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -42,12 +42,12 @@ export async function runDemo(io: CliIo, options: { messages?: string; json?: bo
     try {
       await writeBotWorkspace(root, builtin, emulator);
     } catch (error) {
-      throw new CommandFailure(error instanceof Error ? error.message : String(error));
+      throw new CommandFailure(error instanceof Error ? error.message : String(error), 'demo_failed');
     }
     say(`gateway emulator on ${emulator.url} (REST ${emulator.restBase}); bot token held by the host only`);
     host = await PluginHost.fromWorkspace({ workspace: root, builtinDir: builtin, env: { HOME: root } }, { cacheDir: defaultCacheDir(io.env), secrets: new Secrets(new Map([['discord_token', token]])) });
     const failures = await host.startServices();
-    if (failures.length > 0) throw new CommandFailure(`demo: the bot did not start: ${failures[0]!.error}`);
+    if (failures.length > 0) throw new CommandFailure(`demo: the bot did not start: ${failures[0]!.error}`, 'demo_failed');
     const status = async () => JSON.parse((await host!.callTool('bot_status', {})).content!) as { session_id: string | null; identifies: number; resumes: number; handled: number };
     await until(async () => (await status()).session_id, 'the bot to identify', 15_000);
     say(`bot identified: session ${(await status()).session_id}`);
@@ -80,13 +80,14 @@ export async function runDemo(io: CliIo, options: { messages?: string; json?: bo
       // What Discord would have refused (resume URL, identify window, intents, rate limits): none.
       violations: emulator.violations,
     };
-    if (options.json) printJson(io, report);
+    const broken = report.violations.length > 0 ? `demo: the bot broke ${report.violations.length} Gateway rule(s): ${report.violations[0]!.rule}` : null;
+    if (options.json) printJson(io, broken ? { ...report, status: 'error', error: { code: 'demo_failed', message: broken } } : { ...report, status: 'ok' });
     else {
       say(`status: ${plugin!.lifecycle}; ${final.handled} handled, ${final.identifies} identify, ${final.resumes} resume; connection ${String(connection['state'])} after ${String(connection['reconnects'])} reconnect(s)`);
       say(`events: ${JSON.stringify(plugin!.counters)}`);
       say(`gateway rules broken: ${report.violations.length === 0 ? 'none' : report.violations.map((v) => `${v.rule} (${v.detail})`).join('; ')}`);
     }
-    if (report.violations.length > 0) throw new CommandFailure(`demo: the bot broke ${report.violations.length} Gateway rule(s): ${report.violations[0]!.rule}`);
+    if (broken) throw new CommandFailure(broken, 'demo_failed', { reported: true });
   } finally {
     await host?.close();
     await emulator.stop();

@@ -14,7 +14,7 @@ async function collect(io: CliIo, options: CommonOptions, ref: string | undefine
   const stores = storeOptions(io, options);
   const live = await callControl(stores.workspace, 'GET', `/v1/status${ref ? `/${encodeURIComponent(ref)}` : ''}`);
   if (live?.status === 200) return { source: 'serve', plugins: (live.json as { plugins: PluginStatus[] }).plugins };
-  if (live?.status === 404) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`);
+  if (live?.status === 404) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`, 'not_enabled');
   const host = await PluginHost.fromWorkspace(stores, { cacheDir: defaultCacheDir(io.env) });
   try {
     const plugins = host.status(ref).map((s) => {
@@ -22,7 +22,7 @@ async function collect(io: CliIo, options: CommonOptions, ref: string | undefine
       return { s, letters };
     });
     for (const p of plugins) await p.letters.load();
-    if (ref && plugins.length === 0) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`);
+    if (ref && plugins.length === 0) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`, 'not_enabled');
     return { source: 'offline', plugins: plugins.map(({ s, letters }) => ({ ...s, lifecycle: s.lifecycle === 'Ready' ? 'Stopped' : s.lifecycle, dead_letters: letters.list().length })) };
   } finally {
     await host.close();
