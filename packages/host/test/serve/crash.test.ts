@@ -39,7 +39,9 @@ const DURABLE_KEY = 'durable';
 
 const SEEDS = (process.env['YOI_CRASH_SEEDS'] ?? '101,202,303,404,505').split(',').map(Number);
 const FRAMES_PER_CONNECTION = 300;
-const todo = JOURNAL_INTEGRATED ? {} : { todo: 'needs the journal integration (issue F)' };
+// Skipped, not todo, until then: today the harness runs end to end and fails as expected (accepted
+// frames lost, no Idempotency-Key), but it would cost the suite about a minute.
+const pending = JOURNAL_INTEGRATED ? {} : { skip: 'needs the journal integration (issue F)' };
 
 interface JournalSnapshot {
   /** Frame numbers of unacknowledged `websocket_text` events. */
@@ -189,6 +191,8 @@ interface SeedReport {
   readonly duplicates: number;
   readonly kills: readonly KillRecord[];
   readonly finalRun: 'goal' | 'stalled';
+  /** Spawn to control file written, per run. */
+  readonly startMs: readonly number[];
   readonly ms: number;
 }
 
@@ -216,12 +220,19 @@ async function crashAndRecover(t: TestContext, pluginDir: string, seed: number):
   const accounting = new Accounting(frames);
   const problems: string[] = [];
   const kills: KillRecord[] = [];
+  const startMs: number[] = [];
+  const spawnServe = () => {
+    const child = ServeChild.spawn(t, workspace, env);
+    const spawned = Date.now();
+    void child.ready().then(() => startMs.push(Date.now() - spawned), () => undefined);
+    return child;
+  };
 
   for (const [run, point] of killPoints.entries()) {
     frames.run = run;
     requestsThisRun = 0;
     killAt = point;
-    serve = ServeChild.spawn(t, workspace, env);
+    serve = spawnServe();
     const waited = await goalOrStall(serve, plugin, rest, () => !serve!.running);
     if (waited.outcome === 'stalled') serve.kill('SIGKILL');
     const at = waited.outcome === 'stalled' ? `stalled at ${requestsThisRun} (of ${point})` : String(point);
@@ -239,7 +250,7 @@ async function crashAndRecover(t: TestContext, pluginDir: string, seed: number):
   const finalRun = killPoints.length;
   frames.run = finalRun;
   killAt = Infinity;
-  serve = ServeChild.spawn(t, workspace, env);
+  serve = spawnServe();
   await serve.ready();
   const covered = () => {
     const mine = frames.connections.filter((c) => c.run === finalRun);
@@ -261,7 +272,7 @@ async function crashAndRecover(t: TestContext, pluginDir: string, seed: number):
   if (final.deadLetters > 0) problems.push(`${final.deadLetters} dead letters (no frame should fail)`);
   problems.push(...durableProblems(final, accepted, 'after the graceful stop'));
   const duplicates = [...seen.values()].filter((list) => list.length > 1).length;
-  const report: SeedReport = { sent: frames.sent, accepted: accepted.length, requests: rest.requests.length, duplicates, kills, finalRun: waited.outcome, ms: Date.now() - started };
+  const report: SeedReport = { sent: frames.sent, accepted: accepted.length, requests: rest.requests.length, duplicates, kills, finalRun: waited.outcome, startMs, ms: Date.now() - started };
   assert.ok(problems.length === 0, `seed ${seed} ${JSON.stringify(report)}:\n${problems.join('\n')}`);
   return report;
 }
@@ -273,7 +284,7 @@ describe('yoi plugin serve survives SIGKILL with nothing accepted lost (issue F)
   });
 
   for (const seed of SEEDS) {
-    it(`seed ${seed}: every accepted frame reaches the REST server, duplicates only under one Idempotency-Key, the durable state counts each once`, { ...todo, timeout: 120_000 }, async (t) => {
+    it(`seed ${seed}: every accepted frame reaches the REST server, duplicates only under one Idempotency-Key, the durable state counts each once`, { ...pending, timeout: 120_000 }, async (t) => {
       const report = await crashAndRecover(t, pluginDir, seed);
       console.log(`crash seed ${seed}: ${JSON.stringify(report)}`);
     });
