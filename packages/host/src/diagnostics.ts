@@ -4,6 +4,7 @@
  * Messages are fixed sentences from this project: never file contents, secrets or raw
  * parser errors, and always bounded.
  */
+import { SECRET_MARKER_PATTERN } from './secrets/marker.js';
 
 export const DIAGNOSTIC_KINDS = [
   'missing',
@@ -57,13 +58,26 @@ const SECRET_PATTERNS: readonly RegExp[] = [
   /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi,
 ];
 
-/** Redacts credential-looking fragments, then bounds the text. */
+/**
+ * Redacts credential-looking fragments over the whole text, then bounds it. Secret markers
+ * (`<secret:NAME>`, left by secret redaction) are kept as they are.
+ */
 export function redactText(text: string, limit: number = MESSAGE_BOUND): string {
+  let out = '';
+  let at = 0;
+  for (const match of text.matchAll(SECRET_MARKER_PATTERN)) {
+    out += redactPatterns(text.slice(at, match.index)) + match[0];
+    at = match.index + match[0].length;
+  }
+  return boundText(out + redactPatterns(text.slice(at)), limit);
+}
+
+function redactPatterns(text: string): string {
   let out = text;
   out = out.replace(SECRET_PATTERNS[1]!, (_m, scheme: string) => `${scheme} <redacted>`);
   out = out.replace(SECRET_PATTERNS[0]!, (_m, key: string) => `${key}<redacted>`);
   out = out.replace(SECRET_PATTERNS[2]!, (_m, scheme: string) => `${scheme}<redacted>@`);
-  return boundText(out, limit);
+  return out;
 }
 
 export function diagnostic(

@@ -91,6 +91,14 @@ export class Commands {
     return this.#list.length;
   }
 
+  /**
+   * The `command_id` of the command added last (null before the first): what a
+   * `host_response` event names, so a handler can tell which request a response answers.
+   */
+  get lastCommandId(): string | null {
+    return this.#list.at(-1)?.command_id ?? null;
+  }
+
   /** The ServiceOutput to return from the handler. */
   output(extra: Omit<ServiceOutput, 'output_commands'> = {}): ServiceOutput {
     return { accepted: true, ...extra, output_commands: [...this.#list] };

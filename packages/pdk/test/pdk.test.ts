@@ -77,6 +77,14 @@ describe('Commands', () => {
     assert.deepEqual(out.output_commands![3]!.payload, { method: 'POST', url: 'https://api.example/v1', body: '{}', reply_ingress: 'replies' });
     assert.deepEqual(out.output_commands![4]!.payload, { timer_id: 'beat', delay_ms: 0, interval_ms: 1000, data: { n: 1 } });
   });
+
+  it('names the last command added, so a host_response can be matched to its request', () => {
+    const c = new Commands(event);
+    assert.equal(c.lastCommandId, null);
+    c.statusUpdate('a').hostRequest({ method: 'GET', url: 'https://api.example/v1' });
+    assert.equal(c.lastCommandId, `${event.correlation_id}:1`);
+    assert.equal(c.lastCommandId, c.output().output_commands!.at(-1)!.command_id);
+  });
 });
 
 describe('definePlugin', () => {

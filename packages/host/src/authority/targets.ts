@@ -94,8 +94,24 @@ export function isBroadTarget(target: AnyTarget): boolean {
   return normalizeScheme(target.scheme) === '*' || normalizeHost(target.host) === '*' || target.path_prefixes.length === 0;
 }
 
+/**
+ * Target labels are Yoi's (`https://api.example GET,POST /v1,/v2`) for every ordinary target.
+ * A part that could pass for more of the label (a space, a comma, a quote, a control character,
+ * a path prefix of `*`) is shown quoted, with `"` and `\` escaped, so a label always reads one way.
+ */
+const PLAIN = {
+  scheme: /^(?:\*|[a-z][a-z0-9+.-]*)$/,
+  host: /^[a-z0-9._~*:[\]-]+$/,
+  method: /^[A-Z]+$/,
+  path: /^[A-Za-z0-9\-._~!$&'()+;=:@%/]+$/,
+} as const;
+
+function labelPart(value: string, plain: RegExp): string {
+  return plain.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
+
 export function requestTargetLabel(target: RequestTarget): string {
-  const methods = normalizedMethods(target);
+  const methods = normalizedMethods(target).map((m) => labelPart(m, PLAIN.method));
   return `${originLabel(target)} ${methods.length > 0 ? methods.join(',') : '<no-methods>'} ${pathsLabel(target)}${isBroadTarget(target) ? ' [broad-request]' : ''}`;
 }
 
@@ -104,13 +120,13 @@ export function websocketTargetLabel(target: WebSocketTarget): string {
 }
 
 function originLabel(target: AnyTarget): string {
-  const scheme = normalizeScheme(target.scheme) || '<no-scheme>';
-  const host = normalizeHost(target.host) || '<no-host>';
-  return `${scheme}://${host}${target.port !== undefined ? `:${target.port}` : ''}`;
+  const scheme = normalizeScheme(target.scheme);
+  const host = normalizeHost(target.host);
+  return `${scheme ? labelPart(scheme, PLAIN.scheme) : '<no-scheme>'}://${host ? labelPart(host, PLAIN.host) : '<no-host>'}${target.port !== undefined ? `:${target.port}` : ''}`;
 }
 
 function pathsLabel(target: AnyTarget): string {
-  return target.path_prefixes.length > 0 ? target.path_prefixes.join(',') : '*';
+  return target.path_prefixes.length > 0 ? target.path_prefixes.map((p) => labelPart(p, PLAIN.path)).join(',') : '*';
 }
 
 // Static relations used by inspection: does some URL match both targets, and does one cover the other.

@@ -12,6 +12,7 @@ import { runBuild, runNew } from './commands/authoring.js';
 import { runDemo } from './commands/demo.js';
 import { CommandFailure, UsageError, type CliIo } from './io.js';
 import type { CommonOptions } from './options.js';
+import { escapeTerminal, MESSAGE_LINE_BOUND } from './terminal.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -168,15 +169,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       // commander already printed its message
       return EXIT_USAGE;
     }
+    // Messages quote refs, labels, tool names and guest errors: escaped like every human line.
     if (error instanceof UsageError) {
-      io.stderr(`yoi: ${error.message}\n(run with --help for usage)\n`);
+      io.stderr(`yoi: ${escapeTerminal(error.message, { limit: MESSAGE_LINE_BOUND })}\n(run with --help for usage)\n`);
       return EXIT_USAGE;
     }
     if (error instanceof CommandFailure) {
-      io.stderr(`yoi plugin: ${error.message}\n`);
+      io.stderr(`yoi plugin: ${escapeTerminal(error.message, { limit: MESSAGE_LINE_BOUND })}\n`);
       return EXIT_FAILURE;
     }
-    io.stderr(`yoi plugin: unexpected error: ${boundText(error instanceof Error ? error.message : String(error))}\n`);
+    io.stderr(`yoi plugin: unexpected error: ${escapeTerminal(boundText(error instanceof Error ? error.message : String(error)))}\n`);
     return EXIT_FAILURE;
   }
 }

@@ -1,39 +1,46 @@
-import { boundText } from '../diagnostics.js';
 import type { CheckReport } from '../inventory/check.js';
 import type { InventoryItem, InventorySnapshot } from '../inventory/snapshot.js';
+import { displayTargetLabel } from './target-display.js';
+import { escapeTerminal, Shown, term } from './terminal.js';
 
 const MAX_SHOWN_DIAGNOSTICS = 48;
 
-function list(values: readonly string[]): string {
-  return values.length > 0 ? values.join(', ') : '(none)';
+/** Human output only: every value from a package, manifest, guest or remote goes through `term`/`escapeTerminal`. */
+
+function list(values: readonly string[]): Shown {
+  return new Shown(values.length > 0 ? term`${values}` : '(none)');
+}
+
+function targets(labels: readonly string[]): Shown {
+  return new Shown(labels.length > 0 ? labels.map(displayTargetLabel).join(', ') : '(none)');
 }
 
 function shortDigest(digest: string | null): string {
-  return digest ? `${digest.slice(0, 19)}…` : '-';
+  return digest ? `${escapeTerminal(digest.slice(0, 19))}…` : '-';
 }
 
 export function renderCheck(report: CheckReport): string {
-  const out = [`plugin check: ${report.input_path} [${report.status}] input_kind=${report.input_kind}`];
+  const out = [term`plugin check: ${report.input_path} [${report.status}] input_kind=${report.input_kind}`];
   const pkg = report.package;
   if (pkg) {
-    out.push(`package: ${pkg.reference} version=${pkg.version} digest=${pkg.digest} entries=${pkg.entries.length} surfaces=${list(pkg.surfaces)} tools=${pkg.tools.length}`);
+    out.push(term`package: ${pkg.reference} version=${pkg.version} digest=${pkg.digest} entries=${pkg.entries.length} surfaces=${list(pkg.surfaces)} tools=${pkg.tools.length}`);
   }
   const grants = report.operator_grants;
   if (grants) {
     out.push('an operator enabling it would grant:');
     out.push(`  permissions: ${list(grants.permissions)}`);
-    for (const t of grants.request) out.push(`  request target: ${t}`);
-    for (const t of grants.websocket) out.push(`  websocket target: ${t}`);
+    for (const t of grants.request) out.push(`  request target: ${displayTargetLabel(t)}`);
+    for (const t of grants.websocket) out.push(`  websocket target: ${displayTargetLabel(t)}`);
     if (grants.fs) out.push('  fs: a root folder and operations chosen by the operator (fs is grant-only)');
   }
   if (report.diagnostics.length === 0) out.push('diagnostics: none');
   else {
     out.push('diagnostics:');
-    for (const d of report.diagnostics) out.push(`  - [${d.kind}/${d.phase}] ${d.message}`);
+    for (const d of report.diagnostics) out.push(term`  - [${d.kind}/${d.phase}] ${d.message}`);
   }
   out.push('safety: no plugin execution; no network; no enablement config mutation');
   out.push('next steps:');
-  for (const step of report.next_steps) out.push(`  - ${step}`);
+  for (const step of report.next_steps) out.push(term`  - ${step}`);
   return out.join('\n') + '\n';
 }
 
@@ -43,18 +50,18 @@ function toolSummary(item: InventoryItem): string {
 }
 
 export function renderList(snapshot: InventorySnapshot): string {
-  const out = [`plugin packages (workspace: ${snapshot.workspace})`];
+  const out = [term`plugin packages (workspace: ${snapshot.workspace})`];
   if (snapshot.items.length === 0) {
     out.push('  (none)');
     return out.join('\n') + '\n';
   }
   const rows = snapshot.items.map((i) => [
-    i.status,
-    i.reference,
-    i.version ?? '-',
+    escapeTerminal(i.status),
+    escapeTerminal(i.reference),
+    escapeTerminal(i.version ?? '-', { limit: 48 }),
     shortDigest(i.digest),
     i.pinned_digest ? 'pinned' : i.configured ? 'unpinned' : '-',
-    list(i.enabled_surfaces.length > 0 ? i.enabled_surfaces : i.declared_surfaces),
+    list(i.enabled_surfaces.length > 0 ? i.enabled_surfaces : i.declared_surfaces).text,
     toolSummary(i),
   ]);
   const header = ['STATUS', 'REFERENCE', 'VERSION', 'DIGEST', 'PIN', 'SURFACES', 'TOOLS OK'];
@@ -63,16 +70,17 @@ export function renderList(snapshot: InventorySnapshot): string {
   out.push(line(header));
   snapshot.items.forEach((item, index) => {
     out.push(line(rows[index]!));
-    for (const d of item.diagnostics.slice(0, 3)) out.push(`    ${d.kind}: ${boundText(d.message)}`);
-    if (item.diagnostics.length > 3) out.push(`    … ${item.diagnostics.length - 3} more (yoi plugin show ${item.reference})`);
+    for (const d of item.diagnostics.slice(0, 3)) out.push(term`    ${d.kind}: ${d.message}`);
+    if (item.diagnostics.length > 3) out.push(term`    … ${item.diagnostics.length - 3} more (yoi plugin show ${item.reference})`);
   });
   if (snapshot.omitted > 0) out.push(`  … ${snapshot.omitted} more plugin package(s) omitted`);
   return out.join('\n') + '\n';
 }
 
 export function renderShow(item: InventoryItem): string {
-  const out = [`plugin ${item.reference}`];
-  const field = (name: string, value: string | number | boolean | null) => out.push(`  ${name}: ${value === null ? '<unknown>' : value}`);
+  const out = [term`plugin ${item.reference}`];
+  const field = (name: string, value: Shown | string | number | boolean | null) =>
+    out.push(`  ${name}: ${value === null ? '<unknown>' : value instanceof Shown ? value.text : escapeTerminal(String(value))}`);
   field('status', item.status);
   field('source', item.source);
   field('package', item.package);
@@ -89,18 +97,18 @@ export function renderShow(item: InventoryItem): string {
   field('enabled_surfaces', list(item.enabled_surfaces));
   field('requested_permissions', list(item.requested_permissions));
   field('configured_grants', list(item.configured_grants));
-  field('configured_request_grants', list(item.configured_request_grants));
-  field('configured_websocket_grants', list(item.configured_websocket_grants));
+  field('configured_request_grants', targets(item.configured_request_grants));
+  field('configured_websocket_grants', targets(item.configured_websocket_grants));
   field('configured_fs_grants', list(item.configured_fs_grants));
   const inspection = item.static_runtime;
   if (inspection) {
-    out.push(`  runtime: ${inspection.runtime.status} eligible=${inspection.runtime.eligible}`);
-    if (inspection.runtime.diagnostic) out.push(`    diagnostic: ${inspection.runtime.diagnostic}`);
+    out.push(term`  runtime: ${inspection.runtime.status} eligible=${inspection.runtime.eligible}`);
+    if (inspection.runtime.diagnostic) out.push(term`    diagnostic: ${inspection.runtime.diagnostic}`);
     if (inspection.host_apis.length > 0) {
       out.push('  host_api_permissions:');
       for (const a of inspection.host_apis) {
-        out.push(`    - ${a.permission} requested=${a.requested} granted=${a.granted} eligible=${a.eligible}`);
-        if (a.diagnostic) out.push(`      diagnostic: ${a.diagnostic}`);
+        out.push(term`    - ${a.permission} requested=${a.requested} granted=${a.granted} eligible=${a.eligible}`);
+        if (a.diagnostic) out.push(term`      diagnostic: ${a.diagnostic}`);
       }
     }
   }
@@ -111,11 +119,11 @@ export function renderShow(item: InventoryItem): string {
     }
     out.push(`  ${title}:`);
     entries.forEach((e, i) => {
-      out.push(`    - ${e.name} permission=${e.permission} requested=${e.requested} granted=${e.granted} eligible=${e.eligible}${extra ? extra(i) : ''}`);
-      if (e.diagnostic) out.push(`      diagnostic: ${e.diagnostic}`);
+      out.push(term`    - ${e.name} permission=${e.permission} requested=${e.requested} granted=${e.granted} eligible=${e.eligible}` + (extra ? extra(i) : ''));
+      if (e.diagnostic) out.push(term`      diagnostic: ${e.diagnostic}`);
     });
   };
-  named('tools', item.tools, (i) => ` external_write=${item.tools[i]!.external_write}`);
+  named('tools', item.tools, (i) => term` external_write=${item.tools[i]!.external_write}`);
   if (inspection) {
     named('services', inspection.services);
     named('ingresses', inspection.ingresses);
@@ -123,7 +131,7 @@ export function renderShow(item: InventoryItem): string {
   if (item.diagnostics.length === 0) out.push('  diagnostics: (none)');
   else {
     out.push('  diagnostics:');
-    for (const d of item.diagnostics.slice(0, MAX_SHOWN_DIAGNOSTICS)) out.push(`    - [${d.kind}] ${d.message}`);
+    for (const d of item.diagnostics.slice(0, MAX_SHOWN_DIAGNOSTICS)) out.push(term`    - [${d.kind}] ${d.message}`);
     if (item.diagnostics.length > MAX_SHOWN_DIAGNOSTICS) out.push(`    ... ${item.diagnostics.length - MAX_SHOWN_DIAGNOSTICS} more diagnostic(s) omitted`);
   }
   return out.join('\n') + '\n';

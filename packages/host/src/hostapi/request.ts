@@ -4,7 +4,8 @@ import { Agent, request as undiciRequest } from 'undici';
 import type { AuthoritySubject } from '../authority/authorize.js';
 import { authorizeHostApi, authorizeRequestTarget, safeUrlLabel } from '../authority/authorize.js';
 import { parseTargetUrl, requestTargetAllows } from '../authority/targets.js';
-import { NO_SECRETS, type Secrets } from '../secrets/secrets.js';
+import { NO_SECRETS, SECRET_VALUE_LIMITS, type Secrets } from '../secrets/secrets.js';
+import { readRedacted, redactThenCut, type Redact } from '../secrets/redact-bounded.js';
 import { redactText } from '../diagnostics.js';
 import { hostError, hostOk, parseDescriptor } from './reply.js';
 
@@ -17,6 +18,8 @@ export const REQUEST_LIMITS = {
   bodyBytes: 32 * 1024,
   responseBodyBytes: 64 * 1024,
   responseHeaders: 16,
+  /** How far past the body bound the host may read while redaction shortens what it shows. */
+  responseReadSlackBytes: 64 * 1024,
   timeoutMs: 5_000,
 } as const;
 
@@ -120,15 +123,16 @@ async function resolvePinned(url: URL): Promise<{ address: string; family: numbe
   return lookup(host, { all: true, verbatim: true });
 }
 
-function responseHeaders(raw: Record<string, string | string[] | undefined>): { name: string; value: string }[] {
+/** Header names and values redacted in full (secret values, then credential patterns), then cut. */
+function responseHeaders(raw: Record<string, string | string[] | undefined>, redact: Redact): { name: string; value: string }[] {
+  const patterns = (text: string) => redactText(text, Number.MAX_SAFE_INTEGER);
   const out: { name: string; value: string }[] = [];
   for (const [name, value] of Object.entries(raw)) {
     if (out.length >= REQUEST_LIMITS.responseHeaders) break;
     if (CREDENTIAL_HEADERS.has(name.toLowerCase()) || value === undefined) continue;
     for (const v of Array.isArray(value) ? value : [value]) {
       if (out.length >= REQUEST_LIMITS.responseHeaders) break;
-      const redacted = redactText(v, REQUEST_LIMITS.headerValueBytes);
-      out.push({ name, value: redacted });
+      out.push({ name: redact(name), value: redactThenCut(v, REQUEST_LIMITS.headerValueBytes, redact, patterns).text });
     }
   }
   return out;
@@ -138,8 +142,13 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
   /** Headers the host attaches (from secrets granted for the target); never from the guest. */
   readonly hostHeaders?: readonly { name: string; value: string }[];
-  /** Applied to the response body and headers before the guest sees them (secret values out). */
-  readonly redact?: (text: string) => string;
+  /** Secret values to redact from the response before the guest sees it. */
+  readonly secrets?: Secrets;
+  /**
+   * The same as a function, for callers that hold one: the host then reads up to the largest
+   * secret size past the body's bound (it does not know the longest value).
+   */
+  readonly redact?: Redact;
 }
 
 /**
@@ -149,7 +158,6 @@ export interface RequestOptions {
 export function grantHeaders(subject: AuthoritySubject, prepared: PreparedRequest, secrets: Secrets): { headers: { name: string; value: string }[] } | { reply: string } {
   const url = parseTargetUrl(prepared.url.href);
   if ('error' in url) return { headers: [] };
-  if (secrets.contains(prepared.url.href)) return { reply: hostError('denied', 'request URLs must not contain secret values') };
   const target = subject.grants.request.find((t) => t.headers && t.headers.length > 0 && requestTargetAllows(t, prepared.method, url));
   const headers: { name: string; value: string }[] = [];
   for (const header of target?.headers ?? []) {
@@ -165,6 +173,10 @@ export async function executeRequest(prepared: PreparedRequest, options: Request
   const target = parseTargetUrl(prepared.url.href);
   const label = 'error' in target ? 'request' : safeUrlLabel(target);
   const timeoutMs = options.timeoutMs ?? REQUEST_LIMITS.timeoutMs;
+  const secrets = options.secrets;
+  const redact: Redact = secrets ? (text) => secrets.redact(text) : (options.redact ?? ((text) => text));
+  // How far past the bound to read so that a secret that starts before the bound is read whole.
+  const margin = secrets ? secrets.longestValueBytes : options.redact ? SECRET_VALUE_LIMITS.maxBytes : 0;
   let addresses: { address: string; family: number }[];
   try {
     addresses = await resolvePinned(prepared.url);
@@ -192,25 +204,15 @@ export async function executeRequest(prepared: PreparedRequest, options: Request
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     } as never);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let truncated = false;
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      const room = REQUEST_LIMITS.responseBodyBytes - size;
-      if (chunk.length > room) {
-        chunks.push(chunk.subarray(0, room));
-        size += room;
-        truncated = true;
-        break;
-      }
-      chunks.push(chunk);
-      size += chunk.length;
-    }
-    if (truncated) response.body.destroy();
-    let body = Buffer.concat(chunks).toString('utf8');
-    if (truncated) body = body.replace(/\uFFFD$/, '');
-    const clean = options.redact ?? ((text: string) => text);
-    return hostOk({ status: response.statusCode, headers: responseHeaders(response.headers).map((h) => ({ name: h.name, value: clean(h.value) })), body: clean(body), truncated });
+    const read = await readRedacted(response.body as AsyncIterable<Uint8Array>, {
+      limitBytes: REQUEST_LIMITS.responseBodyBytes,
+      longestSecretBytes: margin,
+      slackBytes: REQUEST_LIMITS.responseReadSlackBytes,
+      redact,
+    });
+    if (!read.complete) response.body.destroy();
+    const { text, truncated } = read;
+    return hostOk({ status: response.statusCode, headers: responseHeaders(response.headers, redact), body: text, truncated });
   } catch (error) {
     if (signal.aborted || (error as { code?: string }).code?.includes('TIMEOUT')) return hostError('timeout', `request to ${label} timed out`);
     return hostError('failed', `request to ${label} failed: ${(error as { code?: string }).code ?? 'connection error'}`);
@@ -224,6 +226,5 @@ export async function requestHostCall(subject: AuthoritySubject, json: string, o
   if ('reply' in prepared) return prepared.reply;
   const attached = grantHeaders(subject, prepared, options.secrets ?? NO_SECRETS);
   if ('reply' in attached) return attached.reply;
-  const secrets = options.secrets ?? NO_SECRETS;
-  return executeRequest(prepared, { ...options, hostHeaders: attached.headers, redact: (text) => secrets.redact(text) });
+  return executeRequest(prepared, { ...options, hostHeaders: attached.headers, secrets: options.secrets ?? NO_SECRETS });
 }

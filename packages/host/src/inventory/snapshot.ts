@@ -44,6 +44,8 @@ export interface InventoryItem {
 export interface InventorySnapshot {
   readonly workspace: string;
   readonly enablement_path: string;
+  /** Yoi's recorded plan in plugins.toml (`[plugins] resolved` / `diagnostics`): read, counted, not used. */
+  readonly recorded_plan_ignored: { readonly resolved: number; readonly diagnostics: number } | null;
   readonly items: InventoryItem[];
   /** Items beyond the bound that were left out. */
   readonly omitted: number;
@@ -135,6 +137,11 @@ export function buildSnapshot(state: WorkspaceState, options: StoreOptions): Inv
     }
   }
 
+  // An entry that could not be read is still configured: its diagnostic lands on its row.
+  for (const entry of state.config.rejected ?? []) {
+    if (entry.id !== undefined) item(entry.id).configured = true;
+  }
+
   for (const record of state.resolution.resolved) {
     const it = item(record.identity);
     it.resolved = it.configured = it.discovered = true;
@@ -168,6 +175,7 @@ export function buildSnapshot(state: WorkspaceState, options: StoreOptions): Inv
   return {
     workspace: state.workspace,
     enablement_path: state.enablementPath,
+    recorded_plan_ignored: state.config.recordedPlan ?? null,
     items: all.slice(0, MAX_INVENTORY_ITEMS),
     omitted: Math.max(0, all.length - MAX_INVENTORY_ITEMS),
   };

@@ -70,10 +70,22 @@ function nodeProblem(node: JsonValue, path: string): string | null {
   const enumValues = node['enum'];
   if (enumValues !== undefined) {
     if (!Array.isArray(enumValues) || enumValues.length === 0) return `${path}: \`enum\` must be a non-empty array`;
-    const seen = new Set(enumValues.map((v) => JSON.stringify(v)));
+    const seen = new Set(enumValues.map(canonicalJson));
     if (seen.size !== enumValues.length) return `${path}: \`enum\` entries must be unique`;
   }
   return null;
+}
+
+/** JSON text with object keys sorted, so equal values (Yoi compares values) give equal text. */
+function canonicalJson(value: JsonValue): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (isObject(value)) {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k]!)}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 function safeSegment(name: string): string {

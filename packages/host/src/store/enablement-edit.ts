@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { parse as parseToml } from 'smol-toml';
 import type { JsonValue, RequestTarget, WebSocketTarget } from '../manifest/types.js';
-import { parseEnablementConfig, type EnablementEntry } from './enablement.js';
+import { parseEnablementConfig, type EnablementConfig, type EnablementEntry } from './enablement.js';
 import { tomlAssignments, tomlInline } from './toml-emit.js';
 
 /**
@@ -80,7 +80,7 @@ export function removeEnablement(text: string, id: string): EditResult {
   if (blocks.length === 0) return { ok: true, text, replaced: false, removed: false };
   const kept = lines.filter((_, index) => !blocks.some((b) => index >= b.start && index < b.end));
   const next = collapseBlankRuns(kept.join('\n'));
-  return verify(next, before.value.enabled.filter((e) => e.id !== id), { replaced: false, removed: true });
+  return verify(next, before.value.enabled.filter((e) => e.id !== id), { replaced: false, removed: true }, unreadable(before.value, id));
 }
 
 /** Adds an entry (replacing any entry with the same id) at the end of the file. */
@@ -100,12 +100,17 @@ export function upsertEnablement(text: string, entry: EnablementEntry): EditResu
   }
   const next = base + rendered;
   const expected = [...before.value.enabled.filter((e) => e.id !== entry.id), entry];
-  return verify(next, expected, { replaced: removed.removed, removed: false });
+  return verify(next, expected, { replaced: removed.removed, removed: false }, unreadable(before.value, entry.id));
 }
 
-function verify(text: string, expected: readonly EnablementEntry[], flags: { replaced: boolean; removed: boolean }): EditResult {
+/** What an edit must leave alone among the entries that could not be read: their ids and diagnostics. */
+function unreadable(config: EnablementConfig, removedId: string): unknown {
+  return (config.rejected ?? []).filter((r) => r.id !== removedId).map((r) => [r.id ?? null, r.diagnostic.message]);
+}
+
+function verify(text: string, expected: readonly EnablementEntry[], flags: { replaced: boolean; removed: boolean }, expectedUnreadable: unknown): EditResult {
   const after = parseEnablementConfig(text);
-  if (!after.ok || !isDeepStrictEqual(normalize(after.value.enabled), normalize(expected))) {
+  if (!after.ok || !isDeepStrictEqual(normalize(after.value.enabled), normalize(expected)) || !isDeepStrictEqual(unreadable(after.value, '\u0000'), expectedUnreadable)) {
     return { ok: false, message: 'plugin enablement config could not be edited safely; edit it by hand' };
   }
   return { ok: true, text, ...flags };

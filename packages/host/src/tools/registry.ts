@@ -16,6 +16,8 @@ export interface ToolOrigin {
   readonly source: string;
   readonly digest: string;
   readonly package_version: string;
+  /** The manifest's schema_version (Yoi's `package_api_version`). */
+  readonly package_api_version: number;
   readonly surface: 'tool';
 }
 
@@ -82,6 +84,7 @@ export class ToolRegistry {
             source: record.source,
             digest: record.digest,
             package_version: record.version,
+            package_api_version: record.manifest.schema_version,
             surface: 'tool',
           },
         },

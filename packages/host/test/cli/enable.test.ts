@@ -259,7 +259,7 @@ describe('yoi plugin enable', () => {
   it('refuses (exit 1) to edit an invalid plugins.toml and leaves it as it was', async (t) => {
     const w = workspace(t);
     mkdirSync(join(w.ws, '.yoi'), { recursive: true });
-    const invalid = '# hand-edited\n[[plugins.enabled]]\nid = 5\n';
+    const invalid = '# hand-edited\n[[plugins.enabled]\nid = "project:echo"\n';
     writeFileSync(w.enablementPath, invalid);
     const dir = writePluginDir(join(w.root, 'echo'));
     const result = await w.run(['plugin', 'enable', dir, '--grant-all-requested', '--yes']);

@@ -6,6 +6,9 @@ import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
 import { parsePluginRef } from '../../manifest/ids.js';
 import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
+import { escapeTerminal } from '../terminal.js';
+
+const GUEST_TEXT = { multiline: true, limit: Infinity } as const;
 
 export interface CallOptions extends CommonOptions {
   readonly input?: string;
@@ -37,7 +40,8 @@ export async function runCall(io: CliIo, ref: string, tool: string, options: Cal
     const output = await host.tools.callQualified(ref, tool, input);
     const durationMs = Math.round((performance.now() - started) * 10) / 10;
     if (options.json) printJson(io, { command: 'call', plugin: ref, tool, output, duration_ms: durationMs });
-    else io.stdout(`${output.summary}\n${output.content !== null ? `\n${output.content}\n` : ''}`);
+    // Guest output: shown escaped (newlines and tabs kept), never interpreted by the terminal.
+    else io.stdout(`${escapeTerminal(output.summary, GUEST_TEXT)}\n${output.content !== null ? `\n${escapeTerminal(output.content, GUEST_TEXT)}\n` : ''}`);
   } catch (error) {
     if (error instanceof PluginError) throw new CommandFailure(`${error.message} [${error.code}]`);
     throw error;

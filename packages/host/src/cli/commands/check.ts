@@ -5,6 +5,7 @@ import { INSPECTION_SAFETY } from '../../inventory/safety.js';
 import { packPluginDirectory } from '../../package/pack.js';
 import { CommandFailure, printJson, type CliIo } from '../io.js';
 import { renderCheck } from '../render.js';
+import { term } from '../terminal.js';
 
 export async function runCheck(io: CliIo, input: string, options: { json?: boolean }): Promise<void> {
   const report = await checkPlugin(resolve(io.cwd, input));
@@ -25,8 +26,8 @@ export async function runPack(io: CliIo, dir: string, options: { json?: boolean;
   }
   io.stdout(
     [
-      `plugin pack: ${outputPath} [packed]`,
-      `package: ${report.reference} version=${report.version} digest=${report.digest} entries=${report.entries.length} bytes=${bytes}`,
+      term`plugin pack: ${outputPath} [packed]`,
+      term`package: ${report.reference} version=${report.version} digest=${report.digest} entries=${report.entries.length} bytes=${bytes}`,
       'safety: deterministic stored .yoi-plugin archive; no plugin execution; no config mutation',
       '',
     ].join('\n'),

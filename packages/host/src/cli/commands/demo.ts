@@ -9,6 +9,7 @@ import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
 import { Secrets } from '../../secrets/secrets.js';
 import { defaultBuiltinDir } from '../../store/locations.js';
 import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
+import { escapeTerminal } from '../terminal.js';
 
 
 async function until<T>(fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, what: string, ms: number): Promise<T> {
@@ -29,7 +30,8 @@ async function until<T>(fn: () => T | undefined | null | false | Promise<T | und
 export async function runDemo(io: CliIo, options: { messages?: string; json?: boolean }): Promise<void> {
   const count = options.messages === undefined ? 5 : Number(options.messages);
   if (!Number.isInteger(count) || count < 1 || count > 100) throw new UsageError('--messages must be between 1 and 100');
-  const say = (line: string) => !options.json && io.stdout(line + '\n');
+  // Lines carry text from the emulator and the bot (remote and guest): escaped.
+  const say = (line: string) => !options.json && io.stdout(escapeTerminal(line, { limit: Infinity }) + '\n');
   const builtin = io.env['YOI_BUILTIN_DIR'] ?? defaultBuiltinDir();
 
   const token = `demo.${randomBytes(12).toString('hex')}`;
@@ -54,13 +56,15 @@ export async function runDemo(io: CliIo, options: { messages?: string; json?: bo
         emulator.drop();
         say('-- the emulator drops the TCP connection --');
         await until(() => emulator.stats.resumes > 0, 'the bot to resume', 15_000);
-        say('bot reconnected and resumed its session (no re-identify)');
+        say('bot reconnected to the resume_gateway_url from READY and resumed its session (no re-identify)');
       }
       const id = emulator.createMessage(`hello #${n}`);
       await until(() => emulator.posted.some((p) => p.reference === id), `the reply to message ${n}`, 15_000);
       const reply = emulator.posted.find((p) => p.reference === id)!;
       say(`user: hello #${n}   →   bot: ${reply.content}`);
     }
+    // A message counts as handled once its reply's 2xx reached the bot.
+    await until(async () => (await status()).handled === count, 'the bot to acknowledge every reply', 15_000);
     const final = await status();
     const [plugin] = host.status(BOT);
     const connection = plugin!.websocket_connections[0] ?? {};
@@ -73,12 +77,16 @@ export async function runDemo(io: CliIo, options: { messages?: string; json?: bo
       lifecycle: plugin!.lifecycle,
       connection,
       counters: plugin!.counters,
+      // What Discord would have refused (resume URL, identify window, intents, rate limits): none.
+      violations: emulator.violations,
     };
     if (options.json) printJson(io, report);
     else {
       say(`status: ${plugin!.lifecycle}; ${final.handled} handled, ${final.identifies} identify, ${final.resumes} resume; connection ${String(connection['state'])} after ${String(connection['reconnects'])} reconnect(s)`);
       say(`events: ${JSON.stringify(plugin!.counters)}`);
+      say(`gateway rules broken: ${report.violations.length === 0 ? 'none' : report.violations.map((v) => `${v.rule} (${v.detail})`).join('; ')}`);
     }
+    if (report.violations.length > 0) throw new CommandFailure(`demo: the bot broke ${report.violations.length} Gateway rule(s): ${report.violations[0]!.rule}`);
   } finally {
     await host?.close();
     await emulator.stop();

@@ -7,6 +7,7 @@ import { parsePluginRef } from '../../manifest/ids.js';
 import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
 import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
+import { term } from '../terminal.js';
 
 export interface DlqOptions extends CommonOptions {
   readonly id?: readonly string[];
@@ -62,8 +63,8 @@ export async function runDlq(io: CliIo, action: string, ref: string, options: Dl
   }
   if (action === 'list') {
     const letters = (result['dead_letters'] as DeadLetter[]) ?? [];
-    io.stdout(`dead letters of ${ref} (${source}): ${letters.length}\n`);
-    for (const l of letters) io.stdout(`- ${l.id} ingress=${l.ingress} kind=${l.event.kind} attempts=${l.attempts} at=${l.dead_lettered_at}\n    last error: ${l.last_error}\n`);
-  } else if (action === 'drop') io.stdout(`dropped ${String(result['dropped'])} dead letter(s) of ${ref}\n`);
-  else io.stdout(`replayed ${String(result['replayed'])} dead letter(s) of ${ref}${result['refused'] ? `; refused: ${String(result['refused'])}` : ''}\n`);
+    io.stdout(term`dead letters of ${ref} (${source}): ${letters.length}` + '\n');
+    for (const l of letters) io.stdout(term`- ${l.id} ingress=${l.ingress} kind=${l.event.kind} attempts=${l.attempts} at=${l.dead_lettered_at}` + '\n' + term`    last error: ${l.last_error}` + '\n');
+  } else if (action === 'drop') io.stdout(term`dropped ${String(result['dropped'])} dead letter(s) of ${ref}` + '\n');
+  else io.stdout(term`replayed ${String(result['replayed'])} dead letter(s) of ${ref}${result['refused'] ? `; refused: ${String(result['refused'])}` : ''}` + '\n');
 }

@@ -22,6 +22,8 @@ import { loadWorkspace } from '../../store/workspace.js';
 import { callControl } from '../../serve/control-file.js';
 import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
+import { displayRequestTarget, displayWebSocketTarget } from '../target-display.js';
+import { term } from '../terminal.js';
 
 export interface EnableOptions extends CommonOptions {
   readonly grantAllRequested?: boolean;
@@ -87,7 +89,7 @@ async function chooseGrants(io: CliIo, pkg: Pick<DiscoveredPackage, 'identity' |
     permissions = m.permissions.filter((p) => wanted.has(permissionLabel(p)));
   } else if (io.interactive && !options.yes) {
     permissions = [];
-    for (const p of m.permissions) if (await yesNo(io, `grant ${permissionLabel(p)}?`)) permissions.push(p);
+    for (const p of m.permissions) if (await yesNo(io, term`grant ${permissionLabel(p)}?`)) permissions.push(p);
   } else permissions = [];
 
   const granted = (api: 'request' | 'websocket' | 'fs') => permissions.some((p) => p.kind === 'host_api' && p.api === api);
@@ -95,9 +97,9 @@ async function chooseGrants(io: CliIo, pkg: Pick<DiscoveredPackage, 'identity' |
   let websocket = granted('websocket') ? [...m.websocket] : [];
   if (!flagged && io.interactive && !options.yes) {
     const keptRequest = [];
-    for (const t of request) if (await yesNo(io, `grant request target ${requestTargetLabel(t)}?`)) keptRequest.push(t);
+    for (const t of request) if (await yesNo(io, `grant request target ${displayRequestTarget(t)}?`)) keptRequest.push(t);
     const keptWebSocket = [];
-    for (const t of websocket) if (await yesNo(io, `grant websocket target ${websocketTargetLabel(t)}?`)) keptWebSocket.push(t);
+    for (const t of websocket) if (await yesNo(io, `grant websocket target ${displayWebSocketTarget(t)}?`)) keptWebSocket.push(t);
     request = keptRequest;
     websocket = keptWebSocket;
     if (granted('fs') && fsGrants.length === 0) {
@@ -170,10 +172,10 @@ export async function runEnable(io: CliIo, target: string, options: EnableOption
   }
 
   if (!options.json) {
-    io.stdout(`plugin ${identity} version=${pkg.manifest.version} digest=${pkg.digest}\n`);
-    io.stdout(`  requests: ${pkg.manifest.permissions.map(permissionLabel).join(', ') || '(nothing)'}\n`);
-    for (const t of pkg.manifest.request) io.stdout(`  request target: ${requestTargetLabel(t)}\n`);
-    for (const t of pkg.manifest.websocket) io.stdout(`  websocket target: ${websocketTargetLabel(t)}\n`);
+    io.stdout(term`plugin ${identity} version=${pkg.manifest.version} digest=${pkg.digest}` + '\n');
+    io.stdout((pkg.manifest.permissions.length > 0 ? term`  requests: ${pkg.manifest.permissions.map(permissionLabel)}` : '  requests: (nothing)') + '\n');
+    for (const t of pkg.manifest.request) io.stdout(`  request target: ${displayRequestTarget(t)}\n`);
+    for (const t of pkg.manifest.websocket) io.stdout(`  websocket target: ${displayWebSocketTarget(t)}\n`);
   }
   const flagged = options.grantAllRequested || (options.grant?.length ?? 0) > 0;
   if (!io.interactive && !options.yes) {
@@ -195,8 +197,8 @@ export async function runEnable(io: CliIo, target: string, options: EnableOption
   const notGranted = pkg.manifest.permissions.filter((p) => !grants.permissions.includes(p)).map(permissionLabel);
 
   if (!options.yes) {
-    io.stdout(`  will grant: ${grants.permissions.map(permissionLabel).join(', ') || '(nothing)'}\n`);
-    if (!(await yesNo(io, `write this enablement to ${enablementFile(stores.workspace)}?`))) throw new CommandFailure('plugin enable cancelled; nothing was written');
+    io.stdout((grants.permissions.length > 0 ? term`  will grant: ${grants.permissions.map(permissionLabel)}` : '  will grant: (nothing)') + '\n');
+    if (!(await yesNo(io, term`write this enablement to ${enablementFile(stores.workspace)}?`))) throw new CommandFailure('plugin enable cancelled; nothing was written');
   }
 
   const path = enablementFile(stores.workspace);
@@ -240,16 +242,16 @@ export async function runEnable(io: CliIo, target: string, options: EnableOption
     return;
   }
   const lines = [
-    `${edit.replaced ? 'updated' : 'enabled'} ${identity} in ${path} (pinned to ${pkg.digest})`,
-    ...(installed ? [`  installed: ${installed.path}${installed.changed ? '' : ' (unchanged)'}`] : []),
-    `  granted: ${report.granted.permissions.join(', ') || '(nothing)'}`,
-    ...report.granted.request.map((t) => `  granted request target: ${t}`),
-    ...report.granted.websocket.map((t) => `  granted websocket target: ${t}`),
-    ...report.granted.fs.map((t) => `  granted fs: ${t}`),
-    ...(notGranted.length > 0 ? [`  not granted: ${notGranted.join(', ')}`] : []),
-    `  status: ${report.plugin_status ?? 'unknown'}`,
-    ...(serviceState ? [`  running serve: service is ${serviceState}`] : []),
-    ...report.diagnostics.slice(0, 5).map((d) => `    ${d.kind}: ${d.message}`),
+    term`${edit.replaced ? 'updated' : 'enabled'} ${identity} in ${path} (pinned to ${pkg.digest})`,
+    ...(installed ? [term`  installed: ${installed.path}${installed.changed ? '' : ' (unchanged)'}`] : []),
+    report.granted.permissions.length > 0 ? term`  granted: ${report.granted.permissions}` : '  granted: (nothing)',
+    ...grants.request.map((t) => `  granted request target: ${displayRequestTarget(t)}`),
+    ...grants.websocket.map((t) => `  granted websocket target: ${displayWebSocketTarget(t)}`),
+    ...report.granted.fs.map((t) => term`  granted fs: ${t}`),
+    ...(notGranted.length > 0 ? [term`  not granted: ${notGranted}`] : []),
+    term`  status: ${report.plugin_status ?? 'unknown'}`,
+    ...(serviceState ? [term`  running serve: service is ${serviceState}`] : []),
+    ...report.diagnostics.slice(0, 5).map((d) => term`    ${d.kind}: ${d.message}`),
   ];
   io.stdout(lines.join('\n') + '\n');
 }
@@ -277,5 +279,5 @@ export async function runDisable(io: CliIo, ref: string, options: CommonOptions)
     throw new CommandFailure(`plugin enablement config could not be written: ${ioErrorKind(error)}`);
   }
   if (options.json) printJson(io, { command: 'disable', status: 'disabled', reference: id, enablement_path: path });
-  else io.stdout(`disabled ${id} in ${path} (the package stays in its store)\n`);
+  else io.stdout(term`disabled ${id} in ${path} (the package stays in its store)` + '\n');
 }

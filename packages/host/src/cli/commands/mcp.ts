@@ -4,12 +4,13 @@ import { createMcpServer } from '../../tools/mcp-server.js';
 import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
 import type { CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
+import { term } from '../terminal.js';
 
 /** Serves the workspace's tools over MCP on stdio until stdin closes or a signal arrives. */
 export async function runMcp(io: CliIo, options: CommonOptions): Promise<void> {
   const host = await PluginHost.fromWorkspace(storeOptions(io, options), { cacheDir: defaultCacheDir(io.env) });
-  for (const issue of host.registrationIssues) io.stderr(`yoi mcp: ${issue.message}\n`);
-  for (const d of host.diagnostics) io.stderr(`yoi mcp: ${d.identity ?? d.package ?? 'workspace'}: ${d.message}\n`);
+  for (const issue of host.registrationIssues) io.stderr(term`yoi mcp: ${issue.message}` + '\n');
+  for (const d of host.diagnostics) io.stderr(term`yoi mcp: ${d.identity ?? d.package ?? 'workspace'}: ${d.message}` + '\n');
   io.stderr(`yoi mcp: serving ${host.tools.list().length} tool(s) on stdio\n`);
   const server = createMcpServer(host);
   const transport = new StdioServerTransport();

@@ -4,6 +4,7 @@ import { jsonLogger } from '../../serve/log.js';
 import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
 import { UsageError, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
+import { term } from '../terminal.js';
 
 export interface ServeCliOptions extends CommonOptions {
   readonly port?: string;
@@ -17,10 +18,10 @@ export async function runServe(io: CliIo, options: ServeCliOptions): Promise<voi
   const log = jsonLogger(io.stderr);
   const server = await startServe({ stores, port, log, cacheDir: defaultCacheDir(io.env) });
   io.stdout(
-    `yoi plugin serve: ${server.url} (workspace ${stores.workspace})\n` +
-      `  control token and port: ${server.controlFile} (0600)\n` +
-      `  status: yoi plugin status --workspace ${stores.workspace}\n` +
-      `  events: ${join(stores.workspace, '.yoi', 'state', 'events.jsonl')}\n` +
+    term`yoi plugin serve: ${server.url} (workspace ${stores.workspace})` + '\n' +
+      term`  control token and port: ${server.controlFile} (0600)` + '\n' +
+      term`  status: yoi plugin status --workspace ${stores.workspace}` + '\n' +
+      term`  events: ${join(stores.workspace, '.yoi', 'state', 'events.jsonl')}` + '\n' +
       `  stop with Ctrl-C (SIGINT) or SIGTERM\n`,
   );
   await new Promise<void>((resolve) => {

@@ -7,6 +7,7 @@ import type { PluginStatus } from '../../status/status.js';
 import { CommandFailure, printJson, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
 import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
+import { term } from '../terminal.js';
 
 /** Status from the running `serve` when there is one, else what can be known without running plugins. */
 async function collect(io: CliIo, options: CommonOptions, ref: string | undefined): Promise<{ source: 'serve' | 'offline'; plugins: PluginStatus[] }> {
@@ -37,13 +38,13 @@ export async function runStatus(io: CliIo, ref: string | undefined, options: Com
   const out = [`plugin status (${source === 'serve' ? 'from the running serve' : 'no serve is running; nothing is executing'})`];
   if (plugins.length === 0) out.push('  (no enabled plugins)');
   for (const p of plugins) {
-    out.push(`- ${p.plugin} [${p.lifecycle}] world=${p.world ?? '-'} version=${p.version} restarts=${p.restarts} dead_letters=${p.dead_letters}`);
-    if (p.queue) out.push(`    queue: ${p.queue.depth}/${p.queue.capacity}; held back ${Math.round(p.queue.backpressure_ms)} ms`);
-    if (p.counters) out.push(`    events: ${Object.entries(p.counters).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-    if (p.last_event) out.push(`    last event: ${p.last_event.kind} on ${p.last_event.ingress} at ${p.last_event.at}`);
-    for (const t of p.timers) out.push(`    timer ${t.timer_id}: next ${t.next_at}${t.interval_ms ? ` every ${t.interval_ms} ms` : ''}; fired ${t.fired}`);
-    for (const c of p.websocket_connections) out.push(`    websocket: ${JSON.stringify(c)}`);
-    if (p.last_error) out.push(`    last error: ${p.last_error}`);
+    out.push(term`- ${p.plugin} [${p.lifecycle}] world=${p.world ?? '-'} version=${p.version} restarts=${p.restarts} dead_letters=${p.dead_letters}`);
+    if (p.queue) out.push(term`    queue: ${p.queue.depth}/${p.queue.capacity}; held back ${Math.round(p.queue.backpressure_ms)} ms`);
+    if (p.counters) out.push(term`    events: ${Object.entries(p.counters).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    if (p.last_event) out.push(term`    last event: ${p.last_event.kind} on ${p.last_event.ingress} at ${p.last_event.at}`);
+    for (const t of p.timers) out.push(term`    timer ${t.timer_id}: next ${t.next_at}${t.interval_ms ? ` every ${t.interval_ms} ms` : ''}; fired ${t.fired}`);
+    for (const c of p.websocket_connections) out.push(term`    websocket: ${JSON.stringify(c)}`);
+    if (p.last_error) out.push(term`    last error: ${p.last_error}`);
   }
   io.stdout(out.join('\n') + '\n');
 }
