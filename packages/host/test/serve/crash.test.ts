@@ -17,7 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, it, before, type TestContext } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { journalDir, openLmdbJournal } from '../../src/journal/lmdb-journal.js';
 import type { JsonValue } from '../../src/manifest/types.js';
 import { seeded } from '../journal/child-protocol.js';
@@ -278,14 +278,9 @@ async function crashAndRecover(t: TestContext, pluginDir: string, seed: number):
 }
 
 describe('yoi plugin serve survives SIGKILL with nothing accepted lost (issue F)', () => {
-  let pluginDir = '';
-  before(async () => {
-    pluginDir = await buildFixturePlugin('relay');
-  });
-
   for (const seed of SEEDS) {
     it(`seed ${seed}: every accepted frame reaches the REST server, duplicates only under one Idempotency-Key, the durable state counts each once`, { ...untilIntegrated, timeout: 120_000 }, async (t) => {
-      const report = await crashAndRecover(t, pluginDir, seed);
+      const report = await crashAndRecover(t, await buildFixturePlugin('relay'), seed);
       console.log(`crash seed ${seed}: ${JSON.stringify(report)}`);
     });
   }
