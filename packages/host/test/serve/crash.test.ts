@@ -18,9 +18,10 @@
  * (a request cut off by a kill is rerun from the outbox). The outbox is never left with a
  * command whose frame did not reach the server, and nothing is dead-lettered.
  *
- * Checked against mutations of the integration (each caught by all 5 seeds or named lines):
- * no rerun of pending outbox commands, no redelivery of unacknowledged events, durable state not
- * handed back at start, an Idempotency-Key that is not the command id.
+ * The harness was checked against broken integrations: without the rerun of pending outbox
+ * commands, or without the redelivery of unacknowledged events, all five seeds fail; with the
+ * durable state not handed back at start, or an Idempotency-Key that is not the command id,
+ * every seed tried failed.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
