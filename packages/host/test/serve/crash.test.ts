@@ -325,7 +325,8 @@ async function crashAndRecover(t: TestContext, pluginDir: string, seed: number):
     const replied = new Set(repliedFrames((await serve!.tool<{ durable: Durable }>(plugin, 'stats')).durable));
     return accounting.accepted().every((n) => replied.has(n));
   };
-  const waited = await goalOrStall(serve, plugin, rest, covered);
+  // A longer stall window here: ending this wait early would fail the seed.
+  const waited = await goalOrStall(serve, plugin, rest, covered, 5_000);
   const exit = await serve.stop();
   if (exit.code !== 0) problems.push(`the graceful stop exited with ${JSON.stringify(exit)}: ${serve.stderr.slice(-1500)}`);
 
