@@ -15,9 +15,6 @@ import { serveEnv } from '../fixtures/serve-child.js';
 import { TEST_TRANSPILE_CACHE } from '../fixtures/workspace.js';
 import { tempDir, until } from '../helpers.js';
 
-/** Switched on when the request-slot wait of issue F is on main. */
-const SLOTS_WAIT = false;
-const todo = SLOTS_WAIT ? {} : { todo: 'needs the request-slot wait (issue F)' };
 
 const CAP = 4;
 const QUEUE = 8;
@@ -32,7 +29,7 @@ interface RelayStats {
 }
 
 describe('the in-flight request cap', () => {
-  it(`holds the queue and the source while ${CAP} requests are unanswered, then loses no reply`, { ...todo, timeout: 60_000 }, async (t) => {
+  it(`holds the queue and the source while ${CAP} requests are unanswered, then loses no reply`, { timeout: 60_000 }, async (t) => {
     const root = tempDir(t, 'yoi-cap-');
     const workspace = join(root, 'ws');
     const env = serveEnv(root);
