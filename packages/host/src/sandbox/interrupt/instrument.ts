@@ -14,7 +14,7 @@ export const INTERRUPT_MODULE = 'yoi:interrupt';
 export const INTERRUPT_CHECK = 'check';
 export const CHECK_INTERVAL = 128;
 /** Changes whenever the rewrite's output would change for the same input (part of its cache key). */
-export const INSTRUMENT_FORMAT = 1;
+export const INSTRUMENT_FORMAT = 2;
 
 type Binaryen = typeof import('binaryen').default;
 
@@ -37,7 +37,7 @@ export async function binaryenVersion(): Promise<string> {
 /** Returns the instrumented module. Throws when binaryen cannot read or validate it. */
 export async function instrumentInterrupts(module: Uint8Array): Promise<Uint8Array> {
   const binaryen = await loadBinaryen();
-  const m = binaryen.readBinary(module);
+  const m = binaryen.readBinary(withoutNameSection(module));
   try {
     m.setFeatures(binaryen.Features.All);
     m.runPasses(['log-execution']);
@@ -76,6 +76,34 @@ export async function instrumentInterrupts(module: Uint8Array): Promise<Uint8Arr
   } finally {
     m.dispose();
   }
+}
+
+/**
+ * The module without its `name` custom section: debug names only, and binaryen warns on
+ * stdout about subsections it does not know (wasm-tools writes some).
+ */
+function withoutNameSection(module: Uint8Array): Uint8Array {
+  const keep: Uint8Array[] = [module.subarray(0, 8)];
+  let offset = 8;
+  while (offset < module.length) {
+    const id = module[offset]!;
+    let size = 0;
+    let shift = 0;
+    let cursor = offset + 1;
+    for (;;) {
+      const byte = module[cursor++];
+      if (byte === undefined || shift > 28) return module; // malformed: let binaryen report it
+      size |= (byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) break;
+      shift += 7;
+    }
+    const end = cursor + (size >>> 0);
+    if (end > module.length) return module;
+    const isName = id === 0 && module[cursor] === 4 && module[cursor + 1] === 0x6e && module[cursor + 2] === 0x61 && module[cursor + 3] === 0x6d && module[cursor + 4] === 0x65;
+    if (!isName) keep.push(module.subarray(offset, end));
+    offset = end;
+  }
+  return Buffer.concat(keep);
 }
 
 /** `(module (import "yoi" "flag" (memory 1 1 shared)) (func (export "check") (if (i32.lt_s (i32.atomic.load (i32.const 0)) (i32.const 0)) (then unreachable))))` */
