@@ -5,7 +5,8 @@ import type { JsonValue } from '../manifest/types.js';
 import { HostApiDispatcher } from '../hostapi/dispatcher.js';
 import { loadComponent, type LoadedComponent } from '../sandbox/component-loader.js';
 import { effectiveLimits, IO_LIMITS, type ExecutionLimits } from '../sandbox/limits.js';
-import { ComponentSandbox, notStarted, type SandboxCounters } from '../sandbox/sandbox.js';
+import { notStarted, type SandboxCounters } from '../sandbox/sandbox.js';
+import { executionFor, startSandbox, type ExecutionMode, type GuestSandbox as ComponentSandbox } from '../sandbox/execution.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import { decodeToolOutput, type ToolOutput } from '../tools/tool-output.js';
 import { decodeLifecycleOutput } from './lifecycle-output.js';
@@ -18,6 +19,8 @@ export interface RuntimeOptions {
   readonly limits?: ExecutionLimits;
   /** Secret values the host may attach for this plugin's granted targets. */
   readonly secrets?: Secrets;
+  /** Where guests run (sandbox/execution.ts); default `worker`. */
+  readonly execution?: ExecutionMode;
 }
 
 export type RuntimeState = 'ready' | 'starting' | 'running' | 'failed' | 'stopped';
@@ -78,6 +81,11 @@ export class PluginRuntime {
     return this.#component?.world ?? null;
   }
 
+  /** Where this plugin's guest runs; null before it is loaded. */
+  get execution(): 'worker' | 'in-thread' | null {
+    return this.#component ? executionFor(this.#component, this.#options.execution ?? 'worker') : null;
+  }
+
   get componentStatus(): JsonValue | null {
     return this.#componentStatus;
   }
@@ -105,13 +113,10 @@ export class PluginRuntime {
 
   async #spawn(): Promise<ComponentSandbox> {
     const component = await this.load();
-    const sandbox = await ComponentSandbox.start({
-      gluePath: component.transpiled.gluePath,
-      modules: component.modules,
-      mode: component.world,
+    const sandbox = await startSandbox(component, {
+      execution: this.#options.execution ?? 'worker',
+      cacheDir: this.#options.cacheDir,
       memoryBytes: this.limits.memoryBytes,
-      hostInterfaces: component.hostInterfaces,
-      inertInterfaces: component.inertInterfaces,
       hostSession: () => new HostApiDispatcher(this.record, this.secrets),
       maxQueued: this.limits.queuedCalls,
       maxWorkers: this.limits.toolWorkers,

@@ -311,7 +311,7 @@ export class SandboxWorker {
   }
 }
 
-function toError(failure: CallFailure): PluginError {
+export function toError(failure: CallFailure): PluginError {
   if (failure.kind === 'output_too_large') {
     return new PluginError('TOOL_OUTPUT_INVALID', `guest output exceeds ${failure.limit} bytes (${failure.bytes} bytes; refused inside the sandbox)`);
   }

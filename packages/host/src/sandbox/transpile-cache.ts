@@ -147,3 +147,64 @@ export async function transpileCached(component: Uint8Array, cacheDir: string = 
   }
   throw new Error('transpile cache entry could not be installed');
 }
+
+export interface DerivedModule {
+  readonly bytes: Uint8Array;
+  readonly fromCache: boolean;
+}
+
+/**
+ * A module derived from another by a deterministic rewrite (`recipe` names the rewrite and
+ * every version it depends on), cached beside the transpiled entries with the same rules:
+ * keyed by the input's sha256 and the recipe, its own sha256 recorded and checked (a corrupt
+ * file is rebuilt), written privately and renamed into place (the record last, so a reader
+ * never takes a half-written module).
+ */
+export async function derivedModuleCached(
+  input: Uint8Array,
+  recipe: string,
+  produce: (input: Uint8Array) => Promise<Uint8Array>,
+  cacheDir: string = defaultCacheDir(),
+  options: { hashes?: IdentityCache } = {},
+): Promise<DerivedModule> {
+  const key = sha256Hex(Buffer.from(JSON.stringify([sha256Hex(input), recipe])));
+  const dir = join(cacheDir, 'derived');
+  const modulePath = join(dir, `${key}.wasm`);
+  const recordPath = join(dir, `${key}.json`);
+  const hashes = options.hashes ?? (await IdentityCache.shared(join(cacheDir, FILE_HASHES_FILE)));
+  const cached = await readDerived(modulePath, recordPath, key, hashes);
+  if (cached) return { bytes: cached, fromCache: true };
+  const bytes = await produce(input);
+  await mkdir(dir, { recursive: true });
+  const suffix = `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(modulePath + suffix, bytes);
+    await writeFile(recordPath + suffix, JSON.stringify({ format: ENTRY_FORMAT, key, recipe, sha256: sha256Hex(bytes) }));
+    await rename(modulePath + suffix, modulePath);
+    await rename(recordPath + suffix, recordPath);
+  } finally {
+    await rm(modulePath + suffix, { force: true });
+    await rm(recordPath + suffix, { force: true });
+  }
+  return { bytes, fromCache: false };
+}
+
+async function readDerived(modulePath: string, recordPath: string, key: string, hashes: IdentityCache): Promise<Uint8Array | null> {
+  try {
+    const record = JSON.parse(await readFile(recordPath, 'utf8')) as { format?: unknown; key?: unknown; sha256?: unknown };
+    if (record.format !== ENTRY_FORMAT || record.key !== key || typeof record.sha256 !== 'string') return null;
+    const readAt = hashes.now();
+    const stats = await stat(modulePath, { bigint: true });
+    const bytes = new Uint8Array(await readFile(modulePath));
+    if (hashes.lookup(modulePath, fileIdentity(stats)) === record.sha256) return bytes;
+    if (sha256Hex(bytes) !== record.sha256) {
+      hashes.forget(modulePath);
+      return null;
+    }
+    hashes.record(modulePath, stats, record.sha256, readAt);
+    await hashes.save();
+    return bytes;
+  } catch {
+    return null;
+  }
+}

@@ -1,6 +1,7 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
-import { classifyFailure, type InstanceEvidence } from './failure-cause.js';
+import { classifyFailure } from './failure-cause.js';
+import { bytesOver, evidenceOf, instantiateGuest, type Glue, type GuestInstance } from './guest-instance.js';
 import { inertImports, resetLogBudget } from './inert.js';
 import { CallState, PREPARED_COUNTER, type CallRequest, type CallResult, type HostReply, type SandboxWorkerData, type WorkerMessage } from './protocol.js';
 
@@ -55,13 +56,6 @@ function hostCall(iface: string, fn: string, args: (string | number)[]): string 
   }
 }
 
-/** UTF-8 size of `text` when it is over `limit`, else null (at most 3 bytes per UTF-16 unit: a short string cannot be over). */
-function bytesOver(text: string, limit: number): number | null {
-  if (text.length <= limit / 3) return null;
-  const bytes = Buffer.byteLength(text, 'utf8');
-  return bytes > limit ? bytes : null;
-}
-
 function argumentBytesOver(args: readonly (string | number)[], limit: number): number | null {
   let total = 0;
   for (const arg of args) if (typeof arg === 'string') total += Buffer.byteLength(arg, 'utf8');
@@ -95,70 +89,11 @@ function hostImports(): Record<string, Record<string, (...args: never[]) => stri
   return out;
 }
 
-type Exports = Record<string, (...args: unknown[]) => unknown>;
-type Glue = {
-  instantiate(
-    getCoreModule: (path: string) => WebAssembly.Module,
-    imports: Record<string, unknown>,
-    instantiateCore: (module: WebAssembly.Module, imports?: WebAssembly.Imports) => WebAssembly.Instance,
-  ): Exports | PromiseLike<Exports>;
-};
-
 const glue = (await import(pathToFileURL(data.gluePath).href)) as Glue;
 const imports = { ...hostImports(), ...inertImports(data.inertInterfaces, (stream, text) => post({ type: 'log', stream, text })) };
 
-/** `WebAssembly.Global` (Node's typings do not declare it). */
-interface WasmGlobal {
-  readonly value: unknown;
-}
-const WasmGlobalClass = (WebAssembly as unknown as { Global: abstract new (...args: never[]) => WasmGlobal }).Global;
-
-/** A component instance with what the failure classifier reads from it. */
-interface Instance {
-  readonly exports: Exports;
-  readonly memories: readonly WebAssembly.Memory[];
-  readonly stackPointer: WasmGlobal | null;
-}
-
-/**
- * Instantiates the component. With a synchronous module getter and instantiateCore, jco's
- * generated `instantiate` completes synchronously (the async form can also wait behind V8's
- * background compiler on small machines).
- */
-function instantiate(): Instance {
-  const memories: WebAssembly.Memory[] = [];
-  let stackPointer: WasmGlobal | null = null;
-  const result = glue.instantiate(
-    (path) => {
-      const module = data.modules[path];
-      if (!module) throw new Error(`core module ${path} is missing`);
-      return module;
-    },
-    imports,
-    (module, moduleImports) => {
-      const instance = new WebAssembly.Instance(module, moduleImports);
-      for (const [name, value] of Object.entries(instance.exports)) {
-        if (value instanceof WebAssembly.Memory) memories.push(value);
-        else if (name === '__stack_pointer' && value instanceof WasmGlobalClass) stackPointer = value;
-      }
-      return instance;
-    },
-  );
-  if (typeof (result as PromiseLike<Exports>).then === 'function') throw new Error('component instantiation did not complete synchronously');
-  return { exports: result as Exports, memories, stackPointer };
-}
-
-function evidenceOf(instance: Instance | null): InstanceEvidence | null {
-  if (!instance) return null;
-  let stackPointer: number | null = null;
-  try {
-    const value: unknown = instance.stackPointer?.value;
-    if (typeof value === 'number') stackPointer = value;
-  } catch {
-    // an unreadable global is no evidence
-  }
-  return { memoryBytes: instance.memories.map((m) => m.buffer.byteLength), memoryCapBytes: data.memoryBytes, stackPointer };
-}
+type Instance = GuestInstance;
+const instantiate = (): Instance => instantiateGuest(glue, data.modules, imports);
 
 let current: Instance | null = null;
 try {
@@ -184,7 +119,7 @@ function run(request: CallRequest): CallResult {
     if (bytes !== null) return { id: request.id, ok: false, error: { kind: 'output_too_large', bytes, limit: data.maxOutputBytes } };
     return { id: request.id, ok: true, value };
   } catch (error) {
-    const { cause, detail } = classifyFailure({ kind: 'thrown', error, instance: evidenceOf(instance) });
+    const { cause, detail } = classifyFailure({ kind: 'thrown', error, instance: evidenceOf(instance, data.memoryBytes) });
     current = null; // jco refuses to re-enter an instance after a trap
     return { id: request.id, ok: false, error: { kind: 'guest', cause, detail } };
   }
