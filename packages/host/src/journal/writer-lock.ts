@@ -51,7 +51,7 @@ export function acquireWriterLock(dir: string): WriterLock {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    let owner = NaN;
+    let owner: number;
     try {
       owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
     } catch {

@@ -25,7 +25,7 @@ export function parseTomlText(text: string): TomlParse {
 }
 
 export function describeKey(path: string): string {
-  return /^[A-Za-z0-9_.$\[\]-]{1,96}$/.test(path) ? `\`${path}\`` : '(key name not shown)';
+  return /^[A-Za-z0-9_.$[\]-]{1,96}$/.test(path) ? `\`${path}\`` : '(key name not shown)';
 }
 
 export function isTable(value: unknown): value is TomlTable {

@@ -37,7 +37,7 @@ export function parseComponentWit(wit: string): ComponentInterface {
   }
   function record(text: string): void {
     const clean = text.replace(/\/\/.*$/gm, '').replace(/\s+/g, ' ').trim();
-    let match = /^import ([\w.-]+:[\w.\/-]+(?:@[\w.+-]+)?)$/.exec(clean);
+    let match = /^import ([\w.-]+:[\w./-]+(?:@[\w.+-]+)?)$/.exec(clean);
     if (match) return void imports.push(match[1]!);
     match = /^import (%?[\w-]+): func/.exec(clean);
     if (match) return void functionImports.push(match[1]!);
