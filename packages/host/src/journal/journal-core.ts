@@ -71,7 +71,7 @@ export interface JournalCoreOptions {
   readonly clock?: () => number;
 }
 
-export const JOURNAL_CLOSED = 'YOI_JOURNAL_CLOSED';
+const JOURNAL_CLOSED = 'YOI_JOURNAL_CLOSED';
 const MESSAGE_MAX = 300;
 
 type Operation =
