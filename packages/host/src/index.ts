@@ -82,6 +82,7 @@ export { defaultCacheDir } from './sandbox/transpile-cache.js';
 
 // Journal: durable events, outbox, state, timers and dead letters (issue F).
 export { DEFAULT_JOURNAL_LIMITS, JOURNAL_KEY_MAX_BYTES, JournalWriteError, JournalRejectedError } from './journal/journal.js';
+export type { JournalErrorCode } from './journal/error-codes.js';
 export type * from './journal/journal.js';
 export { MemoryJournal } from './journal/memory-journal.js';
 export { LmdbJournal, openLmdbJournal, journalDir } from './journal/lmdb-journal.js';

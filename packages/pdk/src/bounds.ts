@@ -7,7 +7,7 @@
 export const SUMMARY_MAX_BYTES = 1024;
 export const OUTPUT_MAX_BYTES = 64 * 1024;
 export const CONTENT_MAX_BYTES = OUTPUT_MAX_BYTES - SUMMARY_MAX_BYTES - 4096;
-export const ERROR_MESSAGE_MAX_CHARS = 240;
+const ERROR_MESSAGE_MAX_CHARS = 240;
 
 /** UTF-8 length, computed by hand: guest runtimes such as QuickJS have no TextEncoder. */
 export function byteLength(text: string): number {

@@ -12,7 +12,6 @@ declare global {
     error(...data: unknown[]): void;
     debug(...data: unknown[]): void;
   }
-  // eslint-disable-next-line no-var
   var console: Console;
 }
 

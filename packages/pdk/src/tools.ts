@@ -15,6 +15,7 @@ export class ToolError extends Error {
   }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- authors type their handler's input; `unknown` here would reject those handlers (parameter contravariance)
 export type ToolHandler<I = any> = (input: I) => ToolOutput | string;
 export type ToolHandlers = Record<string, ToolHandler>;
 

@@ -12,9 +12,9 @@ import { pluginWorldWit } from './wit-world.js';
 import { ensureEditorTypes, pdkDistDir, type EditorTypesOutcome } from './editor-types.js';
 import { typeCheckPlugin } from './type-check.js';
 
-export const ENTRY_CANDIDATES = ['src/plugin.ts', 'src/plugin.js', 'src/index.ts', 'src/index.js'] as const;
+const ENTRY_CANDIDATES = ['src/plugin.ts', 'src/plugin.js', 'src/index.ts', 'src/index.js'] as const;
 
-export interface TypeCheckReport {
+interface TypeCheckReport {
   /** `passed`; `unchanged` (the sources and the PDK are those of the last passing check); `skipped` for a JavaScript entry. */
   readonly status: 'passed' | 'unchanged' | 'skipped';
   readonly durationMs: number;
@@ -87,7 +87,7 @@ function builderVersion(): string {
 }
 
 /** Bundles the plugin's TypeScript/JavaScript into one ES module; host interfaces stay imports. */
-export async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Promise<string> {
+async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Promise<string> {
   const { build } = await import('esbuild');
   const pdk = pdkDir();
   const result = await build({

@@ -49,7 +49,7 @@ export async function ensureEditorTypes(pluginDir: string): Promise<EditorTypesO
   const version = await pdkVersion(source);
   const stamp = createHash('sha256').update(JSON.stringify([version, [...files]])).digest('hex').slice(0, 16);
   const target = join(pluginDir, 'node_modules', '@yoi-plugins', 'pdk');
-  let existing: Record<string, unknown> | null = null;
+  let existing: Record<string, unknown> | null;
   try {
     existing = JSON.parse(await readFile(join(target, 'package.json'), 'utf8')) as Record<string, unknown>;
   } catch {

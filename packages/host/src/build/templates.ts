@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import { ensureEditorTypes, type EditorTypesOutcome } from './editor-types.js';
 
 export const TEMPLATES = ['ts-tool', 'ts-service'] as const;
-export type TemplateName = (typeof TEMPLATES)[number];
 
 export class TemplateError extends Error {
   override readonly name = 'TemplateError';
@@ -15,7 +14,7 @@ function templatesDir(): string {
 }
 
 /** A safe plugin id from a directory name: lowercase letters, digits, `-`, `_`, `.`. */
-export function idFromName(name: string): string {
+function idFromName(name: string): string {
   const id = name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[.-]+|[.-]+$/g, '').slice(0, 64);
   return id || 'my-plugin';
 }

@@ -20,7 +20,7 @@ export interface TypeCheckResult {
   readonly files: number;
 }
 
-export const MAX_REPORTED_ERRORS = 20;
+const MAX_REPORTED_ERRORS = 20;
 
 /** Declarations of the host interfaces, for a plugin that imports them directly. */
 const HOST_INTERFACES_DTS = `

@@ -76,6 +76,27 @@ export const CLI_FAILURE_CODES = [
 ] as const;
 export type FailureCode = (typeof CLI_FAILURE_CODES)[number] | Lowercase<import('../errors.js').ErrorCode>;
 
+/** When each CLI failure code is used, one line each (docs/cli.md and docs/errors.md). */
+export const CLI_FAILURE_DESCRIPTIONS: Readonly<Record<(typeof CLI_FAILURE_CODES)[number], string>> = {
+  usage: 'a usage error: a missing argument, an unknown command, option or template, an impossible option value (exit 2)',
+  not_found: 'no such plugin package, ref or dead letter',
+  not_enabled: 'the plugin is not enabled (or not resolved) in the workspace',
+  tool_error: 'the tool ran and reported an error (`tool error: <code>`, as Yoi renders it)',
+  tool_invalid: "the tool's declaration is invalid",
+  plugin_rejected: '`check` (or `enable` of a path) found the package invalid',
+  build_failed: '`build` failed for a reason other than type errors',
+  type_error: '`build`: the TypeScript compiler reported errors',
+  pack_failed: '`pack` could not write the package',
+  template_failed: '`new` could not write the template',
+  cancelled: 'the operator answered no',
+  enablement_invalid: '`.yoi/plugins.toml` is not valid, or could not be edited safely',
+  io: 'a file could not be read or written',
+  serve_refused: 'the running serve refused the operation',
+  demo_failed: 'the demo did not complete',
+  failed: 'any other failure (the message says which)',
+  internal: 'a bug: please report it',
+};
+
 /** A failure the user caused by how they called the command (exit 2). */
 export class UsageError extends Error {
   override readonly name = 'UsageError';

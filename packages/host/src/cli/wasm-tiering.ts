@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 
 /** How much a Wasm function runs on V8's baseline compiler before it is optimised (V8's default: 1.8 M). */
-export const ONE_SHOT_TIERING_BUDGET = 50_000_000;
+const ONE_SHOT_TIERING_BUDGET = 50_000_000;
 
 /**
  * For a command that runs a guest for one call and exits. V8 optimises a guest's hot Wasm

@@ -52,7 +52,7 @@ export interface InventorySnapshot {
   readonly omitted: number;
 }
 
-export const MAX_INVENTORY_ITEMS = 128;
+const MAX_INVENTORY_ITEMS = 128;
 const GLOBAL_KEY = '<global>';
 
 function emptyItem(reference: string): InventoryItem {
@@ -92,7 +92,7 @@ export async function inventoryWorkspace(options: StoreOptions): Promise<Invento
   return buildSnapshot(state, options);
 }
 
-export function buildSnapshot(state: WorkspaceState, options: StoreOptions): InventorySnapshot {
+function buildSnapshot(state: WorkspaceState, options: StoreOptions): InventorySnapshot {
   const items = new Map<string, InventoryItem>();
   const packagePresent = new Set<string>();
   const item = (key: string): InventoryItem => {
@@ -184,7 +184,7 @@ export function buildSnapshot(state: WorkspaceState, options: StoreOptions): Inv
 }
 
 /** Every finding of a static inspection, as `permission: message` lines. */
-export function inspectionMessages(inspection: StaticInspection): string[] {
+function inspectionMessages(inspection: StaticInspection): string[] {
   const out: string[] = [];
   if (inspection.runtime.diagnostic) out.push(`runtime ${inspection.runtime.status}: ${inspection.runtime.diagnostic}`);
   for (const a of inspection.host_apis) if (a.diagnostic) out.push(`${a.permission}: ${a.diagnostic}`);

@@ -60,7 +60,7 @@ export interface JetStreamLogStats {
   readonly skipped_messages: number;
 }
 
-export const JOURNAL_OPEN_FAILED = 'YOI_JOURNAL_OPEN';
+const JOURNAL_OPEN_FAILED = 'YOI_JOURNAL_OPEN';
 /** A write refused because the plugin's log changed on the server since this journal read it. */
 export const JOURNAL_CONFLICT = 'YOI_JOURNAL_CONFLICT';
 /** A write the server did not acknowledge in time: it may or may not have been stored. */
@@ -111,7 +111,7 @@ function positive(value: number | undefined, fallback: number, what: string, max
 }
 
 /** Server URLs without credentials, for messages. */
-export function redactServers(servers: string | readonly string[]): string {
+function redactServers(servers: string | readonly string[]): string {
   return (typeof servers === 'string' ? [servers] : [...servers]).map((url) => url.replace(/\/\/[^@/]*@/, '//***@')).join(', ');
 }
 

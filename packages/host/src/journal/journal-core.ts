@@ -1,5 +1,6 @@
 import type { JsonValue } from '../manifest/types.js';
 import type { IngressEvent } from '../service/ingress-event.js';
+import type { JournalErrorCode } from './error-codes.js';
 import { PluginBook, planAppend, planCommit, type CommitPlanResult, type Plan, type RecordReader } from './book.js';
 import {
   DEFAULT_JOURNAL_LIMITS,
@@ -55,9 +56,9 @@ export type PersistOutcome = { readonly stored: true } | { readonly stored: fals
  * stopped answering), which the error message then says instead of "nothing was stored".
  */
 export class RecordStoreError extends Error {
-  readonly code: string;
+  readonly code: JournalErrorCode;
   readonly outcomeUnknown: boolean;
-  constructor(message: string, code: string, outcomeUnknown = false, options?: ErrorOptions) {
+  constructor(message: string, code: JournalErrorCode, outcomeUnknown = false, options?: ErrorOptions) {
     super(message, options);
     this.name = 'RecordStoreError';
     this.code = code;
@@ -71,7 +72,7 @@ export interface JournalCoreOptions {
   readonly clock?: () => number;
 }
 
-export const JOURNAL_CLOSED = 'YOI_JOURNAL_CLOSED';
+const JOURNAL_CLOSED = 'YOI_JOURNAL_CLOSED';
 const MESSAGE_MAX = 300;
 
 type Operation =

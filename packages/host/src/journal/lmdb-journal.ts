@@ -18,7 +18,7 @@ export interface LmdbJournalOptions extends JournalCoreOptions {
   readonly dir: string;
 }
 
-export const JOURNAL_OPEN_FAILED = 'YOI_JOURNAL_OPEN';
+const JOURNAL_OPEN_FAILED = 'YOI_JOURNAL_OPEN';
 
 /** One named database per record kind; keys are `[plugin, seq | order | key]` (ordered-binary), values JSON text. */
 const DATABASE_NAMES: Readonly<Record<RecordKind, string>> = {

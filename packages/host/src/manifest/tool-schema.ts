@@ -108,7 +108,7 @@ export function toolDefinitionProblems(manifest: Manifest): string[][] {
   });
 }
 
-export function displayToolName(name: string): string {
+function displayToolName(name: string): string {
   // eslint-disable-next-line no-control-regex
   const flat = name.replace(/[\s\u0000-\u001f\u007f-\u009f]/g, ' ');
   return `\`${flat.length > 64 ? flat.slice(0, 64) + '…' : flat}\``;

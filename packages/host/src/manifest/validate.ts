@@ -4,7 +4,7 @@ import { isSafeId } from './ids.js';
 import { COMPONENT_WORLDS, INSTANCE_WORLD, type Manifest } from './types.js';
 
 export const LEGACY_RUNTIME_KIND = 'wasm';
-export const LEGACY_ABI = 'yoi-plugin-wasm-1';
+const LEGACY_ABI = 'yoi-plugin-wasm-1';
 export const COMPONENT_RUNTIME_KIND = 'wasm-component';
 
 /**
@@ -48,7 +48,7 @@ export function validateManifest(manifest: Manifest, entries: ReadonlySet<string
 }
 
 /** Names the retired runtime and its ABI (Yoi's text); an ABI value that is not a plain name is not echoed. */
-export function legacyRuntimeMessage(abi: string | undefined): string {
+function legacyRuntimeMessage(abi: string | undefined): string {
   const shown = abi === undefined ? LEGACY_ABI : /^[A-Za-z0-9_.:-]{1,64}$/.test(abi) ? abi : '(abi not shown)';
   return `legacy raw wasm plugin runtime \`${LEGACY_RUNTIME_KIND}\` / \`${shown}\` is retired; use \`${COMPONENT_RUNTIME_KIND}\``;
 }

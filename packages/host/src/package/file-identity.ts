@@ -30,7 +30,7 @@ export function fileIdentity(stats: BigIntStats): string {
 }
 
 /** True when the file had not changed for SETTLE_NS before `readAtNs` (wall clock, ns). */
-export function settledBefore(stats: BigIntStats, readAtNs: bigint): boolean {
+function settledBefore(stats: BigIntStats, readAtNs: bigint): boolean {
   const changed = stats.mtimeNs > stats.ctimeNs ? stats.mtimeNs : stats.ctimeNs;
   return readAtNs - changed >= SETTLE_NS;
 }

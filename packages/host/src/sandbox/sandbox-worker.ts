@@ -4,7 +4,7 @@ import { PluginError } from '../errors.js';
 import { classifyFailure, FAILURE_CODES, type FailureCause } from './worker/failure-cause.js';
 import { CallState, PREPARED_COUNTER, type CallFailure, type CallResult, type SandboxWorkerData, type WorkerMessage } from './worker/protocol.js';
 
-export type HostDispatcher = (iface: string, fn: string, args: readonly (string | number)[]) => Promise<string>;
+type HostDispatcher = (iface: string, fn: string, args: readonly (string | number)[]) => Promise<string>;
 export type GuestLogSink = (stream: 'stdout' | 'stderr', text: string) => void;
 
 /** The host side of one worker's guest host calls; `endCall` releases what a call left open (pull WebSockets). */

@@ -2,7 +2,7 @@ import { PluginError } from '../errors.js';
 import { DEFAULT_LIMITS, IO_LIMITS } from './limits.js';
 import { SandboxWorker, type GuestLogSink, type HostSession, type WorkerOptions } from './sandbox-worker.js';
 
-export type { GuestLogSink, HostDispatcher, HostSession } from './sandbox-worker.js';
+export type { HostSession } from './sandbox-worker.js';
 
 export interface SandboxOptions {
   readonly gluePath: string;
@@ -50,7 +50,7 @@ export interface SandboxCounters {
  * Marks a call that never reached a worker because its instance-world worker died first.
  * PluginRuntime runs such a call on the next instance with what is left of its deadline.
  */
-export const NOT_STARTED: { readonly reason: string } = Object.freeze({ reason: 'the instance stopped before this call started' });
+const NOT_STARTED: { readonly reason: string } = Object.freeze({ reason: 'the instance stopped before this call started' });
 
 export function notStarted(error: unknown): boolean {
   return error instanceof PluginError && error.cause === NOT_STARTED;

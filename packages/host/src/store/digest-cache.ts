@@ -3,7 +3,7 @@ import { IdentityCache } from '../package/file-identity.js';
 import { defaultCacheDir } from '../sandbox/transpile-cache.js';
 
 /** File name of the package-digest cache inside a transpile cache directory. */
-export const PACKAGE_DIGESTS_FILE = '.package-digests.json';
+const PACKAGE_DIGESTS_FILE = '.package-digests.json';
 
 /**
  * The digests of store packages by file identity, so that a start does not re-hash every

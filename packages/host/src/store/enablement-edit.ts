@@ -17,7 +17,7 @@ export interface Block {
   readonly id: string | undefined;
 }
 
-export const HEADER = /^\s*\[\[?\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?\s*(#.*)?$/;
+const HEADER = /^\s*\[\[?\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?\s*(#.*)?$/;
 
 export function headerName(line: string): string | undefined {
   const match = HEADER.exec(line);
@@ -124,7 +124,7 @@ function collapseBlankRuns(text: string): string {
   return text.replace(/\n{3,}/g, '\n\n').replace(/^\n+/, '');
 }
 
-export function targetRecord(t: RequestTarget | WebSocketTarget): Record<string, JsonValue | undefined> {
+function targetRecord(t: RequestTarget | WebSocketTarget): Record<string, JsonValue | undefined> {
   return {
     scheme: t.scheme,
     host: t.host,

@@ -269,7 +269,7 @@ export function updateEnablement(text: string, before: EnablementEntry, after: E
   const blocks = findBlocks(lines).filter((b) => b.id === before.id);
   if (blocks.length === 1 && after.id === before.id) {
     const block = blocks[0]!;
-    let edited: string[] | null = null;
+    let edited: string[] | null;
     try {
       edited = editBlock(lines, block.start, block.end, before, after);
     } catch {

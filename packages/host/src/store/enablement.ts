@@ -48,7 +48,7 @@ export interface EnablementEntry {
  * An entry that failed closed while the rest of the file was read (Yoi's rule: a bad entry
  * costs that entry, not the file). Resolution reports its diagnostic in file order.
  */
-export interface RejectedEntry {
+interface RejectedEntry {
   /** Position among all `[[plugins.enabled]]` entries of the file. */
   readonly index: number;
   /** The entry's `id` when it is a string, as written. */
@@ -67,7 +67,7 @@ export interface EnablementConfig {
   readonly recordedPlan?: { readonly resolved: number; readonly diagnostics: number };
 }
 
-export const EMPTY_GRANTS: Grants = { permissions: [], request: [], websocket: [], fs: [] };
+const EMPTY_GRANTS: Grants = { permissions: [], request: [], websocket: [], fs: [] };
 
 /** Whether a grants block has any content (and therefore needs a binding). */
 export function grantsHaveContent(grants: Grants): boolean {
@@ -196,7 +196,7 @@ function readLimits(r: TableReader): LimitOverrides {
   return out;
 }
 
-export function readGrants(r: TableReader): Grants {
+function readGrants(r: TableReader): Grants {
   const id = r.optionalString('id');
   const version = r.optionalString('version');
   const digest = r.optionalString('digest');

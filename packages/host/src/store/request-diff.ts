@@ -10,7 +10,7 @@ export interface Requests {
   readonly websocket: readonly WebSocketTarget[];
 }
 
-export interface LabelDiff {
+interface LabelDiff {
   readonly added: string[];
   readonly removed: string[];
   readonly unchanged: string[];

@@ -96,7 +96,7 @@ export function scanAssignments(lines: readonly string[], from: number, to: numb
     }
     const state: State = { string: null, depth: 0 };
     let end = i;
-    let comment = '';
+    let comment: string;
     do {
       const offset = end === i ? match[0].length : 0;
       const line = lines[end]!;

@@ -10,7 +10,7 @@ import { enablementFile, storeLocations, type StoreLocation, type StoreOptions }
 import { resolveEnabledPlugins, type Resolution, type ResolvedPlugin } from './resolve.js';
 
 /** Upper bound on `plugins.toml`; enablement is operator-written text, not data. */
-export const MAX_ENABLEMENT_BYTES = 1024 * 1024;
+const MAX_ENABLEMENT_BYTES = 1024 * 1024;
 
 export interface WorkspaceState {
   readonly workspace: string;
@@ -24,7 +24,7 @@ export interface WorkspaceState {
 }
 
 /** Reads `<workspace>/.yoi/plugins.toml`; a missing file is an empty configuration. */
-export async function readEnablementConfig(path: string): Promise<{ config: EnablementConfig; diagnostics: Diagnostic[] }> {
+async function readEnablementConfig(path: string): Promise<{ config: EnablementConfig; diagnostics: Diagnostic[] }> {
   let text: string;
   try {
     const bytes = await readFile(path);

@@ -18,7 +18,7 @@ export function compileInputSchema(schema: JsonValue, cacheDir: string | null = 
   const validate = ((input: unknown) => {
     compiled ??= loadValidator(schema, cacheDir).validate;
     const valid = compiled(input);
-    validate.errors = compiled.errors;
+    validate.errors = compiled.errors ?? null;
     return valid;
   }) as ValidateFunction;
   return validate;

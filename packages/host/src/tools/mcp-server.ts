@@ -5,7 +5,7 @@ import type { JsonValue } from '../manifest/types.js';
 import { mcpSdk } from './mcp-sdk.js';
 import { toolErrorOf } from './tool-output.js';
 
-export const MCP_SERVER_NAME = 'yoi-plugins';
+const MCP_SERVER_NAME = 'yoi-plugins';
 
 /**
  * An MCP server exposing every registered tool of a host with its input schema. Tool failures

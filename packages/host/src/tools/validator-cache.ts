@@ -41,7 +41,7 @@ function versionOfAjv(): string {
   return (ajvVersion ??= (JSON.parse(readFileSync(require.resolve('ajv/package.json'), 'utf8')) as { version: string }).version);
 }
 
-export function validatorKey(schema: JsonValue): string {
+function validatorKey(schema: JsonValue): string {
   return sha256(JSON.stringify([ENTRY_FORMAT, versionOfAjv(), AJV_OPTIONS, schema]));
 }
 

@@ -15,7 +15,7 @@ import { parseSources, type SourceSpec } from './sources.js';
 import { bufferedInbound } from './ws-buffered.js';
 import { webSocketClass } from './ws-module.js';
 
-export type ConnectionState = 'Connecting' | 'Connected' | 'Reconnecting' | 'Closed' | 'Failed';
+type ConnectionState = 'Connecting' | 'Connected' | 'Reconnecting' | 'Closed' | 'Failed';
 
 /**
  * Where the driver sends events: the plugin's service. `deliver` resolves once the event is

@@ -34,7 +34,7 @@ function env(root: string): NodeJS.ProcessEnv {
   return { HOME: root, YOI_BUILTIN_DIR: join(root, 'none'), YOI_CACHE_DIR: join(TEST_TRANSPILE_CACHE, '..') };
 }
 
-function newTemplate(t: TestContext, template: 'ts-tool' | 'ts-service' = 'ts-tool') {
+function newTemplate(t: TestContext) {
   const root = realpathSync(tempDir(t));
   const run = (...args: string[]) => cli(['plugin', ...args], { cwd: root, env: env(root) });
   return { root, run, dir: (name: string) => join(root, name) };

@@ -271,7 +271,7 @@ describe('yoi plugin call', () => {
         env: { HOME: join(ws.root, 'home'), YOI_BUILTIN_DIR: join(ws.root, 'none'), YOI_CACHE_DIR: cache },
       });
       assert.equal(result.code, 0, result.stderr);
-      let entries: string[] = [];
+      let entries: string[];
       try {
         entries = readdirSync(join(cache, 'transpile'));
       } catch {

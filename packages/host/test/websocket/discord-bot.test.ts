@@ -203,7 +203,7 @@ describe('the Gateway emulator refuses what Discord refuses', () => {
     readonly frames: { op: number; d: unknown; t?: string }[];
     closed: { code: number } | null;
     send(frame: unknown): void;
-    next(op: number, t?: string): Promise<{ op: number; d: any }>;
+    next(op: number, t?: string): Promise<{ op: number; d: unknown }>;
     close(): void;
   }
 
@@ -214,7 +214,7 @@ describe('the Gateway emulator refuses what Discord refuses', () => {
       frames: [],
       closed: null,
       send: (frame) => socket.send(JSON.stringify(frame)),
-      next: (op, type) => until(() => c.frames.find((f) => f.op === op && (type === undefined || f.t === type)) as { op: number; d: any } | undefined, `op ${op} ${type ?? ''}`, 5_000),
+      next: (op, type) => until(() => c.frames.find((f) => f.op === op && (type === undefined || f.t === type)) as { op: number; d: unknown } | undefined, `op ${op} ${type ?? ''}`, 5_000),
       close: () => socket.terminate(),
     };
     socket.on('message', (data) => c.frames.push(JSON.parse(data.toString()) as Client['frames'][number]));
@@ -231,7 +231,7 @@ describe('the Gateway emulator refuses what Discord refuses', () => {
     t.after(() => emulator.stop());
     const a = await client(t, emulator.url);
     a.send(identify());
-    const ready = await a.next(0, 'READY');
+    const ready = (await a.next(0, 'READY')) as { d: { resume_gateway_url: string; session_id: string } };
     assert.equal(ready.d.resume_gateway_url, emulator.resumeUrl);
     a.send(identify());
     await until(() => a.closed, 'close');
@@ -256,7 +256,7 @@ describe('the Gateway emulator refuses what Discord refuses', () => {
     t.after(() => emulator.stop());
     const a = await client(t, emulator.url);
     a.send(identify());
-    const ready = await a.next(0, 'READY');
+    const ready = (await a.next(0, 'READY')) as { d: { resume_gateway_url: string; session_id: string } };
     a.close();
     const b = await client(t, `${emulator.resumeUrl}?v=10&encoding=json`);
     b.send({ op: 6, d: { token: TOKEN, session_id: ready.d.session_id, seq: 1 } });

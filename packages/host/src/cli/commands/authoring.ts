@@ -33,7 +33,7 @@ export async function runBuild(io: CliIo, dir: string | undefined, options: { js
   const target = resolve(io.cwd, dir ?? '.');
   let result;
   try {
-    result = await buildPlugin(target, { ...(options.force ? { force: true } : {}), onProgress: options.json ? undefined : (message) => io.stderr(term`yoi plugin build: ${message}` + '\n') });
+    result = await buildPlugin(target, { ...(options.force ? { force: true } : {}), ...(options.json ? {} : { onProgress: (message: string) => io.stderr(term`yoi plugin build: ${message}` + '\n') }) });
   } catch (error) {
     if (error instanceof BuildError) {
       throw new CommandFailure(`build failed: ${error.message}`, error.kind === 'type' ? 'type_error' : 'build_failed', { lines: error.lines, ...(error.lines.length > 0 ? { details: { errors: error.lines } } : {}) });

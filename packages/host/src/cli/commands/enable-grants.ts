@@ -9,7 +9,7 @@ import { displayRequestTarget, displayWebSocketTarget } from '../target-display.
 import { term } from '../terminal.js';
 
 /** Requests an operator decides on together: one question per group instead of one per permission. */
-export interface GrantGroup {
+interface GrantGroup {
   readonly key: string;
   readonly permissions: Permission[];
   readonly request: RequestTarget[];
@@ -28,7 +28,7 @@ const GROUP_OF: Readonly<Record<Permission['kind'], string>> = {
 };
 
 /** Groups requests in a fixed order; a host API's targets travel with it (or alone, when the API is granted already). */
-export function groupRequests(items: Requests): GrantGroup[] {
+function groupRequests(items: Requests): GrantGroup[] {
   const groups = new Map<string, GrantGroup>();
   const group = (key: string) => {
     let g = groups.get(key);
@@ -43,7 +43,7 @@ export function groupRequests(items: Requests): GrantGroup[] {
 }
 
 /** One human line per group (labels escaped; targets shown with every non-ASCII character escaped). */
-export function describeGroup(g: GrantGroup): string {
+function describeGroup(g: GrantGroup): string {
   const parts: string[] = [];
   if (g.permissions.length > 0) parts.push(term`${g.permissions.map(permissionLabel)}`);
   const targets = [...g.request.map(displayRequestTarget), ...g.websocket.map(displayWebSocketTarget)];
