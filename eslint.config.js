@@ -11,7 +11,7 @@ function forbid(regex, message, { allowTypeImports = false } = {}) {
 
 export default defineConfig(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'examples/**', 'bench/**', 'scripts/**', 'packages/host/builtin/**', 'packages/host/templates/**', 'packages/host/.yoi-test-cache/**', 'eslint.config.js'],
+    ignores: ['**/dist/**', '**/node_modules/**', 'examples/**', 'bench/**', 'scripts/**', 'packages/host/builtin/**', 'packages/host/templates/**', 'packages/host/test/fixtures/plugins/**', 'packages/host/.yoi-test-cache/**', 'eslint.config.js'],
   },
   {
     files: ['packages/*/src/**/*.ts', 'packages/*/test/**/*.ts'],

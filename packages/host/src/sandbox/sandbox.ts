@@ -50,7 +50,7 @@ export interface SandboxCounters {
  * Marks a call that never reached a worker because its instance-world worker died first.
  * PluginRuntime runs such a call on the next instance with what is left of its deadline.
  */
-const NOT_STARTED: { readonly reason: string } = Object.freeze({ reason: 'the instance stopped before this call started' });
+export const NOT_STARTED: { readonly reason: string } = Object.freeze({ reason: 'the instance stopped before this call started' });
 
 export function notStarted(error: unknown): boolean {
   return error instanceof PluginError && error.cause === NOT_STARTED;

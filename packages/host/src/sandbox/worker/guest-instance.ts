@@ -4,7 +4,7 @@ import type { InstanceEvidence } from './failure-cause.js';
  * One component instance made from jco's glue, and what a failed call is classified from.
  * Shared by the worker (entry.ts) and the in-thread sandbox; pure, so the worker can load it.
  */
-export type Exports = Record<string, (...args: unknown[]) => unknown>;
+type Exports = Record<string, (...args: unknown[]) => unknown>;
 
 export type Glue = {
   instantiate(
