@@ -82,7 +82,7 @@ async function crashRun(t: TestContext, seed: number): Promise<void> {
   await until(() => answered() === messages.length, () => `every message answered (${answered()} of ${messages.length}; seed ${seed})`, 40_000, 50);
   const status = await until(async () => {
     const s = await botStatus(second);
-    return s.pending === 0 && s;
+    return s.pending === 0 ? s : null;
   }, 'no reply left pending');
   const stopped = await second.stop();
   assert.equal(stopped.code, 0, second.stderr.slice(-2000));
