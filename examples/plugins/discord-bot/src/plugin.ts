@@ -70,6 +70,12 @@ interface State {
   dirtyChunks: Set<number>;
   /** The session record as last written to durable state (JSON), to write only what changed. */
   writtenSession: string;
+  /**
+   * The resume point handed back after a crash, until the session is resumed: messages after it
+   * may be unanswered (their replies were queued in the dead host's memory), so the resume starts
+   * there even if redelivered frames of the old connection move `seq` further.
+   */
+  replayFloor: number | null;
   /** The host handed durable state back at this start (so it supports durable state: the bot writes it only then). */
   restored: boolean;
   pending: Map<string, PendingReply>;
@@ -209,7 +215,7 @@ function onGatewayFrame(frame: Frame, commands: Commands, state: State): void {
           return;
         }
         state.counters.resumes++;
-        send(state, commands, { op: 6, d: { token: TOKEN, session_id: state.sessionId, seq: state.seq } });
+        send(state, commands, { op: 6, d: { token: TOKEN, session_id: state.sessionId, seq: state.replayFloor ?? state.seq } });
       } else identify(state, commands);
       return;
     }
@@ -229,6 +235,7 @@ function onGatewayFrame(frame: Frame, commands: Commands, state: State): void {
         // Discord: wait 1–5 s, then identify afresh (never sooner than the identify window).
         state.sessionId = null;
         state.seq = null;
+        state.replayFloor = null;
         state.identifyPending = true;
         commands.setTimer('identify', { delayMs: 1000 + Math.floor(Math.random() * 1000) });
       }
@@ -239,7 +246,9 @@ function onGatewayFrame(frame: Frame, commands: Commands, state: State): void {
         identifyAnswered(state);
         state.sessionId = frame.d.session_id;
         state.resumeUrl = typeof frame.d.resume_gateway_url === 'string' ? withGatewayQuery(frame.d.resume_gateway_url) : null;
-      } else if (frame.t === 'MESSAGE_CREATE') onMessage(frame.d, typeof frame.s === 'number' ? frame.s : null, commands, state);
+        state.replayFloor = null;
+      } else if (frame.t === 'RESUMED') state.replayFloor = null; // the replay came before it
+      else if (frame.t === 'MESSAGE_CREATE') onMessage(frame.d, typeof frame.s === 'number' ? frame.s : null, commands, state);
       return;
   }
 }
@@ -259,7 +268,7 @@ function markHandled(state: State, id: string): void {
 
 /** Where a resumed session must start so that every unanswered message is replayed. */
 function resumeSeq(state: State): number | null {
-  let seq = state.seq;
+  let seq = state.replayFloor !== null && (state.seq === null || state.replayFloor < state.seq) ? state.replayFloor : state.seq;
   for (const reply of state.pending.values()) {
     if (reply.seq !== null && (seq === null || reply.seq - 1 < seq)) seq = reply.seq - 1;
   }
@@ -288,6 +297,7 @@ function restore(payload: StateRestoredPayload, commands: Commands, state: State
     if (typeof session.session_id === 'string' && typeof session.seq === 'number') {
       state.sessionId = session.session_id;
       state.seq = session.seq;
+      state.replayFloor = session.seq;
       state.resumeUrl = typeof session.resume_url === 'string' ? session.resume_url : null;
     }
     if (typeof session.handled_total === 'number' && Number.isInteger(session.handled_total) && session.handled_total >= 0) state.handledTotal = session.handled_total;
@@ -430,6 +440,7 @@ function onEvent(event: IngressEvent<any>, commands: Commands, state: State): vo
       if (event.payload.code === 4007 || event.payload.code === 4009) {
         state.sessionId = null;
         state.seq = null;
+        state.replayFloor = null;
       }
       // The host would reconnect to the original URL; a session resumes on its resume URL.
       if (event.payload.disposition !== 'fatal' && state.sessionId && state.resumeUrl && !state.switchingToResumeUrl && endpoint(state.currentUrl) !== endpoint(state.resumeUrl)) {
@@ -484,6 +495,7 @@ export const { start, handleTool, handleIngress, status, stop } = definePlugin<S
     dirtyChunks: new Set(),
     writtenSession: JSON.stringify({ session_id: null, resume_url: null, seq: null, handled_total: 0 }),
     restored: false,
+    replayFloor: null,
     pending: new Map(),
     requests: new Map(),
     restBlockedUntil: 0,
