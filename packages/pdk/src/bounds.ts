@@ -41,3 +41,11 @@ export function cleanText(text: string, maxChars: number = ERROR_MESSAGE_MAX_CHA
   const chars = Array.from(flat);
   return chars.length > maxChars ? chars.slice(0, maxChars).join('') + '…' : flat;
 }
+
+/**
+ * Bounds of a plugin's durable state as the host enforces them: a key is 1–128 UTF-8 bytes
+ * without control characters; at most 64 keys and 48 KiB (keys plus their values' JSON) in
+ * all; one `state_set` payload (key and value) is at most 16 KiB. A batch that would break
+ * one is rejected as a whole (its commands get `Rejected` results, none runs).
+ */
+export const STATE_LIMITS = { keyBytes: 128, keys: 64, bytes: 48 * 1024, payloadBytes: 16 * 1024 } as const;

@@ -87,6 +87,23 @@ export class Commands {
     return this.#add('domain_event_append', { type, data });
   }
 
+  /**
+   * Sets one key of the plugin's durable state (the host keeps it across restarts and crashes
+   * and hands it back in a `state_restored` event). It is committed together with the
+   * acknowledgement of the event being handled: if the host crashes before that, the event is
+   * delivered again and the state is as it was before it. `value` must not be null (use
+   * `stateDelete`). Bounds: see STATE_LIMITS.
+   */
+  stateSet(key: string, value: Exclude<JsonValue, null>): this {
+    if (value === null || value === undefined) throw new Error('stateSet needs a value; use stateDelete to remove a key');
+    return this.#add('state_set', { key, value });
+  }
+
+  /** Removes one key of the plugin's durable state (removing a key that is not set is not an error). */
+  stateDelete(key: string): this {
+    return this.#add('state_delete', { key });
+  }
+
   get length(): number {
     return this.#list.length;
   }

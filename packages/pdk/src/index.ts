@@ -13,7 +13,7 @@ export type { PluginDefinition, IngressHandler, InstanceExports } from './plugin
 export { Commands } from './commands.js';
 export type { RequestDescriptor, TimerOptions } from './commands.js';
 export { HostApiError } from './host-error.js';
-export { SUMMARY_MAX_BYTES, CONTENT_MAX_BYTES, OUTPUT_MAX_BYTES, truncateBytes } from './bounds.js';
+export { SUMMARY_MAX_BYTES, CONTENT_MAX_BYTES, OUTPUT_MAX_BYTES, STATE_LIMITS, byteLength, truncateBytes } from './bounds.js';
 export type * from './types.js';
 
 /** WIT worlds a plugin component can target. */

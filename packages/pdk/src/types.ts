@@ -37,6 +37,16 @@ export interface HostResponsePayload {
   readonly error?: { code: string; message: string };
 }
 
+/**
+ * The `state_restored` event: the plugin's durable state (every key set by `stateSet` and
+ * not deleted), delivered before any other event after each start of the service, to the
+ * first ingress that declares `state_restored` in its `event_kinds` (or declares no kinds).
+ * `state` is `{}` when nothing was kept.
+ */
+export interface StateRestoredPayload {
+  readonly state: { readonly [key: string]: JsonValue };
+}
+
 /** The envelope of one output command (the PDK's builders fill it in). */
 export interface OutputCommand {
   correlation_id: string;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CONTENT_MAX_BYTES, Commands, definePlugin, defineTools, OUTPUT_MAX_BYTES, renderToolError, ToolError, truncateBytes, type IngressEvent } from '../src/index.js';
+import { CONTENT_MAX_BYTES, Commands, STATE_LIMITS, definePlugin, defineTools, OUTPUT_MAX_BYTES, renderToolError, ToolError, truncateBytes, type IngressEvent } from '../src/index.js';
 import { byteLength } from '../src/bounds.js';
 
 const event: IngressEvent = {
@@ -108,12 +108,30 @@ describe('Commands', () => {
     assert.deepEqual(out.output_commands![4]!.payload, { timer_id: 'beat', delay_ms: 0, interval_ms: 1000, data: { n: 1 } });
   });
 
+  it('builds state_set and state_delete, committed with the event like every other command, and refuses a null value', () => {
+    const out = new Commands(event).stateSet('session', { id: 'abc', seq: 42 }).stateDelete('old').output();
+    assert.deepEqual(
+      out.output_commands!.map((x) => [x.kind, x.payload, x.source_event_id, x.command_id]),
+      [
+        ['state_set', { key: 'session', value: { id: 'abc', seq: 42 } }, event.correlation_id, `${event.correlation_id}:0`],
+        ['state_delete', { key: 'old' }, event.correlation_id, `${event.correlation_id}:1`],
+      ],
+    );
+    assert.throws(() => new Commands(event).stateSet('k', null as never), /use stateDelete/);
+  });
+
   it('names the last command added, so a host_response can be matched to its request', () => {
     const c = new Commands(event);
     assert.equal(c.lastCommandId, null);
     c.statusUpdate('a').hostRequest({ method: 'GET', url: 'https://api.example/v1' });
     assert.equal(c.lastCommandId, `${event.correlation_id}:1`);
     assert.equal(c.lastCommandId, c.output().output_commands!.at(-1)!.command_id);
+  });
+});
+
+describe('durable state bounds', () => {
+  it('match what the host enforces (64 keys, 48 KiB, 128-byte keys, 16 KiB per command payload)', () => {
+    assert.deepEqual(STATE_LIMITS, { keyBytes: 128, keys: 64, bytes: 48 * 1024, payloadBytes: 16 * 1024 });
   });
 });
 

@@ -1,4 +1,4 @@
-import { definePlugin, type Commands, type HostResponsePayload, type IngressEvent, type TimerPayload } from '@yoi-plugins/pdk';
+import { definePlugin, type Commands, type HostResponsePayload, type IngressEvent, type JsonValue, type StateRestoredPayload, type TimerPayload } from '@yoi-plugins/pdk';
 
 /**
  * A Discord Gateway v10 bot. It never sees its token: frames carry `{{secret:discord_token}}`,
@@ -11,6 +11,15 @@ import { definePlugin, type Commands, type HostResponsePayload, type IngressEven
  * `resume_gateway_url` from READY, and a message counts as handled only once its reply got a
  * 2xx — transient REST failures are retried with backoff, a 429 waits its `retry_after`, and
  * `enforce_nonce` keeps a retried reply from being posted twice. Config keys: README.md.
+ *
+ * What must survive a host crash is kept in the host's durable plugin state, written with the
+ * event that changed it (so it is committed with that event's acknowledgement) and handed
+ * back in `state_restored` after every start: the session (id, resume URL and the sequence
+ * number to resume from) and the window of handled message ids. The sequence number kept is
+ * the one up to which every message is answered, not the last one seen: on resume the Gateway
+ * replays the messages still unanswered, so a reply that was only queued in memory when the
+ * host died is not lost, and the handled window keeps the answered ones from being answered
+ * again.
  */
 interface Config {
   gateway_url: string;
@@ -24,6 +33,8 @@ interface Config {
 
 interface PendingReply {
   readonly channelId: string;
+  /** The Gateway sequence number of its MESSAGE_CREATE: the session resumes before it while it is unanswered. */
+  readonly seq: number | null;
   readonly text: string;
   attempts: number;
   /** Not before this (ms since the epoch): backoff or a 429's retry_after. */
@@ -51,6 +62,22 @@ interface State {
   identifyInFlight: boolean;
   lastIdentifyAt: number;
   handled: Set<string>;
+  /** Messages ever marked handled: places the next id in the durable window's ring of chunks. */
+  handledTotal: number;
+  /** The durable window: the last HANDLED_CHUNKS × HANDLED_CHUNK_IDS handled ids, by chunk slot. */
+  handledChunks: string[][];
+  /** Chunk slots changed by the event being handled (written with it). */
+  dirtyChunks: Set<number>;
+  /** The session record as last written to durable state (JSON), to write only what changed. */
+  writtenSession: string;
+  /**
+   * The resume point handed back after a crash, until the session is resumed: messages after it
+   * may be unanswered (their replies were queued in the dead host's memory), so the resume starts
+   * there even if redelivered frames of the old connection move `seq` further.
+   */
+  replayFloor: number | null;
+  /** The host handed durable state back at this start (so it supports durable state: the bot writes it only then). */
+  restored: boolean;
   pending: Map<string, PendingReply>;
   /** Reply requests in flight: command id → the message and when it was sent. */
   requests: Map<string, { messageId: string; sentAt: number }>;
@@ -83,6 +110,17 @@ const INTENT_MESSAGE_CONTENT = 1 << 15;
 /** Discord's default for this bot: the messages of guild channels, with their content. */
 const DEFAULT_INTENTS = INTENT_GUILDS | INTENT_GUILD_MESSAGES | INTENT_MESSAGE_CONTENT;
 const MAX_HANDLED_IDS = 5000;
+/**
+ * Durable state (see the header comment), well inside the host's bounds (64 keys, 48 KiB,
+ * 16 KiB per command): the key `session` and a ring of HANDLED_CHUNKS keys `handled.<slot>`
+ * of HANDLED_CHUNK_IDS ids each (1024 ids of at most DURABLE_ID_MAX bytes: ≤ 37 KiB).
+ */
+const SESSION_KEY = 'session';
+const HANDLED_KEY = 'handled.';
+const HANDLED_CHUNKS = 8;
+const HANDLED_CHUNK_IDS = 128;
+/** Longer ids (Discord's snowflakes have at most 20 digits) are deduplicated in memory only. */
+const DURABLE_ID_MAX = 32;
 const MAX_PENDING = 1000;
 /**
  * One reply request at a time, as Discord libraries queue a route: the answer to one (a 429
@@ -177,7 +215,7 @@ function onGatewayFrame(frame: Frame, commands: Commands, state: State): void {
           return;
         }
         state.counters.resumes++;
-        send(state, commands, { op: 6, d: { token: TOKEN, session_id: state.sessionId, seq: state.seq } });
+        send(state, commands, { op: 6, d: { token: TOKEN, session_id: state.sessionId, seq: state.replayFloor ?? state.seq } });
       } else identify(state, commands);
       return;
     }
@@ -197,6 +235,7 @@ function onGatewayFrame(frame: Frame, commands: Commands, state: State): void {
         // Discord: wait 1–5 s, then identify afresh (never sooner than the identify window).
         state.sessionId = null;
         state.seq = null;
+        state.replayFloor = null;
         state.identifyPending = true;
         commands.setTimer('identify', { delayMs: 1000 + Math.floor(Math.random() * 1000) });
       }
@@ -207,7 +246,9 @@ function onGatewayFrame(frame: Frame, commands: Commands, state: State): void {
         identifyAnswered(state);
         state.sessionId = frame.d.session_id;
         state.resumeUrl = typeof frame.d.resume_gateway_url === 'string' ? withGatewayQuery(frame.d.resume_gateway_url) : null;
-      } else if (frame.t === 'MESSAGE_CREATE') onMessage(frame.d, commands, state);
+        state.replayFloor = null;
+      } else if (frame.t === 'RESUMED') state.replayFloor = null; // the replay came before it
+      else if (frame.t === 'MESSAGE_CREATE') onMessage(frame.d, typeof frame.s === 'number' ? frame.s : null, commands, state);
       return;
   }
 }
@@ -215,9 +256,71 @@ function onGatewayFrame(frame: Frame, commands: Commands, state: State): void {
 function markHandled(state: State, id: string): void {
   state.handled.add(id);
   if (state.handled.size > MAX_HANDLED_IDS) state.handled.delete(state.handled.values().next().value!);
+  if (id.length > DURABLE_ID_MAX) return;
+  const chunk = Math.floor(state.handledTotal / HANDLED_CHUNK_IDS);
+  const slot = chunk % HANDLED_CHUNKS;
+  // A new chunk replaces the oldest one in its slot.
+  if (state.handledTotal % HANDLED_CHUNK_IDS === 0) state.handledChunks[slot] = [];
+  state.handledChunks[slot]!.push(id);
+  state.handledTotal++;
+  state.dirtyChunks.add(slot);
 }
 
-function onMessage(message: { id: string; channel_id: string; content: string; author?: { bot?: boolean } }, commands: Commands, state: State): void {
+/** Where a resumed session must start so that every unanswered message is replayed. */
+function resumeSeq(state: State): number | null {
+  let seq = state.replayFloor !== null && (state.seq === null || state.replayFloor < state.seq) ? state.replayFloor : state.seq;
+  for (const reply of state.pending.values()) {
+    if (reply.seq !== null && (seq === null || reply.seq - 1 < seq)) seq = reply.seq - 1;
+  }
+  return seq;
+}
+
+/** Adds the state_set commands for what the event changed; they are committed with its acknowledgement. */
+function persist(state: State, commands: Commands): void {
+  // A host that hands state back at start takes state_set; an older one would reject the whole batch.
+  if (!state.restored) return;
+  const session = JSON.stringify({ session_id: state.sessionId, resume_url: state.resumeUrl, seq: state.sessionId ? resumeSeq(state) : null, handled_total: state.handledTotal });
+  if (session !== state.writtenSession) {
+    commands.stateSet(SESSION_KEY, JSON.parse(session) as JsonValue as Exclude<JsonValue, null>);
+    state.writtenSession = session;
+  }
+  for (const slot of state.dirtyChunks) commands.stateSet(`${HANDLED_KEY}${slot}`, [...state.handledChunks[slot]!]);
+  state.dirtyChunks.clear();
+}
+
+/** Takes back what the host kept: the session to resume and the handled window. */
+function restore(payload: StateRestoredPayload, commands: Commands, state: State): void {
+  state.restored = true;
+  const kept = payload.state ?? {};
+  const session = kept[SESSION_KEY] as { session_id?: unknown; resume_url?: unknown; seq?: unknown; handled_total?: unknown } | undefined;
+  if (session && typeof session === 'object') {
+    if (typeof session.session_id === 'string' && typeof session.seq === 'number') {
+      state.sessionId = session.session_id;
+      state.seq = session.seq;
+      state.replayFloor = session.seq;
+      state.resumeUrl = typeof session.resume_url === 'string' ? session.resume_url : null;
+    }
+    if (typeof session.handled_total === 'number' && Number.isInteger(session.handled_total) && session.handled_total >= 0) state.handledTotal = session.handled_total;
+    state.writtenSession = JSON.stringify({ session_id: session.session_id ?? null, resume_url: session.resume_url ?? null, seq: session.seq ?? null, handled_total: session.handled_total ?? 0 });
+  }
+  // Oldest chunk first, so the in-memory window evicts in the order the ids were handled.
+  const newest = Math.floor((state.handledTotal - 1) / HANDLED_CHUNK_IDS);
+  for (let chunk = newest - HANDLED_CHUNKS + 1; chunk <= newest; chunk++) {
+    if (chunk < 0) continue;
+    const slot = chunk % HANDLED_CHUNKS;
+    const ids = kept[`${HANDLED_KEY}${slot}`];
+    if (!Array.isArray(ids)) continue;
+    state.handledChunks[slot] = ids.filter((id): id is string => typeof id === 'string');
+    for (const id of state.handledChunks[slot]!) {
+      state.handled.add(id);
+      if (state.handled.size > MAX_HANDLED_IDS) state.handled.delete(state.handled.values().next().value!);
+    }
+  }
+  // The heartbeat of the connection the crashed host had: the next Hello sets it again.
+  commands.cancelTimer('heartbeat');
+}
+
+function onMessage(message: { id: string; channel_id: string; content: string; author?: { bot?: boolean } }, seq: number | null, commands: Commands, state: State): void {
   if (message.author?.bot) return;
   if (state.handled.has(message.id) || state.pending.has(message.id)) {
     state.counters.duplicates++;
@@ -227,7 +330,7 @@ function onMessage(message: { id: string; channel_id: string; content: string; a
     state.counters.replies_failed++;
     return;
   }
-  state.pending.set(message.id, { channelId: message.channel_id, text: `echo: ${message.content}`, attempts: 0, dueAt: 0, inFlight: null });
+  state.pending.set(message.id, { channelId: message.channel_id, seq, text: `echo: ${message.content}`, attempts: 0, dueAt: 0, inFlight: null });
   sendDueReplies(state, commands);
 }
 
@@ -314,6 +417,63 @@ function onReply(reply: HostResponsePayload, commands: Commands, state: State): 
   sendDueReplies(state, commands);
 }
 
+function onEvent(event: IngressEvent<any>, commands: Commands, state: State): void {
+  switch (event.kind) {
+    case 'state_restored':
+      restore(event.payload as StateRestoredPayload, commands, state);
+      return;
+    case 'websocket_open':
+      state.connection = event.payload.url;
+      state.open = true;
+      state.identifyInFlight = false;
+      state.currentUrl = event.payload.current_url ?? event.payload.url;
+      if (state.resumeUrl && endpoint(state.currentUrl) === endpoint(state.resumeUrl)) state.switchingToResumeUrl = false;
+      return;
+    case 'websocket_text':
+      onGatewayFrame(JSON.parse(event.payload.text) as Frame, commands, state);
+      return;
+    case 'websocket_close': {
+      state.open = false;
+      identifyAnswered(state);
+      commands.cancelTimer('heartbeat');
+      // 4007 (invalid seq) and 4009 (session timed out) end the session: identify afresh.
+      if (event.payload.code === 4007 || event.payload.code === 4009) {
+        state.sessionId = null;
+        state.seq = null;
+        state.replayFloor = null;
+      }
+      // The host would reconnect to the original URL; a session resumes on its resume URL.
+      if (event.payload.disposition !== 'fatal' && state.sessionId && state.resumeUrl && !state.switchingToResumeUrl && endpoint(state.currentUrl) !== endpoint(state.resumeUrl)) {
+        reconnect(state, commands);
+      }
+      return;
+    }
+    case 'timer': {
+      const timer = event.payload as TimerPayload;
+      if (timer.timer_id === 'identify') {
+        if (state.identifyPending && !state.sessionId) identify(state, commands);
+      } else if (timer.timer_id === 'replies' || timer.timer_id === 'reply-watchdog') sendDueReplies(state, commands);
+      else if (timer.timer_id === 'heartbeat') {
+        // A durable timer can outlive its connection across a host restart: no connection, no beat.
+        if (!state.open) return;
+        if (!state.acked) {
+          // No ACK since the last beat: a zombie connection. Replace it and resume.
+          state.counters.zombies++;
+          state.acked = true;
+          reconnect(state, commands);
+          return;
+        }
+        state.acked = false;
+        send(state, commands, { op: 1, d: state.seq });
+      }
+      return;
+    }
+    case 'host_response':
+      onReply(event.payload as HostResponsePayload, commands, state);
+      return;
+  }
+}
+
 export const { start, handleTool, handleIngress, status, stop } = definePlugin<State>({
   start: (config) => ({
     config: readConfig(config),
@@ -330,6 +490,12 @@ export const { start, handleTool, handleIngress, status, stop } = definePlugin<S
     identifyInFlight: false,
     lastIdentifyAt: Number.NEGATIVE_INFINITY,
     handled: new Set(),
+    handledTotal: 0,
+    handledChunks: Array.from({ length: HANDLED_CHUNKS }, () => []),
+    dirtyChunks: new Set(),
+    writtenSession: JSON.stringify({ session_id: null, resume_url: null, seq: null, handled_total: 0 }),
+    restored: false,
+    replayFloor: null,
     pending: new Map(),
     requests: new Map(),
     restBlockedUntil: 0,
@@ -338,54 +504,8 @@ export const { start, handleTool, handleIngress, status, stop } = definePlugin<S
 
   ingress: {
     discord: (event: IngressEvent<any>, commands, state) => {
-      switch (event.kind) {
-        case 'websocket_open':
-          state.connection = event.payload.url;
-          state.open = true;
-          state.identifyInFlight = false;
-          state.currentUrl = event.payload.current_url ?? event.payload.url;
-          if (state.resumeUrl && endpoint(state.currentUrl) === endpoint(state.resumeUrl)) state.switchingToResumeUrl = false;
-          return;
-        case 'websocket_text':
-          onGatewayFrame(JSON.parse(event.payload.text) as Frame, commands, state);
-          return;
-        case 'websocket_close': {
-          state.open = false;
-          identifyAnswered(state);
-          commands.cancelTimer('heartbeat');
-          // 4007 (invalid seq) and 4009 (session timed out) end the session: identify afresh.
-          if (event.payload.code === 4007 || event.payload.code === 4009) {
-            state.sessionId = null;
-            state.seq = null;
-          }
-          // The host would reconnect to the original URL; a session resumes on its resume URL.
-          if (event.payload.disposition !== 'fatal' && state.sessionId && state.resumeUrl && !state.switchingToResumeUrl && endpoint(state.currentUrl) !== endpoint(state.resumeUrl)) {
-            reconnect(state, commands);
-          }
-          return;
-        }
-        case 'timer': {
-          const timer = event.payload as TimerPayload;
-          if (timer.timer_id === 'identify') {
-            if (state.identifyPending && !state.sessionId) identify(state, commands);
-          } else if (timer.timer_id === 'replies' || timer.timer_id === 'reply-watchdog') sendDueReplies(state, commands);
-          else if (timer.timer_id === 'heartbeat') {
-            if (!state.acked) {
-              // No ACK since the last beat: a zombie connection. Replace it and resume.
-              state.counters.zombies++;
-              state.acked = true;
-              reconnect(state, commands);
-              return;
-            }
-            state.acked = false;
-            send(state, commands, { op: 1, d: state.seq });
-          }
-          return;
-        }
-        case 'host_response':
-          onReply(event.payload as HostResponsePayload, commands, state);
-          return;
-      }
+      onEvent(event, commands, state);
+      persist(state, commands);
     },
   },
 
@@ -396,6 +516,7 @@ export const { start, handleTool, handleIngress, status, stop } = definePlugin<S
         session_id: state.sessionId,
         seq: state.seq,
         handled: state.handled.size,
+        restored: state.restored,
         handled_ids: [...state.handled].slice(-1000),
         pending: state.pending.size,
         intents: state.config.intents,

@@ -112,6 +112,11 @@ export class DiscordEmulator {
     nonceReplays: 0,
   };
   readonly posted: PostedMessage[] = [];
+  /**
+   * Called as each message is created by a post, before its response is sent: a test can act
+   * at an exact point (a crash test kills the bot's host there, so that response is lost).
+   */
+  onPost: ((message: PostedMessage, count: number) => void) | null = null;
   readonly #violations: Violation[] = [];
   readonly #server: Server;
   readonly #wss: WebSocketServer;
@@ -495,6 +500,7 @@ export class DiscordEmulator {
     const reference = body.message_reference?.message_id ?? null;
     this.posted.push({ channel_id: channel, content: String(body.content ?? ''), reference, authorization: 'Bot <token>' });
     if (reference) this.#unanswered.delete(reference);
+    this.onPost?.(this.posted.at(-1)!, this.posted.length);
     const created = { id: String(this.posted.length), channel_id: channel, content: String(body.content ?? '') };
     if (nonce !== undefined) this.#nonces.set(nonce, created);
     if (fault?.kind === 'drop_response') {
