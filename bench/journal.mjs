@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Journal throughput and commit latency, for the durable LMDB engine and the in-memory one:
+// Journal throughput and commit latency, for the durable LMDB engine, the JetStream engine (on a
+// nats-server this bench starts on a loopback port with a temporary store, stopped by PID at the
+// end; skipped with a note when nats-server is not installed) and the in-memory one:
 // appends awaited one by one (one durable write each) and issued many per tick (group commit),
 // commits (ack + outbox command + state change) likewise, and the p50/p99 of the durable-write
 // latency. A raw lmdb-js row (durable puts of the same record, same tick) is the baseline.
@@ -8,7 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
-import { MemoryJournal, openLmdbJournal } from '../packages/host/dist/src/index.js';
+import { MemoryJournal, openJetStreamJournal, openLmdbJournal } from '../packages/host/dist/src/index.js';
+import { findNatsServer, startNatsServer } from '../packages/host/dist/test/journal/nats-server.js';
 
 const SINGLE = Number(process.env.BENCH_JOURNAL_SINGLE ?? 400);
 const TICKS = Number(process.env.BENCH_JOURNAL_TICKS ?? 40);
@@ -55,7 +58,9 @@ async function run(count, perTick, call) {
   return { results, per_s: rate(count, performance.now() - started), ...percentiles(latencies) };
 }
 
-async function measure(label, journal) {
+const PLUGINS = Number(process.env.BENCH_JOURNAL_PLUGINS ?? 50);
+
+async function measure(label, journal, reopen) {
   const rows = [];
   const row = (name, ops, r) => rows.push({ engine: label, case: name, ops, per_s: r.per_s, p50_us: r.p50_us, p99_us: r.p99_us });
   const single = await run(SINGLE, 1, () => journal.append(PLUGIN, [newEvent()]));
@@ -65,12 +70,27 @@ async function measure(label, journal) {
   const seqs = [...single.results, ...batched.results].map(([e]) => e.seq);
   row('commit, awaited one by one', SINGLE, await run(SINGLE, 1, (i) => journal.commit(PLUGIN, commitOf(seqs[i], i))));
   row(`commit, ${PER_TICK} per tick`, TICKS * PER_TICK, await run(TICKS * PER_TICK, PER_TICK, (i) => journal.commit(PLUGIN, commitOf(seqs[SINGLE + i], SINGLE + i))));
+  // Ingress spread over many plugins: the JetStream engine writes one message per plugin per tick.
+  row(`append, ${PER_TICK}/tick, ${PLUGINS} plugins`, TICKS * PER_TICK, await run(TICKS * PER_TICK, PER_TICK, (i) => journal.append(`project:bench-${i % PLUGINS}`, [newEvent()])));
   const stats = journal.stats();
   if ((await journal.unacked(PLUGIN)).length !== 0) throw new Error(`${label}: events left unacknowledged`);
   if ((await journal.outbox(PLUGIN)).length !== SINGLE + TICKS * PER_TICK) throw new Error(`${label}: outbox entries missing`);
   if (stats.write_errors !== 0) throw new Error(`${label}: ${stats.write_errors} write errors`);
   rows.push({ engine: label, case: 'durable writes (flushes)', ops: stats.flushes ?? 0, per_s: null });
   await journal.close();
+  if (reopen) {
+    // Reopening reads the records back (the JetStream engine replays its logs into memory).
+    const records = SINGLE + TICKS * PER_TICK * 2;
+    const started = performance.now();
+    const again = await reopen();
+    const outbox = (await again.outbox(PLUGIN)).length;
+    let events = 0;
+    for (let p = 0; p < PLUGINS; p++) events += (await again.unacked(`project:bench-${p}`)).length;
+    const ms = performance.now() - started;
+    if (outbox + events !== records) throw new Error(`${label}: ${outbox + events} of ${records} records after reopening`);
+    rows.push({ engine: label, case: 'reopen + read all records', ops: records, per_s: rate(records, ms) });
+    await again.close();
+  }
   return rows;
 }
 
@@ -87,16 +107,28 @@ async function rawLmdb() {
   return row;
 }
 
+async function jetstreamRows() {
+  if (findNatsServer() === null) return [{ engine: 'jetstream', case: 'skipped: nats-server is not installed', ops: 0, per_s: null }];
+  const server = await startNatsServer();
+  try {
+    const open = () => openJetStreamJournal({ servers: server.url, prefix: 'bench' });
+    return await measure('jetstream', await open(), open);
+  } finally {
+    await server.stop();
+  }
+}
+
 const rows = [
   await rawLmdb(),
-  ...(await measure('lmdb', await openLmdbJournal({ dir: join(root, 'journal') }))),
+  ...(await measure('lmdb', await openLmdbJournal({ dir: join(root, 'journal') }), () => openLmdbJournal({ dir: join(root, 'journal') }))),
+  ...(await jetstreamRows()),
   ...(await measure('memory', new MemoryJournal())),
 ];
 
 if (json) {
   console.log(JSON.stringify({ node: process.version, cpus: cpus().length, rows }, null, 2));
 } else {
-  console.log(`\njournal — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; durable = synced before the promise resolves\n`);
+  console.log(`\njournal — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; lmdb: synced before the promise resolves; jetstream: acknowledged by nats-server (file storage, one local server)\n`);
   console.log(['engine'.padEnd(13), 'case'.padEnd(30), 'ops'.padStart(8), 'ops/s'.padStart(11), 'p50 µs'.padStart(9), 'p99 µs'.padStart(9)].join(''));
   for (const row of rows) {
     console.log([row.engine.padEnd(13), row.case.padEnd(30), String(row.ops).padStart(8), (row.per_s === null ? '' : Math.round(row.per_s).toString()).padStart(11), String(row.p50_us ?? '').padStart(9), String(row.p99_us ?? '').padStart(9)].join(''));

@@ -109,6 +109,10 @@ for (const [label, kind] of [['WAT', 'wat'], ['JS (QuickJS)', 'js']]) {
   const warm = await measure(() => host.callTool(instanceTool, echoInput));
   const fresh = await measure(() => host.callTool('project:tool/echo', echoInput), Math.min(ITERATIONS, 500), 20);
   await host.close();
+  const inThreadHost = await PluginHost.fromWorkspace({ workspace: ws, builtinDir: join(root, 'none'), env: { HOME: root } }, { cacheDir, execution: 'in-thread' });
+  const warmInThread = await measure(() => inThreadHost.callTool(instanceTool, echoInput));
+  const freshInThread = await measure(() => inThreadHost.callTool('project:tool/echo', echoInput), Math.min(ITERATIONS, 500), 20);
+  await inThreadHost.close();
 
   // cold load: a new host process-equivalent (new PluginHost + first call), with and without the transpile cache
   const coldSamples = { hit: [], miss: [] };
@@ -130,6 +134,8 @@ for (const [label, kind] of [['WAT', 'wat'], ['JS (QuickJS)', 'js']]) {
   rows.push([`${label}: raw jco call, tool`, rawTool.p50, rawTool.p99, ratio(rawTool.p50)]);
   rows.push([`${label}: host path, warm instance world`, warm.p50, warm.p99, ratio(warm.p50)]);
   rows.push([`${label}: host path, tool world (fresh instance)`, fresh.p50, fresh.p99, ratio(fresh.p50)]);
+  rows.push([`${label}: in-thread host path, warm instance world`, warmInThread.p50, warmInThread.p99, ratio(warmInThread.p50)]);
+  rows.push([`${label}: in-thread host path, tool world (fresh)`, freshInThread.p50, freshInThread.p99, ratio(freshInThread.p50)]);
   rows.push([`${label}: cold load + call, no transpile cache`, coldMiss.p50, coldMiss.p99, ratio(coldMiss.p50)]);
   rows.push([`${label}: cold load + call, transpile cache hit`, coldHit.p50, coldHit.p99, ratio(coldHit.p50)]);
 }

@@ -61,9 +61,8 @@ export type { CheckReport } from './inventory/check.js';
 export { inventoryWorkspace, selectItem } from './inventory/snapshot.js';
 export type { InventoryItem, InventorySnapshot, ItemStatus } from './inventory/snapshot.js';
 
-// CLI, for embedding and tests.
-export { runCli } from './cli/program.js';
-export type { CliIo } from './cli/io.js';
+// The CLI is not part of the library entry (it would load commander and every command's
+// modules into each embedder): it is `@yoi-plugins/host/cli`.
 
 // Runtime: run enabled plugins in sandboxes and expose their tools.
 export { PluginHost } from './host.js';
@@ -83,10 +82,13 @@ export { defaultCacheDir } from './sandbox/transpile-cache.js';
 
 // Journal: durable events, outbox, state, timers and dead letters (issue F).
 export { DEFAULT_JOURNAL_LIMITS, JOURNAL_KEY_MAX_BYTES, JournalWriteError, JournalRejectedError } from './journal/journal.js';
+export type { JournalErrorCode } from './journal/error-codes.js';
 export type * from './journal/journal.js';
 export { MemoryJournal } from './journal/memory-journal.js';
 export { LmdbJournal, openLmdbJournal, journalDir } from './journal/lmdb-journal.js';
 export type { LmdbJournalOptions } from './journal/lmdb-journal.js';
+export { JetStreamJournal, openJetStreamJournal, MIN_NATS_SERVER, JOURNAL_CONFLICT, JOURNAL_UNCONFIRMED } from './journal/jetstream-journal.js';
+export type { JetStreamJournalOptions, JetStreamLogStats } from './journal/jetstream-journal.js';
 
 // Services: lifecycle, ingress dispatch, output commands (issue F).
 export { PluginService, COMMAND_REJECTED, STATE_RESTORED } from './service/plugin-service.js';

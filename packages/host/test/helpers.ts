@@ -83,3 +83,17 @@ export async function cli(argv: string[], options: { cwd?: string; env?: NodeJS.
   const code = await runCli(argv, io);
   return { code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T };
 }
+
+/**
+ * Polls `fn` (sync or async) until it returns a truthy value and returns it; fails after `ms`.
+ * The bound is a safety net, never a timing assertion.
+ */
+export async function until<T>(fn: () => T | Promise<T>, what: string | (() => string), ms = 10_000, everyMs = 10): Promise<NonNullable<T>> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

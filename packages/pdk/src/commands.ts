@@ -88,21 +88,32 @@ export class Commands {
   }
 
   /**
-   * Sets a key of the plugin's durable state (kept by the host across restarts and crashes,
-   * committed with the event being handled; handed back in a `state_restored` event after
-   * every start). At most 64 keys of ≤ 128 bytes and 48 KiB in all.
+   * Sets one key of the plugin's durable state (the host keeps it across restarts and crashes
+   * and hands it back in a `state_restored` event). It is committed together with the
+   * acknowledgement of the event being handled: if the host crashes before that, the event is
+   * delivered again and the state is as it was before it. `value` must not be null (use
+   * `stateDelete`). Bounds: see STATE_LIMITS.
    */
-  stateSet(key: string, value: JsonValue): this {
+  stateSet(key: string, value: Exclude<JsonValue, null>): this {
+    if (value === null || value === undefined) throw new Error('stateSet needs a value; use stateDelete to remove a key');
     return this.#add('state_set', { key, value });
   }
 
-  /** Removes a key of the plugin's durable state. */
+  /** Removes one key of the plugin's durable state (removing a key that is not set is not an error). */
   stateDelete(key: string): this {
     return this.#add('state_delete', { key });
   }
 
   get length(): number {
     return this.#list.length;
+  }
+
+  /**
+   * The `command_id` of the command added last (null before the first): what a
+   * `host_response` event names, so a handler can tell which request a response answers.
+   */
+  get lastCommandId(): string | null {
+    return this.#list.at(-1)?.command_id ?? null;
   }
 
   /** The ServiceOutput to return from the handler. */

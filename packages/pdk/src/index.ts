@@ -5,6 +5,7 @@
  * manifest requests. There is deliberately no WebSocket receive API: long-lived connections
  * are host-owned and arrive as events.
  */
+import './globals.js';
 export { defineTools, runTool, renderToolError, boundToolOutput, ToolError } from './tools.js';
 export type { ToolHandler, ToolHandlers } from './tools.js';
 export { definePlugin } from './plugin.js';
@@ -12,7 +13,7 @@ export type { PluginDefinition, IngressHandler, InstanceExports } from './plugin
 export { Commands } from './commands.js';
 export type { RequestDescriptor, TimerOptions } from './commands.js';
 export { HostApiError } from './host-error.js';
-export { SUMMARY_MAX_BYTES, CONTENT_MAX_BYTES, truncateBytes } from './bounds.js';
+export { SUMMARY_MAX_BYTES, CONTENT_MAX_BYTES, OUTPUT_MAX_BYTES, STATE_LIMITS, byteLength, truncateBytes } from './bounds.js';
 export type * from './types.js';
 
 /** WIT worlds a plugin component can target. */

@@ -3,6 +3,7 @@ import { cleanText } from './bounds.js';
 import { runTool, type ToolHandler } from './tools.js';
 import type { IngressEvent, JsonValue, PluginStatus, ServiceOutput } from './types.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- authors type their ingress event's payload; `unknown` here would reject those handlers (parameter contravariance)
 export type IngressHandler<S> = (event: IngressEvent<any>, commands: Commands, state: S) => void | ServiceOutput;
 
 /**
@@ -11,6 +12,7 @@ export type IngressHandler<S> = (event: IngressEvent<any>, commands: Commands, s
  */
 export interface PluginDefinition<S> {
   start(config: JsonValue): S;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- authors type their handler's input; `unknown` here would reject those handlers (parameter contravariance)
   tools?: Record<string, (input: any, state: S) => ReturnType<ToolHandler>>;
   ingress?: Record<string, IngressHandler<S>>;
   status?(state: S): PluginStatus;
@@ -68,7 +70,7 @@ export function definePlugin<S>(definition: PluginDefinition<S>): InstanceExport
         if (!started) throw new Error('plugin was not started');
         const handler = definition.ingress?.[name];
         if (!handler) throw new Error(`no handler for ingress ${name}`);
-        const event = JSON.parse(eventJson) as IngressEvent<any>;
+        const event = JSON.parse(eventJson) as IngressEvent<unknown>;
         const commands = new Commands(event);
         const result = handler(event, commands, state as S);
         if (result === undefined) return JSON.stringify(commands.output());

@@ -1,4 +1,4 @@
-import { CONTENT_MAX_BYTES, SUMMARY_MAX_BYTES, cleanText, truncateBytes } from './bounds.js';
+import { byteLength, CONTENT_MAX_BYTES, OUTPUT_MAX_BYTES, SUMMARY_MAX_BYTES, cleanText, truncateBytes } from './bounds.js';
 import type { JsonValue, ToolOutput } from './types.js';
 
 /**
@@ -15,14 +15,34 @@ export class ToolError extends Error {
   }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- authors type their handler's input; `unknown` here would reject those handlers (parameter contravariance)
 export type ToolHandler<I = any> = (input: I) => ToolOutput | string;
 export type ToolHandlers = Record<string, ToolHandler>;
 
-/** Keeps an output within the host's bounds (summary ≤ 1024 bytes, content ≤ 64 KiB). */
+function typeName(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/**
+ * Keeps an output within the host's bounds: summary ≤ 1024 bytes, content ≤ 60 416 bytes
+ * (Yoi's bound), and the whole output ≤ 64 KiB as JSON; text that is cut ends with `…`.
+ * A summary or content that is not a string is a tool error (`invalid_output`), never a
+ * silent null: return `JSON.stringify(data)` as content.
+ */
 export function boundToolOutput(output: ToolOutput): { summary: string; content: string | null } {
-  const summary = typeof output.summary === 'string' && output.summary.length > 0 ? output.summary : '(no summary)';
-  const content = typeof output.content === 'string' ? output.content : null;
-  return { summary: truncateBytes(summary, SUMMARY_MAX_BYTES), content: content === null ? null : truncateBytes(content, CONTENT_MAX_BYTES) };
+  if (typeof output !== 'object' || output === null) throw new ToolError('invalid_output', `a tool must return a string or { summary, content? }, not ${typeName(output)}`);
+  if (typeof output.summary !== 'string') throw new ToolError('invalid_output', `the tool output summary must be a string, not ${typeName(output.summary)}`);
+  const raw: unknown = output.content;
+  if (raw !== undefined && raw !== null && typeof raw !== 'string') {
+    throw new ToolError('invalid_output', `the tool output content must be a string or null, not ${typeName(raw)}; use JSON.stringify(…) for data`);
+  }
+  const summary = truncateBytes(output.summary.length > 0 ? output.summary : 'tool completed', SUMMARY_MAX_BYTES);
+  let content = typeof raw === 'string' ? truncateBytes(raw, CONTENT_MAX_BYTES) : null;
+  // JSON escapes (quotes, control characters) can still push the whole output over the bound.
+  for (let size = byteLength(JSON.stringify({ summary, content })); content !== null && size > OUTPUT_MAX_BYTES; size = byteLength(JSON.stringify({ summary, content }))) {
+    content = content === '…' ? '' : truncateBytes(content, Math.max(3, byteLength(content) - Math.max(size - OUTPUT_MAX_BYTES, 1) - 3));
+  }
+  return { summary, content };
 }
 
 /** Renders any thrown value as a ToolOutput; never throws itself. */

@@ -1,7 +1,7 @@
 /** JSON values as they cross the component boundary. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
-/** What a tool returns: a short summary (≤ 1024 bytes) and optional content (≤ 64 KiB). */
+/** What a tool returns: a short summary (≤ 1024 bytes) and optional content (a string; cut to 60 416 bytes, see boundToolOutput). */
 export interface ToolOutput {
   summary: string;
   content?: string | null;
@@ -35,6 +35,16 @@ export interface HostResponsePayload {
   readonly source_event_id: string;
   readonly response?: { status: number; headers: { name: string; value: string }[]; body: string; truncated: boolean };
   readonly error?: { code: string; message: string };
+}
+
+/**
+ * The `state_restored` event: the plugin's durable state (every key set by `stateSet` and
+ * not deleted), delivered before any other event after each start of the service, to the
+ * first ingress that declares `state_restored` in its `event_kinds` (or declares no kinds).
+ * `state` is `{}` when nothing was kept.
+ */
+export interface StateRestoredPayload {
+  readonly state: { readonly [key: string]: JsonValue };
 }
 
 /** The envelope of one output command (the PDK's builders fill it in). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Commands, definePlugin, defineTools, renderToolError, ToolError, truncateBytes, type IngressEvent } from '../src/index.js';
+import { CONTENT_MAX_BYTES, Commands, STATE_LIMITS, definePlugin, defineTools, OUTPUT_MAX_BYTES, renderToolError, ToolError, truncateBytes, type IngressEvent } from '../src/index.js';
 import { byteLength } from '../src/bounds.js';
 
 const event: IngressEvent = {
@@ -45,9 +45,39 @@ describe('defineTools', () => {
     assert.ok(byteLength(out.summary) <= 1024);
     assert.ok(out.summary.endsWith('…'));
     assert.ok(!out.summary.includes('\uFFFD'));
-    assert.ok(byteLength(out.content) <= 64 * 1024);
+    assert.ok(byteLength(out.content) <= CONTENT_MAX_BYTES);
     assert.equal(truncateBytes('abc', 10), 'abc');
     assert.equal(byteLength('a€𝄞'), 1 + 3 + 4);
+  });
+});
+
+describe('tool output bounds (what the host accepts)', () => {
+  const { call } = defineTools({
+    huge: () => ({ summary: 'many', content: 'y'.repeat(200_000) }),
+    quotes: () => ({ summary: 'escapes', content: '"\n'.repeat(40_000) }),
+    // What a plain-JS author (or one who silenced the type checker) can return.
+    data: () => ({ summary: 'data', content: { rows: [1, 2] } }) as unknown as string,
+    numeric: () => ({ summary: 42 }) as unknown as string,
+  });
+
+  it('cuts 200,000 characters of content to Yoi\'s 60,416-byte bound, with a marker, and the whole output fits 64 KiB', () => {
+    assert.equal(CONTENT_MAX_BYTES, 60_416);
+    const raw = call('huge', '{}');
+    assert.ok(byteLength(raw) <= OUTPUT_MAX_BYTES, String(byteLength(raw)));
+    const out = JSON.parse(raw) as { content: string };
+    assert.equal(byteLength(out.content), CONTENT_MAX_BYTES);
+    assert.ok(out.content.endsWith('…'));
+  });
+
+  it('cuts further when JSON escapes would make the output longer than 64 KiB', () => {
+    const raw = call('quotes', '{}');
+    assert.ok(byteLength(raw) <= OUTPUT_MAX_BYTES, String(byteLength(raw)));
+    assert.ok((JSON.parse(raw) as { content: string }).content.endsWith('…'));
+  });
+
+  it('reports content or a summary that is not a string as a tool error, never a silent null', () => {
+    assert.deepEqual(JSON.parse(call('data', '{}')), { summary: 'tool error: invalid_output', content: 'the tool output content must be a string or null, not an object; use JSON.stringify(…) for data' });
+    assert.deepEqual(JSON.parse(call('numeric', '{}')), { summary: 'tool error: invalid_output', content: 'the tool output summary must be a string, not a number' });
   });
 });
 
@@ -76,6 +106,32 @@ describe('Commands', () => {
     }
     assert.deepEqual(out.output_commands![3]!.payload, { method: 'POST', url: 'https://api.example/v1', body: '{}', reply_ingress: 'replies' });
     assert.deepEqual(out.output_commands![4]!.payload, { timer_id: 'beat', delay_ms: 0, interval_ms: 1000, data: { n: 1 } });
+  });
+
+  it('builds state_set and state_delete, committed with the event like every other command, and refuses a null value', () => {
+    const out = new Commands(event).stateSet('session', { id: 'abc', seq: 42 }).stateDelete('old').output();
+    assert.deepEqual(
+      out.output_commands!.map((x) => [x.kind, x.payload, x.source_event_id, x.command_id]),
+      [
+        ['state_set', { key: 'session', value: { id: 'abc', seq: 42 } }, event.correlation_id, `${event.correlation_id}:0`],
+        ['state_delete', { key: 'old' }, event.correlation_id, `${event.correlation_id}:1`],
+      ],
+    );
+    assert.throws(() => new Commands(event).stateSet('k', null as never), /use stateDelete/);
+  });
+
+  it('names the last command added, so a host_response can be matched to its request', () => {
+    const c = new Commands(event);
+    assert.equal(c.lastCommandId, null);
+    c.statusUpdate('a').hostRequest({ method: 'GET', url: 'https://api.example/v1' });
+    assert.equal(c.lastCommandId, `${event.correlation_id}:1`);
+    assert.equal(c.lastCommandId, c.output().output_commands!.at(-1)!.command_id);
+  });
+});
+
+describe('durable state bounds', () => {
+  it('match what the host enforces (64 keys, 48 KiB, 128-byte keys, 16 KiB per command payload)', () => {
+    assert.deepEqual(STATE_LIMITS, { keyBytes: 128, keys: 64, bytes: 48 * 1024, payloadBytes: 16 * 1024 });
   });
 });
 

@@ -81,7 +81,7 @@ export function authorizeHostApi(subject: AuthoritySubject, api: HostApi): Denia
   }
 }
 
-export function isUsableFsGrant(grant: FsGrant): boolean {
+function isUsableFsGrant(grant: FsGrant): boolean {
   return grant.root.trim() !== '' && grant.root.startsWith('/') && grant.operations.length > 0;
 }
 

@@ -6,13 +6,13 @@ import { authorizeHostApi, authorizeIngress, authorizeService, authorizeTool, ty
 import { hasPermission } from './permissions.js';
 import { isBroadTarget, requestTargetLabel, targetCovers, targetsIntersect, websocketTargetLabel } from './targets.js';
 
-export interface RuntimeInspection {
+interface RuntimeInspection {
   readonly eligible: boolean;
   readonly status: string;
   readonly diagnostic?: string;
 }
 
-export interface HostApiInspection {
+interface HostApiInspection {
   readonly permission: string;
   readonly requested: boolean;
   readonly granted: boolean;
@@ -30,7 +30,7 @@ export interface ToolInspection {
   readonly diagnostic?: string;
 }
 
-export interface NamedSurfaceInspection {
+interface NamedSurfaceInspection {
   readonly name: string;
   readonly permission: string;
   readonly requested: boolean;

@@ -1,13 +1,13 @@
 import type { RequestTarget, WebSocketTarget } from '../manifest/types.js';
 
 /** Methods a request target may list (trimmed, case-insensitive). */
-export const REQUEST_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+const REQUEST_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { http: 80, https: 443, ws: 80, wss: 443 };
 
 type AnyTarget = RequestTarget | WebSocketTarget;
 
-export function normalizeScheme(scheme: string): string {
+function normalizeScheme(scheme: string): string {
   return scheme.trim().toLowerCase();
 }
 

@@ -1,17 +1,26 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../atomic-write.js';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { boundText } from '../diagnostics.js';
 import { parseManifest } from '../manifest/parse.js';
-import type { Manifest } from '../manifest/types.js';
+import { INSTANCE_WORLD, TOOL_WORLD, type Manifest } from '../manifest/types.js';
 import { normalizePackagePath } from '../package/paths.js';
 import { componentizeQuickJs } from './componentize.js';
 import { pluginWorldWit } from './wit-world.js';
+import { ensureEditorTypes, pdkDistDir, type EditorTypesOutcome } from './editor-types.js';
+import { typeCheckPlugin } from './type-check.js';
 
-export const ENTRY_CANDIDATES = ['src/plugin.ts', 'src/plugin.js', 'src/index.ts', 'src/index.js'] as const;
+const ENTRY_CANDIDATES = ['src/plugin.ts', 'src/plugin.js', 'src/index.ts', 'src/index.js'] as const;
+
+interface TypeCheckReport {
+  /** `passed`; `unchanged` (the sources and the PDK are those of the last passing check); `skipped` for a JavaScript entry. */
+  readonly status: 'passed' | 'unchanged' | 'skipped';
+  readonly durationMs: number;
+  /** Source files the compiler checked (the plugin's own, not the PDK's or the libraries'). */
+  readonly files: number;
+}
 
 export interface BuildResult {
   readonly outputPath: string;
@@ -19,15 +28,58 @@ export interface BuildResult {
   readonly skipped: boolean;
   readonly durationMs: number;
   readonly entry: string;
+  readonly typeCheck: TypeCheckReport;
+  /** What happened to the PDK's types for editors (`<plugin>/node_modules/@yoi-plugins/pdk`); null without a tsconfig.json. */
+  readonly editorTypes: EditorTypesOutcome | null;
 }
 
 export class BuildError extends Error {
   override readonly name = 'BuildError';
+  /**
+   * `kind` is `type` when the TypeScript compiler reported errors, `build` for anything else;
+   * `lines` are the located errors (`src/plugin.ts:3:14: …`), one per line.
+   */
+  constructor(
+    message: string,
+    readonly kind: 'type' | 'build' = 'build',
+    readonly lines: readonly string[] = [],
+  ) {
+    super(message);
+  }
 }
 
-function pdkDir(): string {
-  // packages/pdk/dist/src/index.js → packages/pdk/dist/src
-  return dirname(fileURLToPath(import.meta.resolve('@yoi-plugins/pdk')));
+const pdkDir = pdkDistDir;
+
+/** The exports each world needs from the bundle, and the PDK helper that makes them. */
+const WORLD_EXPORTS: Readonly<Record<string, { readonly names: readonly string[]; readonly helper: string; readonly example: string }>> = {
+  [TOOL_WORLD]: { names: ['call'], helper: 'defineTools', example: 'export const { call } = defineTools({ … })' },
+  [INSTANCE_WORLD]: {
+    names: ['start', 'handleTool', 'handleIngress', 'status', 'stop'],
+    helper: 'definePlugin',
+    example: 'export const { start, handleTool, handleIngress, status, stop } = definePlugin({ … })',
+  },
+};
+
+/**
+ * A bundle built for the other world (`defineTools` with the instance world, `definePlugin`
+ * with the tool world) would build, check and then trap on its first call: refused here,
+ * naming both ways out.
+ */
+function worldExportsProblem(manifest: Manifest, entry: string, exports: readonly string[]): string | null {
+  const world = manifest.runtime?.world;
+  const wanted = world !== undefined ? WORLD_EXPORTS[world] : undefined;
+  if (!wanted) return null;
+  const missing = wanted.names.filter((n) => !exports.includes(n));
+  if (missing.length === 0) return null;
+  const [otherWorld, other] = Object.entries(WORLD_EXPORTS).find(([w]) => w !== world)!;
+  const shortWorld = (w: string) => (w === TOOL_WORLD ? 'tool' : 'instance');
+  if (other.names.every((n) => exports.includes(n))) {
+    return (
+      `plugin.toml declares world = "${world}", but ${entry} exports the ${shortWorld(otherWorld)} world (${other.helper}). ` +
+      `Use ${wanted.helper} (${wanted.example}), or set world = "${otherWorld}" in plugin.toml${otherWorld === TOOL_WORLD ? ' (a tool plugin has no services or ingress)' : ''}`
+    );
+  }
+  return `${entry} does not export ${missing.map((n) => `\`${n}\``).join(', ')}, which world "${world}" needs: ${wanted.example}`;
 }
 
 function builderVersion(): string {
@@ -35,7 +87,7 @@ function builderVersion(): string {
 }
 
 /** Bundles the plugin's TypeScript/JavaScript into one ES module; host interfaces stay imports. */
-export async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Promise<string> {
+async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Promise<string> {
   const { build } = await import('esbuild');
   const pdk = pdkDir();
   const result = await build({
@@ -51,10 +103,13 @@ export async function bundlePlugin(dir: string, entry: string, manifest: Manifes
     external: ['yoi:*', 'wasi:*'],
     alias: { '@yoi-plugins/pdk/request': join(pdk, 'request.js'), '@yoi-plugins/pdk/fs': join(pdk, 'fs.js'), '@yoi-plugins/pdk': join(pdk, 'index.js') },
   }).catch((error: { errors?: { text: string; location?: { file: string; line: number; column: number; lineText: string } | null }[] }) => {
-    const lines = (error.errors ?? []).slice(0, 10).map((e) => (e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ${e.text}\n    ${e.location.lineText}` : e.text));
-    throw new BuildError(`the plugin source does not compile:\n${lines.join('\n') || 'unknown error'}`);
+    const lines = (error.errors ?? []).slice(0, 10).map((e) => (e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ${e.text}` : e.text));
+    throw new BuildError('the plugin source does not compile', 'build', lines.length > 0 ? lines : ['unknown error']);
   });
-  const imports = new Set(Object.values(result.metafile!.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path)));
+  const outputs = Object.values(result.metafile!.outputs);
+  const worldProblem = worldExportsProblem(manifest, entry, outputs.flatMap((o) => o.exports));
+  if (worldProblem) throw new BuildError(worldProblem);
+  const imports = new Set(outputs.flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path)));
   const requested = new Set(manifest.permissions.flatMap((p) => (p.kind === 'host_api' ? [p.api] : [])));
   for (const specifier of imports) {
     const match = /^yoi:host\/(request|fs|websocket)@1\.0\.0$/.exec(specifier);
@@ -88,21 +143,24 @@ export async function buildPlugin(dirInput: string, options: { force?: boolean; 
   const entry = ENTRY_CANDIDATES.find((candidate) => existsSync(join(dir, candidate)));
   if (!entry) throw new BuildError(`no entry point: create one of ${ENTRY_CANDIDATES.join(', ')}`);
 
+  const stampPath = join(dir, '.yoi-build', 'stamp.json');
+  const stamp = await readStamp(stampPath);
+  const editorTypes = existsSync(join(dir, 'tsconfig.json')) ? await ensureEditorTypes(dir) : null;
+  const typeCheck = await checkTypes(dir, entry, stamp, stampPath, options.force === true, progress);
+
   progress(`bundling ${entry}`);
   const bundle = await bundlePlugin(dir, entry, manifest);
   const outputPath = join(dir, target);
-  const stampPath = join(dir, '.yoi-build', 'stamp.json');
   const key = createHash('sha256').update(JSON.stringify([bundle, pluginWorldWit(manifest), builderVersion()])).digest('hex');
   if (!options.force && existsSync(outputPath)) {
     try {
-      const stamp = JSON.parse(await readFile(stampPath, 'utf8')) as { key: string; output: string };
       const output = createHash('sha256').update(await readFile(outputPath)).digest('hex');
       if (stamp.key === key && stamp.output === output) {
         progress('up to date');
-        return { outputPath, bytes: (await readFile(outputPath)).length, skipped: true, durationMs: performance.now() - started, entry };
+        return { outputPath, bytes: (await readFile(outputPath)).length, skipped: true, durationMs: performance.now() - started, entry, typeCheck, editorTypes };
       }
     } catch {
-      // no or bad stamp: build
+      // no output yet: build
     }
   }
   progress('componentizing with QuickJS (about a second)');
@@ -114,7 +172,71 @@ export async function buildPlugin(dirInput: string, options: { force?: boolean; 
   }
   await writeFileAtomic(outputPath, bytes);
   await mkdir(dirname(stampPath), { recursive: true });
-  await writeFile(stampPath, JSON.stringify({ key, output: createHash('sha256').update(bytes).digest('hex') }) + '\n');
+  await writeStamp(stampPath, { key, output: createHash('sha256').update(bytes).digest('hex') });
   progress(`wrote ${relative(process.cwd(), outputPath) || outputPath} (${bytes.length} bytes)`);
-  return { outputPath, bytes: bytes.length, skipped: false, durationMs: performance.now() - started, entry };
+  return { outputPath, bytes: bytes.length, skipped: false, durationMs: performance.now() - started, entry, typeCheck, editorTypes };
+}
+
+interface Stamp {
+  readonly key?: string;
+  readonly output?: string;
+  /** Key of the sources, compiler and PDK of the last type check that passed. */
+  readonly types?: string;
+}
+
+async function readStamp(path: string): Promise<Stamp> {
+  try {
+    const value = JSON.parse(await readFile(path, 'utf8')) as unknown;
+    return typeof value === 'object' && value !== null ? (value as Stamp) : {};
+  } catch {
+    return {};
+  }
+}
+
+async function writeStamp(path: string, change: Stamp): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, JSON.stringify({ ...(await readStamp(path)), ...change }) + '\n');
+}
+
+const SOURCE_EXTENSIONS = /\.(?:[cm]?ts|tsx|[cm]?js|jsx|json)$/;
+const NOT_SOURCES = new Set(['node_modules', '.yoi-build', '.git', '.hg', '.svn', '.jj', 'target']);
+const MAX_SOURCE_FILES = 2000;
+
+/** A key over everything the type check reads in the plugin folder, the compiler and the PDK; null when there are too many files to key. */
+async function typeCheckKey(dir: string): Promise<string | null> {
+  const hash = createHash('sha256');
+  let count = 0;
+  const walk = async (folder: string): Promise<boolean> => {
+    for (const entry of (await readdir(folder, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (NOT_SOURCES.has(entry.name)) continue;
+      const full = join(folder, entry.name);
+      if (entry.isDirectory()) {
+        if (!(await walk(full))) return false;
+      } else if (entry.isFile() && SOURCE_EXTENSIONS.test(entry.name)) {
+        if (++count > MAX_SOURCE_FILES) return false;
+        hash.update(relative(dir, full)).update('\0').update(await readFile(full)).update('\0');
+      }
+    }
+    return true;
+  };
+  if (!(await walk(dir))) return null;
+  const pdk = pdkDir();
+  for (const name of (await readdir(pdk)).sort()) if (name.endsWith('.d.ts')) hash.update(name).update(await readFile(join(pdk, name)));
+  const ts = (await import('typescript')).default;
+  return hash.update(ts.version).digest('hex');
+}
+
+async function checkTypes(dir: string, entry: string, stamp: Stamp, stampPath: string, force: boolean, progress: (m: string) => void): Promise<TypeCheckReport> {
+  const started = performance.now();
+  if (!/\.[cm]?tsx?$/.test(entry)) return { status: 'skipped', durationMs: 0, files: 0 };
+  const key = await typeCheckKey(dir);
+  if (!force && key !== null && stamp.types === key) return { status: 'unchanged', durationMs: performance.now() - started, files: 0 };
+  progress(`type-checking ${entry} (tsc)`);
+  const result = await typeCheckPlugin(dir, entry, pdkDir());
+  if (result.count > 0) {
+    const more = result.count > result.errors.length ? [`… ${result.count - result.errors.length} more`] : [];
+    throw new BuildError(`${result.count} type error${result.count === 1 ? '' : 's'} (tsc), nothing was bundled`, 'type', [...result.errors, ...more]);
+  }
+  if (key !== null) await writeStamp(stampPath, { types: key });
+  return { status: 'passed', durationMs: performance.now() - started, files: result.files };
 }

@@ -1,9 +1,9 @@
 import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureEditorTypes, type EditorTypesOutcome } from './editor-types.js';
 
 export const TEMPLATES = ['ts-tool', 'ts-service'] as const;
-export type TemplateName = (typeof TEMPLATES)[number];
 
 export class TemplateError extends Error {
   override readonly name = 'TemplateError';
@@ -14,7 +14,7 @@ function templatesDir(): string {
 }
 
 /** A safe plugin id from a directory name: lowercase letters, digits, `-`, `_`, `.`. */
-export function idFromName(name: string): string {
+function idFromName(name: string): string {
   const id = name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[.-]+|[.-]+$/g, '').slice(0, 64);
   return id || 'my-plugin';
 }
@@ -33,7 +33,7 @@ async function listFiles(dir: string): Promise<string[]> {
  * `yoi plugin new`: writes a template into `destination` (created if missing). Refuses a
  * destination that is a symlink, a file, or a non-empty directory. Nothing else is touched.
  */
-export async function newPlugin(template: string, destination: string): Promise<{ destination: string; id: string; files: string[] }> {
+export async function newPlugin(template: string, destination: string): Promise<{ destination: string; id: string; files: string[]; editorTypes: EditorTypesOutcome }> {
   if (!(TEMPLATES as readonly string[]).includes(template)) throw new TemplateError(`unknown template \`${template.slice(0, 40)}\` (available: ${TEMPLATES.join(', ')})`);
   const dest = resolve(destination);
   const info = await lstat(dest).catch(() => null);
@@ -52,5 +52,7 @@ export async function newPlugin(template: string, destination: string): Promise<
     await writeFile(join(dest, rel), text, { flag: 'wx' });
     files.push(rel.split('\\').join('/'));
   }
-  return { destination: dest, id, files };
+  // The PDK's types for editors, in node_modules (outside the package and its digest).
+  const editorTypes = await ensureEditorTypes(dest);
+  return { destination: dest, id, files, editorTypes };
 }

@@ -5,7 +5,7 @@ import type { Manifest } from '../manifest/types.js';
 import { INSTANCE_WORLD } from '../manifest/types.js';
 
 /** The project's WIT: `yoi:plugin@1.0.0` worlds and `yoi:host@1.0.0` interfaces. */
-export function witDir(): string {
+function witDir(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'wit');
 }
 

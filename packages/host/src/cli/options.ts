@@ -12,7 +12,7 @@ export interface CommonOptions {
 /** Store options from `--workspace` (default: the current directory) and the environment. */
 export function storeOptions(io: CliIo, options: CommonOptions): StoreOptions {
   const workspace = resolve(io.cwd, options.workspace ?? '.');
-  let isDirectory = false;
+  let isDirectory: boolean;
   try {
     isDirectory = statSync(workspace).isDirectory();
   } catch {

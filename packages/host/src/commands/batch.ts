@@ -84,7 +84,7 @@ function preflight(commands: readonly ValidatedCommand[], view: PlanView, limits
 }
 
 /** Size of a state as the bounds count it: each key plus its value's JSON, in UTF-8 bytes. */
-export function stateBytes(state: ReadonlyMap<string, JsonValue>): number {
+function stateBytes(state: ReadonlyMap<string, JsonValue>): number {
   let total = 0;
   for (const [key, value] of state) total += Buffer.byteLength(key) + Buffer.byteLength(JSON.stringify(value));
   return total;

@@ -38,11 +38,12 @@ export const COMMAND_LIMITS = {
 
 export type CommandStatus = 'Recorded' | 'Rejected' | 'Unsupported';
 
+/** Yoi's result record: ids and kind are `null` when the command did not carry a valid one. */
 export interface CommandResult {
-  readonly correlation_id?: string;
-  readonly source_event_id?: string;
-  readonly command_id?: string;
-  readonly kind?: string;
+  readonly correlation_id: string | null;
+  readonly source_event_id: string | null;
+  readonly command_id: string | null;
+  readonly kind: string | null;
   readonly status: CommandStatus;
   readonly message: string;
   readonly recorded_at: string;
@@ -72,10 +73,10 @@ export type ValidatedCommand = Ids & {
 
 export function commandResult(ids: Partial<Ids> & { kind?: string }, status: CommandStatus, message: string): CommandResult {
   return {
-    ...(ids.correlation_id !== undefined ? { correlation_id: ids.correlation_id } : {}),
-    ...(ids.source_event_id !== undefined ? { source_event_id: ids.source_event_id } : {}),
-    ...(ids.command_id !== undefined ? { command_id: ids.command_id } : {}),
-    ...(ids.kind !== undefined ? { kind: ids.kind } : {}),
+    correlation_id: ids.correlation_id ?? null,
+    source_event_id: ids.source_event_id ?? null,
+    command_id: ids.command_id ?? null,
+    kind: ids.kind ?? null,
     status,
     message: boundText(redactText(message, 512), 512),
     recorded_at: rfc3339(),
@@ -83,6 +84,9 @@ export function commandResult(ids: Partial<Ids> & { kind?: string }, status: Com
 }
 
 class Invalid extends Error {}
+
+/** Yoi's wording for an envelope that does not have the envelope's shape. */
+const MALFORMED_ENVELOPE = 'malformed service output command envelope';
 
 function record(value: unknown, allowed: readonly string[], what: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Invalid(`${what} must be a JSON object`);
@@ -112,7 +116,7 @@ function validateOne(raw: unknown, event: IngressEvent, plugin: ResolvedPlugin):
 type Shape = ValidatedCommand extends infer C ? (C extends unknown ? Omit<C, 'raw'> : never) : never;
 
 function validateShape(raw: unknown, event: IngressEvent, plugin: ResolvedPlugin): Shape {
-  const envelope = record(raw, ['correlation_id', 'source_event_id', 'command_id', 'kind', 'payload', 'requested_at'], 'output command envelope');
+  const envelope = record(raw, ['correlation_id', 'source_event_id', 'command_id', 'kind', 'payload', 'requested_at'], MALFORMED_ENVELOPE + ': the envelope');
   for (const field of ['correlation_id', 'source_event_id', 'command_id'] as const) {
     if (!isEnvelopeId(envelope[field])) throw new Invalid(`${field} is empty, too long, or contains control characters`);
   }
@@ -120,8 +124,8 @@ function validateShape(raw: unknown, event: IngressEvent, plugin: ResolvedPlugin
   if (ids.source_event_id !== event.correlation_id) throw new Invalid('source_event_id does not match the ingress event being handled');
   if (!isRfc3339(envelope['requested_at'])) throw new Invalid('requested_at is not an RFC 3339 timestamp');
   const kind = envelope['kind'];
-  if (typeof kind !== 'string' || !(COMMAND_KINDS as readonly string[]).includes(kind)) throw new Invalid('unsupported output command kind');
-  if (envelope['payload'] === undefined) throw new Invalid('payload is required');
+  if (typeof kind !== 'string' || !(COMMAND_KINDS as readonly string[]).includes(kind)) throw new Invalid(`${MALFORMED_ENVELOPE}: unsupported output command kind`);
+  if (envelope['payload'] === undefined) throw new Invalid(`${MALFORMED_ENVELOPE}: payload is required`);
   if (Buffer.byteLength(JSON.stringify(envelope['payload'])) > COMMAND_LIMITS.payloadBytes) throw new Invalid(`payload exceeds ${COMMAND_LIMITS.payloadBytes} bytes`);
   const what = `${kind} payload`;
   switch (kind as CommandKind) {
@@ -230,6 +234,7 @@ function validateShape(raw: unknown, event: IngressEvent, plugin: ResolvedPlugin
 }
 
 function stateKey(value: unknown): string {
+  // eslint-disable-next-line no-control-regex
   if (typeof value !== 'string' || value.length === 0 || Buffer.byteLength(value) > COMMAND_LIMITS.stateKeyBytes || /[\u0000-\u001f\u007f]/.test(value)) {
     throw new Invalid(`state key must be 1–${COMMAND_LIMITS.stateKeyBytes} bytes without control characters`);
   }
@@ -277,7 +282,7 @@ export function validateOutputCommands(output: unknown, event: IngressEvent, plu
       commands.push(command);
     } catch (error) {
       const message = error instanceof Invalid ? error.message : 'output command could not be validated';
-      rejected.push(commandResult(known, 'Rejected', `malformed or unauthorised output command: ${message}`));
+      rejected.push(commandResult(known, 'Rejected', message));
     }
   }
   return rejected.length > 0 ? { ok: false, results: rejected, valid: commands } : { ok: true, commands };

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { readPackageFile } from '../package/archive-file.js';
 import { loadPluginPackage } from '../package/plugin-package.js';
 import { renderEntry } from '../store/enablement-edit.js';
+import type { JsonValue } from '../manifest/types.js';
 import type { ConnectionPolicy } from '../websocket/policy.js';
 import type { DiscordEmulator } from './discord-emulator.js';
 
@@ -10,10 +11,16 @@ export const DISCORD_BOT_REF = 'builtin:example.discord-bot';
 
 /**
  * Writes `<workspace>/.yoi/plugins.toml` enabling the builtin Discord bot against an emulator:
- * config with its URLs, grants bound to the built package, the bot token as a frame secret on
+ * config with its URLs (and the emulator's identify window), grants bound to the built package, the bot token as a frame secret on
  * the Gateway connection and as the REST Authorization header. Returns the package digest.
  */
-export async function writeBotWorkspace(workspace: string, builtinDir: string, emulator: DiscordEmulator, policy: Partial<ConnectionPolicy> = {}): Promise<string> {
+export async function writeBotWorkspace(
+  workspace: string,
+  builtinDir: string,
+  emulator: DiscordEmulator,
+  policy: Partial<ConnectionPolicy> = {},
+  config: Record<string, JsonValue> = {},
+): Promise<string> {
   const files = await readPackageFile(join(builtinDir, 'example.discord-bot.yoi-plugin'));
   const pkg = files.ok ? loadPluginPackage(files.value) : files;
   if (!pkg.ok) throw new Error(`the builtin bot is not available (run npm run build): ${pkg.diagnostic.message}`);
@@ -26,7 +33,7 @@ export async function writeBotWorkspace(workspace: string, builtinDir: string, e
       version: manifest.version,
       digest,
       surfaces: [],
-      config: { gateway_url: emulator.url, rest_base: emulator.restBase },
+      config: { gateway_url: emulator.url, rest_base: emulator.restBase, identify_interval_ms: emulator.identifyWindowMs, ...config },
       websocket: { ping_interval_ms: 1000, pong_timeout_ms: 1000, reconnect_base_ms: 100, reconnect_max_ms: 1000, send_limit: 100_000, ...policy },
       grants: {
         id: DISCORD_BOT_REF,

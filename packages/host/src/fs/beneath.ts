@@ -58,7 +58,7 @@ export function beneathProblem(): Promise<string | null> {
 }
 
 /** Opens `name` relative to the directory `dir` refers to. `name` is one component, checked by the caller. */
-export function openAt(dir: FileHandle, name: string, flags: number, mode?: number): Promise<FileHandle> {
+function openAt(dir: FileHandle, name: string, flags: number, mode?: number): Promise<FileHandle> {
   return open(`${procPathOf(dir)}/${name}`, flags, mode);
 }
 

@@ -1,6 +1,4 @@
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { Agent, request as undiciRequest } from 'undici';
 import type { AuthoritySubject } from '../authority/authorize.js';
 import { authorizeHostApi, authorizeRequestTarget, safeUrlLabel } from '../authority/authorize.js';
 import { parseTargetUrl, requestTargetAllows } from '../authority/targets.js';
@@ -23,10 +21,10 @@ export const REQUEST_LIMITS = {
   timeoutMs: 5_000,
 } as const;
 
-export const ALLOWED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+const ALLOWED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 /** Headers that carry credentials: never taken from guest memory, never returned to it. */
-export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
   'authorization',
   'proxy-authorization',
   'cookie',
@@ -38,7 +36,6 @@ export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// eslint-disable-next-line no-control-regex
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 export interface PreparedRequest {
@@ -120,6 +117,7 @@ async function resolvePinned(url: URL): Promise<{ address: string; family: numbe
   const host = bareHost(url);
   const family = isIP(host);
   if (family !== 0) return [{ address: host, family }];
+  const { lookup } = await import('node:dns/promises');
   return lookup(host, { all: true, verbatim: true });
 }
 
@@ -168,6 +166,13 @@ export function grantHeaders(subject: AuthoritySubject, prepared: PreparedReques
   return { headers };
 }
 
+let undici: Promise<typeof import('undici')> | undefined;
+
+/** undici is loaded by the first request, not when the host starts (it costs ~100 ms). */
+function loadUndici(): Promise<typeof import('undici')> {
+  return (undici ??= import('undici'));
+}
+
 /** Executes a prepared request: pinned DNS, no redirects, no proxy, bounded response. */
 export async function executeRequest(prepared: PreparedRequest, options: RequestOptions = {}): Promise<string> {
   const target = parseTargetUrl(prepared.url.href);
@@ -185,6 +190,7 @@ export async function executeRequest(prepared: PreparedRequest, options: Request
   }
   if (addresses.length === 0) return hostError('failed', `request to ${label} failed: host has no addresses`);
   const pinned = addresses[0]!;
+  const { Agent, request: undiciRequest } = await loadUndici();
   const agent = new Agent({
     connect: {
       timeout: timeoutMs,

@@ -1,4 +1,5 @@
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
+import { webSocketClass } from '../websocket/ws-module.js';
 import type { AuthoritySubject } from '../authority/authorize.js';
 import { authorizeHostApi, authorizeWebSocketTarget, safeUrlLabel } from '../authority/authorize.js';
 import { parseTargetUrl } from '../authority/targets.js';
@@ -75,7 +76,7 @@ export class WebSocketPullSession {
     const label = 'error' in target ? 'websocket' : safeUrlLabel(target);
     this.#reserved++;
     try {
-      const socket = new WebSocket(url, { handshakeTimeout: WEBSOCKET_PULL_LIMITS.openTimeoutMs, maxPayload: WEBSOCKET_PULL_LIMITS.receiveBytes, followRedirects: false });
+      const socket = new (webSocketClass())(url, { handshakeTimeout: WEBSOCKET_PULL_LIMITS.openTimeoutMs, maxPayload: WEBSOCKET_PULL_LIMITS.receiveBytes, followRedirects: false });
       // Listen before the handshake completes: a frame can arrive with the 101 response.
       const handle: Handle = { socket, url: label, inbox: [], waiter: null, closed: false, error: null };
       socket.on('message', (data, isBinary) => {

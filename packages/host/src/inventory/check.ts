@@ -11,10 +11,10 @@ import { readPluginDirectory } from '../package/directory.js';
 import { loadPluginPackage, type PluginPackage } from '../package/plugin-package.js';
 import { INSPECTION_SAFETY } from './safety.js';
 
-export type CheckStatus = 'active' | 'partial' | 'rejected';
+type CheckStatus = 'active' | 'partial' | 'rejected';
 
 /** A diagnostic as `check` reports it; `placeholder` and `note` are check-only kinds. */
-export interface CheckDiagnostic {
+interface CheckDiagnostic {
   readonly kind: DiagnosticKind | 'placeholder' | 'note';
   readonly phase: Diagnostic['phase'] | 'runtime' | 'inspection';
   readonly message: string;
@@ -35,7 +35,7 @@ export interface PackageReport {
 }
 
 /** What an operator must grant (beyond the requested permissions) before the plugin can run. */
-export interface OperatorGrants {
+interface OperatorGrants {
   readonly permissions: readonly string[];
   readonly request: readonly string[];
   readonly websocket: readonly string[];

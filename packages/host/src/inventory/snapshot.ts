@@ -7,6 +7,7 @@ import { requestTargetLabel, websocketTargetLabel } from '../authority/targets.j
 import { parsePluginRef } from '../manifest/ids.js';
 import { declaredSurfaces, SURFACES } from '../manifest/types.js';
 import { PACKAGE_EXTENSION } from '../store/discover.js';
+import { missingConfig, missingConfigMessage } from '../store/config-requirements.js';
 import { storeDirFor, type StoreOptions } from '../store/locations.js';
 import { loadWorkspace, type WorkspaceState } from '../store/workspace.js';
 
@@ -44,12 +45,14 @@ export interface InventoryItem {
 export interface InventorySnapshot {
   readonly workspace: string;
   readonly enablement_path: string;
+  /** Yoi's recorded plan in plugins.toml (`[plugins] resolved` / `diagnostics`): read, counted, not used. */
+  readonly recorded_plan_ignored: { readonly resolved: number; readonly diagnostics: number } | null;
   readonly items: InventoryItem[];
   /** Items beyond the bound that were left out. */
   readonly omitted: number;
 }
 
-export const MAX_INVENTORY_ITEMS = 128;
+const MAX_INVENTORY_ITEMS = 128;
 const GLOBAL_KEY = '<global>';
 
 function emptyItem(reference: string): InventoryItem {
@@ -89,7 +92,7 @@ export async function inventoryWorkspace(options: StoreOptions): Promise<Invento
   return buildSnapshot(state, options);
 }
 
-export function buildSnapshot(state: WorkspaceState, options: StoreOptions): InventorySnapshot {
+function buildSnapshot(state: WorkspaceState, options: StoreOptions): InventorySnapshot {
   const items = new Map<string, InventoryItem>();
   const packagePresent = new Set<string>();
   const item = (key: string): InventoryItem => {
@@ -135,6 +138,11 @@ export function buildSnapshot(state: WorkspaceState, options: StoreOptions): Inv
     }
   }
 
+  // An entry that could not be read is still configured: its diagnostic lands on its row.
+  for (const entry of state.config.rejected ?? []) {
+    if (entry.id !== undefined) item(entry.id).configured = true;
+  }
+
   for (const record of state.resolution.resolved) {
     const it = item(record.identity);
     it.resolved = it.configured = it.discovered = true;
@@ -144,6 +152,7 @@ export function buildSnapshot(state: WorkspaceState, options: StoreOptions): Inv
     it.static_eligible = inspection.statically_eligible;
     it.tools = [...inspection.tools];
     for (const message of inspectionMessages(inspection)) it.diagnostics.push({ kind: 'static_eligibility', message });
+    for (const missing of missingConfig(record.manifest, record.enabledSurfaces, record.config)) it.diagnostics.push({ kind: 'config', message: missingConfigMessage(missing) });
   }
 
   const allDiagnostics: Diagnostic[] = [...state.configDiagnostics, ...state.discovery.diagnostics, ...state.resolution.diagnostics];
@@ -168,13 +177,14 @@ export function buildSnapshot(state: WorkspaceState, options: StoreOptions): Inv
   return {
     workspace: state.workspace,
     enablement_path: state.enablementPath,
+    recorded_plan_ignored: state.config.recordedPlan ?? null,
     items: all.slice(0, MAX_INVENTORY_ITEMS),
     omitted: Math.max(0, all.length - MAX_INVENTORY_ITEMS),
   };
 }
 
 /** Every finding of a static inspection, as `permission: message` lines. */
-export function inspectionMessages(inspection: StaticInspection): string[] {
+function inspectionMessages(inspection: StaticInspection): string[] {
   const out: string[] = [];
   if (inspection.runtime.diagnostic) out.push(`runtime ${inspection.runtime.status}: ${inspection.runtime.diagnostic}`);
   for (const a of inspection.host_apis) if (a.diagnostic) out.push(`${a.permission}: ${a.diagnostic}`);

@@ -1,5 +1,6 @@
 import type { JsonValue } from '../manifest/types.js';
 import type { IngressEvent } from '../service/ingress-event.js';
+import type { JournalErrorCode } from './error-codes.js';
 import { PluginBook, planAppend, planCommit, type CommitPlanResult, type Plan, type RecordReader } from './book.js';
 import {
   DEFAULT_JOURNAL_LIMITS,
@@ -23,9 +24,46 @@ import { checkPlugin, type Mutation, type StoredEvent } from './records.js';
 export interface RecordStore extends RecordReader {
   /** Makes all mutations durable in one atomic transaction; rejects (with the cause) when nothing of them was stored. */
   persist(mutations: readonly Mutation[]): Promise<void>;
+  /**
+   * Optional, for stores whose atomic unit is one plugin (the JetStream log): makes each unit
+   * durable atomically on its own, all units of a group in one round of writes awaited
+   * together, and reports each unit's outcome (in order). When present it is used instead of
+   * `persist`, and a unit that fails fails only the calls of its plugin.
+   */
+  persistEach?(units: readonly PersistUnit[]): Promise<readonly PersistOutcome[]>;
+  /**
+   * Optional: called before a group is validated, with the plugins it touches. Resolves with
+   * the plugins whose records the store re-read meanwhile (e.g. after a write whose outcome was
+   * unknown), so their books are loaded again before validation.
+   */
+  prepare?(plugins: ReadonlySet<string>): Promise<Iterable<string>>;
   /** A short operator-facing reason for a failed `persist`. */
   describeFailure(error: unknown): string;
   close(): Promise<void>;
+}
+
+/** The writes of one plugin in a group. */
+export interface PersistUnit {
+  readonly plugin: string;
+  readonly mutations: readonly Mutation[];
+}
+
+export type PersistOutcome = { readonly stored: true } | { readonly stored: false; readonly cause: unknown };
+
+/**
+ * A failed write a store classifies itself: its code becomes the `JournalWriteError` code, and
+ * `outcomeUnknown` says the store could not learn whether the write was stored (a server that
+ * stopped answering), which the error message then says instead of "nothing was stored".
+ */
+export class RecordStoreError extends Error {
+  readonly code: JournalErrorCode;
+  readonly outcomeUnknown: boolean;
+  constructor(message: string, code: JournalErrorCode, outcomeUnknown = false, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RecordStoreError';
+    this.code = code;
+    this.outcomeUnknown = outcomeUnknown;
+  }
 }
 
 export interface JournalCoreOptions {
@@ -34,7 +72,7 @@ export interface JournalCoreOptions {
   readonly clock?: () => number;
 }
 
-export const JOURNAL_CLOSED = 'YOI_JOURNAL_CLOSED';
+const JOURNAL_CLOSED = 'YOI_JOURNAL_CLOSED';
 const MESSAGE_MAX = 300;
 
 type Operation =
@@ -198,24 +236,34 @@ export class JournalCore implements Journal {
   }
 
   async #runGroup(group: readonly Operation[]): Promise<void> {
+    if (this.#store.prepare) {
+      const plugins = new Set<string>();
+      for (const operation of group) {
+        try {
+          plugins.add(checkPlugin(operation.plugin));
+        } catch {
+          // refused below, with the rest of its validation
+        }
+      }
+      for (const plugin of await this.#store.prepare(plugins)) this.#books.delete(plugin);
+    }
     const now = this.#clock();
-    const mutations: Mutation[] = [];
     const planned: { operation: Operation; plan: Plan<unknown> }[] = [];
-    const touched = new Set<string>();
+    // Per plugin, in call order: the writes of its planned calls, and the last value of each meta record.
+    const writes = new Map<string, { mutations: Mutation[]; metas: Map<string, Mutation>; calls: { operation: Operation; plan: Plan<unknown> }[] }>();
     // Dead letters written earlier in this group are not in the store yet.
     const pendingDead = new Map<string, string>();
-    const metas = new Map<string, Mutation>();
     for (const operation of group) {
       let plan: Plan<unknown>;
+      let plugin: string;
       try {
-        const plugin = checkPlugin(operation.plugin);
+        plugin = checkPlugin(operation.plugin);
         const book = this.#book(plugin);
         plan =
           operation.kind === 'append'
             ? planAppend(book, plugin, operation.events, now)
             : planCommit(book, plugin, operation.tx, this.limits, now, (order) => pendingDead.get(`${plugin}\u0000${order}`) ?? this.#store.get('dead', plugin, order));
         plan.apply();
-        touched.add(plugin);
       } catch (error) {
         if (error instanceof JournalRejectedError) {
           this.#rejected += 1;
@@ -226,46 +274,70 @@ export class JournalCore implements Journal {
         }
         continue;
       }
+      let unit = writes.get(plugin);
+      if (!unit) writes.set(plugin, (unit = { mutations: [], metas: new Map(), calls: [] }));
       for (const mutation of plan.mutations) {
         if (mutation.kind === 'meta') {
-          // Only the last value of a meta record in the group needs writing.
-          metas.set(`${mutation.plugin}\u0000${mutation.key}`, mutation);
+          unit.metas.set(String(mutation.key), mutation);
           continue;
         }
-        mutations.push(mutation);
+        unit.mutations.push(mutation);
         if (mutation.kind === 'dead' && mutation.value !== null) pendingDead.set(`${mutation.plugin}\u0000${mutation.key}`, mutation.value);
       }
-      planned.push({ operation, plan });
+      const call = { operation, plan };
+      unit.calls.push(call);
+      planned.push(call);
     }
     if (planned.length === 0) return;
-    mutations.push(...metas.values());
-    if (mutations.length > 0) {
-      try {
-        await this.#store.persist(mutations);
-        this.#flushes += 1;
-      } catch (cause) {
-        // Nothing of the group was stored: forget what the books assumed and read them again.
-        for (const plugin of touched) this.#books.delete(plugin);
-        const error = this.#writeError(cause);
-        this.#writeErrors += planned.length;
-        for (const { operation } of planned) operation.reject(error);
-        return;
+    const units: PersistUnit[] = [];
+    for (const [plugin, unit] of writes) {
+      unit.mutations.push(...unit.metas.values());
+      if (unit.mutations.length > 0) units.push({ plugin, mutations: unit.mutations });
+    }
+    const failed = new Map<string, unknown>();
+    if (units.length > 0) {
+      const outcomes = await this.#persist(units);
+      units.forEach((unit, i) => {
+        const outcome = outcomes[i];
+        if (!outcome?.stored) failed.set(unit.plugin, outcome ? outcome.cause : new Error('the store reported no outcome'));
+      });
+      if (failed.size < units.length) this.#flushes += 1;
+    }
+    if (failed.size === 0) this.#lastWriteError = null;
+    const finished = performance.now();
+    for (const [plugin, unit] of writes) {
+      if (failed.has(plugin)) {
+        // Nothing of this plugin's writes was stored: forget what its book assumed and read it again.
+        this.#books.delete(plugin);
+        const error = this.#writeError(failed.get(plugin));
+        this.#writeErrors += unit.calls.length;
+        for (const { operation } of unit.calls) operation.reject(error);
+        continue;
+      }
+      for (const { operation, plan } of unit.calls) {
+        this.#latency.record((finished - operation.started) * 1000);
+        if (operation.kind === 'append') {
+          const events = plan.result as JournalEvent[];
+          this.#appended += events.length;
+          operation.resolve(events);
+        } else {
+          const { evicted } = plan.result as CommitPlanResult;
+          this.#commits += 1;
+          this.#evicted += evicted.length;
+          operation.resolve({ evicted });
+        }
       }
     }
-    this.#lastWriteError = null;
-    const finished = performance.now();
-    for (const { operation, plan } of planned) {
-      this.#latency.record((finished - operation.started) * 1000);
-      if (operation.kind === 'append') {
-        const events = plan.result as JournalEvent[];
-        this.#appended += events.length;
-        operation.resolve(events);
-      } else {
-        const { evicted } = plan.result as CommitPlanResult;
-        this.#commits += 1;
-        this.#evicted += evicted.length;
-        operation.resolve({ evicted });
-      }
+  }
+
+  /** One outcome per unit: through `persistEach` where the store has it, else one atomic `persist` of everything. */
+  async #persist(units: readonly PersistUnit[]): Promise<readonly PersistOutcome[]> {
+    if (this.#store.persistEach) return this.#store.persistEach(units);
+    try {
+      await this.#store.persist(units.flatMap((unit) => unit.mutations));
+      return units.map(() => ({ stored: true }) as const);
+    } catch (cause) {
+      return units.map(() => ({ stored: false, cause }) as const);
     }
   }
 
@@ -276,9 +348,11 @@ export class JournalCore implements Journal {
     } catch {
       reason = 'unknown failure';
     }
-    let message = `journal write failed (${this.engine}): ${reason}; nothing of this write was stored`;
+    const classified = cause instanceof RecordStoreError ? cause : null;
+    const outcome = classified?.outcomeUnknown ? 'it was not confirmed, so it may have been stored' : 'nothing of this write was stored';
+    let message = `journal write failed (${this.engine}): ${reason}; ${outcome}`;
     if (message.length > MESSAGE_MAX) message = `${message.slice(0, MESSAGE_MAX)}…`;
     this.#lastWriteError = message;
-    return new JournalWriteError(message, undefined, { cause });
+    return new JournalWriteError(message, classified?.code, { cause });
   }
 }

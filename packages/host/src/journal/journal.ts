@@ -1,5 +1,6 @@
 import type { JsonValue } from '../manifest/types.js';
 import type { IngressEvent } from '../service/ingress-event.js';
+import type { JournalErrorCode } from './error-codes.js';
 
 /**
  * The durable journal of a workspace (decisions §6, issue F): accepted ingress events, the
@@ -159,8 +160,8 @@ export const DEFAULT_JOURNAL_LIMITS: JournalLimits = {
 
 /** A write the store could not make durable (disk full, read-only, closed). Nothing of it took effect. */
 export class JournalWriteError extends Error {
-  readonly code: string;
-  constructor(message: string, code = 'YOI_JOURNAL_WRITE', options?: ErrorOptions) {
+  readonly code: JournalErrorCode;
+  constructor(message: string, code: JournalErrorCode = 'YOI_JOURNAL_WRITE', options?: ErrorOptions) {
     super(message, options);
     this.name = 'JournalWriteError';
     this.code = code;
@@ -169,8 +170,8 @@ export class JournalWriteError extends Error {
 
 /** A transaction the journal refuses (state over its bounds, unknown sequence): a plugin error, not a disk error. */
 export class JournalRejectedError extends Error {
-  readonly code: string;
-  constructor(message: string, code = 'YOI_JOURNAL_REJECTED') {
+  readonly code: JournalErrorCode;
+  constructor(message: string, code: JournalErrorCode = 'YOI_JOURNAL_REJECTED') {
     super(message);
     this.name = 'JournalRejectedError';
     this.code = code;

@@ -2,7 +2,7 @@ import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
-import { open as openLmdb, type Database, type Key, type RootDatabase } from 'lmdb';
+import type { Database, Key, RootDatabase } from 'lmdb';
 import { JournalCore, resolveLimits, type JournalCoreOptions, type RecordStore } from './journal-core.js';
 import { JournalWriteError } from './journal.js';
 import { RECORD_KINDS, type Mutation, type RecordKind } from './records.js';
@@ -18,7 +18,7 @@ export interface LmdbJournalOptions extends JournalCoreOptions {
   readonly dir: string;
 }
 
-export const JOURNAL_OPEN_FAILED = 'YOI_JOURNAL_OPEN';
+const JOURNAL_OPEN_FAILED = 'YOI_JOURNAL_OPEN';
 
 /** One named database per record kind; keys are `[plugin, seq | order | key]` (ordered-binary), values JSON text. */
 const DATABASE_NAMES: Readonly<Record<RecordKind, string>> = {
@@ -182,6 +182,8 @@ export class LmdbJournal extends JournalCore {
     } catch (error) {
       throw new JournalWriteError(`cannot create the journal directory ${dir}: ${(error as Error).message}`.slice(0, 300), JOURNAL_OPEN_FAILED, { cause: error });
     }
+    // lmdb (a native addon) is loaded by the first journal opened, not with the library.
+    const { open: openLmdb } = await import('lmdb');
     const lock = acquireWriterLock(dir);
     try {
       const root = openLmdb<string, Key>({

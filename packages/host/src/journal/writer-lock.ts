@@ -2,8 +2,8 @@ import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { JournalWriteError } from './journal.js';
 
-export const JOURNAL_IN_USE = 'YOI_JOURNAL_IN_USE';
-export const WRITER_LOCK_FILE = 'writer.pid';
+const JOURNAL_IN_USE = 'YOI_JOURNAL_IN_USE';
+const WRITER_LOCK_FILE = 'writer.pid';
 
 /** Journal directories this process has open: a second writer would reuse sequence numbers. */
 const openHere = new Set<string>();
@@ -51,7 +51,7 @@ export function acquireWriterLock(dir: string): WriterLock {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    let owner = NaN;
+    let owner: number;
     try {
       owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
     } catch {

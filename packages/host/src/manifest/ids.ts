@@ -1,6 +1,6 @@
 import type { SourceKind } from '../diagnostics.js';
 
-export const SOURCE_KINDS: readonly SourceKind[] = ['user', 'project', 'builtin'];
+const SOURCE_KINDS: readonly SourceKind[] = ['user', 'project', 'builtin'];
 
 /** Yoi's safe id: 1..128 bytes of ASCII alphanumerics, `-`, `_`, `.`, not starting or ending with `.`. */
 export function isSafeId(value: string): boolean {

@@ -4,7 +4,7 @@ import { HOST_APIS, SURFACES, type Permission, type RequestTarget, type SecretHe
 import { isSafeId } from './ids.js';
 
 /** Reads one `kind`-tagged permission table (manifest `permissions` and `grants.permissions`). */
-export function readPermission(r: TableReader): Permission {
+function readPermission(r: TableReader): Permission {
   const kind = r.enumValue('kind', ['surface', 'tool', 'tool_namespace', 'service', 'ingress', 'external_write', 'host_api', 'domain_event'] as const);
   switch (kind) {
     case 'surface':
@@ -71,8 +71,4 @@ export function readWebSocketGrant(r: TableReader): WebSocketTarget {
   const frameSecrets = r.stringArray('frame_secrets');
   for (const name of frameSecrets) if (!isSafeId(name)) throw new SchemaError(`${r.keyPath('frame_secrets')} holds a name that is not a safe secret name`);
   return { ...readWebSocketTarget(r), ...(headers.length > 0 ? { headers } : {}), ...(frameSecrets.length > 0 ? { frame_secrets: frameSecrets } : {}) };
-}
-
-export function requireNoSchemaError(condition: boolean, message: string): void {
-  if (!condition) throw new SchemaError(message);
 }

@@ -25,7 +25,7 @@ export function parseTomlText(text: string): TomlParse {
 }
 
 export function describeKey(path: string): string {
-  return /^[A-Za-z0-9_.$\[\]-]{1,96}$/.test(path) ? `\`${path}\`` : '(key name not shown)';
+  return /^[A-Za-z0-9_.$[\]-]{1,96}$/.test(path) ? `\`${path}\`` : '(key name not shown)';
 }
 
 export function isTable(value: unknown): value is TomlTable {
@@ -154,7 +154,7 @@ export class TableReader {
 }
 
 /** Converts a TOML value to JSON; TOML date-times have no JSON form and are rejected. */
-export function tomlToJson(value: unknown, path: string): JsonValue {
+function tomlToJson(value: unknown, path: string): JsonValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new SchemaError(`${describeKey(path)} contains a number JSON cannot represent`);

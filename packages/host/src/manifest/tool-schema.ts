@@ -70,10 +70,22 @@ function nodeProblem(node: JsonValue, path: string): string | null {
   const enumValues = node['enum'];
   if (enumValues !== undefined) {
     if (!Array.isArray(enumValues) || enumValues.length === 0) return `${path}: \`enum\` must be a non-empty array`;
-    const seen = new Set(enumValues.map((v) => JSON.stringify(v)));
+    const seen = new Set(enumValues.map(canonicalJson));
     if (seen.size !== enumValues.length) return `${path}: \`enum\` entries must be unique`;
   }
   return null;
+}
+
+/** JSON text with object keys sorted, so equal values (Yoi compares values) give equal text. */
+function canonicalJson(value: JsonValue): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (isObject(value)) {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k]!)}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 function safeSegment(name: string): string {
@@ -96,7 +108,7 @@ export function toolDefinitionProblems(manifest: Manifest): string[][] {
   });
 }
 
-export function displayToolName(name: string): string {
+function displayToolName(name: string): string {
   // eslint-disable-next-line no-control-regex
   const flat = name.replace(/[\s\u0000-\u001f\u007f-\u009f]/g, ' ');
   return `\`${flat.length > 64 ? flat.slice(0, 64) + '…' : flat}\``;

@@ -4,7 +4,7 @@ import { isSafeId } from './ids.js';
 import { COMPONENT_WORLDS, INSTANCE_WORLD, type Manifest } from './types.js';
 
 export const LEGACY_RUNTIME_KIND = 'wasm';
-export const LEGACY_ABI = 'yoi-plugin-wasm-1';
+const LEGACY_ABI = 'yoi-plugin-wasm-1';
 export const COMPONENT_RUNTIME_KIND = 'wasm-component';
 
 /**
@@ -19,12 +19,9 @@ export function validateManifest(manifest: Manifest, entries: ReadonlySet<string
 
   const runtime = manifest.runtime;
   if (runtime !== undefined) {
-    if (runtime.kind === LEGACY_RUNTIME_KIND || runtime.abi === LEGACY_ABI) {
-      return d(
-        'api',
-        `legacy raw wasm plugin runtime \`${LEGACY_RUNTIME_KIND}\` / \`${LEGACY_ABI}\` is retired; use \`${COMPONENT_RUNTIME_KIND}\``,
-      );
-    }
+    // Yoi's classification: only kind `wasm` is the retired runtime; ABI metadata on a
+    // component runtime is malformed; any other kind is unsupported.
+    if (runtime.kind === LEGACY_RUNTIME_KIND) return d('api', legacyRuntimeMessage(runtime.abi));
     if (runtime.kind !== COMPONENT_RUNTIME_KIND) return d('api', 'plugin runtime kind is unsupported');
     if (runtime.abi !== undefined || runtime.entry !== undefined) {
       return d('malformed', 'plugin component runtime must not declare raw WASM ABI metadata');
@@ -48,6 +45,12 @@ export function validateManifest(manifest: Manifest, entries: ReadonlySet<string
     if (problem) return problem;
   }
   return null;
+}
+
+/** Names the retired runtime and its ABI (Yoi's text); an ABI value that is not a plain name is not echoed. */
+function legacyRuntimeMessage(abi: string | undefined): string {
+  const shown = abi === undefined ? LEGACY_ABI : /^[A-Za-z0-9_.:-]{1,64}$/.test(abi) ? abi : '(abi not shown)';
+  return `legacy raw wasm plugin runtime \`${LEGACY_RUNTIME_KIND}\` / \`${shown}\` is retired; use \`${COMPONENT_RUNTIME_KIND}\``;
 }
 
 function referencedPathProblem(raw: string, entries: ReadonlySet<string>): Diagnostic | null {

@@ -1,3 +1,5 @@
+import * as zlib from 'node:zlib';
+
 /** CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), as used by ZIP. */
 
 const TABLE: Uint32Array = (() => {
@@ -12,11 +14,17 @@ const TABLE: Uint32Array = (() => {
   return table;
 })();
 
-/** The CRC-32 of `bytes` as an unsigned 32-bit integer. */
-export function crc32(bytes: Uint8Array): number {
+/** The table-driven CRC-32, for Node versions without `zlib.crc32` (before 20.15 / 22.2). */
+export function crc32Portable(bytes: Uint8Array): number {
   let crc = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) {
     crc = TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
   }
   return (crc ^ 0xffffffff) >>> 0;
 }
+
+// zlib's CRC-32 is the same function, ~10× faster (every package read checks every entry's CRC).
+const native = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
+/** The CRC-32 of `bytes` as an unsigned 32-bit integer. */
+export const crc32: (bytes: Uint8Array) => number = native ? (bytes) => native(bytes) >>> 0 : crc32Portable;

@@ -31,7 +31,3 @@ export function sortedPaths(files: PackageFiles): string[] {
 export function digestMatches(expected: string, actual: string): boolean {
   return expected.startsWith('sha256:') && actual.startsWith('sha256:') && expected === actual;
 }
-
-export function isDigestString(value: string): boolean {
-  return /^sha256:[0-9a-f]{64}$/.test(value);
-}

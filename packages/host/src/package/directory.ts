@@ -23,7 +23,7 @@ export const AUTHORING_IGNORED_DIRECTORIES: ReadonlySet<string> = new Set([
 ]);
 export const AUTHORING_IGNORED_FILES: ReadonlySet<string> = new Set(['.DS_Store', 'Thumbs.db']);
 /** Packed archives inside the directory are outputs, never inputs. */
-export const AUTHORING_IGNORED_SUFFIXES: readonly string[] = ['.yoi-plugin'];
+const AUTHORING_IGNORED_SUFFIXES: readonly string[] = ['.yoi-plugin'];
 
 function isIgnoredFile(name: string): boolean {
   return AUTHORING_IGNORED_FILES.has(name) || AUTHORING_IGNORED_SUFFIXES.some((suffix) => name.endsWith(suffix));

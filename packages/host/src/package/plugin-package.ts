@@ -19,10 +19,10 @@ export interface PluginPackage {
 
 /**
  * Turns a package's files into a validated package: root `plugin.toml` present, parsed and
- * valid against the entry set. Diagnostics carry the digest, which is computed first.
+ * valid against the entry set. Diagnostics carry the digest, which is computed first (or given,
+ * by a reader that already has it, see `readDigestedPackageFile`).
  */
-export function loadPluginPackage(files: PackageFiles): Outcome<PluginPackage> {
-  const digest = computePackageDigest(files);
+export function loadPluginPackage(files: PackageFiles, digest: string = computePackageDigest(files)): Outcome<PluginPackage> {
   const manifestBytes = files.get(MANIFEST_FILE_NAME);
   if (manifestBytes === undefined) {
     return fail(diagnostic('missing', 'manifest', 'plugin package is missing root plugin.toml', { digest }));

@@ -5,7 +5,8 @@ import type { JsonValue } from '../manifest/types.js';
 import { HostApiDispatcher } from '../hostapi/dispatcher.js';
 import { loadComponent, type LoadedComponent } from '../sandbox/component-loader.js';
 import { effectiveLimits, IO_LIMITS, type ExecutionLimits } from '../sandbox/limits.js';
-import { ComponentSandbox } from '../sandbox/sandbox.js';
+import { notStarted, type SandboxCounters } from '../sandbox/sandbox.js';
+import { executionFor, startSandbox, type ExecutionMode, type GuestSandbox as ComponentSandbox } from '../sandbox/execution.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import { decodeToolOutput, type ToolOutput } from '../tools/tool-output.js';
 import { decodeLifecycleOutput } from './lifecycle-output.js';
@@ -18,6 +19,8 @@ export interface RuntimeOptions {
   readonly limits?: ExecutionLimits;
   /** Secret values the host may attach for this plugin's granted targets. */
   readonly secrets?: Secrets;
+  /** Where guests run (sandbox/execution.ts); default `worker`. */
+  readonly execution?: ExecutionMode;
 }
 
 export type RuntimeState = 'ready' | 'starting' | 'running' | 'failed' | 'stopped';
@@ -45,11 +48,13 @@ export class PluginRuntime {
   readonly log = new GuestLog();
   readonly secrets: Secrets;
   readonly #options: RuntimeOptions;
-  readonly #host: HostApiDispatcher;
   readonly #supervised: boolean;
   readonly #failureListeners = new Set<FailureListener>();
   #component: LoadedComponent | null = null;
+  #loading: Promise<LoadedComponent> | null = null;
   #sandbox: Promise<ComponentSandbox> | null = null;
+  /** The most recently spawned sandbox, for its counters. */
+  #liveSandbox: ComponentSandbox | null = null;
   /** The instance calls run in; a failure of any other (replaced, closed) instance is not news. */
   #current: ComponentSandbox | null = null;
   /** Set once an owner started the instance explicitly (supervised instances only). */
@@ -66,7 +71,6 @@ export class PluginRuntime {
     this.#supervised = options.supervised ?? false;
     this.limits = effectiveLimits(record.limits, options.limits);
     this.secrets = options.secrets ?? NO_SECRETS;
-    this.#host = new HostApiDispatcher(record, this.secrets);
   }
 
   get state(): RuntimeState {
@@ -77,6 +81,11 @@ export class PluginRuntime {
     return this.#component?.world ?? null;
   }
 
+  /** Where this plugin's guest runs; null before it is loaded. */
+  get execution(): 'worker' | 'in-thread' | null {
+    return this.#component ? executionFor(this.#component, this.#options.execution ?? 'worker') : null;
+  }
+
   get componentStatus(): JsonValue | null {
     return this.#componentStatus;
   }
@@ -85,24 +94,64 @@ export class PluginRuntime {
     return this.#lastError;
   }
 
-  /** Loads (verifies, transpiles, compiles) the component once. */
-  async load(): Promise<LoadedComponent> {
-    this.#component ??= await loadComponent(this.record, { memoryBytes: this.limits.memoryBytes, ...(this.#options.cacheDir ? { cacheDir: this.#options.cacheDir } : {}) });
-    return this.#component;
+  /** What the current sandbox did with its calls (refusals, queue expiries, deadline kills); null before it started. */
+  get sandboxCounters(): SandboxCounters | null {
+    return this.#liveSandbox?.counters ?? null;
+  }
+
+  /** Loads (verifies, transpiles, compiles) the component once, however many calls ask at the same time. */
+  load(): Promise<LoadedComponent> {
+    this.#loading ??= loadComponent(this.record, { memoryBytes: this.limits.memoryBytes, ...(this.#options.cacheDir ? { cacheDir: this.#options.cacheDir } : {}) }).then(
+      (component) => (this.#component = component),
+      (error: unknown) => {
+        this.#loading = null; // a later call may try again
+        throw error;
+      },
+    );
+    return this.#loading;
   }
 
   async #spawn(): Promise<ComponentSandbox> {
     const component = await this.load();
-    return ComponentSandbox.start({
-      gluePath: component.transpiled.gluePath,
-      modules: component.modules,
-      mode: component.world,
+    const sandbox = await startSandbox(component, {
+      execution: this.#options.execution ?? 'worker',
+      cacheDir: this.#options.cacheDir,
       memoryBytes: this.limits.memoryBytes,
-      hostInterfaces: component.hostInterfaces,
-      inertInterfaces: component.inertInterfaces,
-      dispatch: this.#host.dispatch,
+      hostSession: () => new HostApiDispatcher(this.record, this.secrets),
+      maxQueued: this.limits.queuedCalls,
+      maxWorkers: this.limits.toolWorkers,
       onLog: (stream, text) => this.log.append(stream, text),
     });
+    this.#liveSandbox = sandbox;
+    return sandbox;
+  }
+
+  /**
+   * Runs one export call; it must start within its deadline of its first admission. A call
+   * still waiting when its instance-world worker died runs on the next instance, if there is
+   * one and it can start there in time. A trap, overrun or crash of the current instance is
+   * reported to the failure listeners.
+   */
+  async #callSandbox(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
+    let deadlineAt: number | null = null;
+    for (;;) {
+      const sandbox = await this.#ensureSandbox();
+      deadlineAt ??= performance.now() + deadlineMs;
+      try {
+        return await sandbox.call(fn, args, deadlineMs, deadlineAt);
+      } catch (error) {
+        if (notStarted(error) && performance.now() < deadlineAt) continue;
+        if (error instanceof PluginError && error.code.startsWith('SANDBOX_')) this.#sandboxError(sandbox, error);
+        throw error;
+      }
+    }
+  }
+
+  #sandboxError(sandbox: ComponentSandbox, error: PluginError): void {
+    this.#lastError = boundText(redactText(error.message), 512);
+    if (this.world !== 'instance' || this.#current !== sandbox) return;
+    this.#state = 'failed';
+    this.#sandboxFailed(sandbox, error);
   }
 
   /**
@@ -187,39 +236,13 @@ export class PluginRuntime {
     if (Buffer.byteLength(inputJson, 'utf8') > IO_LIMITS.toolInputBytes) {
       throw new PluginError('TOOL_INPUT_INVALID', `plugin tool \`${name}\` input exceeds ${IO_LIMITS.toolInputBytes} bytes`);
     }
-    const sandbox = await this.#ensureSandbox();
     const fn = (await this.load()).world === 'tool' ? 'call' : 'handleTool';
-    try {
-      const raw = await sandbox.call(fn, [name, inputJson], this.limits.toolTimeoutMs);
-      return decodeToolOutput(raw);
-    } catch (error) {
-      if (error instanceof PluginError && error.code.startsWith('SANDBOX_')) {
-        this.#lastError = boundText(error.message, 512);
-        if (this.world === 'instance') {
-          if (this.#current === sandbox) this.#state = 'failed';
-          this.#sandboxFailed(sandbox, error);
-        }
-      }
-      throw error;
-    } finally {
-      this.#host.endCall();
-    }
+    return decodeToolOutput(await this.#callSandbox(fn, [name, inputJson], this.limits.toolTimeoutMs));
   }
 
   /** Calls `handle-ingress`; returns the guest's raw output. Sandbox failures mark the runtime failed. */
-  async callIngress(name: string, eventJson: string): Promise<string> {
-    const sandbox = await this.#ensureSandbox();
-    try {
-      return await sandbox.call('handleIngress', [name, eventJson], this.limits.ingressTimeoutMs);
-    } catch (error) {
-      if (error instanceof PluginError && error.code.startsWith('SANDBOX_') && this.#current === sandbox) {
-        this.#fail(error);
-        this.#sandboxFailed(sandbox, error);
-      }
-      throw error;
-    } finally {
-      this.#host.endCall();
-    }
+  callIngress(name: string, eventJson: string): Promise<string> {
+    return this.#callSandbox('handleIngress', [name, eventJson], this.limits.ingressTimeoutMs);
   }
 
   /**
@@ -279,7 +302,6 @@ export class PluginRuntime {
     }
     await sandbox?.close();
     if (this.#current === sandbox) this.#current = null;
-    this.#host.endCall();
     if (this.#state !== 'failed') this.#state = 'stopped';
   }
 }

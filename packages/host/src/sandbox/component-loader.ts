@@ -2,13 +2,15 @@ import { setFlagsFromString } from 'node:v8';
 import { boundText, redactText } from '../diagnostics.js';
 import { PluginError } from '../errors.js';
 import { COMPONENT_WORLDS } from '../manifest/types.js';
-import { readPackageFile } from '../package/archive-file.js';
+import { readDigestedPackageFile } from '../package/archive-file.js';
 import { CORE_MODULE_MESSAGE, detectComponentFormat } from '../package/component-format.js';
-import { computePackageDigest, digestMatches } from '../package/digest.js';
+import { digestMatches } from '../package/digest.js';
+import { packageDigestCache } from '../store/digest-cache.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import { componentWorldProblem, HOST_INTERFACES, isInertImport } from './component-world.js';
 import { capModuleMemory, WASM_PAGE_BYTES } from './memory-cap.js';
-import { defaultCacheDir, transpileCached, type TranspiledComponent } from './transpile-cache.js';
+import { binaryenVersion, CHECK_INTERVAL, INSTRUMENT_FORMAT, instrumentInterrupts } from './interrupt/instrument.js';
+import { defaultCacheDir, derivedModuleCached, transpileCached, type TranspiledComponent } from './transpile-cache.js';
 
 export interface LoadedComponent {
   readonly world: 'tool' | 'instance';
@@ -19,6 +21,8 @@ export interface LoadedComponent {
   readonly hostInterfaces: readonly string[];
   /** Unversioned inert WASI interfaces to link. */
   readonly inertInterfaces: readonly string[];
+  /** No host API that blocks (every host API does): the guest may run on the host thread (in-thread.ts). */
+  readonly mayRunInThread: boolean;
 }
 
 export interface LoaderOptions {
@@ -59,13 +63,16 @@ export async function loadComponent(record: ResolvedPlugin, options: LoaderOptio
   if (runtime.world === undefined || !(COMPONENT_WORLDS as readonly string[]).includes(runtime.world) || runtime.component === undefined) {
     throw new PluginError('COMPONENT_INVALID', 'unsupported or missing plugin component world');
   }
-  const files = await readPackageFile(record.packagePath);
-  if (!files.ok) throw new PluginError('PACKAGE_INVALID', `resolved plugin package could not be read: ${files.diagnostic.message}`);
-  const digest = computePackageDigest(files.value);
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const digests = await packageDigestCache(process.env, cacheDir);
+  const read = await readDigestedPackageFile(record.packagePath, digests);
+  if (!read.ok) throw new PluginError('PACKAGE_INVALID', `resolved plugin package could not be read: ${read.diagnostic.message}`);
+  await digests.save();
+  const { files, digest } = read.value;
   if (!digestMatches(record.digest, digest)) {
     throw new PluginError('DIGEST_MISMATCH', `resolved plugin package digest does not match current package content (now ${digest})`);
   }
-  const bytes = files.value.get(runtime.component);
+  const bytes = files.get(runtime.component);
   if (bytes === undefined) throw new PluginError('COMPONENT_INVALID', 'plugin runtime component artifact is missing from the package');
   const format = detectComponentFormat(bytes);
   if (format === 'core-module') throw new PluginError('COMPONENT_INVALID', `component is incompatible: ${CORE_MODULE_MESSAGE}`);
@@ -73,38 +80,61 @@ export async function loadComponent(record: ResolvedPlugin, options: LoaderOptio
 
   let transpiled: TranspiledComponent;
   try {
-    transpiled = await transpileCached(bytes, options.cacheDir ?? defaultCacheDir());
+    transpiled = await transpileCached(bytes, cacheDir);
   } catch (error) {
     throw new PluginError('TRANSPILE_FAILED', `component is incompatible: ${boundText(redactText(error instanceof Error ? error.message : String(error)), 200)}`, { cause: error });
   }
   const problem = componentWorldProblem(transpiled.interface, runtime.world, record);
   if (problem) throw new PluginError(problem.startsWith('plugin host API') || problem.startsWith('unsupported component import') ? 'COMPONENT_IMPORT_DENIED' : 'COMPONENT_INVALID', problem);
 
-  const maxPages = Math.max(1, Math.floor(options.memoryBytes / WASM_PAGE_BYTES));
-  const memoKey = `${transpiled.key}:${maxPages}`;
-  let modules = compiled.get(memoKey);
-  if (!modules) {
-    const { readFile } = await import('node:fs/promises');
-    const { join } = await import('node:path');
-    const out: Record<string, WebAssembly.Module> = {};
-    for (const file of transpiled.coreFiles) {
-      const raw = await readFile(join(transpiled.dir, file));
-      let capped: Uint8Array;
-      try {
-        capped = capModuleMemory(raw, maxPages).bytes;
-      } catch (error) {
-        throw new PluginError('COMPONENT_INVALID', `component memory cannot be capped: ${error instanceof Error ? error.message : String(error)}`);
-      }
-      out[file] = new WebAssembly.Module(capped);
-    }
-    modules = out;
-    compiled.set(memoKey, modules);
-  }
+  const modules = await compileCapped(transpiled, options.memoryBytes, null);
+  const hostInterfaces = transpiled.interface.imports.filter((i) => HOST_INTERFACES[i] !== undefined).map(unversioned);
   return {
     world: runtime.world === 'yoi:plugin/tool@1.0.0' ? 'tool' : 'instance',
     transpiled,
     modules,
-    hostInterfaces: transpiled.interface.imports.filter((i) => HOST_INTERFACES[i] !== undefined).map(unversioned),
+    mayRunInThread: hostInterfaces.length === 0,
+    hostInterfaces,
     inertInterfaces: transpiled.interface.imports.filter(isInertImport).map(unversioned),
   };
+}
+
+/**
+ * Compiles the core modules with the memory cap; with `interrupt` (a cache directory), from
+ * their interruptible rewrite (interrupt/instrument.ts, cached beside the transpiled entry).
+ * Memoised per entry, cap and kind.
+ */
+async function compileCapped(transpiled: TranspiledComponent, memoryBytes: number, interrupt: { cacheDir: string } | null): Promise<Readonly<Record<string, WebAssembly.Module>>> {
+  const maxPages = Math.max(1, Math.floor(memoryBytes / WASM_PAGE_BYTES));
+  const memoKey = `${transpiled.key}:${maxPages}:${interrupt ? 'interruptible' : 'plain'}`;
+  const memo = compiled.get(memoKey);
+  if (memo) return memo;
+  const { readFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const recipe = interrupt ? `interrupt:${INSTRUMENT_FORMAT}:binaryen@${await binaryenVersion()}:every-${CHECK_INTERVAL}` : '';
+  const out: Record<string, WebAssembly.Module> = {};
+  for (const file of transpiled.coreFiles) {
+    let bytes: Uint8Array = await readFile(join(transpiled.dir, file));
+    if (interrupt) {
+      try {
+        bytes = (await derivedModuleCached(bytes, recipe, instrumentInterrupts, interrupt.cacheDir)).bytes;
+      } catch (error) {
+        throw new PluginError('COMPONENT_INVALID', `component cannot be made interruptible: ${boundText(redactText(error instanceof Error ? error.message : String(error)), 200)}`);
+      }
+    }
+    let capped: Uint8Array;
+    try {
+      capped = capModuleMemory(bytes, maxPages).bytes;
+    } catch (error) {
+      throw new PluginError('COMPONENT_INVALID', `component memory cannot be capped: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    out[file] = new WebAssembly.Module(capped);
+  }
+  compiled.set(memoKey, out);
+  return out;
+}
+
+/** The component's core modules, instrumented for interruption and capped: what an in-thread sandbox runs. */
+export function interruptibleModules(component: LoadedComponent, options: LoaderOptions): Promise<Readonly<Record<string, WebAssembly.Module>>> {
+  return compileCapped(component.transpiled, options.memoryBytes, { cacheDir: options.cacheDir ?? defaultCacheDir() });
 }

@@ -37,7 +37,7 @@ export function parseComponentWit(wit: string): ComponentInterface {
   }
   function record(text: string): void {
     const clean = text.replace(/\/\/.*$/gm, '').replace(/\s+/g, ' ').trim();
-    let match = /^import ([\w.-]+:[\w.\/-]+(?:@[\w.+-]+)?)$/.exec(clean);
+    let match = /^import ([\w.-]+:[\w./-]+(?:@[\w.+-]+)?)$/.exec(clean);
     if (match) return void imports.push(match[1]!);
     match = /^import (%?[\w-]+): func/.exec(clean);
     if (match) return void functionImports.push(match[1]!);
@@ -60,7 +60,7 @@ export function normalizeSignature(signature: string): string {
 }
 
 const STRING_IN_OUT = '(string,string)->string';
-export const WORLD_EXPORTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+const WORLD_EXPORTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   [TOOL_WORLD]: { call: STRING_IN_OUT },
   [INSTANCE_WORLD]: {
     start: '(string)->string',
@@ -82,7 +82,7 @@ export const HOST_INTERFACES: Readonly<Record<string, HostApi>> = {
  * clocks and randomness, stdout/stderr captured into the plugin's bounded log, and empty
  * environment, stdin, terminal and preopens. Matched on `<interface>@0.2` (any patch).
  */
-export const INERT_INTERFACES: readonly string[] = [
+const INERT_INTERFACES: readonly string[] = [
   'wasi:clocks/monotonic-clock@0.2',
   'wasi:clocks/wall-clock@0.2',
   'wasi:random/random@0.2',

@@ -1,6 +1,6 @@
 /** Execution limits. An enablement's `[plugins.enabled.limits]` may lower or raise them within the host maxima. */
 export interface ExecutionLimits {
-  /** Wall-clock deadline of one tool call, host-call time included. */
+  /** Wall-clock deadline of one tool call, counted from admission (queue wait and host-call time included). */
   readonly toolTimeoutMs: number;
   /** Deadline of `start`, `status` and `stop`. */
   readonly lifecycleTimeoutMs: number;
@@ -8,6 +8,10 @@ export interface ExecutionLimits {
   readonly ingressTimeoutMs: number;
   /** Linear-memory cap per instance. */
   readonly memoryBytes: number;
+  /** Calls that may wait for a plugin's sandbox; one more is refused with `PLUGIN_BUSY`. */
+  readonly queuedCalls: number;
+  /** Worker threads a tool-world plugin may run calls on at once (an instance-world plugin has one). */
+  readonly toolWorkers: number;
 }
 
 export const DEFAULT_LIMITS: ExecutionLimits = {
@@ -15,19 +19,27 @@ export const DEFAULT_LIMITS: ExecutionLimits = {
   lifecycleTimeoutMs: 5_000,
   ingressTimeoutMs: 5_000,
   memoryBytes: 256 * 1024 * 1024,
+  queuedCalls: 256,
+  toolWorkers: 2,
 };
 
+/** The largest value an enablement may ask for; anything above is refused when the enablement is read. */
 export const HOST_MAXIMA: ExecutionLimits = {
   toolTimeoutMs: 120_000,
   lifecycleTimeoutMs: 60_000,
   ingressTimeoutMs: 60_000,
   memoryBytes: 2 * 1024 * 1024 * 1024,
+  queuedCalls: 4096,
+  toolWorkers: 8,
 };
 
 /** Bounds on what crosses the component boundary (as in Yoi). */
 export const IO_LIMITS = {
   toolInputBytes: 64 * 1024,
+  /** Any export's result; enforced inside the worker before the result crosses to the host thread. */
   guestOutputBytes: 64 * 1024,
+  /** The arguments of one guest host call, enforced inside the worker (every host API's own bound is lower). */
+  hostCallArgumentBytes: 64 * 1024,
   summaryBytes: 1024,
 } as const;
 
@@ -36,15 +48,51 @@ export interface LimitOverrides {
   readonly lifecycle_timeout_ms?: number;
   readonly ingress_timeout_ms?: number;
   readonly memory_mib?: number;
+  readonly queued_calls?: number;
+  readonly tool_workers?: number;
 }
 
-/** Applies enablement overrides, clamped to [1, host maximum]. */
+export type LimitKey = keyof LimitOverrides;
+
+const MIB = 1024 * 1024;
+
+/** Each enablement key: the field it sets, and how a key's value converts to that field's unit. */
+const LIMIT_KEYS: Readonly<Record<LimitKey, { readonly field: keyof ExecutionLimits; readonly scale: number; readonly unit: string }>> = {
+  tool_timeout_ms: { field: 'toolTimeoutMs', scale: 1, unit: 'ms' },
+  lifecycle_timeout_ms: { field: 'lifecycleTimeoutMs', scale: 1, unit: 'ms' },
+  ingress_timeout_ms: { field: 'ingressTimeoutMs', scale: 1, unit: 'ms' },
+  memory_mib: { field: 'memoryBytes', scale: MIB, unit: 'MiB' },
+  queued_calls: { field: 'queuedCalls', scale: 1, unit: 'calls' },
+  tool_workers: { field: 'toolWorkers', scale: 1, unit: 'workers' },
+};
+
+export const LIMIT_KEY_NAMES = Object.keys(LIMIT_KEYS) as readonly LimitKey[];
+
+/** The host maximum of an enablement key, in that key's unit (`memory_mib` → 2048). */
+export function hostMaximum(key: LimitKey): number {
+  const { field, scale } = LIMIT_KEYS[key];
+  return Math.floor(HOST_MAXIMA[field] / scale);
+}
+
+/** Why an enablement value is refused, or null: integers from 1 up to the host maximum. */
+export function limitProblem(key: LimitKey, value: unknown): string | null {
+  const max = hostMaximum(key);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) return `must be a positive integer (at most ${max} ${LIMIT_KEYS[key].unit})`;
+  if (value > max) return `is ${value} ${LIMIT_KEYS[key].unit}, above the host maximum of ${max} ${LIMIT_KEYS[key].unit}`;
+  return null;
+}
+
+/**
+ * Applies enablement overrides to `base`. Overrides were checked against the host maxima when
+ * the enablement was read; this still clamps, so a value built in code cannot exceed them.
+ */
 export function effectiveLimits(overrides: LimitOverrides | undefined, base: ExecutionLimits = DEFAULT_LIMITS): ExecutionLimits {
-  const clamp = (value: number | undefined, fallback: number, max: number) => (value === undefined ? fallback : Math.max(1, Math.min(value, max)));
-  return {
-    toolTimeoutMs: clamp(overrides?.tool_timeout_ms, base.toolTimeoutMs, HOST_MAXIMA.toolTimeoutMs),
-    lifecycleTimeoutMs: clamp(overrides?.lifecycle_timeout_ms, base.lifecycleTimeoutMs, HOST_MAXIMA.lifecycleTimeoutMs),
-    ingressTimeoutMs: clamp(overrides?.ingress_timeout_ms, base.ingressTimeoutMs, HOST_MAXIMA.ingressTimeoutMs),
-    memoryBytes: overrides?.memory_mib === undefined ? base.memoryBytes : clamp(overrides.memory_mib * 1024 * 1024, base.memoryBytes, HOST_MAXIMA.memoryBytes),
-  };
+  const out: Record<keyof ExecutionLimits, number> = { ...base };
+  for (const key of LIMIT_KEY_NAMES) {
+    const value = overrides?.[key];
+    if (value === undefined) continue;
+    const { field, scale } = LIMIT_KEYS[key];
+    out[field] = Math.max(1, Math.min(value * scale, HOST_MAXIMA[field]));
+  }
+  return out;
 }

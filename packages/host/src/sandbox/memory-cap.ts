@@ -54,7 +54,8 @@ export function capModuleMemory(module: Uint8Array, maxPages: number): CappedMod
       offset = end;
       continue;
     }
-    let [count, cursor] = readU32(module, bodyStart);
+    const [count, countEnd] = readU32(module, bodyStart);
+    let cursor = countEnd;
     const body: number[] = writeU32(count);
     for (let i = 0; i < count; i++) {
       const flags = module[cursor++]!;

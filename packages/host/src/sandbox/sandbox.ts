@@ -1,10 +1,8 @@
-import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import { boundText, redactText } from '../diagnostics.js';
-import { PluginError, type ErrorCode } from '../errors.js';
-import { CallState, PREPARED_COUNTER, type CallResult, type GuestErrorKind, type SandboxWorkerData, type WorkerMessage } from './worker/protocol.js';
+import { PluginError } from '../errors.js';
+import { DEFAULT_LIMITS, IO_LIMITS } from './limits.js';
+import { SandboxWorker, type GuestLogSink, type HostSession, type WorkerOptions } from './sandbox-worker.js';
 
-export type HostDispatcher = (iface: string, fn: string, args: readonly (string | number)[]) => Promise<string>;
-export type GuestLogSink = (stream: 'stdout' | 'stderr', text: string) => void;
+export type { HostSession } from './sandbox-worker.js';
 
 export interface SandboxOptions {
   readonly gluePath: string;
@@ -13,9 +11,10 @@ export interface SandboxOptions {
   readonly memoryBytes: number;
   readonly hostInterfaces: readonly string[];
   readonly inertInterfaces: readonly string[];
-  readonly dispatch: HostDispatcher;
+  /** A new host session for each worker, so concurrent calls never share pull WebSockets. */
+  readonly hostSession: () => HostSession;
   readonly onLog?: GuestLogSink;
-  /** Deadline for the worker to load the glue and instantiate (default 10 s). */
+  /** Deadline for a worker to load the glue and instantiate (default 10 s). */
   readonly startupMs?: number;
   /**
    * How long a call may block the host thread waiting for a fast result before it waits
@@ -23,299 +22,255 @@ export interface SandboxOptions {
    * instead of two event-loop turns. A guest host call ends the wait at once.
    */
   readonly syncWaitMicros?: number;
+  /** Calls that may wait for a worker; one more is refused with `PLUGIN_BUSY` (default 256). */
+  readonly maxQueued?: number;
+  /** Workers a tool-world sandbox may run calls on at once (default 2; instance world: always 1). */
+  readonly maxWorkers?: number;
+  /** Old-generation heap of each worker in MiB (default 256). */
+  readonly workerHeapMib?: number;
 }
 
-const GUEST_ERROR_CODES: Record<GuestErrorKind, ErrorCode> = {
-  trap: 'SANDBOX_TRAP',
-  stack_overflow: 'SANDBOX_STACK_OVERFLOW',
-  out_of_memory: 'SANDBOX_OUT_OF_MEMORY',
-  error: 'SANDBOX_TRAP',
-};
-
-interface Pending {
-  resolve(value: string): void;
-  reject(error: PluginError): void;
+/** What happened to the calls a sandbox was asked to run; every refusal and kill is counted. */
+export interface SandboxCounters {
+  /** Calls taken into the queue. */
+  readonly admitted: number;
+  /** Calls refused because the queue was full. */
+  readonly refusedFull: number;
+  /** Calls whose deadline passed before they started; they never ran. */
+  readonly expiredInQueue: number;
+  /** Calls stopped at their deadline (each killed its worker). */
+  readonly deadlineKills: number;
+  /** Workers started, the first included. */
+  readonly workersStarted: number;
+  /** Workers that died (deadline, crash, a failed preparation), not counting close. */
+  readonly workersLost: number;
 }
 
 /**
- * One component in its own worker thread. Calls are serial and each has a wall-clock
- * deadline that includes host-call time; on overrun the worker is terminated (the only way
- * to stop a spinning guest) and the sandbox is dead. Traps leave the worker alive: the
- * worker re-instantiates from its compiled modules before the next call.
+ * Marks a call that never reached a worker because its instance-world worker died first.
+ * PluginRuntime runs such a call on the next instance with what is left of its deadline.
+ */
+export const NOT_STARTED: { readonly reason: string } = Object.freeze({ reason: 'the instance stopped before this call started' });
+
+export function notStarted(error: unknown): boolean {
+  return error instanceof PluginError && error.cause === NOT_STARTED;
+}
+
+interface Queued {
+  readonly fn: string;
+  readonly args: readonly (string | number)[];
+  readonly deadlineMs: number;
+  readonly deadlineAt: number;
+  readonly resolve: (value: string) => void;
+  readonly reject: (error: PluginError) => void;
+  timer: NodeJS.Timeout | null;
+}
+
+/**
+ * One plugin's component, run in worker threads. A call is admitted into a bounded queue
+ * (full: `PLUGIN_BUSY`), and its deadline runs from admission: a call that has not started
+ * when its deadline passes fails with `PLUGIN_BUSY` and never runs. A call that started gets
+ * its whole deadline to finish (so a caller waits at most twice the deadline); one that
+ * overruns it kills its worker (`SANDBOX_TIMEOUT`), and only that call fails.
+ *
+ * Tool world (a fresh instance per call): up to `maxWorkers` workers run calls at once; a
+ * dead worker is replaced, and a second one is started when calls wait. Instance world: one
+ * worker; when it dies the sandbox is not alive, and calls that were still waiting fail with
+ * `NOT_STARTED` as their cause so the owner can run them on the next instance.
  */
 export class ComponentSandbox {
-  readonly #worker: Worker;
-  readonly #signal: Int32Array;
-  readonly #replyPort: MessageChannel['port1'];
-  readonly #dispatch: HostDispatcher;
-  readonly #onLog: GuestLogSink | undefined;
-  readonly #callSignal: Int32Array;
-  readonly #callPort: MessageChannel['port1'];
-  readonly #syncWaitMs: number;
-  readonly #mode: 'tool' | 'instance';
-  #pending = new Map<number, Pending>();
-  #nextId = 0;
-  #queue: Promise<unknown> = Promise.resolve();
-  #dead: PluginError | null = null;
-  #preparing: NodeJS.Timeout | null = null;
-  #preparationsExpected = 0;
-  #preparationsSeen = 0;
-  readonly #prepareMs: number;
+  readonly #options: SandboxOptions;
+  readonly #maxWorkers: number;
+  readonly #maxQueued: number;
+  readonly #workers = new Set<SandboxWorker>();
+  readonly #starting = new Set<Promise<unknown>>();
+  readonly #queue: Queued[] = [];
+  #growthFailed = false;
+  #closed: PluginError | null = null;
+  #lost = false;
+  readonly #counters = { admitted: 0, refusedFull: 0, expiredInQueue: 0, deadlineKills: 0, workersStarted: 0, workersLost: 0 };
 
-  private constructor(
-    worker: Worker,
-    signal: Int32Array,
-    replyPort: MessageChannel['port1'],
-    callSignal: Int32Array,
-    callPort: MessageChannel['port1'],
-    options: SandboxOptions,
-  ) {
-    this.#worker = worker;
-    this.#signal = signal;
-    this.#replyPort = replyPort;
-    this.#callSignal = callSignal;
-    this.#callPort = callPort;
-    this.#syncWaitMs = (options.syncWaitMicros ?? 300) / 1000;
-    this.#mode = options.mode;
-    this.#prepareMs = options.startupMs ?? 10_000;
-    callPort.on('message', (result: CallResult) => this.#onResult(result));
-    callPort.unref();
-    this.#dispatch = options.dispatch;
-    this.#onLog = options.onLog;
+  private constructor(options: SandboxOptions) {
+    this.#options = options;
+    this.#maxWorkers = options.mode === 'instance' ? 1 : Math.max(1, options.maxWorkers ?? DEFAULT_LIMITS.toolWorkers);
+    this.#maxQueued = Math.max(0, options.maxQueued ?? DEFAULT_LIMITS.queuedCalls);
   }
 
   static async start(options: SandboxOptions): Promise<ComponentSandbox> {
-    const signalBuffer = new SharedArrayBuffer(8);
-    const channel = new MessageChannel();
-    const callSignal = new SharedArrayBuffer(16);
-    const callChannel = new MessageChannel();
-    const workerData: SandboxWorkerData = {
-      gluePath: options.gluePath,
-      modules: options.modules,
-      mode: options.mode,
-      memoryBytes: options.memoryBytes,
-      hostInterfaces: options.hostInterfaces,
-      inertInterfaces: options.inertInterfaces,
-      hostSignal: signalBuffer,
-      hostReplyPort: channel.port2,
-      callSignal,
-      callPort: callChannel.port2,
-    };
-    const worker = new Worker(new URL('./worker/entry.js', import.meta.url), {
-      workerData,
-      transferList: [channel.port2, callChannel.port2],
-      // Caps the glue's JS heap; Wasm linear memory is capped in the core modules instead.
-      resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 },
-      stdout: true,
-      stderr: true,
-    });
-    // The guest never reaches process stdio; whatever the worker prints is dropped.
-    worker.stdout.resume();
-    worker.stderr.resume();
-    const sandbox = new ComponentSandbox(worker, new Int32Array(signalBuffer), channel.port1, new Int32Array(callSignal), callChannel.port1, options);
-    await sandbox.#waitReady(options.startupMs ?? 10_000);
+    const sandbox = new ComponentSandbox(options);
+    sandbox.#adopt(await SandboxWorker.start(sandbox.#workerOptions()));
     return sandbox;
   }
 
   get alive(): boolean {
-    return this.#dead === null;
+    return this.#closed === null && !this.#lost;
   }
 
-  #waitReady(startupMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        void this.#kill(new PluginError('SANDBOX_TIMEOUT', `component did not start within ${startupMs} ms`));
-        reject(this.#dead);
-      }, startupMs);
-      const onMessage = (message: WorkerMessage) => {
-        if (message.type === 'ready') {
-          cleanup();
-          resolve();
-        } else if (message.type === 'init-error') {
-          cleanup();
-          void this.#kill(new PluginError('COMPONENT_INVALID', `component could not be instantiated: ${redactText(message.message)}`));
-          reject(this.#dead);
-        }
-      };
-      const onExit = () => {
-        cleanup();
-        reject(new PluginError('SANDBOX_CRASHED', 'component worker exited during startup'));
-      };
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.#worker.off('message', onMessage);
-        this.#worker.off('exit', onExit);
-        this.#worker.on('message', (m: WorkerMessage) => this.#onMessage(m));
-        this.#worker.on('exit', () => this.#onExit());
-        this.#worker.on('error', (error) => this.#onWorkerError(error));
-      };
-      this.#worker.on('message', onMessage);
-      this.#worker.on('exit', onExit);
-      this.#worker.on('error', () => undefined);
-    });
+  get counters(): SandboxCounters {
+    return { ...this.#counters };
   }
 
-  #onMessage(message: WorkerMessage): void {
-    switch (message.type) {
-      case 'host':
-        void this.#serveHostCall(message.seq, message.iface, message.fn, message.args);
-        return;
-      case 'log':
-        this.#onLog?.(message.stream, message.text);
-        return;
+  /** Calls waiting for a worker now. */
+  get queued(): number {
+    return this.#queue.length;
+  }
 
-      default:
-        return;
-    }
+  /** Workers alive now. */
+  get workers(): number {
+    let live = 0;
+    for (const worker of this.#workers) if (worker.alive) live++;
+    return live;
   }
 
   /**
-   * After a call that used up (tool world) or poisoned its instance, the worker prepares the
-   * next one outside any call. Guest start code runs then, so it gets a deadline too.
+   * Calls an export (glue name, e.g. `handleTool`): it must start within `deadlineMs` of
+   * admission and then finish within `deadlineMs`. An owner moving a call from a lost
+   * instance passes the start deadline (`performance.now()` time) the call already had.
    */
-  #watchPreparation(): void {
-    this.#preparationsExpected++;
-    if (this.#preparing || this.#dead) return;
-    const check = () => {
-      this.#preparing = null;
-      const done = Atomics.load(this.#callSignal, PREPARED_COUNTER);
-      if (done >= this.#preparationsExpected) return;
-      if (done > this.#preparationsSeen) {
-        // Behind, but moving (calls keep coming): look again later.
-        this.#preparationsSeen = done;
-        this.#preparing = setTimeout(check, this.#prepareMs);
-        this.#preparing.unref();
-        return;
-      }
-      void this.#kill(new PluginError('SANDBOX_TIMEOUT', `preparing the next component instance took longer than ${this.#prepareMs} ms; the worker was stopped`));
-    };
-    this.#preparing = setTimeout(check, this.#prepareMs);
-    this.#preparing.unref();
-  }
-
-  #onResult(result: CallResult): void {
-    if (this.#mode === 'tool' || !result.ok) this.#watchPreparation();
-    Atomics.compareExchange(this.#callSignal, 0, CallState.DONE, CallState.IDLE);
-    const pending = this.#pending.get(result.id);
-    if (!pending) return;
-    this.#pending.delete(result.id);
-    if (result.ok) pending.resolve(result.value);
-    else pending.reject(toError(result));
-  }
-
-  async #serveHostCall(seq: number, iface: string, fn: string, args: readonly (string | number)[]): Promise<void> {
-    let value: string;
-    try {
-      value = await this.#dispatch(iface, fn, args);
-    } catch (error) {
-      value = JSON.stringify({ error: { code: 'host_error', message: boundText(redactText(error instanceof Error ? error.message : String(error))) } });
+  call(fn: string, args: readonly (string | number)[], deadlineMs: number, deadlineAt = performance.now() + deadlineMs): Promise<string> {
+    if (this.#closed) return Promise.reject(new PluginError('SANDBOX_CLOSED', `component sandbox is not running: ${this.#closed.message}`));
+    if (this.#lost) return Promise.reject(new PluginError('PLUGIN_NOT_RUNNING', NOT_STARTED.reason, { cause: NOT_STARTED }));
+    if (this.#queue.length >= this.#maxQueued) {
+      this.#counters.refusedFull++;
+      return Promise.reject(new PluginError('PLUGIN_BUSY', `plugin is busy: ${this.#queue.length} calls are already waiting (the limit); try again later`));
     }
-    if (this.#dead) return;
-    this.#replyPort.postMessage({ seq, value });
-    Atomics.store(this.#signal, 0, 1);
-    Atomics.notify(this.#signal, 0);
-  }
-
-  #onWorkerError(error: unknown): void {
-    if (!this.#dead) {
-      const detail = boundText(redactText(error instanceof Error ? error.message : String(error)), 200);
-      this.#dead = new PluginError('SANDBOX_CRASHED', `component worker failed: ${detail}`);
-    }
-  }
-
-  #onExit(): void {
-    if (!this.#dead) this.#dead = new PluginError('SANDBOX_CRASHED', 'component worker exited unexpectedly');
-    for (const pending of this.#pending.values()) pending.reject(this.#dead);
-    this.#pending.clear();
-  }
-
-  async #kill(reason: PluginError): Promise<void> {
-    if (!this.#dead) this.#dead = reason;
-    if (this.#preparing) clearTimeout(this.#preparing);
-    this.#preparing = null;
-    for (const pending of this.#pending.values()) pending.reject(reason);
-    this.#pending.clear();
-    this.#replyPort.close();
-    this.#callPort.close();
-    await this.#worker.terminate();
-  }
-
-  /** Calls an export (glue name, e.g. `handleTool`) within `deadlineMs`; serial with other calls. */
-  call(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
-    const run = this.#queue.then(() => this.#callNow(fn, args, deadlineMs));
-    this.#queue = run.catch(() => undefined);
-    return run;
-  }
-
-  #callNow(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
-    if (this.#dead) return Promise.reject(new PluginError('SANDBOX_CLOSED', `component sandbox is not running: ${this.#dead.message}`));
-    const id = ++this.#nextId;
-    this.#callPort.postMessage({ id, fn, args });
-    Atomics.store(this.#callSignal, 0, CallState.CALL);
-    Atomics.notify(this.#callSignal, 0);
-    const fast = this.#waitBriefly(id);
-    if (fast) return fast.ok ? Promise.resolve(fast.value) : Promise.reject(toError(fast));
     return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        void this.#kill(new PluginError('SANDBOX_TIMEOUT', `component call \`${fn}\` exceeded its ${deadlineMs} ms deadline; the instance was stopped`));
-      }, deadlineMs);
-      this.#pending.set(id, {
-        resolve: (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
+      const entry: Queued = { fn, args, deadlineMs, deadlineAt, resolve, reject, timer: null };
+      entry.timer = setTimeout(() => this.#expire(entry), Math.max(0, deadlineAt - performance.now()));
+      this.#queue.push(entry);
+      this.#counters.admitted++;
+      this.#pump();
     });
   }
 
-  /** Blocks for up to the sync-wait window for the result of call `id`. */
-  #waitBriefly(id: number): CallResult | null {
-    if (this.#syncWaitMs <= 0) return null;
-    const until = performance.now() + this.#syncWaitMs;
-    while (Atomics.load(this.#callSignal, 0) === CallState.CALL) {
-      const left = until - performance.now();
-      if (left <= 0) return null;
-      Atomics.wait(this.#callSignal, 0, CallState.CALL, left);
-    }
-    if (Atomics.load(this.#callSignal, 0) !== CallState.DONE) return null;
-    let result = receiveMessageOnPort(this.#callPort)?.message as CallResult | undefined;
-    // DONE is set just before the result is posted; give the post a moment to land.
-    for (let spins = 0; result === undefined && spins < 100; spins++) result = receiveMessageOnPort(this.#callPort)?.message as CallResult | undefined;
-    if (result === undefined) return null; // it will arrive through the async path
-    Atomics.compareExchange(this.#callSignal, 0, CallState.DONE, CallState.IDLE);
-    if (this.#mode === 'tool' || !result.ok) this.#watchPreparation();
-    if (result.id !== id) {
-      this.#onResult(result);
-      return null;
-    }
-    return result;
+  #expire(entry: Queued): void {
+    const at = this.#queue.indexOf(entry);
+    if (at < 0) return;
+    this.#queue.splice(at, 1);
+    this.#expired(entry);
   }
 
-  /** Stops the worker; pending calls fail with SANDBOX_CLOSED. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#dead) {
-      await this.#worker.terminate();
+  #expired(entry: Queued): void {
+    this.#counters.expiredInQueue++;
+    entry.reject(new PluginError('PLUGIN_BUSY', `plugin is busy: the call waited its whole ${entry.deadlineMs} ms deadline behind other calls and did not run`));
+  }
+
+  /** Hands waiting calls to idle workers, then starts a worker if calls still wait. */
+  #pump(): void {
+    while (this.#queue.length > 0 && !this.#closed) {
+      const worker = this.#idleWorker();
+      if (!worker) break;
+      const entry = this.#queue.shift()!;
+      if (entry.timer) clearTimeout(entry.timer);
+      if (performance.now() >= entry.deadlineAt) {
+        this.#expired(entry);
+        continue;
+      }
+      // Started in time: the guest gets its whole deadline, so a kill always means the guest overran.
+      worker.run(entry.fn, entry.args, entry.deadlineMs).then(
+        (value) => {
+          entry.resolve(value);
+          this.#pump();
+        },
+        (error: PluginError) => {
+          if (error.code === 'SANDBOX_TIMEOUT') this.#counters.deadlineKills++;
+          entry.reject(error);
+          this.#pump();
+        },
+      );
+    }
+    this.#grow();
+  }
+
+  #idleWorker(): SandboxWorker | null {
+    for (const worker of this.#workers) {
+      if (!worker.alive) this.#workers.delete(worker);
+      else if (!worker.busy) return worker;
+    }
+    return null;
+  }
+
+  #grow(): void {
+    if (this.#closed || this.#lost || this.#queue.length === 0) return;
+    const live = this.workers;
+    if (live + this.#starting.size >= this.#maxWorkers) return;
+    // One failed start while others work is enough: do not retry on every call.
+    if (this.#growthFailed && live > 0) return;
+    const starting = SandboxWorker.start(this.#workerOptions()).then(
+      async (worker) => {
+        this.#starting.delete(starting);
+        this.#growthFailed = false;
+        if (this.#closed) {
+          await worker.close();
+          return;
+        }
+        this.#adopt(worker);
+        this.#pump();
+      },
+      (error: unknown) => {
+        this.#starting.delete(starting);
+        this.#growthFailed = true;
+        if (this.workers > 0 || this.#starting.size > 0) return;
+        const reason = error instanceof PluginError ? error : new PluginError('SANDBOX_CRASHED', 'component worker could not be started');
+        for (const entry of this.#queue.splice(0)) {
+          if (entry.timer) clearTimeout(entry.timer);
+          entry.reject(reason);
+        }
+      },
+    );
+    this.#starting.add(starting);
+  }
+
+  #adopt(worker: SandboxWorker): void {
+    this.#counters.workersStarted++;
+    this.#workers.add(worker);
+    worker.onDeath = () => this.#onWorkerDeath(worker);
+  }
+
+  #onWorkerDeath(worker: SandboxWorker): void {
+    this.#workers.delete(worker);
+    if (this.#closed) return;
+    this.#counters.workersLost++;
+    if (this.#options.mode === 'instance') {
+      // The instance and its state are gone; its owner decides whether and when to start another.
+      this.#lost = true;
+      for (const entry of this.#queue.splice(0)) {
+        if (entry.timer) clearTimeout(entry.timer);
+        entry.reject(new PluginError('PLUGIN_NOT_RUNNING', NOT_STARTED.reason, { cause: NOT_STARTED }));
+      }
       return;
     }
-    await this.#kill(new PluginError('SANDBOX_CLOSED', 'component sandbox was closed'));
+    queueMicrotask(() => this.#pump());
   }
-}
 
-function toError(result: Extract<CallResult, { ok: false }>): PluginError {
-  return new PluginError(GUEST_ERROR_CODES[result.error.kind], guestErrorMessage(result.error.kind, result.error.message));
-}
+  #workerOptions(): WorkerOptions {
+    const options = this.#options;
+    return {
+      gluePath: options.gluePath,
+      modules: options.modules,
+      mode: options.mode,
+      memoryBytes: options.memoryBytes,
+      maxOutputBytes: IO_LIMITS.guestOutputBytes,
+      maxHostArgumentBytes: IO_LIMITS.hostCallArgumentBytes,
+      hostInterfaces: options.hostInterfaces,
+      inertInterfaces: options.inertInterfaces,
+      session: options.hostSession(),
+      onLog: options.onLog,
+      startupMs: options.startupMs ?? 10_000,
+      syncWaitMs: (options.syncWaitMicros ?? 300) / 1000,
+      heapMib: options.workerHeapMib ?? 256,
+    };
+  }
 
-function guestErrorMessage(kind: GuestErrorKind, message: string): string {
-  switch (kind) {
-    case 'stack_overflow':
-      return 'component exceeded its stack (deep recursion)';
-    case 'out_of_memory':
-      return `component ran out of memory: ${boundText(redactText(message), 200)}`;
-    default:
-      return `component trapped: ${boundText(redactText(message), 200)}`;
+  /** Stops every worker; waiting and running calls fail with `SANDBOX_CLOSED`. Idempotent. */
+  async close(): Promise<void> {
+    const reason = (this.#closed ??= new PluginError('SANDBOX_CLOSED', 'component sandbox was closed'));
+    for (const entry of this.#queue.splice(0)) {
+      if (entry.timer) clearTimeout(entry.timer);
+      entry.reject(reason);
+    }
+    await Promise.all([...this.#starting]);
+    await Promise.all([...this.#workers].map((worker) => worker.close(reason)));
+    this.#workers.clear();
   }
 }

@@ -58,7 +58,7 @@ export function cutRedacted(text: string, limitBytes: number): { text: string; c
  * This needs only the redaction function, not the values (comparing two redactions instead
  * can be fooled by a value that repeats itself).
  */
-export function redactReadPrefix(bytes: Uint8Array, complete: boolean, longestSecretBytes: number, redact: Redact): string {
+function redactReadPrefix(bytes: Uint8Array, complete: boolean, longestSecretBytes: number, redact: Redact): string {
   const text = decode(bytes, bytes.length);
   if (complete) return redact(text);
   const reach = Math.max(0, longestSecretBytes);

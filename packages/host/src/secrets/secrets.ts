@@ -102,12 +102,6 @@ export class Secrets {
     flush();
     return out + text.slice(at);
   }
-
-  /** Whether `text` contains any known secret value. */
-  contains(text: string): boolean {
-    for (const value of this.#values.values()) if (text.includes(value)) return true;
-    return false;
-  }
 }
 
 function valueProblem(name: string, value: string): string | null {

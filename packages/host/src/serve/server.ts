@@ -110,7 +110,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       return;
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const parts = decodePathSegments(url.pathname);
+    if (!parts) return send(res, 400, { error: { code: 'invalid_request', message: 'the request path has a malformed percent-encoding' } });
     if (req.method === 'GET' && url.pathname === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.contentType });
       res.end(await metrics.metrics());
@@ -131,7 +132,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         return send(res, 200, { output });
       } catch (error) {
         const code = error instanceof PluginError ? error.code : 'failed';
-        return send(res, 422, { error: { code, message: error instanceof Error ? boundText(error.message, 512) : 'tool call failed' } });
+        if (code === 'PLUGIN_BUSY') res.setHeader('retry-after', '1');
+        return send(res, code === 'PLUGIN_BUSY' ? 503 : 422, { error: { code, message: error instanceof Error ? boundText(error.message, 512) : 'tool call failed' } });
       }
     }
     const service = ref ? host.services.get(ref) : undefined;
@@ -196,6 +198,15 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         return reports;
       })()),
   };
+}
+
+/** The path's segments, percent-decoded; null when an escape is malformed (`%E0%A4%A`). */
+function decodePathSegments(pathname: string): string[] | null {
+  try {
+    return pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return null;
+  }
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -138,7 +138,7 @@ export class IngressDispatcher {
 
   #refuse(outcome: Refusal): Refusal {
     this.counters.rejected++;
-    this.#hooks.diagnose(outcome.reason === 'invalid' ? 'InvalidEvent' : 'Rejected', `ingress event rejected: ${outcome.message}`, true);
+    this.#hooks.diagnose(outcome.reason === 'invalid' ? 'InvalidEvent' : outcome.reason === 'full' ? 'QueueFull' : 'Rejected', `ingress event rejected: ${outcome.message}`, true);
     this.#hooks.notify({ kind: 'rejected', level: 'warn', message: 'ingress event rejected', fields: { reason: outcome.reason, error: outcome.message } });
     return outcome;
   }

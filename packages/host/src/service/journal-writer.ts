@@ -15,7 +15,7 @@ export interface WriterHealth {
 }
 
 /** Why a write was given up: the plugin's service stopped while the write waited. */
-export class WriteAbandoned extends Error {
+class WriteAbandoned extends Error {
   constructor(plugin: string) {
     super(`the write for ${plugin} was given up: its service stopped`);
     this.name = 'WriteAbandoned';

@@ -741,7 +741,7 @@ export class PluginService {
   async #runFromOutbox(command: ValidatedCommand, event: IngressEvent, ingress: string): Promise<void> {
     const result = await runCommand(command, this.#executionContext(event, { state: {}, timerSet: [], timerDelete: [] }));
     this.#recordResult(result, ingress, event);
-    if (!EXECUTORS[command.kind].settlesLater || result.status !== 'Recorded') this.#markDone(command.command_id);
+    if (!EXECUTORS[command.kind].settlesLater || result.status !== 'Recorded') void this.#markDone(command.command_id);
   }
 
   /** A command kept in the outbox across a restart: checked against today's grants, then run again. */
@@ -755,7 +755,7 @@ export class PluginService {
     this.#diagnose('OutboxRerun', `output command ${entry.command_id} committed before the last stop or crash runs again`);
     if (!checked.ok) {
       this.#recordResult(commandResult({ command_id: entry.command_id }, 'Rejected', `kept in the outbox, no longer valid: ${checked.message}`), ingress, event);
-      this.#markDone(entry.command_id);
+      void this.#markDone(entry.command_id);
       return;
     }
     await this.#runFromOutbox(checked.command, event, ingress);

@@ -17,7 +17,7 @@ export interface ControlLocation {
 export const CONTROL_DIR_NAME = '.yoi';
 
 /** The workspace's control directory and the files and folders in it, each by its own path (any may be a link elsewhere). */
-export function workspaceControlLocations(workspace: string): ControlLocation[] {
+function workspaceControlLocations(workspace: string): ControlLocation[] {
   const dir = join(resolve(workspace), CONTROL_DIR_NAME);
   return [
     { path: dir, label: "the workspace's .yoi control directory" },

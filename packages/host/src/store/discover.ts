@@ -5,7 +5,8 @@ import { isSafeId } from '../manifest/ids.js';
 import { MANIFEST_FILE_NAME, parseManifest } from '../manifest/parse.js';
 import type { Manifest } from '../manifest/types.js';
 import type { ComponentFormat } from '../package/component-format.js';
-import { readPackageFile } from '../package/archive-file.js';
+import { readDigestedPackageFile } from '../package/archive-file.js';
+import { IdentityCache } from '../package/file-identity.js';
 import { PACKAGE_LIMITS, type PackageFiles } from '../package/limits.js';
 import { loadPluginPackage } from '../package/plugin-package.js';
 import type { StoreLocation } from './locations.js';
@@ -31,14 +32,14 @@ export interface Discovery {
 }
 
 /**
- * Inventory of the stores: reads and validates every `.yoi-plugin` archive, computes digests.
- * Never executes or registers anything. A broken package yields a diagnostic and does not
- * affect the others.
+ * Inventory of the stores: reads and validates every `.yoi-plugin` archive, computes digests
+ * (or takes them from `digests`, by file identity). Never executes or registers anything. A
+ * broken package yields a diagnostic and does not affect the others.
  */
-export async function discoverPlugins(stores: readonly StoreLocation[]): Promise<Discovery> {
+export async function discoverPlugins(stores: readonly StoreLocation[], digests: IdentityCache = IdentityCache.inMemory()): Promise<Discovery> {
   const packages: DiscoveredPackage[] = [];
   const diagnostics: Diagnostic[] = [];
-  for (const store of stores) await discoverStore(store, packages, diagnostics);
+  for (const store of stores) await discoverStore(store, packages, diagnostics, digests);
 
   const counts = new Map<string, number>();
   for (const p of packages) counts.set(p.identity, (counts.get(p.identity) ?? 0) + 1);
@@ -56,7 +57,7 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-async function discoverStore(store: StoreLocation, packages: DiscoveredPackage[], diagnostics: Diagnostic[]): Promise<void> {
+async function discoverStore(store: StoreLocation, packages: DiscoveredPackage[], diagnostics: Diagnostic[], digests: IdentityCache): Promise<void> {
   const { source } = store;
   let root: string;
   try {
@@ -91,14 +92,14 @@ async function discoverStore(store: StoreLocation, packages: DiscoveredPackage[]
       diagnostics.push(diagnostic('traversal', 'discovery', 'plugin package path escapes its source store', context));
       continue;
     }
-    const files = await readPackageFile(canonical);
-    if (!files.ok) {
-      diagnostics.push(withContext(files.diagnostic, context));
+    const read = await readDigestedPackageFile(canonical, digests);
+    if (!read.ok) {
+      diagnostics.push(withContext(read.diagnostic, context));
       continue;
     }
-    const loaded = loadPluginPackage(files.value);
+    const loaded = loadPluginPackage(read.value.files, read.value.digest);
     if (!loaded.ok) {
-      const identity = identityHint(files.value, source);
+      const identity = identityHint(read.value.files, source);
       diagnostics.push(withContext(loaded.diagnostic, { ...context, ...(identity ? { identity } : {}) }));
       continue;
     }

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { parse as parseToml } from 'smol-toml';
 import type { JsonValue, RequestTarget, WebSocketTarget } from '../manifest/types.js';
-import { parseEnablementConfig, type EnablementEntry } from './enablement.js';
+import { parseEnablementConfig, type EnablementConfig, type EnablementEntry, type FsGrant } from './enablement.js';
 import { tomlAssignments, tomlInline } from './toml-emit.js';
 
 /**
@@ -11,7 +11,7 @@ import { tomlAssignments, tomlInline } from './toml-emit.js';
  * Every edit is verified by re-parsing: other entries must come out unchanged.
  */
 
-interface Block {
+export interface Block {
   readonly start: number;
   readonly end: number;
   readonly id: string | undefined;
@@ -19,12 +19,12 @@ interface Block {
 
 const HEADER = /^\s*\[\[?\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?\s*(#.*)?$/;
 
-function headerName(line: string): string | undefined {
+export function headerName(line: string): string | undefined {
   const match = HEADER.exec(line);
   return match ? match[1]!.replace(/\s+/g, '').replace(/"/g, '') : undefined;
 }
 
-function findBlocks(lines: readonly string[]): Block[] {
+export function findBlocks(lines: readonly string[]): Block[] {
   const headers: { index: number; name: string }[] = [];
   let inMultiline: string | null = null;
   lines.forEach((line, index) => {
@@ -80,7 +80,7 @@ export function removeEnablement(text: string, id: string): EditResult {
   if (blocks.length === 0) return { ok: true, text, replaced: false, removed: false };
   const kept = lines.filter((_, index) => !blocks.some((b) => index >= b.start && index < b.end));
   const next = collapseBlankRuns(kept.join('\n'));
-  return verify(next, before.value.enabled.filter((e) => e.id !== id), { replaced: false, removed: true });
+  return verify(next, before.value.enabled.filter((e) => e.id !== id), { replaced: false, removed: true }, unreadable(before.value, id));
 }
 
 /** Adds an entry (replacing any entry with the same id) at the end of the file. */
@@ -100,12 +100,17 @@ export function upsertEnablement(text: string, entry: EnablementEntry): EditResu
   }
   const next = base + rendered;
   const expected = [...before.value.enabled.filter((e) => e.id !== entry.id), entry];
-  return verify(next, expected, { replaced: removed.removed, removed: false });
+  return verify(next, expected, { replaced: removed.removed, removed: false }, unreadable(before.value, entry.id));
 }
 
-function verify(text: string, expected: readonly EnablementEntry[], flags: { replaced: boolean; removed: boolean }): EditResult {
+/** What an edit must leave alone among the entries that could not be read: their ids and diagnostics. */
+export function unreadable(config: EnablementConfig, removedId: string): unknown {
+  return (config.rejected ?? []).filter((r) => r.id !== removedId).map((r) => [r.id ?? null, r.diagnostic.message]);
+}
+
+export function verify(text: string, expected: readonly EnablementEntry[], flags: { replaced: boolean; removed: boolean }, expectedUnreadable: unknown): EditResult {
   const after = parseEnablementConfig(text);
-  if (!after.ok || !isDeepStrictEqual(normalize(after.value.enabled), normalize(expected))) {
+  if (!after.ok || !isDeepStrictEqual(normalize(after.value.enabled), normalize(expected)) || !isDeepStrictEqual(unreadable(after.value, '\u0000'), expectedUnreadable)) {
     return { ok: false, message: 'plugin enablement config could not be edited safely; edit it by hand' };
   }
   return { ok: true, text, ...flags };
@@ -158,9 +163,21 @@ export function renderEntry(entry: EnablementEntry): string {
       for (const p of g.permissions) out.push(`  ${tomlInline(p as unknown as JsonValue)},`);
       out.push(']');
     }
-    for (const t of g.request) out.push('', '[[plugins.enabled.grants.request]]', ...tomlAssignments(targetRecord(t)));
-    for (const t of g.websocket) out.push('', '[[plugins.enabled.grants.websocket]]', ...tomlAssignments(targetRecord(t)));
-    for (const f of g.fs) out.push('', '[[plugins.enabled.grants.fs]]', ...tomlAssignments({ root: f.root, operations: [...f.operations], ...(f.allow_hard_link_reads !== undefined ? { allow_hard_link_reads: f.allow_hard_link_reads } : {}) }));
+    for (const t of g.request) out.push('', ...renderGrantTarget('request', t));
+    for (const t of g.websocket) out.push('', ...renderGrantTarget('websocket', t));
+    for (const f of g.fs) out.push('', ...renderGrantTarget('fs', f));
   }
   return out.join('\n') + '\n';
+}
+
+/** One `[[plugins.enabled.grants.<kind>]]` table. */
+export function renderGrantTarget(kind: 'request' | 'websocket' | 'fs', target: RequestTarget | WebSocketTarget | FsGrant): string[] {
+  const record =
+    kind === 'fs'
+      ? (() => {
+          const f = target as FsGrant;
+          return { root: f.root, operations: [...f.operations], ...(f.allow_hard_link_reads !== undefined ? { allow_hard_link_reads: f.allow_hard_link_reads } : {}) };
+        })()
+      : targetRecord(target as RequestTarget | WebSocketTarget);
+  return [`[[plugins.enabled.grants.${kind}]]`, ...tomlAssignments(record)];
 }

@@ -23,7 +23,7 @@ export interface Installed {
  * what lands in the store is exactly what was checked.
  */
 export async function installIntoProjectStore(inputPath: string, workspace: string): Promise<Outcome<Installed>> {
-  let isDirectory = false;
+  let isDirectory: boolean;
   try {
     isDirectory = (await stat(inputPath)).isDirectory();
   } catch (error) {

@@ -7,7 +7,7 @@ import type { ConnectionPolicy } from '../websocket/policy.js';
 import type { ComponentFormat } from '../package/component-format.js';
 import type { ControlLocation } from './control-paths.js';
 import type { DiscoveredPackage, Discovery } from './discover.js';
-import { grantsHaveContent, type EnablementConfig, type EnablementEntry, type Grants } from './enablement.js';
+import { grantsHaveContent, UNQUALIFIED_ID_MESSAGE, type EnablementConfig, type EnablementEntry, type Grants } from './enablement.js';
 
 /** The unit the runtime consumes: one enabled package, pinned, with its grants and config. */
 export interface ResolvedPlugin {
@@ -33,12 +33,24 @@ export interface Resolution {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-/** Resolves enablement entries against discovered packages, fail-closed per entry, in Yoi's order. */
+/**
+ * Resolves enablement entries against discovered packages, fail-closed per entry, in Yoi's
+ * order. Entries that could not be read (`config.rejected`) yield their diagnostic in their
+ * place in the file.
+ */
 export function resolveEnabledPlugins(config: EnablementConfig, discovery: Discovery): Resolution {
   const resolved: ResolvedPlugin[] = [];
   const diagnostics: Diagnostic[] = [];
-  for (const entry of config.enabled) {
-    const outcome = resolveEntry(entry, discovery.packages);
+  const rejected = [...(config.rejected ?? [])].sort((a, b) => a.index - b.index);
+  const total = config.enabled.length + rejected.length;
+  let next = 0;
+  for (let index = 0; index < total; index++) {
+    if (rejected[0]?.index === index || next >= config.enabled.length) {
+      const entry = rejected.shift();
+      if (entry) diagnostics.push(entry.diagnostic);
+      continue;
+    }
+    const outcome = resolveEntry(config.enabled[next++]!, discovery.packages);
     if ('diagnostic' in outcome) diagnostics.push(outcome.diagnostic);
     else resolved.push(outcome.plugin);
   }
@@ -49,7 +61,7 @@ function resolveEntry(entry: EnablementEntry, packages: readonly DiscoveredPacka
   const ref = parsePluginRef(entry.id);
   if (!ref.ok) {
     return ref.reason === 'unqualified'
-      ? { diagnostic: diagnostic('ambiguous', 'resolution', 'plugin enablement id must be source-qualified as user:<id>, project:<id>, or builtin:<id>', { identity: entry.id }) }
+      ? { diagnostic: diagnostic('ambiguous', 'resolution', UNQUALIFIED_ID_MESSAGE, { identity: entry.id }) }
       : { diagnostic: diagnostic('malformed', 'resolution', 'plugin enablement id is not a valid source-qualified plugin id', { identity: entry.id }) };
   }
   const identity = entry.id;

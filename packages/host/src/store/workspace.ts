@@ -4,12 +4,13 @@ import { diagnostic, ioErrorKind, type Diagnostic } from '../diagnostics.js';
 import { fsGrantRootProblem } from '../fs/control-guard.js';
 import { controlLocations, type ControlLocation } from './control-paths.js';
 import { discoverPlugins, type Discovery } from './discover.js';
+import { packageDigestCache } from './digest-cache.js';
 import { parseEnablementConfig, type EnablementConfig } from './enablement.js';
 import { enablementFile, storeLocations, type StoreLocation, type StoreOptions } from './locations.js';
 import { resolveEnabledPlugins, type Resolution, type ResolvedPlugin } from './resolve.js';
 
 /** Upper bound on `plugins.toml`; enablement is operator-written text, not data. */
-export const MAX_ENABLEMENT_BYTES = 1024 * 1024;
+const MAX_ENABLEMENT_BYTES = 1024 * 1024;
 
 export interface WorkspaceState {
   readonly workspace: string;
@@ -23,7 +24,7 @@ export interface WorkspaceState {
 }
 
 /** Reads `<workspace>/.yoi/plugins.toml`; a missing file is an empty configuration. */
-export async function readEnablementConfig(path: string): Promise<{ config: EnablementConfig; diagnostics: Diagnostic[] }> {
+async function readEnablementConfig(path: string): Promise<{ config: EnablementConfig; diagnostics: Diagnostic[] }> {
   let text: string;
   try {
     const bytes = await readFile(path);
@@ -46,7 +47,9 @@ export async function loadWorkspace(options: StoreOptions): Promise<WorkspaceSta
   const stores = storeLocations({ ...options, workspace });
   const enablementPath = enablementFile(workspace);
   const { config, diagnostics } = await readEnablementConfig(enablementPath);
-  const discovery = await discoverPlugins(stores);
+  const digests = await packageDigestCache(options.env ?? process.env);
+  const discovery = await discoverPlugins(stores, digests);
+  await digests.save();
   const resolution = await guardControlLocations(resolveEnabledPlugins(config, discovery), controlLocations({ ...options, workspace }));
   return { workspace, stores, enablementPath, config, discovery, resolution, configDiagnostics: diagnostics };
 }

@@ -1,16 +1,27 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { boundText } from '../diagnostics.js';
 import type { JsonValue } from '../manifest/types.js';
+import { defaultCacheDir } from '../sandbox/transpile-cache.js';
+import { loadValidator } from './validator-cache.js';
 
 /**
  * Validates tool input against the tool's `input_schema` before the guest sees it (Yoi only
  * checked that it was JSON). Schemas are the restricted subset already checked at
  * registration, so compiling cannot meet unsupported keywords.
+ *
+ * A schema's validator is made when its tool is first called, from the validator cache when
+ * it holds one (validator-cache.ts): registering the tools of a workspace (every `list`,
+ * `show`, `status`) costs neither ajv's start-up nor one compilation per tool.
  */
-const ajv = new Ajv({ allErrors: false, strict: false, validateSchema: false });
-
-export function compileInputSchema(schema: JsonValue): ValidateFunction {
-  return ajv.compile(schema as object);
+export function compileInputSchema(schema: JsonValue, cacheDir: string | null = defaultCacheDir()): ValidateFunction {
+  let compiled: ValidateFunction | undefined;
+  const validate = ((input: unknown) => {
+    compiled ??= loadValidator(schema, cacheDir).validate;
+    const valid = compiled(input);
+    validate.errors = compiled.errors ?? null;
+    return valid;
+  }) as ValidateFunction;
+  return validate;
 }
 
 /** Returns null when valid, else `<path>: <message>` with a `$`-rooted path. */

@@ -1,10 +1,11 @@
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { PluginError } from '../errors.js';
 import type { PluginHost } from '../host.js';
 import type { JsonValue } from '../manifest/types.js';
+import { mcpSdk } from './mcp-sdk.js';
+import { toolErrorOf } from './tool-output.js';
 
-export const MCP_SERVER_NAME = 'yoi-plugins';
+const MCP_SERVER_NAME = 'yoi-plugins';
 
 /**
  * An MCP server exposing every registered tool of a host with its input schema. Tool failures
@@ -12,6 +13,7 @@ export const MCP_SERVER_NAME = 'yoi-plugins';
  * grants or enablement.
  */
 export function createMcpServer(host: PluginHost, version = '0.1.0'): Server {
+  const { Server, CallToolRequestSchema, ListToolsRequestSchema } = mcpSdk();
   const server = new Server({ name: MCP_SERVER_NAME, version }, { capabilities: { tools: {} } });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: host.tools.list().map((tool) => ({
@@ -25,7 +27,8 @@ export function createMcpServer(host: PluginHost, version = '0.1.0'): Server {
     try {
       const output = await host.tools.call(request.params.name, (request.params.arguments ?? {}) as JsonValue);
       const text = output.content === null ? output.summary : `${output.summary}\n\n${output.content}`;
-      return { content: [{ type: 'text' as const, text }], structuredContent: { summary: output.summary, content: output.content } };
+      // A tool's own error report (`tool error: <code>`) is an MCP tool error too.
+      return { content: [{ type: 'text' as const, text }], structuredContent: { summary: output.summary, content: output.content }, ...(toolErrorOf(output) ? { isError: true } : {}) };
     } catch (error) {
       const message = error instanceof PluginError ? `${error.code}: ${error.message}` : 'tool call failed';
       return { content: [{ type: 'text' as const, text: message }], isError: true };

@@ -16,6 +16,8 @@ export interface ToolOrigin {
   readonly source: string;
   readonly digest: string;
   readonly package_version: string;
+  /** The manifest's schema_version (Yoi's `package_api_version`). */
+  readonly package_api_version: number;
   readonly surface: 'tool';
 }
 
@@ -27,11 +29,15 @@ export interface ToolInfo {
   readonly origin: ToolOrigin;
 }
 
-/** Why a declared tool is not registered: denied, invalid, or shadowed by an earlier plugin. */
+/**
+ * Why a declared tool is not registered: denied, invalid, shadowed by an earlier plugin, or
+ * (after `verifyLoadable`) its component cannot be loaded under the grants, so every call
+ * would fail.
+ */
 export interface RegistrationIssue {
   readonly plugin_ref: string;
   readonly tool: string;
-  readonly kind: 'denied' | 'invalid' | 'collision';
+  readonly kind: 'denied' | 'invalid' | 'collision' | 'unloadable';
   readonly message: string;
 }
 
@@ -49,10 +55,51 @@ interface Entry {
 export class ToolRegistry {
   readonly #entries = new Map<string, Entry>();
   readonly #qualified = new Map<string, Entry>();
+  readonly #withdrawn = new Set<PluginRuntime>();
   readonly issues: RegistrationIssue[] = [];
 
   constructor(runtimes: readonly PluginRuntime[]) {
     for (const runtime of runtimes) this.#register(runtime);
+  }
+
+  /**
+   * Loads the component of every plugin with registered tools (verified, transpiled from the
+   * cache, import-checked against its grants — never executed) and withdraws the tools of a
+   * plugin whose component cannot load: a partial plugin whose host API import is denied
+   * fails every call, so it is not advertised. Each withdrawal is an `unloadable` issue. A
+   * tool that lost a name collision to a withdrawn one takes the name. Returns the new issues.
+   */
+  async verifyLoadable(): Promise<RegistrationIssue[]> {
+    const runtimes = [...new Set([...this.#qualified.values()].map((e) => e.runtime))].filter((r) => !this.#withdrawn.has(r));
+    const failed = new Map<PluginRuntime, string>();
+    for (const runtime of runtimes) {
+      try {
+        await runtime.load();
+      } catch (error) {
+        if (!(error instanceof PluginError)) throw error;
+        failed.set(runtime, `${error.message} [${error.code}]`);
+      }
+    }
+    if (failed.size === 0) return [];
+    for (const runtime of failed.keys()) this.#withdrawn.add(runtime);
+    const added: RegistrationIssue[] = [];
+    for (const entry of this.#qualified.values()) {
+      const why = failed.get(entry.runtime);
+      if (why === undefined) continue;
+      const ref = entry.info.origin.plugin_ref;
+      added.push({ plugin_ref: ref, tool: entry.info.name, kind: 'unloadable', message: boundText(`plugin ${ref} tool ${entry.info.name} is not offered: every call would fail: ${why}`, 480) });
+    }
+    // Bare names again, in registration order, without the withdrawn tools (a qualified call
+    // still reaches one, and fails with the real reason).
+    this.#entries.clear();
+    for (const entry of this.#qualified.values()) {
+      if (!this.#withdrawn.has(entry.runtime) && !this.#entries.has(entry.info.name)) this.#entries.set(entry.info.name, entry);
+    }
+    const named = [...this.#entries.values()];
+    const resolved = this.issues.filter((i) => i.kind === 'collision' && named.some((e) => e.info.origin.plugin_ref === i.plugin_ref && e.info.name === i.tool));
+    for (const issue of resolved) this.issues.splice(this.issues.indexOf(issue), 1);
+    this.issues.push(...added);
+    return added;
   }
 
   #register(runtime: PluginRuntime): void {
@@ -82,6 +129,7 @@ export class ToolRegistry {
             source: record.source,
             digest: record.digest,
             package_version: record.version,
+            package_api_version: record.manifest.schema_version,
             surface: 'tool',
           },
         },

@@ -41,3 +41,33 @@ export function decodeToolOutput(raw: string): ToolOutput {
   if (typeof content === 'string' && Buffer.byteLength(content, 'utf8') > IO_LIMITS.guestOutputBytes) throw fail(`guest output content exceeds ${IO_LIMITS.guestOutputBytes} bytes`);
   return { summary, content: content ?? null };
 }
+
+/** A tool's own report of failure. */
+export interface ToolErrorReport {
+  readonly code: string;
+  readonly message: string;
+}
+
+const TOOL_ERROR_SUMMARY = /^tool error: ([^\n]{1,128})$/;
+
+/**
+ * Whether a ToolOutput is a tool's report of its own failure, in the rendering Yoi's SDK and
+ * our PDK both use: summary `tool error: <code>`, content the message (ours) or
+ * `{"error":{"code","message",…}}` (Yoi's). Such a call completed, but callers that report
+ * success or failure (`yoi plugin call`'s exit code, MCP's `isError`) report a failure.
+ */
+export function toolErrorOf(output: ToolOutput): ToolErrorReport | null {
+  const match = TOOL_ERROR_SUMMARY.exec(output.summary);
+  if (!match) return null;
+  const code = match[1]!.trim();
+  let message = output.content ?? '';
+  if (message.startsWith('{')) {
+    try {
+      const parsed = JSON.parse(message) as { error?: { message?: unknown } };
+      if (typeof parsed.error?.message === 'string') message = parsed.error.message;
+    } catch {
+      // plain text that starts with a brace
+    }
+  }
+  return { code, message: boundText(redactText(message)) };
+}

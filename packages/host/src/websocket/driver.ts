@@ -1,4 +1,4 @@
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { authorizeHostApi, authorizeWebSocketTarget, safeUrlLabel } from '../authority/authorize.js';
 import { parseTargetUrl, websocketTargetAllows } from '../authority/targets.js';
 import { boundText, redactText } from '../diagnostics.js';
@@ -13,8 +13,9 @@ import { closeDisposition, type ConnectionPolicy } from './policy.js';
 import { SendBudget } from './send-budget.js';
 import { parseSources, type SourceSpec } from './sources.js';
 import { bufferedInbound } from './ws-buffered.js';
+import { webSocketClass } from './ws-module.js';
 
-export type ConnectionState = 'Connecting' | 'Connected' | 'Reconnecting' | 'Closed' | 'Failed';
+type ConnectionState = 'Connecting' | 'Connected' | 'Reconnecting' | 'Closed' | 'Failed';
 
 /**
  * Where the driver sends events: the plugin's service. `deliver` resolves once the event is
@@ -201,7 +202,7 @@ class Connection {
     const generation = ++this.#generation;
     this.#state = this.#attempt === 0 && this.#counts.reconnects === 0 ? 'Connecting' : 'Reconnecting';
     const policy = this.#driver.policy;
-    const socket = new WebSocket(this.#url, {
+    const socket = new (webSocketClass())(this.#url, {
       headers: { 'user-agent': 'yoi-plugin-host/1', ...headers.headers },
       handshakeTimeout: policy.connect_timeout_ms,
       maxPayload: policy.max_message_bytes,
@@ -566,8 +567,8 @@ export class WebSocketDriver {
     return boundText(redactText(this.#secrets.redact(text), 300), 300);
   }
 
+  /** A URL is judged by its grants alone: one that happens to contain a secret value gets no different answer (no guess oracle). */
   authorize(url: string): string | null {
-    if (this.#secrets.contains(url)) return 'WebSocket URLs must not contain secret values';
     return authorizeWebSocketTarget(this.record, url);
   }
 

@@ -78,9 +78,9 @@ describe('yoi plugin call', () => {
     const s = setup(t, [{ manifest: SAY_MANIFEST, component: await assemble(TOOL_WATS.echo) }]);
     const result = await s.call(['project:say', 'say', '--input', '{"summary":"hi","content":"there"}', '--json']);
     assert.equal(result.code, 0, result.stderr);
-    const json = result.json<{ command: string; plugin: string; tool: string; output: unknown; duration_ms: number }>();
-    assert.deepEqual(Object.keys(json).sort(), ['command', 'duration_ms', 'output', 'plugin', 'tool']);
-    assert.deepEqual({ ...json, duration_ms: 0 }, { command: 'call', plugin: 'project:say', tool: 'say', output: { summary: 'hi', content: 'there' }, duration_ms: 0 });
+    const json = result.json<{ command: string; status: string; plugin: string; tool: string; output: unknown; duration_ms: number }>();
+    assert.deepEqual(Object.keys(json).sort(), ['command', 'duration_ms', 'output', 'plugin', 'status', 'tool']);
+    assert.deepEqual({ ...json, duration_ms: 0 }, { command: 'call', status: 'ok', plugin: 'project:say', tool: 'say', output: { summary: 'hi', content: 'there' }, duration_ms: 0 });
     assert.equal(typeof json.duration_ms, 'number');
     assert.ok(json.duration_ms >= 0 && json.duration_ms < 60_000, String(json.duration_ms));
     const nullContent = await s.call(['project:say', 'say', '--input', '{"summary":"only"}', '--json']);
@@ -235,18 +235,18 @@ describe('yoi plugin call', () => {
     assert.equal(result.stdout, '');
     const json = await s.call(['project:trap', 'boom', '--json']);
     assert.equal(json.code, 1);
-    assert.equal(json.stdout, '', 'no JSON document on failure');
+    assert.equal(json.json<{ status: string; error: { code: string } }>().error.code, 'sandbox_trap', 'the failure is a JSON document');
     assert.match(json.stderr, /\[SANDBOX_TRAP\]/);
   });
 
-  it('exits 1 with [TOOL_INPUT_INVALID] on input that fails the schema or is not JSON', async (t) => {
+  it('exits 1 with [TOOL_INPUT_INVALID] on input that fails the schema, and 2 on input that is not JSON', async (t) => {
     const s = setup(t, [{ manifest: SAY_MANIFEST, component: await assemble(TOOL_WATS.trap) }]);
     const wrongType = await s.call(['project:say', 'say', '--input', '{"text":5}']);
     assert.equal(wrongType.code, 1);
     assert.match(wrongType.stderr, /plugin tool `say` input does not match its input_schema at \$\.text: must be string \[TOOL_INPUT_INVALID\]/);
     const notJson = await s.call(['project:say', 'say', '--input', '{text: 5}']);
-    assert.equal(notJson.code, 1);
-    assert.match(notJson.stderr, /input is not valid JSON \[TOOL_INPUT_INVALID\]/);
+    assert.equal(notJson.code, 2);
+    assert.match(notJson.stderr, /--input is not valid JSON/);
     writeFileSync(join(s.root, 'bad.json'), '[1,2]');
     const fromFile = await s.call(['project:say', 'say', '--input-file', join(s.root, 'bad.json')]);
     assert.equal(fromFile.code, 1);
@@ -271,7 +271,7 @@ describe('yoi plugin call', () => {
         env: { HOME: join(ws.root, 'home'), YOI_BUILTIN_DIR: join(ws.root, 'none'), YOI_CACHE_DIR: cache },
       });
       assert.equal(result.code, 0, result.stderr);
-      let entries: string[] = [];
+      let entries: string[];
       try {
         entries = readdirSync(join(cache, 'transpile'));
       } catch {

@@ -1,73 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
-import { parseEnablementConfig, type EnablementEntry } from '../../src/store/enablement.js';
-import { cli, echoManifest, tempDir, writeFiles, writePluginDir, type CliResult } from '../helpers.js';
-
-interface EnableJson {
-  command: string;
-  status: string;
-  reference: string;
-  version: string;
-  digest: string;
-  installed: { path: string; changed: boolean } | null;
-  enablement_path: string;
-  replaced: boolean;
-  granted: { permissions: string[]; request: string[]; websocket: string[]; fs: string[] };
-  not_granted: string[];
-  plugin_status: string | null;
-  diagnostics: { kind: string; message: string }[];
-}
-
-interface Item {
-  reference: string;
-  status: string;
-  digest: string | null;
-  pinned_digest: string | null;
-  configured_fs_grants: string[];
-  diagnostics: { kind: string; message: string }[];
-}
-
-interface Workspace {
-  root: string;
-  ws: string;
-  store: string;
-  enablementPath: string;
-  run(args: string[], options?: { answers?: string[] }): Promise<CliResult>;
-  entries(): EnablementEntry[];
-  text(): string;
-  list(): Promise<Map<string, Item>>;
-}
-
-function workspace(t: TestContext): Workspace {
-  const root = realpathSync(tempDir(t));
-  const ws = join(root, 'ws');
-  const store = join(ws, '.yoi', 'plugins');
-  mkdirSync(ws, { recursive: true });
-  const env = { HOME: root, XDG_DATA_HOME: join(root, 'data'), YOI_BUILTIN_DIR: join(root, 'builtin') };
-  const enablementPath = join(ws, '.yoi', 'plugins.toml');
-  const run = (args: string[], options: { answers?: string[] } = {}) => cli([...args, '--workspace', ws], { env, cwd: root, ...options });
-  const text = () => readFileSync(enablementPath, 'utf8');
-  return {
-    root,
-    ws,
-    store,
-    enablementPath,
-    run,
-    text,
-    entries() {
-      const parsed = parseEnablementConfig(text());
-      assert.ok(parsed.ok, !parsed.ok ? parsed.diagnostic.message : '');
-      return JSON.parse(JSON.stringify(parsed.value.enabled)) as EnablementEntry[];
-    },
-    async list() {
-      const result = await run(['plugin', 'list', '--json']);
-      assert.equal(result.code, 0, result.stderr);
-      return new Map(result.json<{ items: Item[] }>().items.map((i) => [i.reference, i]));
-    },
-  };
-}
+import { describe, it } from 'node:test';
+import { cli, echoManifest, writeFiles, writePluginDir } from '../helpers.js';
+import { workspace, type EnableJson, type Item } from './enable-support.js';
 
 const SURFACE_TOOL = { kind: 'surface', surface: 'tool' };
 
@@ -125,8 +61,10 @@ describe('yoi plugin enable', () => {
       installed: { path: installedPath, changed: true },
       enablement_path: w.enablementPath,
       replaced: false,
+      upgrade: null,
       granted: { permissions: ['surfaces.tool', 'tool.echo'], request: [], websocket: [], fs: [] },
       not_granted: [],
+      limits: {},
       plugin_status: 'active',
       running_service_state: null,
       diagnostics: [],
@@ -185,7 +123,7 @@ describe('yoi plugin enable', () => {
     assert.match(human.stdout, /^ {4}digest: /m);
   });
 
-  it("keeps the operator's comments and unrelated entries, and replaces its own entry on re-enabling", async (t) => {
+  it("keeps the operator's comments and unrelated entries, and edits its own entry in place on re-enabling", async (t) => {
     const w = workspace(t);
     mkdirSync(join(w.ws, '.yoi'), { recursive: true });
     writeFileSync(w.enablementPath, OPERATOR_TEXT);
@@ -198,7 +136,7 @@ describe('yoi plugin enable', () => {
     assert.ok(afterFirst.startsWith(OPERATOR_TEXT), afterFirst);
     assert.deepEqual(w.entries().map((e) => e.id), ['project:other', 'project:echo']);
 
-    const second = await w.run(['plugin', 'enable', dir, '--grant', 'surfaces.tool', '--yes', '--json']);
+    const second = await w.run(['plugin', 'enable', dir, '--revoke', 'tool.echo', '--yes', '--json']);
     assert.equal(second.code, 0, second.stderr);
     const report = second.json<EnableJson>();
     assert.equal(report.replaced, true);
@@ -259,7 +197,7 @@ describe('yoi plugin enable', () => {
   it('refuses (exit 1) to edit an invalid plugins.toml and leaves it as it was', async (t) => {
     const w = workspace(t);
     mkdirSync(join(w.ws, '.yoi'), { recursive: true });
-    const invalid = '# hand-edited\n[[plugins.enabled]]\nid = 5\n';
+    const invalid = '# hand-edited\n[[plugins.enabled]\nid = "project:echo"\n';
     writeFileSync(w.enablementPath, invalid);
     const dir = writePluginDir(join(w.root, 'echo'));
     const result = await w.run(['plugin', 'enable', dir, '--grant-all-requested', '--yes']);
@@ -305,46 +243,58 @@ describe('yoi plugin enable', () => {
     },
   );
 
-  it('asks per permission and target when interactive and writes only what was granted', async (t) => {
+  it('asks one question for everything requested, grouped, and then whether to write', async (t) => {
     const w = workspace(t);
     const dir = writePluginDir(join(w.root, 'weather'), WEATHER);
-    // surfaces.tool, tool.forecast, tool.alerts, host_api.request, its target, then the final confirmation
-    const result = await w.run(['plugin', 'enable', dir], { answers: ['y', 'yes', 'n', 'Y', 'y', 'y'] });
+    const result = await w.run(['plugin', 'enable', dir], { answers: ['y', 'y'] });
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(
+      result.stdout.includes(
+        'the plugin requests:\n  surfaces: surfaces.tool\n  tools: tool.forecast, tool.alerts\n  host_api.request: host_api.request; target https://api.weather.example GET /v1\n' +
+          'grant all of this? [y]es, [n]o, [s]elect per group: ',
+      ),
+      result.stdout,
+    );
+    assert.equal(result.stdout.split('? [').length - 1, 2, 'two questions: the summary and the write');
+    assert.match(result.stdout, /write this enablement to .*plugins\.toml\? \[y\/N\] /);
+    assert.match(result.stdout, /status: active/);
+    assert.equal(w.entries()[0]!.grants.permissions.length, 4);
+  });
+
+  it('asks one question per group when the operator selects, and writes only what was granted', async (t) => {
+    const w = workspace(t);
+    const dir = writePluginDir(join(w.root, 'weather'), WEATHER);
+    // select; surfaces yes, tools no, host_api.request yes; write yes
+    const result = await w.run(['plugin', 'enable', dir], { answers: ['s', 'y', 'n', 'yes', 'y'] });
     assert.equal(result.code, 0, result.stderr);
     for (const prompt of [
-      'grant surfaces.tool? [y/N] ',
-      'grant tool.forecast? [y/N] ',
-      'grant tool.alerts? [y/N] ',
-      'grant host_api.request? [y/N] ',
-      'grant request target https://api.weather.example GET /v1? [y/N] ',
+      'grant surfaces: surfaces.tool? [y/N] ',
+      'grant tools: tool.forecast, tool.alerts? [y/N] ',
+      'grant host_api.request: host_api.request; target https://api.weather.example GET /v1? [y/N] ',
     ]) {
       assert.ok(result.stdout.includes(prompt), `prompt ${JSON.stringify(prompt)} in\n${result.stdout}`);
     }
-    assert.match(result.stdout, /will grant: surfaces\.tool, tool\.forecast, host_api\.request/);
-    assert.match(result.stdout, /write this enablement to .*plugins\.toml\? \[y\/N\] /);
-    assert.match(result.stdout, /not granted: tool\.alerts/);
-    assert.match(result.stdout, /status: partial/);
-
+    assert.match(result.stdout, /will grant: surfaces\.tool, host_api\.request/);
+    assert.match(result.stdout, /not granted: tool\.forecast, tool\.alerts/);
     const [entry] = w.entries();
-    assert.deepEqual(entry!.grants.permissions, [SURFACE_TOOL, { kind: 'tool', name: 'forecast' }, { kind: 'host_api', api: 'request' }]);
+    assert.deepEqual(entry!.grants.permissions, [SURFACE_TOOL, { kind: 'host_api', api: 'request' }]);
     assert.deepEqual(entry!.grants.request, [{ scheme: 'https', host: 'api.weather.example', methods: ['GET'], path_prefixes: ['/v1'] }]);
-    assert.equal((await w.list()).get('project:weather')!.status, 'partial');
   });
 
-  it('does not grant a request target the operator declines', async (t) => {
+  it('grants nothing when the operator answers no to the summary', async (t) => {
     const w = workspace(t);
     const dir = writePluginDir(join(w.root, 'weather'), WEATHER);
-    const result = await w.run(['plugin', 'enable', dir], { answers: ['y', 'y', 'y', 'y', 'n', 'y'] });
+    const result = await w.run(['plugin', 'enable', dir], { answers: ['n', 'y'] });
     assert.equal(result.code, 0, result.stderr);
     const [entry] = w.entries();
+    assert.deepEqual(entry!.grants.permissions, []);
     assert.deepEqual(entry!.grants.request, []);
-    assert.equal(entry!.grants.permissions.length, 4);
   });
 
   it('writes nothing when the operator answers no at the final confirmation (exit 1)', async (t) => {
     const w = workspace(t);
     const dir = writePluginDir(join(w.root, 'weather'), WEATHER);
-    const result = await w.run(['plugin', 'enable', dir], { answers: ['y', 'y', 'y', 'y', 'y', 'n'] });
+    const result = await w.run(['plugin', 'enable', dir], { answers: ['y', 'n'] });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /cancelled/);
     assert.ok(!existsSync(w.enablementPath));
@@ -359,9 +309,11 @@ describe('yoi plugin enable', () => {
     assert.equal(w.entries()[0]!.grants.permissions.length, 2);
   });
 
-  it('writes an absolute fs root for --fs with --grant host_api.fs', async (t) => {
+  it('resolves a relative --fs root against the workspace (not the cwd) and writes it absolute', async (t) => {
     const w = workspace(t);
     const dir = writePluginDir(join(w.root, 'notes'), NOTES);
+    mkdirSync(join(w.ws, 'notes-data'));
+    mkdirSync(join(w.root, 'notes-data')); // the cwd has one too: not the one granted
     const result = await w.run([
       'plugin',
       'enable',
@@ -378,7 +330,7 @@ describe('yoi plugin enable', () => {
       '--json',
     ]);
     assert.equal(result.code, 0, result.stderr);
-    const root = join(w.root, 'notes-data');
+    const root = join(w.ws, 'notes-data');
     const report = result.json<EnableJson>();
     assert.deepEqual(report.granted.fs, [`${root} read,list`]);
     assert.equal(report.plugin_status, 'active');
@@ -396,6 +348,8 @@ describe('yoi plugin enable', () => {
       [[echo, '--grant-all-requested', '--fs', '/srv/notes:read', '--yes'], /host_api\.fs/],
       [[notes, '--grant-all-requested', '--fs', '/srv/notes:delete', '--yes'], /--fs/],
       [[notes, '--grant-all-requested', '--fs', 'no-operations', '--yes'], /--fs/],
+      // a folder that does not exist is refused, naming where a relative root was looked for
+      [[notes, '--grant-all-requested', '--fs', './missing-folder:read', '--yes'], new RegExp(`--fs root ${join(w.ws, 'missing-folder').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist \\(a relative root is resolved against the workspace `)],
     ];
     for (const [args, message] of cases) {
       const result = await w.run(['plugin', 'enable', ...args]);

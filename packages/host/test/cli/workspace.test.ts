@@ -572,10 +572,10 @@ describe('fail-closed statuses', () => {
     },
   );
 
-  it('still lists the stores when plugins.toml is invalid, with the problem on a <global> row', async (t) => {
+  it('still lists the stores when plugins.toml is not TOML, with the problem on a <global> row', async (t) => {
     const w = workspace(t);
     await w.pack('echo', echoManifest());
-    w.enablement('[[plugins.enabled]]\nid = "project:echo"\nunknown_key = 1\n');
+    w.enablement('[[plugins.enabled]]\nid = "project:echo\n');
     const snapshot = await w.list();
     const items = byRef(snapshot);
     assert.equal(items.get('project:echo')?.status, 'disabled');
@@ -584,5 +584,17 @@ describe('fail-closed statuses', () => {
     assert.equal(global.status, 'rejected');
     assert.deepEqual(global.diagnostics.map((d) => d.kind), ['malformed']);
     assert.match(global.diagnostics[0]!.message, /plugin enablement config could not be parsed/);
+  });
+
+  it('shows an entry that cannot be read as rejected on its own row; the other entries stay active', async (t) => {
+    const w = workspace(t);
+    await w.pack('echo', echoManifest());
+    await w.pack('other', echoManifest({ id: 'other' }));
+    w.enablement('[[plugins.enabled]]\nid = "project:echo"\nunknown_key = 1\n\n[[plugins.enabled]]\nid = "project:other"\n');
+    const items = byRef(await w.list());
+    assert.equal(items.get('project:echo')?.status, 'rejected');
+    assert.match(items.get('project:echo')!.diagnostics[0]!.message, /plugin enablement entry could not be parsed: unknown key `plugins\.enabled\[\d+\]\.unknown_key`/);
+    assert.equal(items.get('project:other')?.resolved, true, 'the readable entry still resolves');
+    assert.equal(items.get('<global>'), undefined);
   });
 });

@@ -93,12 +93,22 @@ describe('parseManifest rejections', () => {
     });
   }
 
-  it('rejects the legacy raw runtime naming the retired runtime and wasm-component', () => {
-    for (const runtime of ['kind = "wasm"\nentry = "run"', 'kind = "wasm"\nabi = "yoi-plugin-wasm-1"\nentry = "run"', 'kind = "wasm-component"\nabi = "yoi-plugin-wasm-1"']) {
+  it('classifies runtimes as Yoi does: only kind `wasm` is the retired runtime', () => {
+    const cases: [string, string, RegExp][] = [
+      ['kind = "wasm"\nentry = "run"', 'api', /^legacy raw wasm plugin runtime `wasm` \/ `yoi-plugin-wasm-1` is retired; use `wasm-component`$/],
+      ['kind = "wasm"\nabi = "yoi-plugin-wasm-1"\nentry = "run"', 'api', /^legacy raw wasm plugin runtime `wasm` \/ `yoi-plugin-wasm-1` is retired; use `wasm-component`$/],
+      ['kind = "wasm"\nabi = "my-abi-2"', 'api', /^legacy raw wasm plugin runtime `wasm` \/ `my-abi-2` is retired; use `wasm-component`$/],
+      ['kind = "wasm"\nabi = "<script> and more"', 'api', /`\(abi not shown\)` is retired/],
+      ['kind = "wasm-component"\nabi = "yoi-plugin-wasm-1"', 'malformed', /^plugin component runtime must not declare raw WASM ABI metadata$/],
+      ['kind = "wasm-component"\nentry = "run"', 'malformed', /^plugin component runtime must not declare raw WASM ABI metadata$/],
+      ['kind = "declarative"\nabi = "yoi-plugin-wasm-1"', 'api', /^plugin runtime kind is unsupported$/],
+      ['kind = "native"', 'api', /^plugin runtime kind is unsupported$/],
+    ];
+    for (const [runtime, kind, message] of cases) {
       const text = `schema_version = 1\nid = "legacy"\nname = "L"\nversion = "1"\n[runtime]\n${runtime}\n`;
       const d = check(text);
-      assert.equal(d?.kind, 'api');
-      assert.match(d!.message, /legacy raw wasm plugin runtime `wasm` \/ `yoi-plugin-wasm-1` is retired; use `wasm-component`/);
+      assert.equal(d?.kind, kind, runtime);
+      assert.match(d!.message, message, runtime);
     }
   });
 

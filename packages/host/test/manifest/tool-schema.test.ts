@@ -22,6 +22,11 @@ describe('inputSchemaProblem', () => {
     assert.equal(inputSchemaProblem(schema), null);
   });
 
+  it('accepts enum values that differ only inside (different values, same keys)', () => {
+    const schema: JsonValue = { type: 'object', properties: { a: { type: 'object', enum: [{ a: 1, b: 2 }, { a: 2, b: 1 }, { a: '1', b: 2 }, [1, 2], [2, 1], '{"a":1,"b":2}'] } } };
+    assert.equal(inputSchemaProblem(schema), null);
+  });
+
   const rejected: [string, JsonValue, RegExp][] = [
     ['a non-object root', 'x', /^\$: root schema must be an object/],
     ['a root without type', {}, /root schema must declare type = `object`/],
@@ -37,6 +42,8 @@ describe('inputSchemaProblem', () => {
     ['required not declared', { type: 'object', properties: { a: { type: 'string' } }, required: ['b'] }, /required property `b` is not declared/],
     ['empty enum', { type: 'object', properties: { a: { type: 'string', enum: [] } } }, /non-empty array/],
     ['duplicate enum', { type: 'object', properties: { a: { type: 'string', enum: [1, 1] } } }, /entries must be unique/],
+    ['duplicate enum objects in another key order (Yoi compares values)', { type: 'object', properties: { a: { type: 'object', enum: [{ a: 1, b: 2 }, { b: 2, a: 1 }] } } }, /entries must be unique/],
+    ['duplicate nested enum values', { type: 'object', properties: { a: { type: 'array', enum: [[{ x: [1, { p: true, q: null }] }], [{ x: [1, { q: null, p: true }] }]] } } }, /entries must be unique/],
     ['non-string title', { type: 'object', title: 5 }, /`title` must be a string/],
     ['bad additionalProperties', { type: 'object', additionalProperties: { type: 'object', minProperties: 1 } }, /\$\.additionalProperties: unsupported schema keyword/],
   ];

@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { crc32 } from '../../src/package/crc32.js';
+import { crc32, crc32Portable } from '../../src/package/crc32.js';
 import { readZipArchive } from '../../src/package/zip-read.js';
 import { writeZipArchive } from '../../src/package/zip-write.js';
 import { PACKAGE_LIMITS, type PackageFiles } from '../../src/package/limits.js';
@@ -181,6 +181,12 @@ describe('crc32', () => {
     assert.equal(crc32(text('123456789')), 0xcbf43926);
     assert.equal(crc32(text('The quick brown fox jumps over the lazy dog')), 0x414fa339);
     assert.equal(crc32(Uint8Array.of(0xff, 0xff, 0xff, 0xff)), 0xffffffff);
+  });
+
+  it('is the same function with and without zlib.crc32', () => {
+    const inputs = [new Uint8Array(0), text('123456789'), Uint8Array.from({ length: 70_001 }, (_, i) => (i * 2654435761) >>> 24)];
+    for (const input of inputs) assert.equal(crc32(input), crc32Portable(input));
+    assert.equal(crc32Portable(text('123456789')), 0xcbf43926);
   });
 });
 

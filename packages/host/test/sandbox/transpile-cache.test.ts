@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fork } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { IdentityCache, SETTLE_NS, wallClockNs } from '../../src/package/file-identity.js';
 import { transpileCached } from '../../src/sandbox/transpile-cache.js';
 import { assemble, TOOL_WATS } from '../fixtures/wat.js';
 import { tempDir } from '../helpers.js';
@@ -25,6 +26,38 @@ describe('transpile cache', () => {
     rmSync(join(first.dir, 'manifest.json'));
     const afterPartial = await transpileCached(component, dir);
     assert.equal(afterPartial.fromCache, false, 'an entry without its manifest is rebuilt');
+    assert.equal((await transpileCached(component, dir)).fromCache, true);
+  });
+
+  it('remembers verified files by identity, and still detects a write to one of them', async (t) => {
+    const dir = tempDir(t);
+    const component = await assemble(TOOL_WATS.echo);
+    // A clock far enough ahead that the files just written count as settled.
+    const hashes = IdentityCache.inMemory(() => wallClockNs() + 10n * SETTLE_NS);
+    const first = await transpileCached(component, dir, { hashes });
+    assert.equal(hashes.size, first.coreFiles.length + 2, 'each file of the entry is remembered: core modules, glue, package.json');
+    assert.equal((await transpileCached(component, dir, { hashes })).fromCache, true);
+
+    // Same size, one byte flipped, written in place (and later, as time has passed).
+    const core = join(first.dir, first.coreFiles[0]!);
+    const bytes = readFileSync(core);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
+    writeFileSync(core, bytes);
+    const { mtime } = statSync(core);
+    utimesSync(core, mtime, new Date(mtime.getTime() + 5000));
+    const afterWrite = await transpileCached(component, dir, { hashes });
+    assert.equal(afterWrite.fromCache, false, 'a changed core module is rebuilt');
+    assert.equal((await transpileCached(component, dir, { hashes })).fromCache, true);
+  });
+
+  it('never removes an entry another filler just installed: eight concurrent fills all succeed', async (t) => {
+    const dir = tempDir(t);
+    const component = await assemble(TOOL_WATS.spin);
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => transpileCached(component, dir)));
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? 'ok' : String(r.reason))),
+      Array(8).fill('ok'),
+    );
     assert.equal((await transpileCached(component, dir)).fromCache, true);
   });
 

@@ -242,7 +242,7 @@ describe('security: `enable --fs` refuses roots inside Yoi control locations', (
     const refused: [string, RegExp][] = [
       [`${ws}/.yoi:read`, /is inside a \.yoi control directory/],
       [`${ws}/.yoi/state:read,write`, /is inside a \.yoi control directory/],
-      ['./ws/.yoi/plugins:list', /is inside a \.yoi control directory/],
+      ['./.yoi/plugins:list', /is inside a \.yoi control directory/], // relative to the workspace
       [`${root}/data/yoi/plugins:read`, /is inside the user plugin store/],
       [`${root}/.cache/yoi/transpile/x:read`, /is inside the transpile cache/],
       [`${root}/innocent:read`, /is inside a \.yoi control directory/],

@@ -91,8 +91,9 @@ ${extra}
     assert.ok(plain.ok);
     assert.deepEqual(plain.value.enabled[0]!.grants.fs, [{ root: '/srv/notes', operations: ['read'] }], 'absent stays absent');
     const wrong = parseEnablementConfig(text('allow_hard_link_reads = "yes"'));
-    assert.ok(!wrong.ok);
-    assert.match(wrong.diagnostic.message, /allow_hard_link_reads.*must be a boolean/);
+    assert.ok(wrong.ok, 'a bad entry fails alone, not the file');
+    assert.equal(wrong.value.enabled.length, 0);
+    assert.match(wrong.value.rejected?.[0]?.diagnostic.message ?? '', /allow_hard_link_reads.*must be a boolean/);
   });
 });
 

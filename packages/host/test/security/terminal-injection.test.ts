@@ -90,11 +90,12 @@ describe('terminal-safe human output (B10)', () => {
   it('`yoi plugin enable` lists the target and asks for it in canonical escaped form: exact prompt', async (t) => {
     const w = workspace(t);
     const dir = writePluginDir(join(w.root, 'weather'), weatherManifest());
-    // surfaces.tool, tool.forecast, host_api.request, the target (declined), then the final confirmation
-    const result = await w.run(['plugin', 'enable', dir], { answers: ['y', 'y', 'y', 'n', 'y'] });
+    // select per group: surfaces, tools, then host_api.request with its target (declined); then the write
+    const result = await w.run(['plugin', 'enable', dir], { answers: ['s', 'y', 'y', 'n', 'y'] });
     assert.equal(result.code, 0, result.stderr);
     assert.ok(result.stdout.split('\n').includes(`  request target: ${ESCAPED_TARGET}`), result.stdout);
-    assert.ok(result.stdout.includes(`grant request target ${ESCAPED_TARGET}? [y/N] `), result.stdout);
+    assert.ok(result.stdout.split('\n').includes(`  host_api.request: host_api.request; target ${ESCAPED_TARGET}`), result.stdout);
+    assert.ok(result.stdout.includes(`grant host_api.request: host_api.request; target ${ESCAPED_TARGET}? [y/N] `), result.stdout);
     assertNoRawControl(result.stdout);
   });
 
@@ -110,11 +111,19 @@ describe('terminal-safe human output (B10)', () => {
     assert.match(check.stdout, /tool\.forecast\\x1b\[8m/);
     assertNoRawControl(check.stdout);
 
-    const enable = await w.run(['plugin', 'enable', dir], { answers: ['y', 'y', 'y', 'y', 'y', 'n', 'y'] });
+    const enable = await w.run(['plugin', 'enable', dir], { answers: ['s', 'y', 'y', 'y', 'n', 'y'] });
     assert.equal(enable.code, 0, enable.stderr);
-    assert.ok(enable.stdout.includes('grant tool.forecast\\x1b[8m? [y/N] '), enable.stdout);
-    assert.ok(enable.stdout.includes('grant service.a\\u2067b? [y/N] '), enable.stdout);
+    assert.ok(enable.stdout.includes('grant tools: tool.forecast, tool.forecast\\x1b[8m? [y/N] '), enable.stdout);
+    assert.ok(enable.stdout.includes('grant services and ingress: service.a\\u2067b? [y/N] '), enable.stdout);
     assertNoRawControl(enable.stdout);
+
+    // An upgrade's diff shows a new hostile permission escaped too.
+    const upgraded = writePluginDir(join(w.root, 'weather'), manifest.replace('{ kind = "service", name = "a\\u2067b" },', '{ kind = "service", name = "a\\u2067b" }, { kind = "tool", name = "new\\u001b[2K" },'));
+    const diff = await w.run(['plugin', 'enable', upgraded], { answers: ['n', 'y'] });
+    assert.equal(diff.code, 0, diff.stderr);
+    assert.ok(diff.stdout.includes('  added requests: tool.new\\x1b[2K\n'), diff.stdout);
+    assert.ok(diff.stdout.includes('  tools: tool.new\\x1b[2K\n'), diff.stdout);
+    assertNoRawControl(diff.stdout);
 
     for (const args of [['plugin', 'list'], ['plugin', 'show', 'project:weather']]) {
       const shown = await w.run(args);

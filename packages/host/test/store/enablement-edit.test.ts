@@ -63,8 +63,8 @@ describe('upsertEnablement', () => {
     assert.deepEqual(parsed.value.enabled.map((e) => [e.id, e.version]), [['project:keep', undefined], ['project:target', '1.0.0']]);
   });
 
-  it('refuses to edit an invalid file', () => {
-    const result = upsertEnablement('[[plugins.enabled]]\nid = 5\n', entry('project:x'));
+  it('refuses to edit a file that is not TOML', () => {
+    const result = upsertEnablement('[[plugins.enabled]\nid = "project:x"\n', entry('project:x'));
     assert.equal(result.ok, false);
   });
 
@@ -99,5 +99,31 @@ describe('removeEnablement', () => {
     const parsed = parseEnablementConfig(result.text);
     assert.ok(parsed.ok);
     assert.deepEqual(parsed.value.enabled, []);
+  });
+});
+
+describe('editing next to an entry that cannot be read', () => {
+  const UNREADABLE = '[[plugins.enabled]]\nid = "project:broken"\npriority = 1\n';
+
+  it('adds and removes other entries and leaves the unreadable one as written', () => {
+    const added = upsertEnablement(UNREADABLE, entry('project:new'));
+    assert.ok(added.ok, !added.ok ? added.message : '');
+    assert.ok(added.text.startsWith(UNREADABLE));
+    const parsed = parseEnablementConfig(added.text);
+    assert.ok(parsed.ok);
+    assert.deepEqual(parsed.value.enabled.map((e) => e.id), ['project:new']);
+    assert.deepEqual(parsed.value.rejected!.map((r) => r.id), ['project:broken']);
+    const removed = removeEnablement(added.text, 'project:new');
+    assert.ok(removed.ok && removed.removed);
+    assert.equal(removed.text.trim(), UNREADABLE.trim());
+  });
+
+  it('replaces the unreadable entry when its id is enabled again', () => {
+    const replaced = upsertEnablement(UNREADABLE, entry('project:broken'));
+    assert.ok(replaced.ok && replaced.replaced, !replaced.ok ? replaced.message : '');
+    const parsed = parseEnablementConfig(replaced.text);
+    assert.ok(parsed.ok);
+    assert.equal(parsed.value.rejected, undefined);
+    assert.deepEqual(parsed.value.enabled.map((e) => e.id), ['project:broken']);
   });
 });

@@ -226,11 +226,81 @@ operations = ["read", "list"]
     assert.equal(e.grants.websocket.length, 1);
   });
 
-  it('rejects unknown keys and the old [[https]] grant table', () => {
-    for (const text of ['[[plugins.enabled]]\nid = "project:x"\npriority = 1\n', '[[plugins.enabled]]\nid = "project:x"\n[[plugins.enabled.grants.https]]\nhost = "x"\n', '[plugins]\nresolved = []\n']) {
+  it('fails only the file when it is not TOML or its plugins table is not Yoi\'s shape', () => {
+    for (const text of ['[[plugins.enabled]\nid = ', '[plugins]\npriority = 1\n', '[plugins]\nenabled = "project:x"\n', '[plugins]\nresolved = "x"\n', 'other = 1\n']) {
       const parsed = parseEnablementConfig(text);
-      assert.ok(!parsed.ok);
+      assert.ok(!parsed.ok, text);
       assert.equal(parsed.diagnostic.kind, 'malformed');
     }
+  });
+
+  it('fails a bad entry closed and keeps the others (unknown key, old [[https]] grant table, wrong type)', () => {
+    const c = config(
+      '[[plugins.enabled]]\nid = "project:a"\npriority = 1\n' +
+        '[[plugins.enabled]]\nid = "project:b"\n' +
+        '[[plugins.enabled]]\nid = "project:c"\n[[plugins.enabled.grants.https]]\nhost = "x"\n' +
+        '[[plugins.enabled]]\nid = "project:d"\nsurfaces = "tool"\n',
+    );
+    assert.deepEqual(c.enabled.map((e) => e.id), ['project:b']);
+    assert.deepEqual(c.rejected!.map((r) => [r.index, r.id, r.diagnostic.kind]), [
+      [0, 'project:a', 'malformed'],
+      [2, 'project:c', 'malformed'],
+      [3, 'project:d', 'malformed'],
+    ]);
+    assert.match(c.rejected![1]!.diagnostic.message, /plugin enablement entry could not be parsed: unknown key `plugins\.enabled\[2\]\.grants\.https`/);
+  });
+
+  it('accepts what Yoi accepts: no id, [plugins] resolved and diagnostics, fs grant without root', () => {
+    const c = config(`[plugins]
+resolved = [{ identity = "project:x" }]
+diagnostics = [{ kind = "missing", phase = "resolution", message = "m" }]
+
+[[plugins.enabled]]
+version = "0.1.0"
+
+[[plugins.enabled]]
+id = "project:x"
+[plugins.enabled.grants]
+id = "project:x"
+[[plugins.enabled.grants.fs]]
+operations = ["read"]
+`);
+    assert.deepEqual(c.recordedPlan, { resolved: 1, diagnostics: 1 });
+    assert.deepEqual(c.rejected!.map((r) => [r.index, r.id, r.diagnostic.kind, r.diagnostic.message]), [
+      [0, undefined, 'ambiguous', 'plugin enablement id must be source-qualified as user:<id>, project:<id>, or builtin:<id>'],
+    ]);
+    assert.deepEqual(c.enabled[0]!.grants.fs, [{ root: '', operations: ['read'] }]);
+  });
+});
+
+describe('entries that fail closed', () => {
+  it('resolve to their diagnostic in file order while the other entries resolve', async (t) => {
+    const s = setup(t);
+    writeFileSync(join(s.project, 'echo.yoi-plugin'), echoArchive());
+    const discovery = await discoverPlugins(s.stores);
+    const r = resolveEnabledPlugins(
+      config('[[plugins.enabled]]\nsurfaces = ["tool"]\n[[plugins.enabled]]\nid = "project:echo"\n[[plugins.enabled]]\nid = "project:echo"\nbogus = true\n[[plugins.enabled]]\nid = "project:gone"\n'),
+      discovery,
+    );
+    assert.deepEqual(r.resolved.map((p) => p.identity), ['project:echo']);
+    assert.deepEqual(r.diagnostics.map((d) => [d.kind, d.identity]), [
+      ['ambiguous', undefined],
+      ['malformed', 'project:echo'],
+      ['missing', 'project:gone'],
+    ]);
+  });
+
+  it('an fs grant without root is never usable (Yoi: root defaults to "")', async (t) => {
+    const { authorizeHostApi } = await import('../../src/authority/authorize.js');
+    const s = setup(t);
+    writeFileSync(join(s.project, 'echo.yoi-plugin'), echoArchive(echoManifest({ permissions: '{ kind = "surface", surface = "tool" }, { kind = "tool", name = "echo" }, { kind = "host_api", api = "fs" },' })));
+    const discovery = await discoverPlugins(s.stores);
+    const pkg = discovery.packages[0]!;
+    const r = resolveEnabledPlugins(
+      config(`[[plugins.enabled]]\nid = "project:echo"\n[plugins.enabled.grants]\nid = "project:echo"\nversion = "0.1.0"\ndigest = "${pkg.digest}"\npermissions = [{ kind = "host_api", api = "fs" }]\n[[plugins.enabled.grants.fs]]\noperations = ["read"]\n`),
+      discovery,
+    );
+    assert.equal(r.resolved.length, 1);
+    assert.equal(authorizeHostApi(r.resolved[0]!, 'fs'), 'granted host_api.fs scope allowlist is missing');
   });
 });

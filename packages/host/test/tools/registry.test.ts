@@ -85,6 +85,7 @@ describe('tool registry: listing', () => {
       source: 'project',
       digest: ws.digests['project:echo'],
       package_version: '0.1.0',
+      package_api_version: 1,
       surface: 'tool',
     };
     assert.deepEqual(tools[0], {

@@ -261,7 +261,7 @@ describe('host-owned WebSocket driver', () => {
     assert.fail('no websocket_binary event');
   });
 
-  it('rejects ungranted targets before dialing and secrets in URLs', async (t) => {
+  it('rejects ungranted targets before dialing; a URL containing a secret value is treated like any other', async (t) => {
     const server = await loopback(t);
     const { connection } = await relayHost(t, server.port, { grant: { scheme: 'ws', host: '127.0.0.1', path_prefixes: ['/other'] } });
     await until(() => connection()['state'] === 'Failed', 'Failed');
@@ -269,10 +269,11 @@ describe('host-owned WebSocket driver', () => {
     assert.equal(server.upgrades.length, 0, 'nothing was dialled');
 
     const server2 = await loopback(t);
-    const leaky = await relayHost(t, server2.port, { secrets: { bot_token: String(server2.port) + '0', port_secret: `127.0.0.1:${server2.port}` } });
-    await until(() => leaky.connection()['state'] === 'Failed', 'Failed');
-    assert.match(String(leaky.connection()['last_error']), /must not contain secret values/);
-    assert.equal(server2.upgrades.length, 0);
+    const leaky = await relayHost(t, server2.port, { secrets: { bot_token: 'sekret-token-123', port_secret: `127.0.0.1:${server2.port}` } });
+    // No oracle: a guessed value gets the same answer as any other string (docs/operators.md, Secrets).
+    await until(() => leaky.connection()['state'] === 'Connected', 'Connected');
+    assert.equal(server2.upgrades.length, 1);
+    assert.equal(leaky.connection()['last_error'], null);
   });
 
   it('closes on a websocket_close command and does not reconnect', async (t) => {

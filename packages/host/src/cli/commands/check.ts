@@ -9,15 +9,18 @@ import { term } from '../terminal.js';
 
 export async function runCheck(io: CliIo, input: string, options: { json?: boolean }): Promise<void> {
   const report = await checkPlugin(resolve(io.cwd, input));
-  if (options.json) printJson(io, report);
+  const rejected = report.status === 'rejected';
+  const error = { code: 'plugin_rejected', message: 'plugin check failed; see diagnostics' } as const;
+  // A rejected check is a failure whose report is its result: the report carries the error.
+  if (options.json) printJson(io, rejected ? { ...report, error } : report);
   else io.stdout(renderCheck(report));
-  if (report.status === 'rejected') throw new CommandFailure('plugin check failed; see diagnostics above');
+  if (rejected) throw new CommandFailure(options.json ? error.message : 'plugin check failed; see diagnostics above', error.code, { reported: true });
 }
 
 export async function runPack(io: CliIo, dir: string, options: { json?: boolean; output?: string }): Promise<void> {
   const input = resolve(io.cwd, dir);
   const result = await packPluginDirectory(input, ...(options.output ? [resolve(io.cwd, options.output)] : []));
-  if (!result.ok) throw new CommandFailure(`plugin pack failed: ${result.diagnostic.message}`);
+  if (!result.ok) throw new CommandFailure(`plugin pack failed: ${result.diagnostic.message}`, 'pack_failed');
   const { outputPath, package: pkg, bytes } = result.value;
   const report = packageReport(pkg, outputPath);
   if (options.json) {

@@ -12,7 +12,7 @@ export async function runList(io: CliIo, options: CommonOptions): Promise<void> 
 export async function runShow(io: CliIo, ref: string, options: CommonOptions): Promise<void> {
   const snapshot = await inventoryWorkspace(storeOptions(io, options));
   const selected = selectItem(snapshot, ref);
-  if ('error' in selected) throw new CommandFailure(selected.error);
+  if ('error' in selected) throw new CommandFailure(selected.error, 'not_found');
   if (options.json) printJson(io, selected.item);
   else io.stdout(renderShow(selected.item));
 }

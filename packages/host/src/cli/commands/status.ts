@@ -14,11 +14,11 @@ async function collect(io: CliIo, options: CommonOptions, ref: string | undefine
   const stores = storeOptions(io, options);
   const live = await callControl(stores.workspace, 'GET', `/v1/status${ref ? `/${encodeURIComponent(ref)}` : ''}`);
   if (live?.status === 200) return { source: 'serve', plugins: (live.json as { plugins: PluginStatus[] }).plugins };
-  if (live?.status === 404) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`);
+  if (live?.status === 404) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`, 'not_enabled');
   const host = await PluginHost.fromWorkspace(stores, { cacheDir: defaultCacheDir(io.env) });
   try {
     const statuses = host.status(ref);
-    if (ref && statuses.length === 0) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`);
+    if (ref && statuses.length === 0) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`, 'not_enabled');
     // Dead letters and events waiting are in the workspace journal (read without running anything).
     const kept = await withWorkspaceJournal(
       stores.workspace,

@@ -23,4 +23,4 @@ export const EXECUTORS: { readonly [K in CommandKind]: Executor<K> } = {
   state_delete: stateDelete,
 };
 
-export type { DomainEvent, ExecutionContext, Executor, StateControl, TimerControl, WebSocketCommands } from './types.js';
+export type { DomainEvent, ExecutionContext, Executor, WebSocketCommands } from './types.js';

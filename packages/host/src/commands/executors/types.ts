@@ -27,13 +27,13 @@ export interface WebSocketCommands {
 }
 
 /** The plugin's host timers as executors see them (the service also records each change for the journal). */
-export interface TimerControl {
+interface TimerControl {
   set(spec: TimerSpec): void;
   cancel(id: string): boolean;
 }
 
 /** The plugin's durable state as executors see them (the service commits each change with the handled event). */
-export interface StateControl {
+interface StateControl {
   set(key: string, value: JsonValue): void;
   delete(key: string): boolean;
 }

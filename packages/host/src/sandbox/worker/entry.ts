@@ -1,13 +1,16 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
+import { classifyFailure } from './failure-cause.js';
+import { bytesOver, evidenceOf, instantiateGuest, type Glue, type GuestInstance } from './guest-instance.js';
 import { inertImports, resetLogBudget } from './inert.js';
-import { CallState, PREPARED_COUNTER, type CallRequest, type CallResult, type GuestErrorKind, type HostReply, type SandboxWorkerData, type WorkerMessage } from './protocol.js';
+import { CallState, PREPARED_COUNTER, type CallRequest, type CallResult, type HostReply, type SandboxWorkerData, type WorkerMessage } from './protocol.js';
 
 // The worker runs one plugin's component. It imports nothing from the host above sandbox/:
 // everything it may touch arrives in workerData (compiled modules, the glue path, the
-// interfaces it may link). After start-up it never returns to its event loop: it sleeps in
-// Atomics.wait until the host posts a call, runs it synchronously, and posts the result.
-// Guest host calls block the same way while the main thread does the work.
+// interfaces it may link). It sleeps in Atomics.wait until the host posts a call, runs it
+// synchronously, posts the result, prepares the next instance if needed, and only then
+// returns to its event loop once (see the end of this file). Guest host calls block the
+// same way while the main thread does the work.
 
 const data = workerData as SandboxWorkerData;
 const port = parentPort!;
@@ -21,6 +24,11 @@ function post(message: WorkerMessage): void {
 
 /** A synchronous guest import whose work happens on the main thread: post, block, read the reply. */
 function hostCall(iface: string, fn: string, args: (string | number)[]): string {
+  // Every host API refuses arguments this large; refusing here keeps them off the host thread.
+  const oversized = argumentBytesOver(args, data.maxHostArgumentBytes);
+  if (oversized !== null) {
+    return JSON.stringify({ error: { code: 'too_large', message: `host call arguments (${oversized} bytes) exceed ${data.maxHostArgumentBytes} bytes` } });
+  }
   const seq = ++hostSeq;
   Atomics.store(hostSignal, 0, 0);
   post({ type: 'host', seq, iface, fn, args });
@@ -46,6 +54,12 @@ function hostCall(iface: string, fn: string, args: (string | number)[]): string 
   } finally {
     Atomics.store(callSignal, 0, CallState.CALL);
   }
+}
+
+function argumentBytesOver(args: readonly (string | number)[], limit: number): number | null {
+  let total = 0;
+  for (const arg of args) if (typeof arg === 'string') total += Buffer.byteLength(arg, 'utf8');
+  return total > limit ? total : null;
 }
 
 function hostImports(): Record<string, Record<string, (...args: never[]) => string>> {
@@ -75,83 +89,49 @@ function hostImports(): Record<string, Record<string, (...args: never[]) => stri
   return out;
 }
 
-type Exports = Record<string, (...args: unknown[]) => unknown>;
-type Glue = {
-  instantiate(
-    getCoreModule: (path: string) => WebAssembly.Module,
-    imports: Record<string, unknown>,
-    instantiateCore: (module: WebAssembly.Module, imports?: WebAssembly.Imports) => WebAssembly.Instance,
-  ): Exports | PromiseLike<Exports>;
-};
-
 const glue = (await import(pathToFileURL(data.gluePath).href)) as Glue;
 const imports = { ...hostImports(), ...inertImports(data.inertInterfaces, (stream, text) => post({ type: 'log', stream, text })) };
-let memories: WebAssembly.Memory[] = [];
 
-function nearMemoryCap(): boolean {
-  return memories.some((m) => m.buffer.byteLength + 65536 > data.memoryBytes);
-}
+type Instance = GuestInstance;
+const instantiate = (): Instance => instantiateGuest(glue, data.modules, imports);
 
-/**
- * Instantiates the component. With a synchronous module getter and instantiateCore, jco's
- * generated `instantiate` completes synchronously (the async form can also wait behind V8's
- * background compiler on small machines).
- */
-function instantiate(): Exports {
-  memories = [];
-  const result = glue.instantiate(
-    (path) => {
-      const module = data.modules[path];
-      if (!module) throw new Error(`core module ${path} is missing`);
-      return module;
-    },
-    imports,
-    (module, moduleImports) => {
-      const instance = new WebAssembly.Instance(module, moduleImports);
-      for (const value of Object.values(instance.exports)) if (value instanceof WebAssembly.Memory) memories.push(value);
-      return instance;
-    },
-  );
-  if (typeof (result as PromiseLike<Exports>).then === 'function') throw new Error('component instantiation did not complete synchronously');
-  return result as Exports;
-}
-
-function classify(error: unknown): { kind: GuestErrorKind; message: string } {
-  const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof RangeError && /call stack/i.test(message)) return { kind: 'stack_overflow', message: 'guest exceeded its stack' };
-  if (error instanceof WebAssembly.RuntimeError || /wasm trap|unreachable/i.test(message)) {
-    return nearMemoryCap() || /out of memory/i.test(message) ? { kind: 'out_of_memory', message } : { kind: 'trap', message };
-  }
-  if (error instanceof RangeError && /memory|array buffer|typed array/i.test(message)) return { kind: 'out_of_memory', message };
-  return { kind: 'error', message };
-}
-
-let current: Exports | null = null;
+let current: Instance | null = null;
 try {
   current = instantiate();
   post({ type: 'ready' });
 } catch (error) {
-  post({ type: 'init-error', message: classify(error).message });
+  post({ type: 'init-error', message: classifyFailure({ kind: 'thrown', error, instance: null }).detail });
   process.exit(0);
 }
 
 function run(request: CallRequest): CallResult {
   const dropped = resetLogBudget();
   if (dropped > 0) post({ type: 'log', stream: 'stderr', text: `[host] ${dropped} bytes of guest output over the per-call budget were dropped` });
+  let instance: Instance | null = null;
   try {
-    current ??= instantiate();
-    const instance = current;
+    instance = current ??= instantiate();
     if (data.mode === 'tool') current = null; // this instance serves exactly one call
-    const fn = instance[request.fn];
+    const fn = instance.exports[request.fn];
     if (typeof fn !== 'function') throw new Error(`component does not export ${request.fn}`);
     const value = fn(...request.args);
     if (typeof value !== 'string') throw new Error(`component export ${request.fn} did not return a string`);
+    const bytes = bytesOver(value, data.maxOutputBytes);
+    if (bytes !== null) return { id: request.id, ok: false, error: { kind: 'output_too_large', bytes, limit: data.maxOutputBytes } };
     return { id: request.id, ok: true, value };
   } catch (error) {
-    const classified = classify(error);
+    const { cause, detail } = classifyFailure({ kind: 'thrown', error, instance: evidenceOf(instance, data.memoryBytes) });
     current = null; // jco refuses to re-enter an instance after a trap
-    return { id: request.id, ok: false, error: classified };
+    return { id: request.id, ok: false, error: { kind: 'guest', cause, detail } };
   }
+}
+
+/**
+ * One turn of the event loop. jco's glue queues promise jobs on every instantiation and call
+ * (about 0.2 MiB per instance); they run, and free what they hold, only when the worker's
+ * stack unwinds. Without this turn, 1,500 tool-world calls exhausted the worker's heap.
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 for (;;) {
@@ -178,4 +158,6 @@ for (;;) {
     }
     Atomics.add(callSignal, PREPARED_COUNTER, 1);
   }
+  // After the spare is ready, so the next call does not wait for an instantiation.
+  await yieldToEventLoop();
 }

@@ -9,6 +9,10 @@
 const MAX_LOG_WRITE = 4096;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
+/** Blocks the calling thread up to `ms` (a guest waiting on a pollable). */
+export type Sleep = (ms: number) => void;
+const blockThread: Sleep = (ms) => void Atomics.wait(sleeper, 0, 0, ms);
+
 class WasiError {
   constructor(readonly message: string) {}
   toDebugString(): string {
@@ -17,24 +21,29 @@ class WasiError {
 }
 
 class Pollable {
-  constructor(private readonly deadlineNs: bigint | null) {}
+  constructor(
+    private readonly deadlineNs: bigint | null,
+    private readonly sleep: Sleep = blockThread,
+  ) {}
   ready(): boolean {
     return this.deadlineNs === null || process.hrtime.bigint() >= this.deadlineNs;
   }
   block(): void {
     if (this.deadlineNs === null) return;
     const remainingMs = Number(this.deadlineNs - process.hrtime.bigint()) / 1e6;
-    if (remainingMs > 0) Atomics.wait(sleeper, 0, 0, remainingMs);
+    if (remainingMs > 0) this.sleep(remainingMs);
   }
 }
 
-function poll(list: Pollable[]): Uint32Array {
-  if (list.length === 0) return new Uint32Array();
-  for (;;) {
-    const ready = list.flatMap((p, i) => (p.ready() ? [i] : []));
-    if (ready.length > 0) return Uint32Array.from(ready);
-    Atomics.wait(sleeper, 0, 0, 1);
-  }
+function poller(sleep: Sleep): (list: Pollable[]) => Uint32Array {
+  return (list) => {
+    if (list.length === 0) return new Uint32Array();
+    for (;;) {
+      const ready = list.flatMap((p, i) => (p.ready() ? [i] : []));
+      if (ready.length > 0) return Uint32Array.from(ready);
+      sleep(1);
+    }
+  };
 }
 
 class InputStream {
@@ -89,8 +98,12 @@ export function resetLogBudget(): number {
   return dropped;
 }
 
-/** Import-object entries for the requested inert interfaces (unversioned names, as jco keys them). */
-export function inertImports(interfaces: readonly string[], log: LogSink): Record<string, Record<string, unknown>> {
+/**
+ * Import-object entries for the requested inert interfaces (unversioned names, as jco keys
+ * them). `sleep` is how a guest waiting on a pollable blocks: a guest on the host thread
+ * passes one that ends at its deadline.
+ */
+export function inertImports(interfaces: readonly string[], log: LogSink, sleep: Sleep = blockThread): Record<string, Record<string, unknown>> {
   const decoder = new TextDecoder();
   const stream = (name: 'stdout' | 'stderr') =>
     new OutputStream((bytes) => {
@@ -113,8 +126,8 @@ export function inertImports(interfaces: readonly string[], log: LogSink): Recor
     'wasi:clocks/monotonic-clock': {
       now: () => process.hrtime.bigint(),
       resolution: () => 1n,
-      subscribeInstant: (when: bigint) => new Pollable(when),
-      subscribeDuration: (duration: bigint) => new Pollable(process.hrtime.bigint() + duration),
+      subscribeInstant: (when: bigint) => new Pollable(when, sleep),
+      subscribeDuration: (duration: bigint) => new Pollable(process.hrtime.bigint() + duration, sleep),
     },
     'wasi:random/random': {
       getRandomBytes: (length: bigint) => crypto.getRandomValues(new Uint8Array(Math.min(Number(length), 65536))),
@@ -144,7 +157,7 @@ export function inertImports(interfaces: readonly string[], log: LogSink): Recor
     'wasi:cli/stderr': { getStderr: () => stderr },
     'wasi:io/streams': { InputStream, OutputStream },
     'wasi:io/error': { Error: WasiError },
-    'wasi:io/poll': { Pollable, poll },
+    'wasi:io/poll': { Pollable, poll: poller(sleep) },
   };
   const out: Record<string, Record<string, unknown>> = {};
   for (const name of interfaces) if (all[name]) out[name] = all[name];

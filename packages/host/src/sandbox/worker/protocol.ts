@@ -1,11 +1,15 @@
 import type { MessagePort } from 'node:worker_threads';
+import type { FailureCause } from './failure-cause.js';
 
 /**
  * Messages between the host (main thread) and a sandbox worker. Plain data only: structured
  * cloning drops classes, so errors travel as `{ kind, message }`.
  */
 
-export type GuestErrorKind = 'trap' | 'stack_overflow' | 'out_of_memory' | 'error';
+/** How a call failed inside the worker: a classified guest failure, or a result over the output bound. */
+export type CallFailure =
+  | { readonly kind: 'guest'; readonly cause: FailureCause; readonly detail: string }
+  | { readonly kind: 'output_too_large'; readonly bytes: number; readonly limit: number };
 
 export interface SandboxWorkerData {
   /** File path of the transpiled glue module (instantiation mode, no imports). */
@@ -16,6 +20,10 @@ export interface SandboxWorkerData {
   readonly mode: 'tool' | 'instance';
   /** The linear-memory cap the modules were compiled with, to tell out-of-memory from other traps. */
   readonly memoryBytes: number;
+  /** Largest result (UTF-8 bytes) posted to the host; a larger one is refused inside the worker. */
+  readonly maxOutputBytes: number;
+  /** Largest total of one host call's string arguments; a larger call is answered `too_large` inside the worker. */
+  readonly maxHostArgumentBytes: number;
   /** Host interfaces to link, unversioned (`yoi:host/request`), already authorised. */
   readonly hostInterfaces: readonly string[];
   /** Inert WASI interfaces to link, unversioned (`wasi:clocks/wall-clock`). */
@@ -42,7 +50,7 @@ export const PREPARED_COUNTER = 2;
 
 export type CallResult =
   | { readonly id: number; readonly ok: true; readonly value: string }
-  | { readonly id: number; readonly ok: false; readonly error: { readonly kind: GuestErrorKind; readonly message: string } };
+  | { readonly id: number; readonly ok: false; readonly error: CallFailure };
 
 export interface CallRequest {
   readonly id: number;
