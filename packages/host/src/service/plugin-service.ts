@@ -126,7 +126,7 @@ export class PluginService {
   #closing: Promise<void> | null = null;
   /** The durable state as planned: committed changes plus those whose commit is on its way. */
   #state = new Map<string, JsonValue>();
-  /** The instance has not been handed the durable state since it started. */
+  /** The instance has not been handed the durable state since it (re)started. */
   #stateOwed = false;
   /** Outbox commands committed (or on their way) and not yet marked done. */
   #pendingCommands = new Set<string>();
@@ -351,7 +351,7 @@ export class PluginService {
     if (!this.#lifecycle.isCurrent(generation)) return;
     this.#consecutiveRestarts = 0;
     this.#lifecycle.transition(this.#liveState, 'component instance started; ingress queue is running');
-    this.#stateOwed = this.#state.size > 0;
+    this.#stateOwed = true;
     this.#dispatcher.open();
     this.#resumeFromJournal(kept);
     this.#attachSources();
@@ -511,7 +511,7 @@ export class PluginService {
     // A stop or disable that came meanwhile owns the instance now and closes it.
     if (!this.#lifecycle.isCurrent(generation)) return;
     this.#statusUpdate = null;
-    this.#stateOwed = this.#state.size > 0;
+    this.#stateOwed = true;
     this.#lifecycle.transition(this.#liveState, `instance restarted (restart ${this.#restarts})`);
     this.#refreshStatus();
   }
@@ -673,16 +673,16 @@ export class PluginService {
   }
 
   /**
-   * Hands a (re)started instance its durable state: a `state_restored` event before anything
-   * else, on the first ingress that lists that kind (or, if none does, the first that lists
-   * no kinds). Not journaled: the state itself is.
+   * Hands a (re)started instance its durable state (`{}` when none was kept): a
+   * `state_restored` event before anything else, on the first ingress that lists that kind
+   * (or, if none does, the first that lists no kinds). Not journaled: the state itself is.
    */
   async #handOverState(): Promise<void> {
     this.#stateOwed = false;
     const ingresses = this.runtime.record.manifest.ingresses;
     const target = ingresses.find((i) => i.event_kinds.includes(STATE_RESTORED)) ?? ingresses.find((i) => i.event_kinds.length === 0);
     if (!target) {
-      this.#diagnose('StateNotHandedOver', `no ingress takes ${STATE_RESTORED} events; the plugin's durable state is kept but not handed to it`, true);
+      if (this.#state.size > 0) this.#diagnose('StateNotHandedOver', `no ingress takes ${STATE_RESTORED} events; the plugin's durable state is kept but not handed to it`, true);
       return;
     }
     const event = newIngressEvent(target.name, STATE_RESTORED, 'host:state', { state: Object.fromEntries(this.#state) });

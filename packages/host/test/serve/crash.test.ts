@@ -37,12 +37,12 @@ import type { PluginStatus } from '../../src/status/status.js';
 import { tempDir } from '../helpers.js';
 
 /** Switched on when the journal integration (issue F) is on main. */
-const JOURNAL_INTEGRATED = false;
+const JOURNAL_INTEGRATED = true;
 /**
  * Switched on when the durable plugin state surface (issue F) is on main: the relay plugin then
  * keeps `{frames, sum, replied}` under the state key `durable` (its config `durable_state`).
  */
-const DURABLE_STATE = false;
+const DURABLE_STATE = true;
 const DURABLE_KEY = 'durable';
 
 interface Durable {

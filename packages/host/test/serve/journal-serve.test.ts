@@ -31,9 +31,10 @@ describe('serve keeps accepted work in the workspace journal (LMDB)', () => {
     t.after(() => second.stop());
     const again = second.host.services.get('project:svc')!;
     await again.idle();
-    const seen = JSON.parse((await second.host.callTool('handled', {})).content!) as { kind: string; tag: string | null; attempt: number; payload: { state?: unknown } | null }[];
-    assert.deepEqual(seen.map((h) => [h.kind, h.tag, h.attempt]), [['state_restored', null, 1], ['job', 'c', 2], ['job', 'd', 2]]);
-    assert.deepEqual(seen[0]!.payload?.state, { session: 'abc' });
+    const seen = JSON.parse((await second.host.callTool('handled', {})).content!) as { kind: string; tag: string | null; attempt: number }[];
+    assert.deepEqual(seen.map((h) => [h.kind, h.tag, h.attempt]), [['job', 'c', 2], ['job', 'd', 2]]);
+    const restored = JSON.parse((await second.host.callTool('restored', {})).content!) as unknown;
+    assert.deepEqual(restored, [{ state: { session: 'abc' }, after_handled: 0 }], 'the durable state came first');
     await second.stop();
   });
 });

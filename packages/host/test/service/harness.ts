@@ -42,6 +42,8 @@ export interface Opened {
   /** Lifecycle transitions seen so far, as `From→To`. */
   transitions(): string[];
   handled(): Promise<Handled[]>;
+  /** The durable states handed to the current instance (`state_restored`), and how many events it had handled before each. */
+  restored(): Promise<{ state: Record<string, unknown>; after_handled: number }[]>;
   workspace: string;
 }
 
@@ -75,6 +77,7 @@ export async function openService(t: TestContext, options: OpenOptions = {}): Pr
     workspace: ws.workspace,
     transitions: () => events.filter((e) => e.kind === 'lifecycle').map((e) => `${String(e.fields?.['from'])}→${String(e.fields?.['to'])}`),
     handled: async () => JSON.parse((await host.callTool('handled', {})).content!) as Handled[],
+    restored: async () => JSON.parse((await host.callTool('restored', {})).content!) as { state: Record<string, unknown>; after_handled: number }[],
   };
 }
 

@@ -51,20 +51,20 @@ describe('the transactional outbox', () => {
       state: { session: 'abc', seq: 41 },
       outboxAdd: [{ command_id: 'left-1', source_seq: a!.seq, command: { ingress: 'events', envelope: envelope('left-1', 'host_request_dispatch', { method: 'GET', url: `${gate.url}/api/gate/again` }) } }],
     });
-    const { service, handled } = await openService(t, { journal });
+    const { service, handled, restored } = await openService(t, { journal });
     await service.start();
     await service.idle();
     const seen = await handled();
     assert.deepEqual(
       seen.map((h) => [h.kind, h.tag, h.attempt]),
       [
-        ['state_restored', null, 1],
         ['job', 'b', 2],
         ['host_response', null, 1],
       ],
     );
+    assert.deepEqual(await restored(), [{ state: { session: 'abc', seq: 41 }, after_handled: 0 }], 'the state came first');
     assert.deepEqual(gate.headers('again').map((h) => h['idempotency-key']), ['left-1']);
-    assert.equal((seen[2]!.payload as { command_id: string }).command_id, 'left-1');
+    assert.equal((seen[1]!.payload as { command_id: string }).command_id, 'left-1');
     assert.deepEqual(await journal.outbox(P), []);
     assert.deepEqual(await journal.unacked(P), []);
     assert.deepEqual(service.durableState, { session: 'abc', seq: 41 });
@@ -83,19 +83,19 @@ describe('the transactional outbox', () => {
 });
 
 describe('durable plugin state', () => {
-  it('state_set and state_delete are committed with the event; a restarted instance gets state_restored first', async (t) => {
-    const { service, handled } = await openService(t);
+  it('state_set and state_delete are committed with the event; every (re)started instance gets state_restored first', async (t) => {
+    const { service, handled, restored } = await openService(t);
     await service.start();
     await service.emit('events', 'job', 'test', { commands: [{ kind: 'state_set', payload: { key: 'session', value: 's-1' } }, { kind: 'state_set', payload: { key: 'seq', value: 1 } }] });
     await service.emit('events', 'job', 'test', { commands: [{ kind: 'state_set', payload: { key: 'seq', value: 2 } }, { kind: 'state_delete', payload: { key: 'session' } }] });
     await service.idle();
     assert.deepEqual(service.durableState, { seq: 2 });
+    assert.deepEqual(await restored(), [{ state: {}, after_handled: 0 }], 'an empty state is handed over too, so the plugin knows the host keeps it');
     await service.restart();
     await service.emit('events', 'job', 'test', { tag: 'next' });
     await service.idle();
-    const seen = await handled();
-    assert.deepEqual(seen.map((h) => h.kind), ['state_restored', 'job']);
-    assert.deepEqual((seen[0]!.payload as { state: unknown }).state, { seq: 2 });
+    assert.deepEqual((await handled()).map((h) => h.tag), ['next']);
+    assert.deepEqual(await restored(), [{ state: { seq: 2 }, after_handled: 0 }]);
   });
 
   it('a batch that would exceed the state bounds is rejected whole', async (t) => {

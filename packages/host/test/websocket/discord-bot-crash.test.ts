@@ -23,7 +23,7 @@ import { ServeChild, serveEnv } from '../fixtures/serve-child.js';
 import { tempDir, until } from '../helpers.js';
 
 /** Switched on when the journal integration with durable plugin state (issue F) is on main. */
-const JOURNAL_INTEGRATED = false;
+const JOURNAL_INTEGRATED = true;
 const untilIntegrated = JOURNAL_INTEGRATED ? {} : { skip: 'needs the journal integration (issue F)' };
 
 const BUILTIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'builtin');
