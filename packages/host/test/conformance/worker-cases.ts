@@ -561,7 +561,7 @@ const SERVICE: ConformanceCase[] = [
       const { host, ref } = await yoiHost(t, { world: 'instance', policy: { queueCapacity: 1 } });
       await host.startServices();
       const service = host.services.get(ref)!;
-      // Offers in one synchronous run: at most one is handed to the dispatcher and one queued.
+      // Offers issued in one synchronous run: the first takes the one place, the others find the queue full.
       const outcomes = await Promise.all([1, 2, 3].map(() => service.offer('events', newIngressEvent('events', 'message', 'test', {}))));
       assert.deepEqual(outcomes.at(-1), { ok: false, reason: 'full', message: 'plugin ingress queue is full (capacity 1)' });
       assert.ok(service.counters.rejected >= 1);

@@ -288,6 +288,8 @@ describe('stop', () => {
     await host.startServices();
     await service.emit('events', 'job', 'test', { work_ms: 150 });
     for (let i = 0; i < 5; i++) await service.emit('events', 'job', 'test', { tag: `late${i}` });
+    for (let i = 0; i < 400 && service.lastEvent === null; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(service.lastEvent, 'the first event is in flight');
     const report = await service.stop();
     assert.equal(report.state, 'Stopped');
     assert.ok(report.waiting >= 4, JSON.stringify(report));
