@@ -1,4 +1,5 @@
 import { diagnostic, type Diagnostic } from './diagnostics.js';
+import { eachBounded } from './runtime/bounded.js';
 import { Secrets } from './secrets/secrets.js';
 import type { JsonValue } from './manifest/types.js';
 import { PluginRuntime, type RuntimeOptions } from './runtime/plugin-runtime.js';
@@ -21,6 +22,12 @@ import { INSTANCE_WORLD } from './manifest/types.js';
 import { WebSocketDriver } from './websocket/driver.js';
 import { DEFAULT_CONNECTION_POLICY, type ConnectionPolicy } from './websocket/policy.js';
 import { parseSources } from './websocket/sources.js';
+
+/**
+ * Services started at once: worker starts and guest start code overlap, while a workspace of
+ * hundreds does not spawn hundreds of threads (or load every component) in one go.
+ */
+const SERVICE_START_CONCURRENCY = 8;
 
 export interface PluginHostOptions extends RuntimeOptions {
   /** Supervision policy of services (queue size, retries, restarts, …). */
@@ -130,16 +137,16 @@ export class PluginHost {
     return this.tools.call(name, input);
   }
 
-  /** Starts every service; returns the ones that failed to start (they stay Failed). */
+  /** Starts every service, a few at a time; returns the ones that failed to start (they stay Failed). */
   async startServices(): Promise<{ plugin: string; error: string }[]> {
     const failures: { plugin: string; error: string }[] = [];
-    for (const service of this.services.values()) {
+    await eachBounded([...this.services.values()], SERVICE_START_CONCURRENCY, async (service) => {
       try {
         await service.start();
       } catch (error) {
         failures.push({ plugin: service.identity, error: error instanceof Error ? error.message : String(error) });
       }
-    }
+    });
     return failures;
   }
 

@@ -41,7 +41,7 @@ function enableExtendedConst(): void {
 }
 enableExtendedConst();
 
-const compiled = new Map<string, Readonly<Record<string, WebAssembly.Module>>>();
+const compiled = new Map<string, Promise<Readonly<Record<string, WebAssembly.Module>>>>();
 
 function unversioned(name: string): string {
   const at = name.indexOf('@');
@@ -104,11 +104,20 @@ export async function loadComponent(record: ResolvedPlugin, options: LoaderOptio
  * their interruptible rewrite (interrupt/instrument.ts, cached beside the transpiled entry).
  * Memoised per entry, cap and kind.
  */
-async function compileCapped(transpiled: TranspiledComponent, memoryBytes: number, interrupt: { cacheDir: string } | null): Promise<Readonly<Record<string, WebAssembly.Module>>> {
+function compileCapped(transpiled: TranspiledComponent, memoryBytes: number, interrupt: { cacheDir: string } | null): Promise<Readonly<Record<string, WebAssembly.Module>>> {
   const maxPages = Math.max(1, Math.floor(memoryBytes / WASM_PAGE_BYTES));
   const memoKey = `${transpiled.key}:${maxPages}:${interrupt ? 'interruptible' : 'plain'}`;
-  const memo = compiled.get(memoKey);
-  if (memo) return memo;
+  // The promise is memoised, so plugins sharing a component (started concurrently) compile it once.
+  let memo = compiled.get(memoKey);
+  if (!memo) {
+    memo = compileModules(transpiled, maxPages, interrupt);
+    compiled.set(memoKey, memo);
+    memo.catch(() => compiled.delete(memoKey));
+  }
+  return memo;
+}
+
+async function compileModules(transpiled: TranspiledComponent, maxPages: number, interrupt: { cacheDir: string } | null): Promise<Readonly<Record<string, WebAssembly.Module>>> {
   const { readFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
   const recipe = interrupt ? `interrupt:${INSTRUMENT_FORMAT}:binaryen@${await binaryenVersion()}:every-${CHECK_INTERVAL}` : '';
@@ -130,7 +139,6 @@ async function compileCapped(transpiled: TranspiledComponent, memoryBytes: numbe
     }
     out[file] = new WebAssembly.Module(capped);
   }
-  compiled.set(memoKey, out);
   return out;
 }
 

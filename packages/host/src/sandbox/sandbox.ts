@@ -102,6 +102,9 @@ export class ComponentSandbox {
     return sandbox;
   }
 
+  /** Where this sandbox runs its guest. */
+  readonly execution = 'worker' as const;
+
   get alive(): boolean {
     return this.#closed === null && !this.#lost;
   }
