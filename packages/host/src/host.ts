@@ -9,7 +9,7 @@ import { loadWorkspace } from './store/workspace.js';
 import { runtimeControlLocations } from './store/control-paths.js';
 import { ToolRegistry, type RegistrationIssue, type ToolInfo } from './tools/registry.js';
 import type { ToolOutput } from './tools/tool-output.js';
-import { PluginService, type ServiceEffects, type StopReport } from './service/plugin-service.js';
+import type { PluginService, ServiceEffects, StopReport } from './service/plugin-service.js';
 import type { ServicePolicy } from './service/policy.js';
 import type { ServiceEventHook } from './service/service-events.js';
 import type { Clock } from './service/clock.js';
@@ -19,9 +19,18 @@ import { MemoryJournal } from './journal/memory-journal.js';
 import type { Journal, JournalStats } from './journal/journal.js';
 import { pluginStatus, type PluginStatus } from './status/status.js';
 import { INSTANCE_WORLD } from './manifest/types.js';
-import { WebSocketDriver } from './websocket/driver.js';
-import { DEFAULT_CONNECTION_POLICY, type ConnectionPolicy } from './websocket/policy.js';
-import { parseSources } from './websocket/sources.js';
+import type { ConnectionPolicy } from './websocket/policy.js';
+
+/** The service machinery (services, WebSocket driver), loaded only by a host that has a service to run. */
+type ServiceKit = typeof import('./host-services.js');
+
+function isSupervised(record: ResolvedPlugin): boolean {
+  return record.manifest.runtime?.world === INSTANCE_WORLD && (record.enabledSurfaces.includes('service') || record.enabledSurfaces.includes('ingress'));
+}
+
+async function serviceKitFor(records: readonly ResolvedPlugin[]): Promise<ServiceKit | null> {
+  return records.some(isSupervised) ? import('./host-services.js') : null;
+}
 
 /**
  * Services started at once: worker starts and guest start code overlap, while a workspace of
@@ -73,7 +82,7 @@ export class PluginHost {
   readonly journal: Journal;
   readonly #writer: JournalWriter;
 
-  private constructor(records: readonly ResolvedPlugin[], diagnostics: readonly Diagnostic[], options: PluginHostOptions) {
+  private constructor(records: readonly ResolvedPlugin[], diagnostics: readonly Diagnostic[], options: PluginHostOptions, kit: ServiceKit | null) {
     const runtimes = new Map<string, PluginRuntime>();
     const services = new Map<string, PluginService>();
     this.journal = options.journal ?? new MemoryJournal({ limits: { deadLetterCount: options.servicePolicy?.deadLetterCapacity ?? DEFAULT_SERVICE_POLICY.deadLetterCapacity } });
@@ -82,29 +91,12 @@ export class PluginHost {
     const extraControl = runtimeControlLocations(options);
     for (const given of records) {
       const record = extraControl.length > 0 ? { ...given, controlLocations: [...(given.controlLocations ?? []), ...extraControl] } : given;
-      const supervised = record.manifest.runtime?.world === INSTANCE_WORLD && (record.enabledSurfaces.includes('service') || record.enabledSurfaces.includes('ingress'));
+      const supervised = isSupervised(record);
       const runtime = new PluginRuntime(record, { ...options, supervised });
       runtimes.set(record.identity, runtime);
       if (supervised) {
-        const service = new PluginService(runtime, {
-          ...(options.servicePolicy ? { policy: options.servicePolicy } : {}),
-          ...(options.effects ? { effects: options.effects } : {}),
-          writer: this.#writer,
-          ...(options.onServiceEvent ? { onEvent: options.onServiceEvent } : {}),
-          ...(options.clock ? { clock: options.clock } : {}),
-        });
-        services.set(record.identity, service);
-        // Yoi's rule: host-owned connections run only when both service and ingress are enabled.
-        const sources = parseSources(record);
-        if (!options.effects?.websocket && record.enabledSurfaces.includes('service') && record.enabledSurfaces.includes('ingress') && sources.sources.length + sources.problems.length > 0) {
-          // One driver for the service's life: stop() holds what it read, start() re-dials and delivers that first.
-          service.attachWebSocketDriver(
-            new WebSocketDriver(record, { ...DEFAULT_CONNECTION_POLICY, ...options.connectionPolicy, ...record.websocketPolicy }, runtime.secrets, {
-              deliver: (ingress, kind, source, payload) => service.emit(ingress, kind, source, payload),
-              diagnose: (kind, message) => service.diagnose(kind, message),
-            }),
-          );
-        }
+        if (!kit) throw new Error('internal: service modules were not loaded for a supervised plugin');
+        services.set(record.identity, kit.createService(runtime, record, options, this.#writer));
       }
     }
     this.runtimes = runtimes;
@@ -113,8 +105,8 @@ export class PluginHost {
     this.diagnostics = diagnostics;
   }
 
-  static fromResolved(records: readonly ResolvedPlugin[], options: PluginHostOptions = {}): PluginHost {
-    return new PluginHost(records, [], options);
+  static async fromResolved(records: readonly ResolvedPlugin[], options: PluginHostOptions = {}): Promise<PluginHost> {
+    return new PluginHost(records, [], options, await serviceKitFor(records));
   }
 
   /** Reads the workspace (stores, enablement) and its secrets (`.yoi/secrets.toml`, `YOI_SECRET_*`). */
@@ -122,7 +114,8 @@ export class PluginHost {
     const state = await loadWorkspace(stores);
     const secrets = options.secrets ?? (await Secrets.load(state.workspace, stores.env ?? process.env));
     const secretProblems = secrets.problems.map((message) => diagnostic('io', 'resolution', message));
-    return new PluginHost(state.resolution.resolved, [...state.configDiagnostics, ...state.discovery.diagnostics, ...state.resolution.diagnostics, ...secretProblems], { ...options, secrets });
+    const records = state.resolution.resolved;
+    return new PluginHost(records, [...state.configDiagnostics, ...state.discovery.diagnostics, ...state.resolution.diagnostics, ...secretProblems], { ...options, secrets }, await serviceKitFor(records));
   }
 
   get registrationIssues(): readonly RegistrationIssue[] {
