@@ -9,7 +9,7 @@ import { packageDigestCache } from '../store/digest-cache.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import { componentWorldProblem, HOST_INTERFACES, isInertImport } from './component-world.js';
 import { capModuleMemory, WASM_PAGE_BYTES } from './memory-cap.js';
-import { binaryenVersion, CHECK_INTERVAL, INSTRUMENT_FORMAT, instrumentInterrupts } from './interrupt/instrument.js';
+import { binaryenVersion, CHECK_INTERVAL, INSTRUMENT_FORMAT, instrumentInterrupts, instrumentInterruptsOffThread } from './interrupt/instrument.js';
 import { defaultCacheDir, derivedModuleCached, transpileCached, type TranspiledComponent } from './transpile-cache.js';
 
 export interface LoadedComponent {
@@ -29,6 +29,18 @@ export interface LoaderOptions {
   readonly cacheDir?: string;
   readonly memoryBytes: number;
 }
+
+/**
+ * Core modules up to this size are made interruptible inline when not cached (binaryen:
+ * ~2 ms for a WAT guest); a larger one (a QuickJS guest: 1.3 MB, 2–4 s) may be deferred.
+ */
+const INLINE_INSTRUMENT_BYTES = 256 * 1024;
+
+/** Thrown when a large module's interruptible rewrite is not cached yet and is being made in the background. */
+export class InterruptiblePending extends Error {}
+
+/** Rewrites running in the background, by cache key, so each is made once. */
+const background = new Map<string, Promise<unknown>>();
 
 /**
  * QuickJS-based components use Wasm extended constant expressions, which V8 ships behind a
@@ -104,7 +116,13 @@ export async function loadComponent(record: ResolvedPlugin, options: LoaderOptio
  * their interruptible rewrite (interrupt/instrument.ts, cached beside the transpiled entry).
  * Memoised per entry, cap and kind.
  */
-function compileCapped(transpiled: TranspiledComponent, memoryBytes: number, interrupt: { cacheDir: string } | null): Promise<Readonly<Record<string, WebAssembly.Module>>> {
+interface InterruptOptions {
+  readonly cacheDir: string;
+  /** When a large module is not cached: rewrite it in a background thread and throw InterruptiblePending. */
+  readonly deferLarge: boolean;
+}
+
+function compileCapped(transpiled: TranspiledComponent, memoryBytes: number, interrupt: InterruptOptions | null): Promise<Readonly<Record<string, WebAssembly.Module>>> {
   const maxPages = Math.max(1, Math.floor(memoryBytes / WASM_PAGE_BYTES));
   const memoKey = `${transpiled.key}:${maxPages}:${interrupt ? 'interruptible' : 'plain'}`;
   // The promise is memoised, so plugins sharing a component (started concurrently) compile it once.
@@ -117,7 +135,7 @@ function compileCapped(transpiled: TranspiledComponent, memoryBytes: number, int
   return memo;
 }
 
-async function compileModules(transpiled: TranspiledComponent, maxPages: number, interrupt: { cacheDir: string } | null): Promise<Readonly<Record<string, WebAssembly.Module>>> {
+async function compileModules(transpiled: TranspiledComponent, maxPages: number, interrupt: InterruptOptions | null): Promise<Readonly<Record<string, WebAssembly.Module>>> {
   const { readFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
   const recipe = interrupt ? `interrupt:${INSTRUMENT_FORMAT}:binaryen@${await binaryenVersion()}:every-${CHECK_INTERVAL}` : '';
@@ -126,8 +144,10 @@ async function compileModules(transpiled: TranspiledComponent, maxPages: number,
     let bytes: Uint8Array = await readFile(join(transpiled.dir, file));
     if (interrupt) {
       try {
-        bytes = (await derivedModuleCached(bytes, recipe, instrumentInterrupts, interrupt.cacheDir)).bytes;
+        const defer = interrupt.deferLarge && bytes.length > INLINE_INSTRUMENT_BYTES;
+        bytes = (await derivedModuleCached(bytes, recipe, defer ? (input) => rewriteInBackground(input, recipe, interrupt.cacheDir) : instrumentInterrupts, interrupt.cacheDir)).bytes;
       } catch (error) {
+        if (error instanceof InterruptiblePending) throw error;
         throw new PluginError('COMPONENT_INVALID', `component cannot be made interruptible: ${boundText(redactText(error instanceof Error ? error.message : String(error)), 200)}`);
       }
     }
@@ -142,7 +162,26 @@ async function compileModules(transpiled: TranspiledComponent, maxPages: number,
   return out;
 }
 
-/** The component's core modules, instrumented for interruption and capped: what an in-thread sandbox runs. */
-export function interruptibleModules(component: LoadedComponent, options: LoaderOptions): Promise<Readonly<Record<string, WebAssembly.Module>>> {
-  return compileCapped(component.transpiled, options.memoryBytes, { cacheDir: options.cacheDir ?? defaultCacheDir() });
+function rewriteInBackground(input: Uint8Array, recipe: string, cacheDir: string): never {
+  const key = `${cacheDir}:${recipe}:${input.length}:${Buffer.from(input.subarray(0, 64)).toString('hex')}`;
+  if (!background.has(key)) {
+    const made = derivedModuleCached(input, recipe, instrumentInterruptsOffThread, cacheDir).catch(() => undefined);
+    background.set(key, made);
+    void made.finally(() => background.delete(key));
+  }
+  throw new InterruptiblePending('its interruptible modules are being prepared in the background (until then, and for this instance, it runs in a worker)');
+}
+
+/** Settles when no interruptible rewrite runs in the background (tests, benchmarks). */
+export async function backgroundRewritesSettled(): Promise<void> {
+  while (background.size > 0) await Promise.all([...background.values()]);
+}
+
+/**
+ * The component's core modules, instrumented for interruption and capped: what an in-thread
+ * sandbox runs. With `deferLarge`, a large module not yet cached throws InterruptiblePending
+ * at once and is rewritten in a background thread for the next start.
+ */
+export function interruptibleModules(component: LoadedComponent, options: LoaderOptions & { readonly deferLarge?: boolean }): Promise<Readonly<Record<string, WebAssembly.Module>>> {
+  return compileCapped(component.transpiled, options.memoryBytes, { cacheDir: options.cacheDir ?? defaultCacheDir(), deferLarge: options.deferLarge ?? false });
 }

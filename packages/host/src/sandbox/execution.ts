@@ -1,4 +1,5 @@
-import { interruptibleModules, type LoadedComponent } from './component-loader.js';
+import { interruptibleModules, InterruptiblePending, type LoadedComponent } from './component-loader.js';
+import { PluginError } from '../errors.js';
 import { InThreadSandbox } from './in-thread.js';
 import { ComponentSandbox, type SandboxOptions } from './sandbox.js';
 
@@ -6,7 +7,9 @@ import { ComponentSandbox, type SandboxOptions } from './sandbox.js';
  * Where guests run. `auto` (the default): a guest that imports no host API (each one blocks:
  * request, fs, pull WebSocket) runs on the calling thread with an interrupt-checked deadline
  * (InThreadSandbox); one that does, or whose modules cannot be made interruptible, runs in a
- * worker (ComponentSandbox), and the plugin log says why. `in-thread`: the same choice, but a
+ * worker (ComponentSandbox), and the plugin log says why. So does a large guest (QuickJS) whose
+ * interruptible modules are not cached yet: they are made in a background thread meanwhile,
+ * and its next start runs in-thread (a first start never waits seconds for binaryen). `in-thread`: the same choice, but a
  * module that cannot be made interruptible fails the load. `worker`: every guest in workers.
  */
 export type ExecutionMode = 'auto' | 'worker' | 'in-thread';
@@ -35,9 +38,9 @@ export async function startSandbox(component: LoadedComponent, options: StartOpt
   if (executionFor(component, options.execution) === 'in-thread') {
     let modules: Readonly<Record<string, WebAssembly.Module>>;
     try {
-      modules = await interruptibleModules(component, { memoryBytes: options.memoryBytes, ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) });
+      modules = await interruptibleModules(component, { memoryBytes: options.memoryBytes, deferLarge: options.execution === 'auto', ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) });
     } catch (error) {
-      if (options.execution !== 'auto') throw error;
+      if (options.execution !== 'auto' || !(error instanceof InterruptiblePending || error instanceof PluginError)) throw error;
       // Never worse than a worker: the guest still runs, with its deadline enforced by terminate().
       options.onLog?.('stderr', `[host] the guest runs in a worker thread: ${error instanceof Error ? error.message : String(error)}`);
       return startWorkerSandbox(component, options);
