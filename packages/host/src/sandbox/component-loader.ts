@@ -40,7 +40,7 @@ const INLINE_INSTRUMENT_BYTES = 256 * 1024;
 export class InterruptiblePending extends Error {}
 
 /** Rewrites running in the background, by cache key, so each is made once. */
-const background = new Map<string, Promise<unknown>>();
+const background = new Map<string, { readonly startNow: () => void; readonly done: Promise<void> }>();
 
 /**
  * QuickJS-based components use Wasm extended constant expressions, which V8 ships behind a
@@ -162,19 +162,41 @@ async function compileModules(transpiled: TranspiledComponent, maxPages: number,
   return out;
 }
 
+/**
+ * A background rewrite starts after this delay and holds no process open: a short-lived
+ * process (a CLI call) exits without paying for it, a long-lived one (serve) caches it.
+ */
+const BACKGROUND_DELAY_MS = 1000;
+
 function rewriteInBackground(input: Uint8Array, recipe: string, cacheDir: string): never {
   const key = `${cacheDir}:${recipe}:${input.length}:${Buffer.from(input.subarray(0, 64)).toString('hex')}`;
   if (!background.has(key)) {
-    const made = derivedModuleCached(input, recipe, instrumentInterruptsOffThread, cacheDir).catch(() => undefined);
-    background.set(key, made);
-    void made.finally(() => background.delete(key));
+    let startNow = (): void => undefined;
+    const started = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, BACKGROUND_DELAY_MS);
+      timer.unref();
+      startNow = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    const done = started.then(() => derivedModuleCached(input, recipe, instrumentInterruptsOffThread, cacheDir)).then(
+      () => undefined,
+      () => undefined,
+    );
+    background.set(key, { startNow, done });
+    void done.finally(() => background.delete(key));
   }
   throw new InterruptiblePending('its interruptible modules are being prepared in the background (until then, and for this instance, it runs in a worker)');
 }
 
-/** Settles when no interruptible rewrite runs in the background (tests, benchmarks). */
+/** Starts every waiting background rewrite now and settles when none is left (tests, benchmarks). */
 export async function backgroundRewritesSettled(): Promise<void> {
-  while (background.size > 0) await Promise.all([...background.values()]);
+  while (background.size > 0) {
+    const pending = [...background.values()];
+    for (const entry of pending) entry.startNow();
+    await Promise.all(pending.map((entry) => entry.done));
+  }
 }
 
 /**
