@@ -25,12 +25,12 @@ const repo = process.env.BENCH_REPO ?? join(dirname(fileURLToPath(import.meta.ur
 const dist = join(repo, 'packages', 'host', 'dist');
 const { loadPluginPackage, writeZipArchive } = await import(join(dist, 'src', 'index.js'));
 const { renderEntry } = await import(join(dist, 'src', 'store', 'enablement-edit.js'));
-const { componentizeQuickJs } = await import(join(dist, 'src', 'build', 'componentize.js'));
+const { componentizeQuickJs } = await import(join(repo, 'packages', 'cli', 'dist', 'src', 'build', 'componentize.js'));
 const { parseManifest, PluginHost } = await import(join(dist, 'src', 'index.js'));
 // Absent in builds before execution `auto` (BENCH_REPO pointing at an older checkout).
 const { backgroundRewritesSettled } = await import(join(dist, 'src', 'sandbox', 'component-loader.js'));
 const { assemble, instanceWat } = await import(join(dist, 'test', 'fixtures', 'wat.js'));
-const yoi = join(repo, 'packages', 'host', 'bin', 'yoi.js');
+const yoi = join(repo, 'packages', 'cli', 'bin', 'yoi.js');
 
 const root = mkdtempSync(join(tmpdir(), 'yoi-bench-many-'));
 process.on('exit', () => process.env.BENCH_KEEP || rmSync(root, { recursive: true, force: true }));
