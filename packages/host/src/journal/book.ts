@@ -79,8 +79,8 @@ export function planAppend(book: PluginBook, plugin: string, events: readonly Ne
     const ingress = checkKey(item.ingress, 'event ingress');
     if (!isObject(item.event)) throw refuse('an appended `event` must be a JSON object');
     seq += 1;
-    const stored: StoredEvent = { ingress, event: item.event, accepted_at: now };
-    mutations.push({ kind: 'event', plugin, key: seq, value: jsonText(stored, `event ${seq}`) });
+    const value = typeof item.json === 'string' ? `{"ingress":${JSON.stringify(ingress)},"event":${item.json},"accepted_at":${JSON.stringify(now)}}` : jsonText({ ingress, event: item.event, accepted_at: now } satisfies StoredEvent, `event ${seq}`);
+    mutations.push({ kind: 'event', plugin, key: seq, value });
     result.push({ seq, ingress, event: item.event, accepted_at: now });
   }
   if (result.length > 0) mutations.push({ kind: 'meta', plugin, key: META_LAST_SEQ, value: String(seq) });
