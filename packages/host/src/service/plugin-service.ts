@@ -855,9 +855,15 @@ export class PluginService {
 
   #recordResult(result: CommandResult, ingress: string, event: IngressEvent): void {
     this.commandResults.push(result);
-    const label = `service output command ${result.command_id ?? '(no valid command_id)'} (${result.kind ?? 'unknown kind'}): ${result.message}`;
-    this.#diagnose(`ServiceOutputCommand${result.status}`, label, result.status !== 'Recorded');
-    if (result.status === 'Recorded') return;
+    const label = () => `service output command ${result.command_id ?? '(no valid command_id)'} (${result.kind ?? 'unknown kind'}): ${result.message}`;
+    if (result.status === 'Recorded') {
+      // The common case, once per command: its diagnostic is formatted (redacted, bounded) only if status is read.
+      const at = this.#clock.now();
+      const state = this.#lifecycle.state;
+      this.diagnostics.pushLazy(() => ({ at: rfc3339(at), kind: 'ServiceOutputCommandRecorded', state, message: this.#clean(label()) }));
+      return;
+    }
+    this.#diagnose(`ServiceOutputCommand${result.status}`, label(), true);
     this.#tally.add('commands_rejected');
     this.#notify({
       kind: 'command_rejected',
