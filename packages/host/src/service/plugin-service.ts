@@ -9,7 +9,7 @@ import type { JsonValue } from '../manifest/types.js';
 import type { PluginRuntime } from '../runtime/plugin-runtime.js';
 import { systemClock, type Clock } from './clock.js';
 import { DiscardTally, websocketDiscards, type DiscardCounters } from './discards.js';
-import { readHandlerReply } from './handler-reply.js';
+import { continuesBatch, readHandlerReply, type HandlerReply } from './handler-reply.js';
 import { rfc3339 } from './ids.js';
 import { ingressEventProblem, newIngressEvent, type IngressEvent } from './ingress-event.js';
 import { IngressDispatcher, type Attempt, type BatchCounters, type BatchOutcome, type DispatchCounters, type EnqueueOutcome, type LastEvent, type Refusal } from './ingress-dispatcher.js';
@@ -636,48 +636,43 @@ export class PluginService {
    * to the journal in one transaction; their commands run from the outbox once it is durable.
    */
   async #handleBatch(deliveries: readonly Delivery[], proceed: () => boolean): Promise<BatchOutcome> {
+    const replies: HandlerReply[] = [];
+    const calls = deliveries.map((d) => ({ ingress: d.ingress, eventJson: d.json ?? JSON.stringify(d.event) }));
+    // Whether the next event may go to the instance depends on this reply alone (and on the
+    // service still running): so the instance can be handed several events in one wake-up.
+    const called = await this.runtime.callIngressBatch(calls, (raw) => {
+      const reply = readHandlerReply(raw, this.policy.retryMaxMs);
+      replies.push(reply);
+      return continuesBatch(reply) && proceed();
+    });
     const handled: HandledEvent[] = [];
     let failure: Attempt | undefined;
-    let requests = false;
-    for (const delivery of deliveries) {
-      if (handled.length > 0 && (requests || !proceed())) break;
-      const outcome = await this.#deliverOne(delivery);
-      if (!outcome.ok) {
-        failure = outcome.attempt;
-        break;
-      }
-      handled.push(outcome.handled);
-      requests = outcome.handled.plan.outbox.some((command) => command.kind === 'host_request_dispatch');
+    for (const [i, reply] of replies.entries()) {
+      if (reply.kind === 'failed') failure = { ok: false, error: reply.error };
+      else if (reply.kind === 'retry') failure = { ok: false, error: reply.error, ...(reply.retryAfterMs !== undefined ? { retryAfterMs: reply.retryAfterMs } : {}) };
+      if (failure) break;
+      handled.push(await this.#plan(deliveries[i]!, reply.kind === 'handled' ? reply.output : null));
     }
+    if (!failure && called.error !== undefined) failure = attemptOfError(called.error);
     if (handled.length > 0) {
       const ran = this.#commitHandled(handled);
       // Host requests wait for a slot (the cap on requests in flight), and the dispatcher with
       // them: a batch over the cap holds the queue and the sources behind it.
-      if (requests) await ran;
+      if (handled.some((h) => h.plan.outbox.some((command) => command.kind === 'host_request_dispatch'))) await ran;
     }
     await this.#outbox.room();
     return { handled: handled.length, ...(failure ? { failure } : {}) };
   }
 
-  /** Calls the handler for one event and plans its commands (those on the plugin itself take effect now). */
-  async #deliverOne(delivery: Delivery): Promise<{ ok: true; handled: HandledEvent } | { ok: false; attempt: Attempt }> {
+  /** Plans a handled event's commands (those on the plugin itself take effect now) and what its handling changes in the journal. */
+  async #plan(delivery: Delivery, output: unknown): Promise<HandledEvent> {
     const { ingress, event } = delivery;
-    let raw: string;
-    try {
-      raw = await this.runtime.callIngress(ingress, delivery.json ?? JSON.stringify(event));
-    } catch (error) {
-      if (error instanceof PluginError) return { ok: false, attempt: { ok: false, error: error.message, timedOut: error.code === 'SANDBOX_TIMEOUT' } };
-      return { ok: false, attempt: { ok: false, error: messageOf(error) } };
-    }
-    const reply = readHandlerReply(raw, this.policy.retryMaxMs);
-    if (reply.kind === 'failed') return { ok: false, attempt: { ok: false, error: reply.error } };
-    if (reply.kind === 'retry') return { ok: false, attempt: { ok: false, error: reply.error, ...(reply.retryAfterMs !== undefined ? { retryAfterMs: reply.retryAfterMs } : {}) } };
     const changes: PlannedChanges = { state: {}, timerSet: [], timerDelete: [] };
-    const plan = await planBatch(reply.output, event, this.runtime.record, { maxTimers: this.policy.maxTimers, stateKeys: STATE_LIMITS.keys, stateBytes: STATE_LIMITS.bytes }, this.#planView(), this.#executionContext(event, changes));
+    const plan = await planBatch(output, event, this.runtime.record, { maxTimers: this.policy.maxTimers, stateKeys: STATE_LIMITS.keys, stateBytes: STATE_LIMITS.bytes }, this.#planView(), this.#executionContext(event, changes));
     // Rejections are told to the plugin in the same durable write as the acknowledgement.
     for (const result of plan.results) this.#recordResult(result, ingress, event);
     for (const command of plan.outbox) this.#pendingCommands.add(command.command_id);
-    return { ok: true, handled: { delivery, plan, tx: transactionOf(delivery, plan, changes) } };
+    return { delivery, plan, tx: transactionOf(delivery, plan, changes) };
   }
 
   /**
@@ -1039,6 +1034,11 @@ interface HandledEvent {
   readonly delivery: Delivery;
   readonly plan: BatchPlan;
   readonly tx: JournalTransaction;
+}
+
+function attemptOfError(error: unknown): Attempt {
+  if (error instanceof PluginError) return { ok: false, error: error.message, timedOut: error.code === 'SANDBOX_TIMEOUT' };
+  return { ok: false, error: messageOf(error) };
 }
 
 function attemptOf(outcome: BatchOutcome): Attempt {
