@@ -60,9 +60,11 @@ async function direct(component) {
   const events = Array.from({ length: 1000 }, (_, i) => JSON.stringify(newIngressEvent('events', 'job', 'bench', { i })));
   for (let i = 0; i < DIRECT_WARMUP; i++) inst.handleIngress('events', events[i % events.length]);
   const count = Math.max(EVENTS, 10_000);
+  const cpu = process.cpuUsage();
   const started = performance.now();
   for (let i = 0; i < count; i++) inst.handleIngress('events', events[i % events.length]);
-  return count / ((performance.now() - started) / 1000);
+  const used = process.cpuUsage(cpu);
+  return { rate: count / ((performance.now() - started) / 1000), cpuUs: (used.user + used.system) / count };
 }
 
 async function throughHost(manifest, component, durable, execution) {
@@ -72,17 +74,20 @@ async function throughHost(manifest, component, durable, execution) {
   const service = h.services.get('project:svc');
   await Promise.all(Array.from({ length: WARMUP }, (_, i) => service.emit('events', 'job', 'warmup', { i })));
   await service.idle();
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(Array.from({ length: EVENTS }, (_, i) => service.emit('events', 'job', 'bench', { i })));
   await service.idle();
   const rate = EVENTS / ((performance.now() - started) / 1000);
+  const used = process.cpuUsage(cpu);
+  const cpuUs = (used.user + used.system) / EVENTS;
   const counters = { ...service.counters };
   const stats = h.journal.stats();
   const ran = service.runtime.execution;
   await h.close();
   await journal?.close();
   if (counters.dispatched !== EVENTS + WARMUP) throw new Error(`lost events: ${JSON.stringify(counters)}`);
-  return { rate, stats, execution: ran };
+  return { rate, cpuUs, stats, execution: ran };
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -91,7 +96,7 @@ async function medianOf(run) {
   const results = [];
   for (let i = 0; i < RUNS; i++) results.push(await run());
   const rate = median(results.map((r) => r.rate));
-  return { ...results.find((r) => r.rate === rate), runs: results.map((r) => Math.round(r.rate)) };
+  return { ...results.find((r) => r.rate === rate), cpuUs: median(results.map((r) => r.cpuUs)), runs: results.map((r) => Math.round(r.rate)) };
 }
 
 const stripRequest = (manifest) => manifest.replace(/\[\[request\]\][\s\S]*$/, '').replace('  { kind = "host_api", api = "request" },\n', '');
@@ -111,7 +116,7 @@ for (const [key, label, manifest, build] of cases) {
   if (onlyRows && !onlyRows.has(key)) continue;
   log(`${label}: building…`);
   const component = await build();
-  const d = await direct(component);
+  const { rate: d, cpuUs: directCpuUs } = await direct(component);
   for (const execution of key === 'js' ? ['worker'] : ['worker', 'in-thread']) {
     if (process.env.BENCH_EXECUTION && process.env.BENCH_EXECUTION !== execution) continue;
     log(`${label}, ${execution}: memory journal`);
@@ -126,6 +131,9 @@ for (const [key, label, manifest, build] of cases) {
       lmdb_per_s: Math.round(lmdb.rate),
       lmdb_runs: lmdb.runs,
       lmdb_vs_direct: Number((lmdb.rate / d).toFixed(3)),
+      // CPU time of the whole process (every thread) per event: less sensitive to a loaded machine than wall time.
+      direct_cpu_us: Math.round(directCpuUs * 10) / 10,
+      lmdb_cpu_us: Math.round(lmdb.cpuUs * 10) / 10,
       commit_p50_us: Math.round(lmdb.stats.commit_p50_us),
       commit_p99_us: Math.round(lmdb.stats.commit_p99_us),
       flushes: lmdb.stats.flushes ?? null,
@@ -136,9 +144,9 @@ const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.mo
 if (json) {
   console.log(JSON.stringify({ bench: 'ingress', machine, events: EVENTS, runs: RUNS, direct_warmup: DIRECT_WARMUP, rows }, null, 2));
 } else {
-  console.log(`\ningress throughput — node ${machine.node}, ${machine.cpus} × ${machine.cpu}, load ${machine.loadavg.join(' ')}${machine.pinned ? ', pinned' : ''}; ${EVENTS} events per run, median of ${RUNS}; direct floor warmed with ${DIRECT_WARMUP} events\n`);
-  console.log(['handler'.padEnd(30), 'execution'.padEnd(10), 'direct ev/s'.padStart(12), 'memory journal'.padStart(15), 'LMDB journal'.padStart(13), 'LMDB/direct'.padStart(12), 'commit p50 µs'.padStart(14), 'p99 µs'.padStart(8), 'flushes'.padStart(8)].join(''));
+  console.log(`\ningress throughput — node ${machine.node}, ${machine.cpus} × ${machine.cpu}, load ${machine.loadavg.join(' ')}${machine.pinned ? ', pinned' : ''}; ${EVENTS} events per run, median of ${RUNS}; direct floor warmed with ${DIRECT_WARMUP} events; CPU = µs of process CPU (all threads) per event\n`);
+  console.log(['handler'.padEnd(30), 'execution'.padEnd(10), 'direct ev/s'.padStart(12), 'memory journal'.padStart(15), 'LMDB journal'.padStart(13), 'LMDB/direct'.padStart(12), 'CPU direct'.padStart(11), 'CPU LMDB'.padStart(10), 'commit p50 µs'.padStart(14), 'p99 µs'.padStart(8), 'flushes'.padStart(8)].join(''));
   for (const r of rows) {
-    console.log([r.handler.padEnd(30), r.execution.padEnd(10), String(r.direct_per_s).padStart(12), String(r.memory_per_s).padStart(15), String(r.lmdb_per_s).padStart(13), r.lmdb_vs_direct.toFixed(3).padStart(12), String(r.commit_p50_us).padStart(14), String(r.commit_p99_us).padStart(8), String(r.flushes ?? '').padStart(8)].join(''));
+    console.log([r.handler.padEnd(30), r.execution.padEnd(10), String(r.direct_per_s).padStart(12), String(r.memory_per_s).padStart(15), String(r.lmdb_per_s).padStart(13), r.lmdb_vs_direct.toFixed(3).padStart(12), String(r.direct_cpu_us).padStart(11), String(r.lmdb_cpu_us).padStart(10), String(r.commit_p50_us).padStart(14), String(r.commit_p99_us).padStart(8), String(r.flushes ?? '').padStart(8)].join(''));
   }
 }
