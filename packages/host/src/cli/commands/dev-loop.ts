@@ -31,7 +31,10 @@ export type DevCycle =
       readonly serve: 'reloaded' | 'unchanged' | 'reload_failed' | 'serve_not_running';
       readonly reason: string | null;
       readonly log_lines: readonly { readonly stream: string; readonly text: string }[];
+      /** The whole turn, and its build (type check, bundle, componentize) and reload parts. */
       readonly duration_ms: number;
+      readonly build_ms: number;
+      readonly reload_ms: number;
     };
 
 interface LogCursor {
@@ -69,8 +72,11 @@ export class DevLoop {
   async cycle(onProgress: (message: string) => void = () => undefined): Promise<DevCycle> {
     const started = performance.now();
     let built: boolean;
+    let buildMs: number;
     try {
-      built = !(await buildPlugin(this.#dir, { onProgress })).skipped;
+      const result = await buildPlugin(this.#dir, { onProgress, overlapTypeCheck: true });
+      built = !result.skipped;
+      buildMs = Math.round(result.durationMs);
     } catch (error) {
       if (error instanceof BuildError) return { status: 'build_failed', message: error.message, lines: error.lines };
       throw error;
@@ -103,6 +109,7 @@ export class DevLoop {
       repinned = true;
     }
 
+    const reloadStarted = performance.now();
     const reload = await callControl(this.#stores.workspace, 'POST', '/v1/reload');
     let serve: 'reloaded' | 'unchanged' | 'reload_failed' | 'serve_not_running' = 'serve_not_running';
     let reason: string | null = null;
@@ -115,8 +122,9 @@ export class DevLoop {
       else serve = await this.#runningDigest(identity).then((running) => (running === digest ? 'unchanged' : 'reload_failed'));
       if (serve === 'reload_failed') reason ??= 'serve does not run this package (see `yoi plugin status`)';
     }
+    const reloadMs = Math.round(performance.now() - reloadStarted);
     const log_lines = reload ? await this.#newLogLines(identity) : [];
-    return { status: 'live', identity, version: manifest.version, digest, built, repinned, serve, reason, log_lines, duration_ms: Math.round(performance.now() - started) };
+    return { status: 'live', identity, version: manifest.version, digest, built, repinned, serve, reason, log_lines, duration_ms: Math.round(performance.now() - started), build_ms: buildMs, reload_ms: reloadMs };
   }
 
   async #runningDigest(identity: string): Promise<string | null> {
