@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startServe } from '../../src/serve/server.js';
 import type { ReloadReport } from '../../src/serve/reload.js';
-import { buildJsComponent } from '../fixtures/js.js';
+import { buildJsComponent, JS_TOOL_MANIFEST, JS_TOOL_SOURCE } from '../fixtures/js.js';
+import { Gate } from '../fixtures/gate.js';
+import { until } from '../helpers.js';
 import { SERVICE_SOURCE, serviceManifest } from '../fixtures/service.js';
 import { assemble, TOOL_WATS } from '../fixtures/wat.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE, watToolManifest } from '../fixtures/workspace.js';
@@ -32,7 +34,7 @@ describe('serve hot reload failures keep the running version', () => {
     const ws = pluginWorkspace(t, [{ manifest, component: await buildJsComponent(SERVICE_SOURCE, manifest), config: { mode: 'first' } }]);
     const { server, reload } = await serveWithoutWatch(t, ws);
     const svc = server.host.services.get('project:svc')!;
-    await svc.emit('events', 'job', 'test', { tag: 'before' });
+    await svc.emit('events', 'job', 'test', { tag: 'before', commands: [{ kind: 'state_set', payload: { key: 'session', value: 'abc' } }] });
     await svc.idle();
 
     const plugins = join(ws.workspace, '.yoi', 'plugins.toml');
@@ -64,6 +66,9 @@ describe('serve hot reload failures keep the running version', () => {
     assert.equal(next.state, 'Running');
     assert.equal(svc.state, 'Stopped');
     assert.deepEqual(JSON.parse((await server.host.callTool('config', {})).content!), { mode: 'second' });
+    await next.emit('events', 'job', 'test', { tag: 'on the new version' });
+    await next.idle();
+    assert.deepEqual(JSON.parse((await server.host.callTool('restored', {})).content!), [{ state: { session: 'abc' }, after_handled: 0 }], 'the new version got the durable state');
     assert.deepEqual(server.reloader.status().failing, []);
   });
 
@@ -92,5 +97,23 @@ describe('serve hot reload failures keep the running version', () => {
     assert.deepEqual(refused.outcomes, []);
     assert.equal((await server.host.callTool('run', { summary: 'untouched' })).summary, 'untouched');
     assert.equal(server.reloader.status().refused_total, 1);
+  });
+
+  it('a disable withdraws the tools at once and lets a call in flight finish before the plugin stops', async (t) => {
+    const gate = await Gate.open(t);
+    const ws = pluginWorkspace(t, [{ manifest: JS_TOOL_MANIFEST, component: await buildJsComponent(JS_TOOL_SOURCE, JS_TOOL_MANIFEST) }]);
+    const { server, reload } = await serveWithoutWatch(t, ws);
+    const inFlight = server.host.callTool('fetch', { method: 'GET', url: `${gate.url}/api/gate/hold` });
+    await gate.arrived('hold');
+    writeFileSync(join(ws.workspace, '.yoi', 'plugins.toml'), '');
+    const reloading = reload();
+    await until(() => !server.host.runtimes.has('project:js.tool'), 'the plugin is withdrawn');
+    assert.equal(server.host.tools.get('fetch'), undefined, 'no new call reaches it');
+    gate.release('hold');
+    const output = await inFlight;
+    assert.equal(output.summary, 'fetched');
+    assert.match(output.content ?? '', /"status":200/);
+    const report = await reloading;
+    assert.deepEqual(report.outcomes.map((o) => [o.plugin, o.action, o.outcome]), [['project:js.tool', 'disable', 'applied']]);
   });
 });
