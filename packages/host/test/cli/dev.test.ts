@@ -74,6 +74,19 @@ describe('yoi plugin dev', () => {
     assert.equal(readFileSync(join(workspace, '.yoi', 'plugins.toml'), 'utf8'), pinned);
     assert.equal(server.host.status('project:hello')[0]!.digest, live.digest);
     assert.equal((await server.host.callTool('greet', { name: 'Bo' })).summary, 'Howdy, Bo!');
+
+    // In a terminal the loop asks (through `enable`, about the new request only), then goes on.
+    const asked = await cli(['plugin', 'dev', dir, '--workspace', workspace, '--once'], { env, answers: ['y', 'y'] });
+    assert.equal(asked.code, 0, asked.stderr);
+    assert.match(asked.stdout, /project:hello requests something new: host_api\.request; review it:/);
+    assert.match(asked.stdout, /added requests: host_api\.request/);
+    assert.match(asked.stdout, /grant these new requests\?/);
+    assert.match(readFileSync(join(workspace, '.yoi', 'plugins.toml'), 'utf8'), /api = "request"/);
+    // The manifest requests the host API but declares no target, so the new component's import is
+    // denied: serve keeps the running version and dev prints why.
+    assert.match(asked.stdout, /up to date, pin unchanged, serve kept the previous version: .*target declaration is missing; the running version keeps running/);
+    assert.equal(server.host.status('project:hello')[0]!.digest, live.digest);
+    assert.equal((await server.host.callTool('greet', { name: 'Cy' })).summary, 'Howdy, Cy!');
   });
 
   it('rebuilds on source edits only, never on what the build itself writes', () => {
