@@ -1,5 +1,6 @@
 import { boundText, redactText } from '../diagnostics.js';
 import { INSTANCE_WORLD } from '../manifest/types.js';
+import { isLive } from '../service/lifecycle.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import type { DesiredPlugins } from './desired.js';
 import type { PluginUnit } from './plugin-unit.js';
@@ -137,6 +138,8 @@ async function replace(target: ReconcileTarget, current: PluginUnit, record: Res
       } catch (again) {
         return report('failed', `${messageOf(error)}; the previous version could not start again either: ${messageOf(again)}`);
       }
+      // An operator may have disabled it through the control API meanwhile.
+      if (!isLive(current.service.state)) return report('failed', `${messageOf(error)}; the previous version is ${current.service.state}`);
     }
     return report('failed', `${messageOf(error)}; the running version keeps running`);
   }

@@ -146,7 +146,7 @@ export class Reloader {
         outcomes = await this.#host.reconcile(wanted.desired, secrets);
       }
     } catch (error) {
-      refused = `the workspace could not be read: ${error instanceof Error ? error.message : String(error)}`;
+      refused = `reload failed: ${error instanceof Error ? error.message : String(error)}`;
     }
     const generation = ++this.#generation;
     const report: ReloadReport = { generation, trigger, at, refused, outcomes };
@@ -171,6 +171,7 @@ export class Reloader {
       if (o.outcome === 'applied') {
         this.#tally[o.action].applied++;
         this.#log('info', 'plugin reloaded', fields);
+        for (const issue of this.#host.registrationIssues.filter((i) => i.plugin_ref === o.plugin)) this.#log('warn', issue.message, { plugin: issue.plugin_ref, tool: issue.tool, generation });
         continue;
       }
       failing.set(o.plugin, o);

@@ -140,6 +140,7 @@ describe('serve hot reload', () => {
     const reloaded = logs.filter((l) => l.msg === 'plugin reloaded').map((l) => l.fields['action']);
     assert.deepEqual([...new Set(reloaded)], ['enable', 'upgrade', 'reconfigure', 'disable']);
     assert.ok(logs.some((l) => l.msg === 'plugin reload failed' && l.fields['action'] === 'keep' && l.fields['plugin'] === 'project:greet'));
+    assert.ok(logs.some((l) => l.level === 'warn' && l.fields['tool'] === 'extra' && /registration denied/.test(l.msg)), 'the refused new tool is logged');
     const metrics = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
     assert.match(metrics, /yoi_reload_plugin_outcomes_total\{action="enable",outcome="applied"\} 1/);
     assert.match(metrics, /yoi_reload_plugin_outcomes_total\{action="disable",outcome="applied"\} 1/);
