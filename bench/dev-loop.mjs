@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const rounds = Number(args[args.indexOf('--rounds') + 1]) || 3;
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'packages', 'host', 'bin', 'yoi.js');
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'packages', 'cli', 'bin', 'yoi.js');
 const root = mkdtempSync(join(tmpdir(), 'yoi-bench-dev-'));
 const dir = join(root, 'hello');
 const workspace = join(root, 'ws');
