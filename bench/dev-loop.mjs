@@ -82,8 +82,10 @@ try {
       await sleep(10);
     }
     const liveMs = performance.now() - started;
-    while (cycles.length === before) await sleep(10);
-    const cycle = cycles.at(-1);
+    // The turn that built this edit (a write can also wake a second, up-to-date turn).
+    const built = () => cycles.slice(before).find((c) => c.built);
+    while (!built()) await sleep(10);
+    const cycle = built();
     results.push({ round, edit_to_live_ms: Math.round(liveMs), dev_cycle_ms: cycle.duration_ms, build_ms: cycle.build_ms, reload_ms: cycle.reload_ms, serve: cycle.serve });
   }
   const summary = {
