@@ -2,12 +2,15 @@ import { diagnostic, type Diagnostic } from './diagnostics.js';
 import { eachBounded } from './runtime/bounded.js';
 import { Secrets } from './secrets/secrets.js';
 import type { JsonValue } from './manifest/types.js';
-import { PluginRuntime, type RuntimeOptions } from './runtime/plugin-runtime.js';
+import type { PluginRuntime, RuntimeOptions } from './runtime/plugin-runtime.js';
 import type { StoreOptions } from './store/locations.js';
 import type { ResolvedPlugin } from './store/resolve.js';
 import { loadWorkspace } from './store/workspace.js';
-import { runtimeControlLocations } from './store/control-paths.js';
 import { ToolRegistry, type RegistrationIssue, type ToolInfo } from './tools/registry.js';
+import type { ConnectionPolicy } from './websocket/policy.js';
+import { createPluginUnit, type PluginUnit } from './reload/plugin-unit.js';
+import { reconcile, type PluginReloadOutcome } from './reload/reconcile.js';
+import type { DesiredPlugins } from './reload/desired.js';
 import type { ToolOutput } from './tools/tool-output.js';
 import type { PluginService, ServiceEffects, StopReport } from './service/plugin-service.js';
 import type { ServicePolicy } from './service/policy.js';
@@ -18,19 +21,6 @@ import { DEFAULT_SERVICE_POLICY } from './service/policy.js';
 import { MemoryJournal } from './journal/memory-journal.js';
 import type { Journal, JournalStats } from './journal/journal.js';
 import { pluginStatus, type PluginStatus } from './status/status.js';
-import { INSTANCE_WORLD } from './manifest/types.js';
-import type { ConnectionPolicy } from './websocket/policy.js';
-
-/** The service machinery (services, WebSocket driver), loaded only by a host that has a service to run. */
-type ServiceKit = typeof import('./host-services.js');
-
-function isSupervised(record: ResolvedPlugin): boolean {
-  return record.manifest.runtime?.world === INSTANCE_WORLD && (record.enabledSurfaces.includes('service') || record.enabledSurfaces.includes('ingress'));
-}
-
-async function serviceKitFor(records: readonly ResolvedPlugin[]): Promise<ServiceKit | null> {
-  return records.some(isSupervised) ? import('./host-services.js') : null;
-}
 
 /**
  * Services started at once: worker starts and guest start code overlap, while a workspace of
@@ -72,41 +62,84 @@ export interface PluginHostOptions extends RuntimeOptions {
  * await host.close();
  */
 export class PluginHost {
-  readonly runtimes: ReadonlyMap<string, PluginRuntime>;
-  /** Services of instance-world plugins whose service or ingress surface is enabled. */
-  readonly services: ReadonlyMap<string, PluginService>;
-  readonly tools: ToolRegistry;
+  readonly #runtimes = new Map<string, PluginRuntime>();
+  readonly #services = new Map<string, PluginService>();
+  #units: ReadonlyMap<string, PluginUnit>;
+  #tools: ToolRegistry;
+  #options: PluginHostOptions;
+  /** Reloads run one at a time (so each plugin changes under one reload at a time). */
+  #reloading: Promise<unknown> = Promise.resolve();
   /** Discovery and resolution diagnostics of the workspace (empty for `fromResolved`). */
   readonly diagnostics: readonly Diagnostic[];
   /** The journal the services write to. */
   readonly journal: Journal;
   readonly #writer: JournalWriter;
 
-  private constructor(records: readonly ResolvedPlugin[], diagnostics: readonly Diagnostic[], options: PluginHostOptions, kit: ServiceKit | null) {
-    const runtimes = new Map<string, PluginRuntime>();
-    const services = new Map<string, PluginService>();
+  private constructor(records: readonly ResolvedPlugin[], diagnostics: readonly Diagnostic[], options: PluginHostOptions) {
     this.journal = options.journal ?? new MemoryJournal({ limits: { deadLetterCount: options.servicePolicy?.deadLetterCapacity ?? DEFAULT_SERVICE_POLICY.deadLetterCapacity } });
     this.#writer = new JournalWriter(this.journal, options.clock);
-    // The cache whose JS the host runs and the dead-letter folder are out of reach of fs grants too.
-    const extraControl = runtimeControlLocations(options);
-    for (const given of records) {
-      const record = extraControl.length > 0 ? { ...given, controlLocations: [...(given.controlLocations ?? []), ...extraControl] } : given;
-      const supervised = isSupervised(record);
-      const runtime = new PluginRuntime(record, { ...options, supervised });
-      runtimes.set(record.identity, runtime);
-      if (supervised) {
-        if (!kit) throw new Error('internal: service modules were not loaded for a supervised plugin');
-        services.set(record.identity, kit.createService(runtime, record, options, this.#writer));
-      }
+    this.#options = options;
+    const units = records.map((record) => createPluginUnit(record, options, this.#writer));
+    this.#units = new Map(units.map((u) => [u.record.identity, u]));
+    for (const unit of units) {
+      this.#runtimes.set(unit.record.identity, unit.runtime);
+      if (unit.service) this.#services.set(unit.record.identity, unit.service);
     }
-    this.runtimes = runtimes;
-    this.services = services;
-    this.tools = new ToolRegistry([...runtimes.values()]);
+    this.#tools = new ToolRegistry([...this.#runtimes.values()]);
     this.diagnostics = diagnostics;
   }
 
-  static async fromResolved(records: readonly ResolvedPlugin[], options: PluginHostOptions = {}): Promise<PluginHost> {
-    return new PluginHost(records, [], options, await serviceKitFor(records));
+  /** The running plugins (a reload may change them). */
+  get runtimes(): ReadonlyMap<string, PluginRuntime> {
+    return this.#runtimes;
+  }
+
+  /** Services of instance-world plugins whose service or ingress surface is enabled. */
+  get services(): ReadonlyMap<string, PluginService> {
+    return this.#services;
+  }
+
+  /** The tools of the running plugins (a reload publishes a new registry). */
+  get tools(): ToolRegistry {
+    return this.#tools;
+  }
+
+  /**
+   * Applies a new desired set of plugins without stopping the others (reload/reconcile.ts):
+   * new ones start, removed ones stop, changed ones are replaced once their new version runs.
+   * `secrets` (when given) apply to the plugins this reload starts.
+   */
+  reconcile(desired: DesiredPlugins, secrets?: Secrets): Promise<PluginReloadOutcome[]> {
+    const run = this.#reloading.then(() => {
+      if (secrets) this.#options = { ...this.#options, secrets };
+      return reconcile(
+        {
+          units: () => this.#units,
+          build: (record) => createPluginUnit(record, this.#options, this.#writer),
+          publish: (units) => this.#publish(units),
+        },
+        desired,
+      );
+    });
+    this.#reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  async #publish(units: readonly PluginUnit[]): Promise<void> {
+    const tools = new ToolRegistry(units.map((u) => u.runtime));
+    await tools.verifyLoadable();
+    this.#units = new Map(units.map((u) => [u.record.identity, u]));
+    this.#runtimes.clear();
+    this.#services.clear();
+    for (const unit of units) {
+      this.#runtimes.set(unit.record.identity, unit.runtime);
+      if (unit.service) this.#services.set(unit.record.identity, unit.service);
+    }
+    this.#tools = tools;
+  }
+
+  static fromResolved(records: readonly ResolvedPlugin[], options: PluginHostOptions = {}): PluginHost {
+    return new PluginHost(records, [], options);
   }
 
   /** Reads the workspace (stores, enablement) and its secrets (`.yoi/secrets.toml`, `YOI_SECRET_*`). */
@@ -114,8 +147,7 @@ export class PluginHost {
     const state = await loadWorkspace(stores);
     const secrets = options.secrets ?? (await Secrets.load(state.workspace, stores.env ?? process.env));
     const secretProblems = secrets.problems.map((message) => diagnostic('io', 'resolution', message));
-    const records = state.resolution.resolved;
-    return new PluginHost(records, [...state.configDiagnostics, ...state.discovery.diagnostics, ...state.resolution.diagnostics, ...secretProblems], { ...options, secrets }, await serviceKitFor(records));
+    return new PluginHost(state.resolution.resolved, [...state.configDiagnostics, ...state.discovery.diagnostics, ...state.resolution.diagnostics, ...secretProblems], { ...options, secrets });
   }
 
   get registrationIssues(): readonly RegistrationIssue[] {
@@ -155,6 +187,7 @@ export class PluginHost {
 
   /** Stops services (accepted events not handled yet stay in the journal), then every plugin. Idempotent. */
   async close(): Promise<StopReport[]> {
+    await this.#reloading;
     const reports = await Promise.all([...this.services.values()].map((s) => s.stop()));
     await Promise.all([...this.runtimes.values()].map((r) => r.close()));
     this.#writer.close();

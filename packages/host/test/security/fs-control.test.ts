@@ -188,7 +188,7 @@ describe('security: the workspace control files are out of reach of fs grants (B
     }
     const { controlLocations: _dropped, ...bare } = bypass;
     expectError(await fsHostCall(bare, 'read', '{"path":"events.jsonl"}'), 'denied', { secrets: [SECRET], message: /inside a \.yoi control directory/ });
-    const embedded = await PluginHost.fromResolved([bypass], { cacheDir: TEST_TRANSPILE_CACHE });
+    const embedded = PluginHost.fromResolved([bypass], { cacheDir: TEST_TRANSPILE_CACHE });
     t.after(() => embedded.close());
     expectError(probeReply(await embedded.callTool('read', { path: 'events.jsonl' })), 'denied', { secrets: [SECRET] });
   });
