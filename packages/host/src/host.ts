@@ -2,6 +2,7 @@ import { diagnostic, type Diagnostic } from './diagnostics.js';
 import { Secrets } from './secrets/secrets.js';
 import type { JsonValue } from './manifest/types.js';
 import { PluginRuntime, type RuntimeOptions } from './runtime/plugin-runtime.js';
+import { runtimeView, type PluginRuntimeView } from './runtime/runtime-view.js';
 import type { StoreOptions } from './store/locations.js';
 import type { ResolvedPlugin } from './store/resolve.js';
 import { loadWorkspace } from './store/workspace.js';
@@ -22,6 +23,7 @@ import { WebSocketDriver } from './websocket/driver.js';
 import { DEFAULT_CONNECTION_POLICY, type ConnectionPolicy } from './websocket/policy.js';
 import { parseSources } from './websocket/sources.js';
 
+/** How a {@link PluginHost} runs its plugins and services. */
 export interface PluginHostOptions extends RuntimeOptions {
   /** Supervision policy of services (queue size, retries, restarts, …). */
   readonly servicePolicy?: Partial<ServicePolicy>;
@@ -44,19 +46,26 @@ export interface PluginHostOptions extends RuntimeOptions {
   readonly clock?: Clock;
 }
 
+/** Set by PluginHost's static block: reads a host's private runtimes for {@link pluginRuntimeOf}. */
+let runtimeOfHost: (host: PluginHost, identity: string) => PluginRuntime | undefined;
+
 /**
  * The library entry point for embedding hosts: a set of resolved plugins, their runtimes and
  * their tools. Build it from a workspace (`<workspace>/.yoi/plugins.toml` and the stores) or
  * from records an embedder resolved itself.
  *
  * @example
+ * ```ts
  * const host = await PluginHost.fromWorkspace({ workspace: '.' });
  * console.log(host.tools.list().map((t) => t.name));
  * const out = await host.tools.call('echo', { text: 'hi' });
  * await host.close();
+ * ```
  */
 export class PluginHost {
-  readonly runtimes: ReadonlyMap<string, PluginRuntime>;
+  /** Every resolved plugin by identity (`project:example.echo`), as a read-only view of its runtime. */
+  readonly runtimes: ReadonlyMap<string, PluginRuntimeView>;
+  readonly #runtimes: ReadonlyMap<string, PluginRuntime>;
   /** Services of instance-world plugins whose service or ingress surface is enabled. */
   readonly services: ReadonlyMap<string, PluginService>;
   readonly tools: ToolRegistry;
@@ -100,7 +109,8 @@ export class PluginHost {
         }
       }
     }
-    this.runtimes = runtimes;
+    this.#runtimes = runtimes;
+    this.runtimes = new Map([...runtimes].map(([identity, runtime]) => [identity, runtimeView(runtime)]));
     this.services = services;
     this.tools = new ToolRegistry([...runtimes.values()]);
     this.diagnostics = diagnostics;
@@ -145,7 +155,7 @@ export class PluginHost {
 
   /** Status of every plugin (or one). */
   status(ref?: string): PluginStatus[] {
-    return [...this.runtimes.values()].filter((r) => ref === undefined || r.record.identity === ref).map((r) => pluginStatus(r, this.services.get(r.record.identity)));
+    return [...this.#runtimes.values()].filter((r) => ref === undefined || r.record.identity === ref).map((r) => pluginStatus(r, this.services.get(r.record.identity)));
   }
 
   /** Journal counters: engine, writes, failures, commit latency. */
@@ -156,8 +166,20 @@ export class PluginHost {
   /** Stops services (accepted events not handled yet stay in the journal), then every plugin. Idempotent. */
   async close(): Promise<StopReport[]> {
     const reports = await Promise.all([...this.services.values()].map((s) => s.stop()));
-    await Promise.all([...this.runtimes.values()].map((r) => r.close()));
+    await Promise.all([...this.#runtimes.values()].map((r) => r.close()));
     this.#writer.close();
     return reports;
   }
+
+  static {
+    runtimeOfHost = (host, identity) => host.#runtimes.get(identity);
+  }
+}
+
+/**
+ * The runtime itself behind {@link PluginHost.runtimes}' view, for the host's own modules and
+ * tests that drive a runtime directly. Not part of the library API (`index.ts` does not export it).
+ */
+export function pluginRuntimeOf(host: PluginHost, identity: string): PluginRuntime | undefined {
+  return runtimeOfHost(host, identity);
 }

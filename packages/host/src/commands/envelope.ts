@@ -36,6 +36,7 @@ export const COMMAND_LIMITS = {
   stateKeyBytes: 128,
 } as const;
 
+/** What became of one output command: recorded (carried out or queued), rejected, or not supported. */
 export type CommandStatus = 'Recorded' | 'Rejected' | 'Unsupported';
 
 /** Yoi's result record: ids and kind are `null` when the command did not carry a valid one. */

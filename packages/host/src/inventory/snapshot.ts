@@ -11,8 +11,13 @@ import { missingConfig, missingConfigMessage } from '../store/config-requirement
 import { storeDirFor, type StoreOptions } from '../store/locations.js';
 import { loadWorkspace, type WorkspaceState } from '../store/workspace.js';
 
+/**
+ * An inventory item's status: usable in full or in part, not enabled, enabled but missing, or
+ * rejected.
+ */
 export type ItemStatus = 'active' | 'partial' | 'disabled' | 'missing' | 'rejected';
 
+/** One plugin as `yoi plugin list`/`show` report it: status, surfaces, grants and diagnostics. */
 export interface InventoryItem {
   reference: string;
   local_ref: string | null;
@@ -42,6 +47,7 @@ export interface InventoryItem {
   diagnostics: { kind: string; message: string }[];
 }
 
+/** Every plugin of a workspace's stores and enablement, with workspace-level diagnostics. */
 export interface InventorySnapshot {
   readonly workspace: string;
   readonly enablement_path: string;

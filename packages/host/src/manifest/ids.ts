@@ -7,11 +7,13 @@ export function isSafeId(value: string): boolean {
   return value.length >= 1 && value.length <= 128 && /^[A-Za-z0-9_.-]+$/.test(value) && !value.startsWith('.') && !value.endsWith('.');
 }
 
+/** A source-qualified plugin reference (`project:example.echo`). */
 export interface PluginRef {
   readonly source: SourceKind;
   readonly id: string;
 }
 
+/** The result of {@link parsePluginRef}. */
 export type RefParse = { readonly ok: true; readonly ref: PluginRef } | { readonly ok: false; readonly reason: 'unqualified' | 'invalid' };
 
 /** Parses a source-qualified ref `user:<id>`, `project:<id>` or `builtin:<id>`. */
@@ -24,6 +26,7 @@ export function parsePluginRef(value: string): RefParse {
   return { ok: true, ref: { source: source as SourceKind, id } };
 }
 
+/** Writes a plugin reference as `<source>:<id>` (the inverse of {@link parsePluginRef}). */
 export function formatPluginRef(ref: PluginRef): string {
   return `${ref.source}:${ref.id}`;
 }

@@ -12,7 +12,7 @@ import { normalizePackagePath } from './paths.js';
  * Skipped folders are not descended into, so symlinks inside them (common in
  * node_modules) do not matter. Everything else is included, hidden files too.
  */
-export const AUTHORING_IGNORED_DIRECTORIES: ReadonlySet<string> = new Set([
+const AUTHORING_IGNORED_DIRECTORIES: ReadonlySet<string> = new Set([
   '.git',
   '.hg',
   '.svn',
@@ -21,7 +21,7 @@ export const AUTHORING_IGNORED_DIRECTORIES: ReadonlySet<string> = new Set([
   'target',
   '.yoi-build',
 ]);
-export const AUTHORING_IGNORED_FILES: ReadonlySet<string> = new Set(['.DS_Store', 'Thumbs.db']);
+const AUTHORING_IGNORED_FILES: ReadonlySet<string> = new Set(['.DS_Store', 'Thumbs.db']);
 /** Packed archives inside the directory are outputs, never inputs. */
 const AUTHORING_IGNORED_SUFFIXES: readonly string[] = ['.yoi-plugin'];
 

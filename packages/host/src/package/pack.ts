@@ -14,7 +14,7 @@ export interface PackResult {
 }
 
 /** Default output: a sibling `<dir-name>.yoi-plugin` (`plugin.yoi-plugin` for a nameless dir). */
-export function defaultPackOutput(dir: string): string {
+function defaultPackOutput(dir: string): string {
   const absolute = resolve(dir);
   const name = basename(absolute) || 'plugin';
   return join(dirname(absolute), `${name}.yoi-plugin`);

@@ -13,6 +13,7 @@ import { decodeLifecycleOutput } from './lifecycle-output.js';
 import { GuestLog } from './guest-log.js';
 import { NO_SECRETS, type Secrets } from '../secrets/secrets.js';
 
+/** How plugins run: transpile cache, base limits, secrets, execution mode. */
 export interface RuntimeOptions {
   readonly cacheDir?: string;
   /** Base limits before the enablement's overrides (defaults: decisions §5). */
@@ -23,6 +24,7 @@ export interface RuntimeOptions {
   readonly execution?: ExecutionMode;
 }
 
+/** A runtime's state: `ready` (not started), `starting`, `running`, `failed` or `stopped`. */
 export type RuntimeState = 'ready' | 'starting' | 'running' | 'failed' | 'stopped';
 
 export interface InstanceOptions extends RuntimeOptions {

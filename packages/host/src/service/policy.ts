@@ -27,6 +27,7 @@ export interface ServicePolicy {
   readonly statusPollMs: number;
 }
 
+/** The supervision policy used where the host options set no key. */
 export const DEFAULT_SERVICE_POLICY: ServicePolicy = {
   queueCapacity: 1024,
   maxAttempts: 5,

@@ -4,6 +4,10 @@
  */
 export type ServiceEventKind = 'lifecycle' | 'circuit' | 'retry' | 'dead_letter' | 'dead_letter_evicted' | 'dropped' | 'rejected' | 'command_rejected' | 'timer' | 'status' | 'journal';
 
+/**
+ * Something that happened to a service: a lifecycle transition, a retry, a dead letter, a rejection, a
+ * drop…
+ */
 export interface ServiceEvent {
   readonly plugin: string;
   readonly kind: ServiceEventKind;
@@ -12,4 +16,5 @@ export interface ServiceEvent {
   readonly fields?: Readonly<Record<string, string | number | boolean | null>>;
 }
 
+/** Called with every {@link ServiceEvent} (see {@link PluginHostOptions.onServiceEvent}). */
 export type ServiceEventHook = (event: ServiceEvent) => void;

@@ -91,9 +91,9 @@ export function pluginStatus(runtime: PluginRuntime, service: PluginService | un
     last_event: service.lastEvent,
     last_error: service.lastError ?? runtime.lastError,
     component_status: service.componentStatus,
-    recent_command_results: service.commandResults.toArray(),
+    recent_command_results: service.commandResults,
     timers: service.timers,
     timer_ticks_late: service.lateTimerTicks,
-    diagnostics: service.diagnostics.toArray(),
+    diagnostics: service.diagnostics,
   };
 }

@@ -117,7 +117,7 @@ export const INTEROP_CASES: readonly ConformanceCase[] = [
       const service = host.services.get(ref)!;
       await service.emit('events', 'message', 'test', { text: 'go' });
       await service.idle();
-      assert.deepEqual(service.commandResults.toArray().map((r) => [r.kind, r.status]), [
+      assert.deepEqual(service.commandResults.map((r) => [r.kind, r.status]), [
         ['diagnostic_status_update', 'Recorded'],
         ['websocket_send', 'Rejected'],
       ]);

@@ -105,7 +105,7 @@ describe('durable plugin state', () => {
     await service.emit('events', 'job', 'test', { commands: many });
     await service.idle();
     assert.deepEqual(service.durableState, {});
-    assert.match(service.commandResults.toArray().at(-1)!.message, /bytes of durable state; the limit is 49152/);
+    assert.match(service.commandResults.at(-1)!.message, /bytes of durable state; the limit is 49152/);
     assert.equal(service.discards.commands_rejected, 13);
   });
 });

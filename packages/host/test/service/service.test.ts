@@ -131,7 +131,7 @@ describe('service lifecycle and delivery', () => {
     assert.equal(service.state, 'Disabled');
     assert.equal(service.restarts, 2);
     assert.equal(service.counters.dead_lettered, 0, 'the event stays in the journal');
-    assert.match(service.diagnostics.toArray().map((d) => d.message).join('\n'), /circuit open/, service.lastError ?? '');
+    assert.match(service.diagnostics.map((d) => d.message).join('\n'), /circuit open/, service.lastError ?? '');
     const refused = await service.emit('events', 'job', 'test', {});
     assert.deepEqual(refused.ok, false);
     await assert.rejects(host.callTool('handled', {}), /plugin service is disabled/);
@@ -217,7 +217,7 @@ describe('output commands', () => {
     await service.idle();
     assert.deepEqual(service.componentStatus, { ready: true });
     assert.deepEqual(events.map((e) => [e.type, e.data]), [['order.created', { id: 7 }]]);
-    assert.deepEqual(service.commandResults.toArray().map((r) => r.status), ['Recorded', 'Recorded', 'Recorded']);
+    assert.deepEqual(service.commandResults.map((r) => r.status), ['Recorded', 'Recorded', 'Recorded']);
     for (let i = 0; i < 100 && (await handled(host)).filter((h) => h.kind === 'timer').length < 2; i++) await new Promise((r) => setTimeout(r, 20));
     const ticks = (await handled(host)).filter((h) => h.kind === 'timer');
     assert.ok(ticks.length >= 2);
@@ -249,8 +249,8 @@ describe('output commands', () => {
     await service.idle();
     assert.notDeepEqual(service.componentStatus, { x: 1 }, 'no status update ran');
     assert.deepEqual(events, []);
-    assert.ok(service.commandResults.toArray().every((r) => r.status === 'Rejected'));
-    assert.ok(service.commandResults.toArray().every((r) => r.message.length <= 513));
+    assert.ok(service.commandResults.every((r) => r.status === 'Rejected'));
+    assert.ok(service.commandResults.every((r) => r.message.length <= 513));
   });
 
   it('dispatches a granted host request and delivers the response as an event; refuses an ungranted one before any I/O', async (t) => {
@@ -278,7 +278,7 @@ describe('output commands', () => {
     await service.emit('events', 'job', 'test', { commands: [{ kind: 'host_request_dispatch', payload: { method: 'GET', url: `http://127.0.0.1:${port}/admin` } }] });
     await service.idle();
     assert.equal(hits, 1, 'no I/O for an ungranted target');
-    assert.match(service.commandResults.toArray().at(-1)!.message, /host_request_dispatch target denied/);
+    assert.match(service.commandResults.at(-1)!.message, /host_request_dispatch target denied/);
   });
 });
 

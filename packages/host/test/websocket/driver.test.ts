@@ -153,8 +153,8 @@ describe('host-owned WebSocket driver', () => {
     const { service } = await relayHost(t, server.port, { secrets: { bot_token: 'sekret-token-123', other: 'other-secret-456' } });
     await until(() => server.sockets[0], 'a connection');
     server.sockets[0]!.send('leak');
-    await until(() => service.commandResults.toArray().some((r) => r.status === 'Rejected'), 'a rejected send');
-    const result = service.commandResults.toArray().find((r) => r.status === 'Rejected')!;
+    await until(() => service.commandResults.some((r) => r.status === 'Rejected'), 'a rejected send');
+    const result = service.commandResults.find((r) => r.status === 'Rejected')!;
     assert.match(result.message, /secret `other` is not granted for frames on this connection/);
     assert.ok(!server.received.some((m) => m.includes('other-secret')));
   });
@@ -227,7 +227,7 @@ describe('host-owned WebSocket driver', () => {
     assert.equal(status['inbox_safety_closes'], 1);
     assert.equal(status['drops'], 0);
     assert.match(String(status['last_error']), /inbox safety limit of 4096/);
-    assert.ok(service.diagnostics.toArray().some((d) => d.kind === 'ServiceWebSocketInboxLimit'), 'logged');
+    assert.ok(service.diagnostics.some((d) => d.kind === 'ServiceWebSocketInboxLimit'), 'logged');
     let close: { kind: string; payload: { code?: number; disposition?: string } } | undefined;
     for (let i = 0; i < 200 && !close; i++) {
       const seen = JSON.parse((await host.callTool('seen', {})).content!) as { kind: string; payload: { code?: number; disposition?: string } }[];
@@ -332,7 +332,7 @@ describe('host-owned WebSocket driver: what is not delivered, and secrets across
     assert.equal(connection()['skipped_undeclared'], 3, 'open, close, open');
     assert.equal(connection()['drops'], 0);
     assert.equal(service.counters.rejected, 0, 'not counted against the plugin');
-    const diagnostics = service.diagnostics.toArray();
+    const diagnostics = service.diagnostics;
     assert.ok(!diagnostics.some((d) => d.kind === 'InvalidEvent'), 'no InvalidEvent');
     assert.ok(diagnostics.some((d) => d.kind === 'ServiceWebSocketEventSkipped' && /websocket_open event not delivered: ingress example_ws does not declare it/.test(d.message)));
   });
@@ -377,7 +377,7 @@ describe('host-owned WebSocket driver: what is not delivered, and secrets across
     const held = connection()['inbox_depth'] as number;
     const read = connection()['frames_in'] as number;
     assert.ok(held >= 1, 'events are held');
-    assert.ok(service.diagnostics.toArray().some((d) => d.kind === 'ServiceWebSocketInboxHeld'));
+    assert.ok(service.diagnostics.some((d) => d.kind === 'ServiceWebSocketInboxHeld'));
     await service.start();
     // First the events the service had accepted (kept in its journal across the stop), then the
     // driver's held frames, then the new connection: every frame read, in order, none twice.
@@ -412,7 +412,7 @@ describe('host-owned WebSocket driver: what is not delivered, and secrets across
     assert.ok((status['stale_frames'] as number) > 0, 'the old socket had frames buffered');
     assert.equal(read + (status['stale_frames'] as number) <= N, true);
     assert.equal(status['drops'], status['stale_frames']);
-    assert.ok(service.diagnostics.toArray().some((d) => d.kind === 'ServiceWebSocketStaleFrame'));
+    assert.ok(service.diagnostics.some((d) => d.kind === 'ServiceWebSocketStaleFrame'));
   });
 
   it('opens its connections again when the service starts after a stop', async (t) => {
