@@ -12,7 +12,7 @@ import type { ResolvedPlugin } from '../store/resolve.js';
  * validated as one batch, all or nothing: if any command is malformed, unsupported, not
  * declared or not granted, none of them runs.
  */
-export const COMMAND_KINDS = [
+const COMMAND_KINDS = [
   'diagnostic_status_update',
   'host_request_dispatch',
   'timer_set',
@@ -26,7 +26,7 @@ export const COMMAND_KINDS = [
 ] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
-export const COMMAND_LIMITS = {
+const COMMAND_LIMITS = {
   perResult: 16,
   payloadBytes: 16 * 1024,
   websocketTextBytes: 32 * 1024,

@@ -42,7 +42,7 @@ export type FailureListener = (error: PluginError) => void;
  * One enabled plugin's execution: its component in a sandbox, its host APIs bound to its
  * grants. `tool` world: a fresh component instance per call (the worker keeps a spare
  * ready). `instance` world: one long-lived instance, started with the enablement config,
- * shared by tools (and, later, services and ingress); calls are serial.
+ * shared by its tools, its service and its ingress handlers; calls are serial.
  */
 export class PluginRuntime {
   readonly record: ResolvedPlugin;

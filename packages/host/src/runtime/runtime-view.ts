@@ -29,32 +29,11 @@ export interface PluginRuntimeView {
   readonly sandboxCounters: SandboxCounters | null;
 }
 
+const VIEW_FIELDS = ['record', 'limits', 'state', 'world', 'execution', 'componentStatus', 'lastError', 'sandboxCounters'] as const satisfies readonly (keyof PluginRuntimeView)[];
+
 /** A frozen object whose getters read `runtime`: the runtime itself never leaves the host. */
 export function runtimeView(runtime: PluginRuntime): PluginRuntimeView {
-  return Object.freeze({
-    get record() {
-      return runtime.record;
-    },
-    get limits() {
-      return runtime.limits;
-    },
-    get state() {
-      return runtime.state;
-    },
-    get world() {
-      return runtime.world;
-    },
-    get execution() {
-      return runtime.execution;
-    },
-    get componentStatus() {
-      return runtime.componentStatus;
-    },
-    get lastError() {
-      return runtime.lastError;
-    },
-    get sandboxCounters() {
-      return runtime.sandboxCounters;
-    },
-  });
+  const view = {};
+  for (const field of VIEW_FIELDS) Object.defineProperty(view, field, { get: () => runtime[field], enumerable: true });
+  return Object.freeze(view) as PluginRuntimeView;
 }

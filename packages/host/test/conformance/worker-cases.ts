@@ -22,10 +22,10 @@ import { SERVICE_SOURCE, serviceManifest } from '../fixtures/service.js';
 import { buildJsComponent } from '../fixtures/js.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE, watToolManifest } from '../fixtures/workspace.js';
 import { assemble, CORE_MODULE_BYTES, TOOL_WATS } from '../fixtures/wat.js';
-import { echoManifest } from '../helpers.js';
+import { echoManifest, until } from '../helpers.js';
 import { loadManifestPackage, manifestDiagnostic } from './support.js';
 import type { ConformanceCase } from './table.js';
-import { commandTemplate, httpServer, socketServer, until, yoiHost, yoiManifest, YOI_TOOLS, type YoiHostOptions } from './worker-support.js';
+import { commandTemplate, httpServer, socketServer, yoiHost, yoiManifest, YOI_TOOLS, type YoiHostOptions } from './worker-support.js';
 import { yoiWitComponent } from './yoi-components.js';
 import { pluginRuntimeOf } from '../../src/host.js';
 

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { ManualClock } from '../fixtures/clock.js';
 import { Gate } from '../fixtures/gate.js';
 import { serviceManifest } from '../fixtures/service.js';
-import { openService, until } from './harness.js';
+import { openService } from './harness.js';
+import { until } from '../helpers.js';
 
 const request = (url: string) => ({ kind: 'host_request_dispatch', payload: { method: 'GET', url } });
 
