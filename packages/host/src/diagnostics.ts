@@ -24,7 +24,10 @@ export const DIAGNOSTIC_KINDS = [
 /** What kind of problem a diagnostic reports (match on this, never on the message). */
 export type DiagnosticKind = (typeof DIAGNOSTIC_KINDS)[number];
 
-/** Every {@link DiagnosticPhase}, in the order a plugin goes through them. */
+/**
+ * Every {@link DiagnosticPhase}, in the order a plugin goes through them.
+ * @public
+ */
 export const DIAGNOSTIC_PHASES = ['discovery', 'manifest', 'resolution'] as const;
 /** Where a diagnostic was found: discovering packages, reading a manifest, or resolving an enablement. */
 export type DiagnosticPhase = (typeof DIAGNOSTIC_PHASES)[number];

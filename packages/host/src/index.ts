@@ -49,6 +49,8 @@ export { inventoryWorkspace } from './inventory/snapshot.js';
 export type { InventoryItem, InventorySnapshot, ItemStatus } from './inventory/snapshot.js';
 export type { StaticInspection, ToolInspection, RuntimeInspection, HostApiInspection, NamedSurfaceInspection } from './authority/inspect.js';
 
+// The `yoi` CLI and the authoring tools are another package, `@yoi-plugins/cli`.
+
 // Running plugins: the host, read-only runtime views, tools, limits.
 export { PluginHost } from './host.js';
 export type { PluginHostOptions } from './host.js';
@@ -63,6 +65,7 @@ export { createMcpServer } from './tools/mcp-server.js';
 export { DEFAULT_LIMITS, HOST_MAXIMA, IO_LIMITS } from './sandbox/limits.js';
 export type { ExecutionLimits, LimitOverrides } from './sandbox/limits.js';
 export { defaultCacheDir } from './sandbox/transpile-cache.js';
+export { enableWasmExtendedConst } from './sandbox/component-loader.js';
 
 // Errors: match on `code` (docs/errors.md lists every code with its meaning).
 export { PluginError, ERROR_CODE_DESCRIPTIONS } from './errors.js';

@@ -6,14 +6,20 @@ import { authorizeHostApi, authorizeIngress, authorizeService, authorizeTool, ty
 import { hasPermission } from './permissions.js';
 import { isBroadTarget, requestTargetLabel, targetCovers, targetsIntersect, websocketTargetLabel } from './targets.js';
 
-/** Whether the manifest's runtime can run here, and why not. */
+/**
+ * Whether the manifest's runtime can run here, and why not.
+ * @public
+ */
 export interface RuntimeInspection {
   readonly eligible: boolean;
   readonly status: string;
   readonly diagnostic?: string;
 }
 
-/** Whether a declared host API can be used, and why not. */
+/**
+ * Whether a declared host API can be used, and why not.
+ * @public
+ */
 export interface HostApiInspection {
   readonly permission: string;
   readonly requested: boolean;
@@ -33,7 +39,10 @@ export interface ToolInspection {
   readonly diagnostic?: string;
 }
 
-/** Whether a declared service or ingress can be used, and why not. */
+/**
+ * Whether a declared service or ingress can be used, and why not.
+ * @public
+ */
 export interface NamedSurfaceInspection {
   readonly name: string;
   readonly permission: string;

@@ -11,10 +11,16 @@ import { readPluginDirectory } from '../package/directory.js';
 import { loadPluginPackage, type PluginPackage } from '../package/plugin-package.js';
 import { INSPECTION_SAFETY } from './safety.js';
 
-/** The verdict of a check: `active` (every surface usable), `partial` (some), `rejected` (none). */
+/**
+ * The verdict of a check: `active` (every surface usable), `partial` (some), `rejected` (none).
+ * @public
+ */
 export type CheckStatus = 'active' | 'partial' | 'rejected';
 
-/** A diagnostic as `check` reports it; `placeholder` and `note` are check-only kinds. */
+/**
+ * A diagnostic as `check` reports it; `placeholder` and `note` are check-only kinds.
+ * @public
+ */
 export interface CheckDiagnostic {
   readonly kind: DiagnosticKind | 'placeholder' | 'note';
   readonly phase: Diagnostic['phase'] | 'runtime' | 'inspection';
@@ -36,7 +42,10 @@ export interface PackageReport {
   readonly permissions: readonly string[];
 }
 
-/** What an operator must grant (beyond the requested permissions) before the plugin can run. */
+/**
+ * What an operator must grant (beyond the requested permissions) before the plugin can run.
+ * @public
+ */
 export interface OperatorGrants {
   readonly permissions: readonly string[];
   readonly request: readonly string[];

@@ -7,7 +7,10 @@ export function isSafeId(value: string): boolean {
   return value.length >= 1 && value.length <= 128 && /^[A-Za-z0-9_.-]+$/.test(value) && !value.startsWith('.') && !value.endsWith('.');
 }
 
-/** A source-qualified plugin reference (`project:example.echo`). */
+/**
+ * A source-qualified plugin reference (`project:example.echo`).
+ * @public
+ */
 export interface PluginRef {
   readonly source: SourceKind;
   readonly id: string;
@@ -26,7 +29,10 @@ export function parsePluginRef(value: string): RefParse {
   return { ok: true, ref: { source: source as SourceKind, id } };
 }
 
-/** Writes a plugin reference as `<source>:<id>` (the inverse of {@link parsePluginRef}). */
+/**
+ * Writes a plugin reference as `<source>:<id>` (the inverse of {@link parsePluginRef}).
+ * @public
+ */
 export function formatPluginRef(ref: PluginRef): string {
   return `${ref.source}:${ref.id}`;
 }

@@ -70,7 +70,10 @@ export interface WebSocketTarget {
   readonly frame_secrets?: readonly string[];
 }
 
-/** The `[runtime]` table: the component file and its world. */
+/**
+ * The `[runtime]` table: the component file and its world.
+ * @public
+ */
 export interface RuntimeDecl {
   readonly kind: string;
   readonly entry?: string;
@@ -79,7 +82,10 @@ export interface RuntimeDecl {
   readonly world?: string;
 }
 
-/** A `[[hooks]]` declaration of the manifest (inventory only: hooks are not run). */
+/**
+ * A `[[hooks]]` declaration of the manifest (inventory only: hooks are not run).
+ * @public
+ */
 export interface HookDecl {
   readonly id: string;
   readonly file: string;

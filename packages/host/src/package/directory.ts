@@ -11,6 +11,7 @@ import { normalizePackagePath } from './paths.js';
  * holds what the plugin ships rather than what the author's machine happens to have.
  * Skipped folders are not descended into, so symlinks inside them (common in
  * node_modules) do not matter. Everything else is included, hidden files too.
+ * @public
  */
 const AUTHORING_IGNORED_DIRECTORIES: ReadonlySet<string> = new Set([
   '.git',

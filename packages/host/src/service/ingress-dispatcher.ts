@@ -21,7 +21,10 @@ export interface DispatchCounters {
   rejected: number;
 }
 
-/** Why an offered event was refused (see {@link EnqueueOutcome}). */
+/**
+ * Why an offered event was refused (see {@link EnqueueOutcome}).
+ * @public
+ */
 export type RefusalReason = 'invalid' | 'denied' | 'unavailable' | 'failed' | 'stopped' | 'disabled' | 'full';
 
 /** Whether an offered event was accepted (journaled and queued), and why not when it was refused. */

@@ -29,9 +29,15 @@ export type { DispatchCounters, EnqueueOutcome } from './ingress-dispatcher.js';
 export type { DomainEvent, WebSocketCommands } from '../commands/executors/index.js';
 export type { DiscardCounters } from './discards.js';
 
-/** The event kind that tells a plugin one of its output commands was rejected (our addition). */
+/**
+ * The event kind that tells a plugin one of its output commands was rejected (our addition).
+ * @public
+ */
 export const COMMAND_REJECTED = 'command_rejected';
-/** The event kind that hands a plugin its durable state after each (re)start (our addition). */
+/**
+ * The event kind that hands a plugin its durable state after each (re)start (our addition).
+ * @public
+ */
 export const STATE_RESTORED = 'state_restored';
 
 /** How many handled events may wait for their outbox commands before the dispatcher waits too. */

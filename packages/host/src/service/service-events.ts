@@ -1,6 +1,7 @@
 /**
  * What a service tells its embedder as it happens: lifecycle transitions, circuit changes,
  * retries, dead letters, rejections and discards. `serve` writes them as JSON log lines.
+ * @public
  */
 export type ServiceEventKind = 'lifecycle' | 'circuit' | 'retry' | 'dead_letter' | 'dead_letter_evicted' | 'dropped' | 'rejected' | 'command_rejected' | 'timer' | 'status' | 'journal';
 

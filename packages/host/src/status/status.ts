@@ -5,7 +5,10 @@ import type { DiscardCounters, DispatchCounters, LifecycleState, PluginService, 
 import { runtimeDiscards } from '../service/discards.js';
 import type { TimerStatus } from '../service/timers.js';
 
-/** Per-connection status of a host-owned WebSocket (filled by the WebSocket driver). */
+/**
+ * Per-connection status of a host-owned WebSocket (filled by the WebSocket driver).
+ * @public
+ */
 export interface ConnectionStatus {
   readonly [key: string]: JsonValue;
 }

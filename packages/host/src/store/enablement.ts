@@ -51,6 +51,7 @@ export interface EnablementEntry {
 /**
  * An entry that failed closed while the rest of the file was read (Yoi's rule: a bad entry
  * costs that entry, not the file). Resolution reports its diagnostic in file order.
+ * @public
  */
 export interface RejectedEntry {
   /** Position among all `[[plugins.enabled]]` entries of the file. */
