@@ -15,7 +15,8 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'nod
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PluginHost, loadPluginPackage, writeZipArchive, parseManifest } from '../packages/host/dist/src/index.js';
+import { PluginHost, loadPluginPackage, parseManifest } from '../packages/host/dist/src/index.js';
+import { writeZipArchive } from '../packages/host/dist/src/package/zip-write.js';
 import { openLmdbJournal } from '../packages/host/dist/src/journal/lmdb-journal.js';
 import { renderEntry } from '../packages/host/dist/src/store/enablement-edit.js';
 import { transpileCached } from '../packages/host/dist/src/sandbox/transpile-cache.js';

@@ -12,7 +12,8 @@ import { inertImports } from '../packages/host/dist/src/sandbox/worker/inert.js'
 import { transpileCached } from '../packages/host/dist/src/sandbox/transpile-cache.js';
 import { componentizeQuickJs } from '../packages/cli/dist/src/build/componentize.js';
 import { assemble, TOOL_WATS, instanceWat } from '../packages/host/dist/test/fixtures/wat.js';
-import { loadPluginPackage, writeZipArchive, parseManifest } from '../packages/host/dist/src/index.js';
+import { loadPluginPackage, parseManifest } from '../packages/host/dist/src/index.js';
+import { writeZipArchive } from '../packages/host/dist/src/package/zip-write.js';
 import { renderEntry } from '../packages/host/dist/src/store/enablement-edit.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 1000);

@@ -8,7 +8,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PluginHost, loadPluginPackage, readPackageFile } from '../packages/host/dist/src/index.js';
+import { PluginHost, loadPluginPackage } from '../packages/host/dist/src/index.js';
+import { readPackageFile } from '../packages/host/dist/src/package/archive-file.js';
 import { renderEntry } from '../packages/host/dist/src/store/enablement-edit.js';
 
 const CALLS = Number(process.env.BENCH_TOOL_MEMORY_CALLS ?? 10_000);

@@ -15,7 +15,8 @@ import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync } from 'nod
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
-import { PluginHost, loadPluginPackage, writeZipArchive, parseManifest } from '../packages/host/dist/src/index.js';
+import { PluginHost, loadPluginPackage, parseManifest } from '../packages/host/dist/src/index.js';
+import { writeZipArchive } from '../packages/host/dist/src/package/zip-write.js';
 import { renderEntry } from '../packages/host/dist/src/store/enablement-edit.js';
 import { componentizeQuickJs } from '../packages/cli/dist/src/build/componentize.js';
 import { buildPlugin } from '../packages/cli/dist/src/build/build.js';

@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPlugin } from '../packages/cli/dist/src/build/build.js';
-import { packPluginDirectory, writeZipArchive } from '../packages/host/dist/src/index.js';
+import { packPluginDirectory } from '../packages/host/dist/src/package/pack.js';
+import { writeZipArchive } from '../packages/host/dist/src/package/zip-write.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sources = join(root, 'examples', 'plugins');

@@ -6,6 +6,7 @@
  */
 import { SECRET_MARKER_PATTERN } from './secrets/marker.js';
 
+/** Every {@link DiagnosticKind}, in a stable order. */
 export const DIAGNOSTIC_KINDS = [
   'missing',
   'duplicate',
@@ -20,14 +21,27 @@ export const DIAGNOSTIC_KINDS = [
   'bounds',
   'io',
 ] as const;
+/** What kind of problem a diagnostic reports (match on this, never on the message). */
 export type DiagnosticKind = (typeof DIAGNOSTIC_KINDS)[number];
 
-/** @public */
+/**
+ * Every {@link DiagnosticPhase}, in the order a plugin goes through them.
+ * @public
+ */
 export const DIAGNOSTIC_PHASES = ['discovery', 'manifest', 'resolution'] as const;
+/** Where a diagnostic was found: discovering packages, reading a manifest, or resolving an enablement. */
 export type DiagnosticPhase = (typeof DIAGNOSTIC_PHASES)[number];
 
+/**
+ * The store a plugin comes from: the user store, the project store (`.yoi/plugins`) or the builtin
+ * store.
+ */
 export type SourceKind = 'user' | 'project' | 'builtin';
 
+/**
+ * One problem found while discovering, reading or resolving a plugin: bounded, redacted, with a kind
+ * and phase to match on.
+ */
 export interface Diagnostic {
   readonly kind: DiagnosticKind;
   readonly phase: DiagnosticPhase;

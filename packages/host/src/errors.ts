@@ -46,6 +46,7 @@ export const ERROR_CODE_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
 
 const kBrand = Symbol.for('yoi.plugin.error');
 
+/** An error the host throws or rejects with; `code` says what happened ({@link ErrorCode}). */
 export class PluginError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && kBrand in value;

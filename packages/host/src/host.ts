@@ -3,6 +3,7 @@ import { eachBounded } from './runtime/bounded.js';
 import { Secrets } from './secrets/secrets.js';
 import type { JsonValue } from './manifest/types.js';
 import type { PluginRuntime, RuntimeOptions } from './runtime/plugin-runtime.js';
+import { runtimeView, type PluginRuntimeView } from './runtime/runtime-view.js';
 import type { StoreOptions } from './store/locations.js';
 import type { ResolvedPlugin } from './store/resolve.js';
 import { loadWorkspace } from './store/workspace.js';
@@ -28,6 +29,7 @@ import { pluginStatus, type PluginStatus } from './status/status.js';
  */
 const SERVICE_START_CONCURRENCY = 8;
 
+/** How a {@link PluginHost} runs its plugins and services. */
 export interface PluginHostOptions extends RuntimeOptions {
   /** Supervision policy of services (queue size, retries, restarts, …). */
   readonly servicePolicy?: Partial<ServicePolicy>;
@@ -50,19 +52,25 @@ export interface PluginHostOptions extends RuntimeOptions {
   readonly clock?: Clock;
 }
 
+/** Set by PluginHost's static block: reads a host's private runtimes for {@link pluginRuntimeOf}. */
+let runtimeOfHost: (host: PluginHost, identity: string) => PluginRuntime | undefined;
+
 /**
  * The library entry point for embedding hosts: a set of resolved plugins, their runtimes and
  * their tools. Build it from a workspace (`<workspace>/.yoi/plugins.toml` and the stores) or
  * from records an embedder resolved itself.
  *
  * @example
+ * ```ts
  * const host = await PluginHost.fromWorkspace({ workspace: '.' });
  * console.log(host.tools.list().map((t) => t.name));
  * const out = await host.tools.call('echo', { text: 'hi' });
  * await host.close();
+ * ```
  */
 export class PluginHost {
   readonly #runtimes = new Map<string, PluginRuntime>();
+  readonly #views = new WeakMap<PluginRuntime, PluginRuntimeView>();
   readonly #services = new Map<string, PluginService>();
   #units: ReadonlyMap<string, PluginUnit>;
   #tools: ToolRegistry;
@@ -90,8 +98,8 @@ export class PluginHost {
   }
 
   /** The running plugins (a reload may change them). */
-  get runtimes(): ReadonlyMap<string, PluginRuntime> {
-    return this.#runtimes;
+  get runtimes(): ReadonlyMap<string, PluginRuntimeView> {
+    return new Map([...this.#runtimes].map(([identity, runtime]) => [identity, this.#viewOf(runtime)]));
   }
 
   /** Services of instance-world plugins whose service or ingress surface is enabled. */
@@ -177,7 +185,7 @@ export class PluginHost {
 
   /** Status of every plugin (or one). */
   status(ref?: string): PluginStatus[] {
-    return [...this.runtimes.values()].filter((r) => ref === undefined || r.record.identity === ref).map((r) => pluginStatus(r, this.services.get(r.record.identity)));
+    return [...this.#runtimes.values()].filter((r) => ref === undefined || r.record.identity === ref).map((r) => pluginStatus(r, this.services.get(r.record.identity)));
   }
 
   /** Journal counters: engine, writes, failures, commit latency. */
@@ -189,8 +197,26 @@ export class PluginHost {
   async close(): Promise<StopReport[]> {
     await this.#reloading;
     const reports = await Promise.all([...this.services.values()].map((s) => s.stop()));
-    await Promise.all([...this.runtimes.values()].map((r) => r.close()));
+    await Promise.all([...this.#runtimes.values()].map((r) => r.close()));
     this.#writer.close();
     return reports;
   }
+
+  #viewOf(runtime: PluginRuntime): PluginRuntimeView {
+    let view = this.#views.get(runtime);
+    if (!view) this.#views.set(runtime, (view = runtimeView(runtime)));
+    return view;
+  }
+
+  static {
+    runtimeOfHost = (host, identity) => host.#runtimes.get(identity);
+  }
+}
+
+/**
+ * The runtime itself behind {@link PluginHost.runtimes}' view, for the host's own modules and
+ * tests that drive a runtime directly. Not part of the library API (`index.ts` does not export it).
+ */
+export function pluginRuntimeOf(host: PluginHost, identity: string): PluginRuntime | undefined {
+  return runtimeOfHost(host, identity);
 }

@@ -84,15 +84,18 @@ export async function cli(argv: string[], options: { cwd?: string; env?: NodeJS.
   return { code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T };
 }
 
+/** What `until` keeps polling on. */
+type Falsy = undefined | null | false | 0 | '';
+
 /**
  * Polls `fn` (sync or async) until it returns a truthy value and returns it; fails after `ms`.
- * The bound is a safety net, never a timing assertion.
+ * The bound is a safety net, never a timing assertion. The one polling helper of the suite.
  */
-export async function until<T>(fn: () => T | Promise<T>, what: string | (() => string), ms = 10_000, everyMs = 10): Promise<NonNullable<T>> {
+export async function until<T>(fn: () => T | Falsy | Promise<T | Falsy>, what: string | (() => string), ms = 20_000, everyMs = 10): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const value = await fn();
-    if (value) return value as NonNullable<T>;
+    if (value) return value as T;
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }

@@ -8,7 +8,7 @@ import { Secrets } from '@yoi-plugins/host/internal/secrets/secrets.js';
 import { writeBotWorkspace } from '../../src/devtools/bot-workspace.js';
 import { TEST_TRANSPILE_CACHE } from '@yoi-plugins/host/test/fixtures/workspace.js';
 import type { JsonValue } from '@yoi-plugins/host/internal/manifest/types.js';
-import { tempDir } from '@yoi-plugins/host/test/helpers.js';
+import { tempDir, until } from '@yoi-plugins/host/test/helpers.js';
 
 const BUILTIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'builtin');
 const BOT = 'builtin:example.discord-bot';
@@ -25,15 +25,6 @@ function rng(seed: number): () => number {
   };
 }
 
-async function until<T>(fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function botHost(t: TestContext, emulator: DiscordEmulator, policy: object = {}, config: Record<string, JsonValue> = {}) {
   const root = tempDir(t);

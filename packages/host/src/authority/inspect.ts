@@ -6,13 +6,21 @@ import { authorizeHostApi, authorizeIngress, authorizeService, authorizeTool, ty
 import { hasPermission } from './permissions.js';
 import { isBroadTarget, requestTargetLabel, targetCovers, targetsIntersect, websocketTargetLabel } from './targets.js';
 
-interface RuntimeInspection {
+/**
+ * Whether the manifest's runtime can run here, and why not.
+ * @public
+ */
+export interface RuntimeInspection {
   readonly eligible: boolean;
   readonly status: string;
   readonly diagnostic?: string;
 }
 
-interface HostApiInspection {
+/**
+ * Whether a declared host API can be used, and why not.
+ * @public
+ */
+export interface HostApiInspection {
   readonly permission: string;
   readonly requested: boolean;
   readonly granted: boolean;
@@ -20,6 +28,7 @@ interface HostApiInspection {
   readonly diagnostic?: string;
 }
 
+/** Whether a declared tool can be used with the grants given, and what is missing. */
 export interface ToolInspection {
   readonly name: string;
   readonly permission: string;
@@ -30,7 +39,11 @@ export interface ToolInspection {
   readonly diagnostic?: string;
 }
 
-interface NamedSurfaceInspection {
+/**
+ * Whether a declared service or ingress can be used, and why not.
+ * @public
+ */
+export interface NamedSurfaceInspection {
   readonly name: string;
   readonly permission: string;
   readonly requested: boolean;
@@ -39,6 +52,7 @@ interface NamedSurfaceInspection {
   readonly diagnostic?: string;
 }
 
+/** What a plugin could do with the grants it has, found without running it. */
 export interface StaticInspection {
   readonly runtime: RuntimeInspection;
   readonly host_apis: readonly HostApiInspection[];

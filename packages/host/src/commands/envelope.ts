@@ -12,7 +12,7 @@ import type { ResolvedPlugin } from '../store/resolve.js';
  * validated as one batch, all or nothing: if any command is malformed, unsupported, not
  * declared or not granted, none of them runs.
  */
-export const COMMAND_KINDS = [
+const COMMAND_KINDS = [
   'diagnostic_status_update',
   'host_request_dispatch',
   'timer_set',
@@ -26,7 +26,7 @@ export const COMMAND_KINDS = [
 ] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
-export const COMMAND_LIMITS = {
+const COMMAND_LIMITS = {
   perResult: 16,
   payloadBytes: 16 * 1024,
   websocketTextBytes: 32 * 1024,
@@ -36,6 +36,7 @@ export const COMMAND_LIMITS = {
   stateKeyBytes: 128,
 } as const;
 
+/** What became of one output command: recorded (carried out or queued), rejected, or not supported. */
 export type CommandStatus = 'Recorded' | 'Rejected' | 'Unsupported';
 
 /** Yoi's result record: ids and kind are `null` when the command did not carry a valid one. */

@@ -11,15 +11,23 @@ import { readPluginDirectory } from '../package/directory.js';
 import { loadPluginPackage, type PluginPackage } from '../package/plugin-package.js';
 import { INSPECTION_SAFETY } from './safety.js';
 
-type CheckStatus = 'active' | 'partial' | 'rejected';
+/**
+ * The verdict of a check: `active` (every surface usable), `partial` (some), `rejected` (none).
+ * @public
+ */
+export type CheckStatus = 'active' | 'partial' | 'rejected';
 
-/** A diagnostic as `check` reports it; `placeholder` and `note` are check-only kinds. */
-interface CheckDiagnostic {
+/**
+ * A diagnostic as `check` reports it; `placeholder` and `note` are check-only kinds.
+ * @public
+ */
+export interface CheckDiagnostic {
   readonly kind: DiagnosticKind | 'placeholder' | 'note';
   readonly phase: Diagnostic['phase'] | 'runtime' | 'inspection';
   readonly message: string;
 }
 
+/** What a check read from a package: identity, digest, files and the manifest's declarations. */
 export interface PackageReport {
   readonly reference: string;
   readonly package: string;
@@ -34,14 +42,18 @@ export interface PackageReport {
   readonly permissions: readonly string[];
 }
 
-/** What an operator must grant (beyond the requested permissions) before the plugin can run. */
-interface OperatorGrants {
+/**
+ * What an operator must grant (beyond the requested permissions) before the plugin can run.
+ * @public
+ */
+export interface OperatorGrants {
   readonly permissions: readonly string[];
   readonly request: readonly string[];
   readonly websocket: readonly string[];
   readonly fs: boolean;
 }
 
+/** What `yoi plugin check` reports for one plugin directory or archive (the `--json` document). */
 export interface CheckReport {
   readonly command: 'check';
   readonly status: CheckStatus;

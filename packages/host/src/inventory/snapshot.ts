@@ -11,9 +11,14 @@ import { missingConfig, missingConfigMessage } from '../store/config-requirement
 import { storeDirFor, type StoreOptions } from '../store/locations.js';
 import { loadWorkspace, type WorkspaceState } from '../store/workspace.js';
 
-/** @public */
+/**
+ * An inventory item's status: usable in full or in part, not enabled, enabled but missing, or
+ * rejected.
+  * @public
+ */
 export type ItemStatus = 'active' | 'partial' | 'disabled' | 'missing' | 'rejected';
 
+/** One plugin as `yoi plugin list`/`show` report it: status, surfaces, grants and diagnostics. */
 export interface InventoryItem {
   reference: string;
   local_ref: string | null;
@@ -43,6 +48,7 @@ export interface InventoryItem {
   diagnostics: { kind: string; message: string }[];
 }
 
+/** Every plugin of a workspace's stores and enablement, with workspace-level diagnostics. */
 export interface InventorySnapshot {
   readonly workspace: string;
   readonly enablement_path: string;

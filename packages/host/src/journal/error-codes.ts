@@ -12,4 +12,5 @@ export const JOURNAL_ERROR_CODES = {
   YOI_JOURNAL_UNCONFIRMED: 'JetStream: no acknowledgement within `writeTimeoutMs`; the outcome is unknown and is settled before the next write',
 } as const satisfies Record<`YOI_JOURNAL_${string}`, string>;
 
+/** The `code` of a journal error (one of {@link JOURNAL_ERROR_CODES}' keys). */
 export type JournalErrorCode = keyof typeof JOURNAL_ERROR_CODES;

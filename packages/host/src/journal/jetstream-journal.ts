@@ -20,6 +20,7 @@ import {
 import { RecordMap } from './record-map.js';
 import type { Mutation } from './records.js';
 
+/** How {@link openJetStreamJournal} connects and where it keeps the journal. */
 export interface JetStreamJournalOptions extends JournalCoreOptions {
   /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
   readonly servers: string | readonly string[];

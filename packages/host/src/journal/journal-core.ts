@@ -66,6 +66,7 @@ export class RecordStoreError extends Error {
   }
 }
 
+/** Options every journal engine takes: bounds and time. */
 export interface JournalCoreOptions {
   readonly limits?: Partial<JournalLimits>;
   /** Epoch-ms clock for `accepted_at` / `committed_at` (tests inject one). */

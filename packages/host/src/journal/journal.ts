@@ -56,6 +56,7 @@ export interface Journal {
   close(): Promise<void>;
 }
 
+/** An event to append to the journal. */
 export interface NewJournalEvent {
   readonly ingress: string;
   readonly event: IngressEvent;
@@ -67,12 +68,14 @@ export interface NewJournalEvent {
   readonly json?: string;
 }
 
+/** An accepted event as the journal keeps it until its handler commits. */
 export interface JournalEvent extends NewJournalEvent {
   readonly seq: number;
   /** Epoch ms when the event was accepted. */
   readonly accepted_at: number;
 }
 
+/** An output command committed with its event and not yet marked done (rerun after a crash). */
 export interface OutboxEntry {
   /** The output command's `command_id`: the idempotency key of its execution. */
   readonly command_id: string;
@@ -83,6 +86,7 @@ export interface OutboxEntry {
   readonly committed_at: number;
 }
 
+/** An event that failed every retry, kept (bounded) for replay or drop. */
 export interface JournalDeadLetter {
   readonly id: string;
   readonly ingress: string;
@@ -92,6 +96,7 @@ export interface JournalDeadLetter {
   readonly dead_lettered_at: string;
 }
 
+/** A timer kept in the journal, so that a tick missed while the host was down fires once, late. */
 export interface DurableTimer {
   readonly timer_id: string;
   readonly ingress: string;
@@ -101,6 +106,10 @@ export interface DurableTimer {
   readonly data: JsonValue | null;
 }
 
+/**
+ * What one handled event commits at once: its acknowledgement, its commands (the outbox), state
+ * changes, timers.
+ */
 export interface JournalTransaction {
   /** Events whose handling is finished (handled, dead-lettered, or otherwise settled). */
   readonly ack?: readonly number[];
@@ -116,11 +125,13 @@ export interface JournalTransaction {
   readonly timerDelete?: readonly string[];
 }
 
+/** What committing a transaction did besides storing it: the dead letters it evicted. */
 export interface CommitResult {
   /** Dead letters evicted (oldest first) to keep the store within its count and byte bounds. */
   readonly evicted: readonly JournalDeadLetter[];
 }
 
+/** A journal engine's counters: writes, failures, commit latency. */
 export interface JournalStats {
   readonly appended: number;
   readonly commits: number;
@@ -157,6 +168,7 @@ export interface JournalLimits {
  */
 export const JOURNAL_KEY_MAX_BYTES = 512;
 
+/** The journal's bounds when an engine is opened without `limits`. */
 export const DEFAULT_JOURNAL_LIMITS: JournalLimits = {
   deadLetterCount: 1000,
   deadLetterBytes: 16 * 1024 * 1024,

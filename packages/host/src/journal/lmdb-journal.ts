@@ -13,6 +13,7 @@ export function journalDir(workspace: string): string {
   return join(resolve(workspace), '.yoi', 'state', 'journal');
 }
 
+/** Where {@link openLmdbJournal} keeps the journal, and its bounds. */
 export interface LmdbJournalOptions extends JournalCoreOptions {
   /** The directory holding the LMDB environment (`data.mdb`, `lock.mdb`); created if missing. */
   readonly dir: string;

@@ -7,12 +7,16 @@ export function isSafeId(value: string): boolean {
   return value.length >= 1 && value.length <= 128 && /^[A-Za-z0-9_.-]+$/.test(value) && !value.startsWith('.') && !value.endsWith('.');
 }
 
-/** @public */
+/**
+ * A source-qualified plugin reference (`project:example.echo`).
+ * @public
+ */
 export interface PluginRef {
   readonly source: SourceKind;
   readonly id: string;
 }
 
+/** The result of {@link parsePluginRef}. */
 export type RefParse = { readonly ok: true; readonly ref: PluginRef } | { readonly ok: false; readonly reason: 'unqualified' | 'invalid' };
 
 /** Parses a source-qualified ref `user:<id>`, `project:<id>` or `builtin:<id>`. */
@@ -25,7 +29,10 @@ export function parsePluginRef(value: string): RefParse {
   return { ok: true, ref: { source: source as SourceKind, id } };
 }
 
-/** @public */
+/**
+ * Writes a plugin reference as `<source>:<id>` (the inverse of {@link parsePluginRef}).
+ * @public
+ */
 export function formatPluginRef(ref: PluginRef): string {
   return `${ref.source}:${ref.id}`;
 }

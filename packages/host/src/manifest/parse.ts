@@ -4,6 +4,7 @@ import { readPermissions, readRequestTarget, readWebSocketTarget } from './read-
 import { parseTomlText, SchemaError, TableReader } from './toml-reader.js';
 import { SURFACES, type IngressDecl, type Manifest, type ServiceDecl, type ToolDecl } from './types.js';
 
+/** The manifest's file name at a package's root. */
 const MANIFEST_FILE_NAME = 'plugin.toml';
 export { MANIFEST_FILE_NAME };
 

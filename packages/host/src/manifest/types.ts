@@ -1,16 +1,28 @@
 /** The typed `plugin.toml` model (schema_version 1). Field names follow the TOML format. */
 
+/** The surfaces a plugin can declare and an operator can enable. */
 export const SURFACES = ['hook', 'tool', 'service', 'ingress', 'wasm'] as const;
+/** One of {@link SURFACES}. */
 export type Surface = (typeof SURFACES)[number];
 
+/** The host interfaces a plugin may import (`yoi:host/…`), each only with its grant. */
 export const HOST_APIS = ['request', 'websocket', 'fs'] as const;
+/** One of {@link HOST_APIS}. */
 export type HostApi = (typeof HOST_APIS)[number];
 
+/** The component worlds a `wasm-component` runtime may declare. */
 export const COMPONENT_WORLDS = ['yoi:plugin/tool@1.0.0', 'yoi:plugin/instance@1.0.0'] as const;
+/** One of {@link COMPONENT_WORLDS}. */
 export type ComponentWorld = (typeof COMPONENT_WORLDS)[number];
+/** The tool world: a fresh component instance per tool call. */
 export const TOOL_WORLD: ComponentWorld = 'yoi:plugin/tool@1.0.0';
+/** The long-lived instance world (services, ingress, tools on one instance). */
 export const INSTANCE_WORLD: ComponentWorld = 'yoi:plugin/instance@1.0.0';
 
+/**
+ * A permission a tool declares (or an operator grants): a label, a request target, a WebSocket target,
+ * a domain event.
+ */
 export type Permission =
   | { readonly kind: 'surface'; readonly surface: Surface }
   | { readonly kind: 'tool'; readonly name: string }
@@ -22,6 +34,7 @@ export type Permission =
   /** Our addition: lets a service append domain events of this type (`domain_event_append`). */
   | { readonly kind: 'domain_event'; readonly name: string };
 
+/** Any JSON value (read-only). */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
 /**
@@ -57,7 +70,11 @@ export interface WebSocketTarget {
   readonly frame_secrets?: readonly string[];
 }
 
-interface RuntimeDecl {
+/**
+ * The `[runtime]` table: the component file and its world.
+ * @public
+ */
+export interface RuntimeDecl {
   readonly kind: string;
   readonly entry?: string;
   readonly abi?: string;
@@ -65,11 +82,16 @@ interface RuntimeDecl {
   readonly world?: string;
 }
 
-interface HookDecl {
+/**
+ * A `[[hooks]]` declaration of the manifest (inventory only: hooks are not run).
+ * @public
+ */
+export interface HookDecl {
   readonly id: string;
   readonly file: string;
 }
 
+/** A `[[tools]]` declaration: name, description, input schema, permissions. */
 export interface ToolDecl {
   readonly name: string;
   readonly description: string;
@@ -77,6 +99,7 @@ export interface ToolDecl {
   readonly external_write: boolean;
 }
 
+/** A `[[services]]` declaration: a long-running service the host supervises. */
 export interface ServiceDecl {
   readonly name: string;
   readonly description: string;
@@ -85,6 +108,7 @@ export interface ServiceDecl {
   readonly side_effects: readonly string[];
 }
 
+/** An `[[ingresses]]` declaration: an event source the host feeds to the plugin. */
 export interface IngressDecl {
   readonly name: string;
   readonly description: string;
@@ -94,6 +118,7 @@ export interface IngressDecl {
   readonly side_effects: readonly string[];
 }
 
+/** A parsed and validated `plugin.toml`. */
 export interface Manifest {
   readonly schema_version: number;
   readonly id: string;

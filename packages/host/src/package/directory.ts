@@ -13,7 +13,7 @@ import { normalizePackagePath } from './paths.js';
  * node_modules) do not matter. Everything else is included, hidden files too.
  * @public
  */
-export const AUTHORING_IGNORED_DIRECTORIES: ReadonlySet<string> = new Set([
+const AUTHORING_IGNORED_DIRECTORIES: ReadonlySet<string> = new Set([
   '.git',
   '.hg',
   '.svn',
@@ -22,8 +22,7 @@ export const AUTHORING_IGNORED_DIRECTORIES: ReadonlySet<string> = new Set([
   'target',
   '.yoi-build',
 ]);
-/** @public */
-export const AUTHORING_IGNORED_FILES: ReadonlySet<string> = new Set(['.DS_Store', 'Thumbs.db']);
+const AUTHORING_IGNORED_FILES: ReadonlySet<string> = new Set(['.DS_Store', 'Thumbs.db']);
 /** Packed archives inside the directory are outputs, never inputs. */
 const AUTHORING_IGNORED_SUFFIXES: readonly string[] = ['.yoi-plugin'];
 

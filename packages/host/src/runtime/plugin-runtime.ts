@@ -14,6 +14,7 @@ import { decodeLifecycleOutput } from './lifecycle-output.js';
 import { GuestLog } from './guest-log.js';
 import { NO_SECRETS, type Secrets } from '../secrets/secrets.js';
 
+/** How plugins run: transpile cache, base limits, secrets, execution mode. */
 export interface RuntimeOptions {
   readonly cacheDir?: string;
   /** Base limits before the enablement's overrides (defaults: decisions §5). */
@@ -24,6 +25,7 @@ export interface RuntimeOptions {
   readonly execution?: ExecutionMode;
 }
 
+/** A runtime's state: `ready` (not started), `starting`, `running`, `failed` or `stopped`. */
 export type RuntimeState = 'ready' | 'starting' | 'running' | 'failed' | 'stopped';
 
 export interface InstanceOptions extends RuntimeOptions {
@@ -53,7 +55,7 @@ export interface IngressBatchResult {
  * One enabled plugin's execution: its component in a sandbox, its host APIs bound to its
  * grants. `tool` world: a fresh component instance per call (the worker keeps a spare
  * ready). `instance` world: one long-lived instance, started with the enablement config,
- * shared by tools (and, later, services and ingress); calls are serial.
+ * shared by its tools, its service and its ingress handlers; calls are serial.
  */
 export class PluginRuntime {
   readonly record: ResolvedPlugin;

@@ -14,6 +14,7 @@ export interface ExecutionLimits {
   readonly toolWorkers: number;
 }
 
+/** The execution limits of a plugin whose enablement sets none (decisions §5). */
 export const DEFAULT_LIMITS: ExecutionLimits = {
   toolTimeoutMs: 10_000,
   lifecycleTimeoutMs: 5_000,
@@ -43,6 +44,7 @@ export const IO_LIMITS = {
   summaryBytes: 1024,
 } as const;
 
+/** An enablement's `[plugins.enabled.limits]`: each key optional, none above {@link HOST_MAXIMA}. */
 export interface LimitOverrides {
   readonly tool_timeout_ms?: number;
   readonly lifecycle_timeout_ms?: number;

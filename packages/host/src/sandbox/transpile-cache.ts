@@ -13,7 +13,10 @@ import { fileIdentity, IdentityCache } from '../package/file-identity.js';
  * disk under a key made of the component's sha256, the transpiler version and the options.
  * Every file's sha256 is recorded, so a corrupted or half-written entry is detected and
  * rebuilt; entries are written to a private temporary directory and renamed into place, so
- * concurrent hosts never see a partial entry (the loser of a race discards its copy).
+ * concurrent hosts never see a partial entry. No host removes or replaces an entry: one whose
+ * rename finds the place taken reads what is there (the loser of a race discards its copy),
+ * and a corrupt entry is passed over for the next place (`<key>-1`, …), so an entry another
+ * host installed or is reading is never deleted under it.
  *
  * A file is re-hashed only when its identity (device, inode, size, mtime, ctime) is not the
  * one it had when it last matched its recorded sha256 (`.file-hashes.json` in the cache
@@ -49,6 +52,10 @@ function transpilerVersion(): string {
 
 let cachedVersion: string | undefined;
 
+/**
+ * The transpile cache folder: `$YOI_CACHE_DIR/transpile`, else `$XDG_CACHE_HOME/yoi/transpile`,
+ * else `~/.cache/yoi/transpile`.
+ */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env['YOI_CACHE_DIR']) return join(env['YOI_CACHE_DIR'], 'transpile');
   return join(env['XDG_CACHE_HOME'] || join(env['HOME'] || homedir(), '.cache'), 'yoi', 'transpile');
@@ -101,13 +108,26 @@ async function readEntry(dir: string, key: string, hashes: IdentityCache): Promi
   };
 }
 
-/** Transpiles `component` (or reuses the cached output). Throws only on transpiler failure. */
-export async function transpileCached(component: Uint8Array, cacheDir: string = defaultCacheDir(), options: { hashes?: IdentityCache } = {}): Promise<TranspiledComponent> {
+/** How many places an entry may take (its key, then `<key>-1`…): each corrupt one found costs one. */
+const ENTRY_PLACES = 4;
+
+interface TranspileCacheOptions {
+  readonly hashes?: IdentityCache;
+  /** Called after a place was found empty or corrupt, before this host installs there (tests hold it to interleave hosts). */
+  readonly beforeInstall?: (place: string) => Promise<void>;
+}
+
+/**
+ * Transpiles `component` (or reuses the cached output). Throws on transpiler failure, and when
+ * every place for the entry holds a corrupt one.
+ */
+export async function transpileCached(component: Uint8Array, cacheDir: string = defaultCacheDir(), options: TranspileCacheOptions = {}): Promise<TranspiledComponent> {
   const key = cacheKey(sha256Hex(component));
-  const dir = join(cacheDir, key);
   const hashes = options.hashes ?? (await IdentityCache.shared(join(cacheDir, FILE_HASHES_FILE)));
-  const hit = await readEntry(dir, key, hashes);
-  if (hit) return hit;
+  for (const place of entryPlaces(cacheDir, key)) {
+    const hit = await readEntry(place, key, hashes);
+    if (hit) return hit;
+  }
 
   const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
   const { componentWit } = await import('@bytecodealliance/jco-transpile/wasm-tools');
@@ -122,30 +142,38 @@ export async function transpileCached(component: Uint8Array, cacheDir: string = 
   for (const [name, bytes] of Object.entries(output)) files[name] = sha256Hex(bytes);
 
   await mkdir(cacheDir, { recursive: true });
-  // Other hosts may install or replace the same entry meanwhile: never remove a valid entry,
-  // and try again (bounded) if the one just installed was replaced before it could be read.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const temporary = join(cacheDir, `.${key}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-    await mkdir(temporary);
-    try {
-      for (const [name, bytes] of Object.entries(output)) await writeFile(join(temporary, name), bytes);
-      // The glue is an ES module; say so, whatever package.json sits above the cache directory.
-      await writeFile(join(temporary, 'package.json'), '{"type":"module"}\n');
-      const manifest: EntryManifest = { format: ENTRY_FORMAT, key, files, interface: iface };
-      await writeFile(join(temporary, 'manifest.json'), JSON.stringify(manifest));
-      if (!(await readEntry(dir, key, hashes))) await rm(dir, { recursive: true, force: true }); // a corrupt entry, if any
+  const temporary = join(cacheDir, `.${key}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await mkdir(temporary);
+  try {
+    for (const [name, bytes] of Object.entries(output)) await writeFile(join(temporary, name), bytes);
+    // The glue is an ES module; say so, whatever package.json sits above the cache directory.
+    await writeFile(join(temporary, 'package.json'), '{"type":"module"}\n');
+    const manifest: EntryManifest = { format: ENTRY_FORMAT, key, files, interface: iface };
+    await writeFile(join(temporary, 'manifest.json'), JSON.stringify(manifest));
+    // An entry is never removed or replaced in place: another host may be reading it, or may
+    // have installed it a moment after this one found the place empty or corrupt. A corrupt
+    // entry is passed over and the next place tried; the first valid one wins.
+    for (const place of entryPlaces(cacheDir, key)) {
+      const present = await readEntry(place, key, hashes);
+      if (present) return present;
+      await options.beforeInstall?.(place);
       try {
-        await rename(temporary, dir);
+        await rename(temporary, place);
       } catch {
-        // another host installed the same entry first
+        // the place is taken (by another host's entry, valid or not): look again
       }
-    } finally {
-      await rm(temporary, { recursive: true, force: true });
+      const installed = await readEntry(place, key, hashes);
+      if (installed) return { ...installed, fromCache: false };
     }
-    const installed = await readEntry(dir, key, hashes);
-    if (installed) return { ...installed, fromCache: false };
+  } finally {
+    await rm(temporary, { recursive: true, force: true });
   }
-  throw new Error('transpile cache entry could not be installed');
+  throw new Error(`transpile cache entry could not be installed: every place for it in ${cacheDir} holds a corrupt entry (remove the cache directory)`);
+}
+
+/** Where the entry for `key` may be: its own name, then a few alternatives for when that one holds a corrupt entry. */
+function entryPlaces(cacheDir: string, key: string): string[] {
+  return Array.from({ length: ENTRY_PLACES }, (_, i) => join(cacheDir, i === 0 ? key : `${key}-${i}`));
 }
 
 export interface DerivedModule {

@@ -12,6 +12,7 @@ export interface Clock {
   setTimer(ms: number, fn: () => void, options?: { readonly background?: boolean }): () => void;
 }
 
+/** The real clock (`Date.now`, `setTimeout`). */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(ms, fn, options) {

@@ -1,6 +1,6 @@
 import { boundText, redactText } from '../diagnostics.js';
 
-export const HANDLER_OUTPUT_LIMIT = 64 * 1024;
+const HANDLER_OUTPUT_LIMIT = 64 * 1024;
 
 /** What a `handle-ingress` reply asks the host to do. */
 export type HandlerReply =

@@ -10,6 +10,7 @@ import type { JournalWriter } from './journal-writer.js';
 import { backoffMs, type ServicePolicy } from './policy.js';
 import type { ServiceEvent } from './service-events.js';
 
+/** A service's ingress counters since the host was built. */
 export interface DispatchCounters {
   enqueued: number;
   dispatched: number;
@@ -21,8 +22,13 @@ export interface DispatchCounters {
   rejected: number;
 }
 
+/**
+ * Why an offered event was refused (see {@link EnqueueOutcome}).
+ * @public
+ */
 export type RefusalReason = 'invalid' | 'denied' | 'unavailable' | 'failed' | 'stopped' | 'disabled' | 'full';
 
+/** Whether an offered event was accepted (journaled and queued), and why not when it was refused. */
 export type EnqueueOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: RefusalReason; readonly message: string };
 
 export type Refusal = Extract<EnqueueOutcome, { ok: false }>;
@@ -35,6 +41,7 @@ export interface Attempt {
   readonly retryAfterMs?: number;
 }
 
+/** The last event handed to a plugin, as status shows it. */
 export interface LastEvent {
   readonly kind: string;
   readonly ingress: string;

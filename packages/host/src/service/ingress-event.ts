@@ -16,6 +16,7 @@ export interface IngressEvent {
 
 export const MAX_EVENT_BYTES = 64 * 1024;
 
+/** Builds an ingress event with fresh ids and the current time, for {@link PluginService.offer}. */
 export function newIngressEvent(ingress: string, kind: string, source: string, payload: JsonValue): IngressEvent {
   return { kind, source, ingress_name: ingress, payload, created_at: rfc3339(), attempt: 1, correlation_id: uuidv7() };
 }

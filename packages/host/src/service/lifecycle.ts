@@ -8,6 +8,7 @@
  */
 export type LifecycleState = 'Ready' | 'Starting' | 'Running' | 'Degraded' | 'Stopping' | 'Stopped' | 'Failed' | 'Restarting' | 'Disabled';
 
+/** Every {@link LifecycleState}. */
 export const LIFECYCLE_STATES: readonly LifecycleState[] = ['Ready', 'Starting', 'Running', 'Degraded', 'Stopping', 'Stopped', 'Failed', 'Restarting', 'Disabled'];
 
 /**

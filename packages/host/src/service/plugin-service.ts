@@ -29,19 +29,30 @@ export type { BatchCounters, DispatchCounters, EnqueueOutcome } from './ingress-
 export type { DomainEvent, WebSocketCommands } from '../commands/executors/index.js';
 export type { DiscardCounters } from './discards.js';
 
-/** The event kind that tells a plugin one of its output commands was rejected (our addition). */
+/**
+ * The event kind that tells a plugin one of its output commands was rejected (our addition).
+ * @public
+ */
 export const COMMAND_REJECTED = 'command_rejected';
-/** The event kind that hands a plugin its durable state after each (re)start (our addition). */
+/**
+ * The event kind that hands a plugin its durable state after each (re)start (our addition).
+ * @public
+ */
 export const STATE_RESTORED = 'state_restored';
 
 /** How many handled events may wait for their outbox commands before the dispatcher waits too. */
 const OUTBOX_AHEAD = 64;
 
+/**
+ * Where a service's output commands act on the world: the sink for `domain_event` commands, and the
+ * WebSocket commands (default: the host's own driver).
+ */
 export interface ServiceEffects {
   appendDomainEvent?(event: DomainEvent): void | Promise<void>;
   websocket?: WebSocketCommands;
 }
 
+/** One diagnostic of a service (bounded list in status). */
 export interface ServiceDiagnostic {
   readonly at: string;
   readonly kind: string;
@@ -65,6 +76,7 @@ export interface ServiceOptions {
   readonly onEvent?: ServiceEventHook;
 }
 
+/** What a stopped service left: the event in flight and the events still waiting in the journal. */
 export interface StopReport {
   readonly plugin: string;
   readonly in_flight: string | null;
@@ -96,10 +108,11 @@ interface PlannedChanges {
  * outbox, durable state and timers, the WebSocket driver it runs and the status poll.
  */
 export class PluginService {
-  readonly runtime: PluginRuntime;
+  readonly #runtime: PluginRuntime;
+  /** The supervision policy in force: {@link DEFAULT_SERVICE_POLICY} with the host's overrides. */
   readonly policy: ServicePolicy;
-  readonly diagnostics = new Ring<ServiceDiagnostic>(64);
-  readonly commandResults = new Ring<CommandResult>(32);
+  readonly #diagnostics = new Ring<ServiceDiagnostic>(64);
+  readonly #commandResults = new Ring<CommandResult>(32);
   readonly #lifecycle: Lifecycle;
   readonly #dispatcher: IngressDispatcher;
   readonly #writer: JournalWriter;
@@ -134,7 +147,7 @@ export class PluginService {
   #deadLetterCount = 0;
 
   constructor(runtime: PluginRuntime, options: ServiceOptions = {}) {
-    this.runtime = runtime;
+    this.#runtime = runtime;
     this.policy = { ...DEFAULT_SERVICE_POLICY, ...options.policy };
     this.#effects = options.effects ?? {};
     this.#driver = this.#effects.websocket ?? null;
@@ -187,30 +200,47 @@ export class PluginService {
     this.#diagnose(kind, message, kind.endsWith('Error'));
   }
 
+  /** The plugin's identity (`project:example.bot`). */
   get identity(): string {
-    return this.runtime.record.identity;
+    return this.#runtime.record.identity;
   }
 
+  /** Where the service is in its lifecycle (docs/services.md has the transition table). */
   get state(): LifecycleState {
     return this.#lifecycle.state;
   }
 
+  /** Restarts since the host was built (supervised restarts after failures, and operator restarts). */
   get restarts(): number {
     return this.#restarts;
   }
 
+  /** The last failure, bounded and redacted; null when none. */
   get lastError(): string | null {
     return this.#lastError;
   }
 
+  /** The newest diagnostics (at most 64; older ones are counted in `discards.diagnostics_dropped`). */
+  get diagnostics(): readonly ServiceDiagnostic[] {
+    return this.#diagnostics.toArray();
+  }
+
+  /** The newest output-command results (at most 32; older ones are counted in `discards.command_results_dropped`). */
+  get commandResults(): readonly CommandResult[] {
+    return this.#commandResults.toArray();
+  }
+
+  /** Ingress dispatch counters: accepted, handled, retried, dead-lettered, dropped… */
   get counters(): DispatchCounters {
     return this.#dispatcher.counters;
   }
 
+  /** Events accepted and waiting in the ingress queue. */
   get queueDepth(): number {
     return this.#dispatcher.depth;
   }
 
+  /** The service's timers, as status shows them. */
   get timers(): readonly TimerStatus[] {
     return this.#timers.status();
   }
@@ -220,8 +250,9 @@ export class PluginService {
     return this.#timers.late;
   }
 
+  /** The plugin's own status: its last `diagnostic_status_update`, else what the instance last reported. */
   get componentStatus(): JsonValue | null {
-    return this.#statusUpdate ? this.#statusUpdate.value : this.runtime.componentStatus;
+    return this.#statusUpdate ? this.#statusUpdate.value : this.#runtime.componentStatus;
   }
 
   /** How ingress was batched: wake-ups of the instance, events they held, the largest. */
@@ -229,6 +260,7 @@ export class PluginService {
     return this.#dispatcher.batching;
   }
 
+  /** The last event handed to the plugin; null before the first. */
   get lastEvent(): LastEvent | null {
     return this.#dispatcher.lastEvent;
   }
@@ -263,10 +295,10 @@ export class PluginService {
     return this.#tally.snapshot({
       queue_dropped: this.counters.dropped,
       timer_ticks_skipped: this.#timers.skipped,
-      diagnostics_dropped: this.diagnostics.dropped,
-      command_results_dropped: this.commandResults.dropped,
-      guest_log_lines_dropped: this.runtime.log.dropped,
-      guest_log_bytes_dropped: this.runtime.log.budgetDroppedBytes,
+      diagnostics_dropped: this.#diagnostics.dropped,
+      command_results_dropped: this.#commandResults.dropped,
+      guest_log_lines_dropped: this.#runtime.log.dropped,
+      guest_log_bytes_dropped: this.#runtime.log.budgetDroppedBytes,
       ...websocketDiscards(this.connections()),
     });
   }
@@ -346,7 +378,7 @@ export class PluginService {
     let kept: KeptWork;
     try {
       kept = await this.#readJournal();
-      await this.runtime.restart();
+      await this.#runtime.restart();
     } catch (error) {
       if (!this.#lifecycle.isCurrent(generation)) return;
       this.#lastError = this.#clean(`plugin component start failed: ${messageOf(error)}`);
@@ -407,7 +439,7 @@ export class PluginService {
     this.#lifecycle.transition('Stopping', 'service stop requested; ingress queue is closed');
     this.#detachSources();
     await this.#quiesce();
-    await this.runtime.close('plugin service is stopped');
+    await this.#runtime.close('plugin service is stopped');
     this.#statusUpdate = null;
     const waiting = await this.#waitingInJournal();
     this.#lifecycle.transition('Stopped', waiting > 0 ? `service stopped; ${waiting} accepted event(s) wait in the journal for the next start` : 'service stopped');
@@ -507,7 +539,7 @@ export class PluginService {
 
   async #replaceInstance(generation: number): Promise<void> {
     try {
-      await this.runtime.restart();
+      await this.#runtime.restart();
     } catch (error) {
       if (!this.#lifecycle.isCurrent(generation)) return;
       this.#diagnose('ServiceFailed', `restart failed: ${messageOf(error)}`, true);
@@ -533,7 +565,7 @@ export class PluginService {
     this.#notify({ kind: 'circuit', level: 'error', message: by === 'circuit' ? 'circuit open: service disabled after repeated failures' : 'service disabled by the operator', fields: { reason: this.#lastError } });
     this.#lifecycle.supersede();
     this.#detachSources();
-    const closing = this.runtime.close(`plugin service is disabled: ${this.#lastError}`);
+    const closing = this.#runtime.close(`plugin service is disabled: ${this.#lastError}`);
     this.#closing = closing;
     const teardown = async () => {
       await closing;
@@ -640,7 +672,7 @@ export class PluginService {
     const calls = deliveries.map((d) => ({ ingress: d.ingress, eventJson: d.json ?? JSON.stringify(d.event) }));
     // Whether the next event may go to the instance depends on this reply alone (and on the
     // service still running): so the instance can be handed several events in one wake-up.
-    const called = await this.runtime.callIngressBatch(calls, (raw) => {
+    const called = await this.#runtime.callIngressBatch(calls, (raw) => {
       const reply = readHandlerReply(raw, this.policy.retryMaxMs);
       replies.push(reply);
       return continuesBatch(reply) && proceed();
@@ -668,7 +700,7 @@ export class PluginService {
   async #plan(delivery: Delivery, output: unknown): Promise<HandledEvent> {
     const { ingress, event } = delivery;
     const changes: PlannedChanges = { state: {}, timerSet: [], timerDelete: [] };
-    const plan = await planBatch(output, event, this.runtime.record, { maxTimers: this.policy.maxTimers, stateKeys: STATE_LIMITS.keys, stateBytes: STATE_LIMITS.bytes }, this.#planView(), this.#executionContext(event, changes));
+    const plan = await planBatch(output, event, this.#runtime.record, { maxTimers: this.policy.maxTimers, stateKeys: STATE_LIMITS.keys, stateBytes: STATE_LIMITS.bytes }, this.#planView(), this.#executionContext(event, changes));
     // Rejections are told to the plugin in the same durable write as the acknowledgement.
     for (const result of plan.results) this.#recordResult(result, ingress, event);
     for (const command of plan.outbox) this.#pendingCommands.add(command.command_id);
@@ -755,7 +787,7 @@ export class PluginService {
    */
   async #handOverState(): Promise<void> {
     this.#stateOwed = false;
-    const ingresses = this.runtime.record.manifest.ingresses;
+    const ingresses = this.#runtime.record.manifest.ingresses;
     const target = ingresses.find((i) => i.event_kinds.includes(STATE_RESTORED)) ?? ingresses.find((i) => i.event_kinds.length === 0);
     if (!target) {
       if (this.#state.size > 0) this.#diagnose('StateNotHandedOver', `no ingress takes ${STATE_RESTORED} events; the plugin's durable state is kept but not handed to it`, true);
@@ -777,8 +809,8 @@ export class PluginService {
   #executionContext(event: IngressEvent, changes: PlannedChanges): ExecutionContext {
     const sink = this.#effects.appendDomainEvent;
     return {
-      record: this.runtime.record,
-      secrets: this.runtime.secrets,
+      record: this.#runtime.record,
+      secrets: this.#runtime.secrets,
       event,
       timers: {
         set: (spec) => {
@@ -824,10 +856,10 @@ export class PluginService {
   async #rerunFromOutbox(entry: OutboxEntry): Promise<void> {
     const kept = entry.command as { ingress?: unknown; envelope?: JsonValue };
     const envelope = (typeof kept === 'object' && kept !== null ? kept.envelope : undefined) as Record<string, unknown> | undefined;
-    const ingress = typeof kept?.ingress === 'string' ? kept.ingress : (this.runtime.record.manifest.ingresses[0]?.name ?? 'events');
+    const ingress = typeof kept?.ingress === 'string' ? kept.ingress : (this.#runtime.record.manifest.ingresses[0]?.name ?? 'events');
     const sourceId = typeof envelope?.['source_event_id'] === 'string' ? envelope['source_event_id'] : entry.command_id;
     const event: IngressEvent = { ...newIngressEvent(ingress, 'outbox', 'host:outbox', null), correlation_id: sourceId };
-    const checked = revalidateCommand(envelope, event, this.runtime.record);
+    const checked = revalidateCommand(envelope, event, this.#runtime.record);
     this.#diagnose('OutboxRerun', `output command ${entry.command_id} committed before the last stop or crash runs again`);
     if (!checked.ok) {
       this.#recordResult(commandResult({ command_id: entry.command_id }, 'Rejected', `kept in the outbox, no longer valid: ${checked.message}`), ingress, event);
@@ -839,7 +871,7 @@ export class PluginService {
 
   /** A host response: accepted into the journal, and its command marked done, in one durable write. */
   async #deliverResponse(commandId: string, ingress: string, event: IngressEvent): Promise<void> {
-    const problem = ingressEventProblem(this.runtime.record, ingress, event);
+    const problem = ingressEventProblem(this.#runtime.record, ingress, event);
     const fit = problem ? { ...event, payload: { command_id: commandId, error: { code: 'undeliverable', message: problem.message } } } : event;
     const appended = this.#writer.append(this.identity, [{ ingress, event: fit }]);
     const done = this.#markDone(commandId);
@@ -849,13 +881,13 @@ export class PluginService {
   }
 
   #recordResult(result: CommandResult, ingress: string, event: IngressEvent): void {
-    this.commandResults.push(result);
+    this.#commandResults.push(result);
     const label = () => `service output command ${result.command_id ?? '(no valid command_id)'} (${result.kind ?? 'unknown kind'}): ${result.message}`;
     if (result.status === 'Recorded') {
       // The common case, once per command: its diagnostic is formatted (redacted, bounded) only if status is read.
       const at = this.#clock.now();
       const state = this.#lifecycle.state;
-      this.diagnostics.pushLazy(() => ({ at: rfc3339(at), kind: 'ServiceOutputCommandRecorded', state, message: this.#clean(label()) }));
+      this.#diagnostics.pushLazy(() => ({ at: rfc3339(at), kind: 'ServiceOutputCommandRecorded', state, message: this.#clean(label()) }));
       return;
     }
     this.#diagnose(`ServiceOutputCommand${result.status}`, label(), true);
@@ -876,7 +908,7 @@ export class PluginService {
       this.#tally.add('rejection_events_suppressed');
       return;
     }
-    const declared = this.runtime.record.manifest.ingresses.find((i) => i.name === ingress);
+    const declared = this.#runtime.record.manifest.ingresses.find((i) => i.name === ingress);
     if (!declared || (declared.event_kinds.length > 0 && !declared.event_kinds.includes(COMMAND_REJECTED))) {
       this.#tally.add('rejection_events_not_declared');
       return;
@@ -987,12 +1019,12 @@ export class PluginService {
   async pollStatus(): Promise<JsonValue | null> {
     if (!isLive(this.#lifecycle.state)) return this.componentStatus;
     try {
-      await this.runtime.status();
+      await this.#runtime.status();
     } catch (error) {
       this.#instanceFailed(`plugin component status failed: ${messageOf(error)}`);
       return this.componentStatus;
     }
-    if (this.runtime.state === 'failed') this.#instanceFailed(this.runtime.lastError ?? 'status reported failure');
+    if (this.#runtime.state === 'failed') this.#instanceFailed(this.#runtime.lastError ?? 'status reported failure');
     else this.#statusUpdate = null;
     return this.componentStatus;
   }
@@ -1000,13 +1032,13 @@ export class PluginService {
   // ---- diagnostics -----------------------------------------------------------------------
 
   #clean(message: string): string {
-    return boundText(redactText(this.runtime.secrets.redact(message), 512), 512);
+    return boundText(redactText(this.#runtime.secrets.redact(message), 512), 512);
   }
 
   #diagnose(kind: string, message: string, error = false): void {
     const bounded = this.#clean(message);
     if (error) this.#lastError = bounded;
-    this.diagnostics.push({ at: rfc3339(this.#clock.now()), kind, state: this.#lifecycle.state, message: bounded });
+    this.#diagnostics.push({ at: rfc3339(this.#clock.now()), kind, state: this.#lifecycle.state, message: bounded });
   }
 
   #notify(event: Omit<ServiceEvent, 'plugin'>): void {

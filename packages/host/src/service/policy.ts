@@ -32,6 +32,7 @@ export interface ServicePolicy {
   readonly statusPollMs: number;
 }
 
+/** The supervision policy used where the host options set no key. */
 export const DEFAULT_SERVICE_POLICY: ServicePolicy = {
   queueCapacity: 1024,
   ingressBatch: 32,

@@ -1,9 +1,14 @@
 /**
  * What a service tells its embedder as it happens: lifecycle transitions, circuit changes,
  * retries, dead letters, rejections and discards. `serve` writes them as JSON log lines.
+ * @public
  */
 export type ServiceEventKind = 'lifecycle' | 'circuit' | 'retry' | 'dead_letter' | 'dead_letter_evicted' | 'dropped' | 'rejected' | 'command_rejected' | 'timer' | 'status' | 'journal';
 
+/**
+ * Something that happened to a service: a lifecycle transition, a retry, a dead letter, a rejection, a
+ * drop…
+ */
 export interface ServiceEvent {
   readonly plugin: string;
   readonly kind: ServiceEventKind;
@@ -12,4 +17,5 @@ export interface ServiceEvent {
   readonly fields?: Readonly<Record<string, string | number | boolean | null>>;
 }
 
+/** Called with every {@link ServiceEvent} (see {@link PluginHostOptions.onServiceEvent}). */
 export type ServiceEventHook = (event: ServiceEvent) => void;

@@ -10,6 +10,7 @@ export interface TimerSpec {
   readonly data?: JsonValue;
 }
 
+/** One of a service's timers, as status shows it. */
 export interface TimerStatus {
   readonly timer_id: string;
   readonly ingress: string;

@@ -5,7 +5,10 @@ import type { DiscardCounters, DispatchCounters, LifecycleState, PluginService, 
 import { runtimeDiscards } from '../service/discards.js';
 import type { TimerStatus } from '../service/timers.js';
 
-/** Per-connection status of a host-owned WebSocket (filled by the WebSocket driver). */
+/**
+ * Per-connection status of a host-owned WebSocket (filled by the WebSocket driver).
+ * @public
+ */
 export interface ConnectionStatus {
   readonly [key: string]: JsonValue;
 }
@@ -91,9 +94,9 @@ export function pluginStatus(runtime: PluginRuntime, service: PluginService | un
     last_event: service.lastEvent,
     last_error: service.lastError ?? runtime.lastError,
     component_status: service.componentStatus,
-    recent_command_results: service.commandResults.toArray(),
+    recent_command_results: service.commandResults,
     timers: service.timers,
     timer_ticks_late: service.lateTimerTicks,
-    diagnostics: service.diagnostics.toArray(),
+    diagnostics: service.diagnostics,
   };
 }

@@ -13,6 +13,7 @@ import type { StoreLocation } from './locations.js';
 
 export const PACKAGE_EXTENSION = '.yoi-plugin';
 
+/** A readable plugin package found in a store, with its digest and manifest. */
 export interface DiscoveredPackage {
   readonly identity: string;
   readonly source: SourceKind;
@@ -26,6 +27,7 @@ export interface DiscoveredPackage {
   readonly componentFormat?: ComponentFormat;
 }
 
+/** Every package found in the stores, and the diagnostics of those that could not be read. */
 export interface Discovery {
   readonly packages: readonly DiscoveredPackage[];
   readonly diagnostics: readonly Diagnostic[];

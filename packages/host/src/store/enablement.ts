@@ -5,9 +5,12 @@ import { LIMIT_KEY_NAMES, limitProblem, type LimitOverrides } from '../sandbox/l
 import type { ConnectionPolicy } from '../websocket/policy.js';
 import { SURFACES, type JsonValue, type Permission, type RequestTarget, type Surface, type WebSocketTarget } from '../manifest/types.js';
 
+/** Every {@link FsOperation}. */
 export const FS_OPERATIONS = ['read', 'list', 'write'] as const;
+/** An operation an fs grant allows. */
 export type FsOperation = (typeof FS_OPERATIONS)[number];
 
+/** A filesystem grant: one root folder and the operations allowed beneath it. */
 export interface FsGrant {
   readonly root: string;
   readonly operations: readonly FsOperation[];
@@ -29,6 +32,7 @@ export interface Grants {
   readonly fs: readonly FsGrant[];
 }
 
+/** One `[[plugins.enabled]]` entry: which plugin, which surfaces, the grants, config and limits. */
 export interface EnablementEntry {
   /** Source-qualified ref as written (may be invalid; resolution reports it). */
   readonly id: string;
@@ -47,8 +51,9 @@ export interface EnablementEntry {
 /**
  * An entry that failed closed while the rest of the file was read (Yoi's rule: a bad entry
  * costs that entry, not the file). Resolution reports its diagnostic in file order.
+ * @public
  */
-interface RejectedEntry {
+export interface RejectedEntry {
   /** Position among all `[[plugins.enabled]]` entries of the file. */
   readonly index: number;
   /** The entry's `id` when it is a string, as written. */
@@ -56,6 +61,7 @@ interface RejectedEntry {
   readonly diagnostic: Diagnostic;
 }
 
+/** A parsed `.yoi/plugins.toml`: the enabled entries, and those rejected one by one. */
 export interface EnablementConfig {
   readonly enabled: readonly EnablementEntry[];
   /** Entries that could not be read; each resolves to its diagnostic and nothing else. */

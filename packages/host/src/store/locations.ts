@@ -2,11 +2,13 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { SourceKind } from '../diagnostics.js';
 
+/** One plugin store: its source kind and folder. */
 export interface StoreLocation {
   readonly source: SourceKind;
   readonly dir: string;
 }
 
+/** Where the stores and the enablement file are (a workspace, the user data home, the builtin store). */
 export interface StoreOptions {
   /** Workspace root; its project store is `<workspace>/.yoi/plugins`. */
   readonly workspace: string;

@@ -28,6 +28,7 @@ export interface ResolvedPlugin {
   readonly controlLocations?: readonly ControlLocation[];
 }
 
+/** The enabled plugins that resolved, and a diagnostic for each that did not. */
 export interface Resolution {
   readonly resolved: readonly ResolvedPlugin[];
   readonly diagnostics: readonly Diagnostic[];

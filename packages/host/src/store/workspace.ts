@@ -12,6 +12,7 @@ import { resolveEnabledPlugins, type Resolution, type ResolvedPlugin } from './r
 /** Upper bound on `plugins.toml`; enablement is operator-written text, not data. */
 const MAX_ENABLEMENT_BYTES = 1024 * 1024;
 
+/** What a workspace holds: its stores' packages, its enablement and the resolution of both. */
 export interface WorkspaceState {
   readonly workspace: string;
   readonly stores: readonly StoreLocation[];

@@ -24,6 +24,7 @@ export interface ToolOrigin {
   readonly surface: 'tool';
 }
 
+/** A registered tool: its name, schema and where it comes from. */
 export interface ToolInfo {
   readonly name: string;
   readonly description: string;

@@ -15,6 +15,9 @@ import { parseSources, type SourceSpec } from './sources.js';
 import { bufferedInbound } from './ws-buffered.js';
 import { webSocketClass } from './ws-module.js';
 
+/** How many of the latest reconnect delays a connection's status lists. */
+const RECONNECT_DELAYS_SHOWN = 8;
+
 type ConnectionState = 'Connecting' | 'Connected' | 'Reconnecting' | 'Closed' | 'Failed';
 
 /**
@@ -101,6 +104,8 @@ class Connection {
   #target: TargetCheck | null = null;
   #socket: WebSocket | null = null;
   #attempt = 0;
+  /** The backoff delays of the latest reconnects, oldest first (status shows the schedule, not just a count). */
+  readonly #reconnectDelays: number[] = [];
   #generation = 0;
   #timers = new Set<NodeJS.Timeout>();
   #pongDue: NodeJS.Timeout | null = null;
@@ -157,6 +162,7 @@ class Connection {
       inbox_bytes: this.#inbox.bytes,
       inbox_peak: this.#inbox.peak,
       drops: c.refused + c.stale_frames,
+      reconnect_delays_ms: [...this.#reconnectDelays],
       last_close_code: this.#lastCloseCode,
       last_error: this.#lastError,
     };
@@ -414,8 +420,8 @@ class Connection {
     const delay = backoffMs(policy.reconnect_base_ms, policy.reconnect_max_ms, this.#attempt);
     this.#state = 'Reconnecting';
     this.#counts.reconnects++;
-    this.#driver.reconnectLog.push({ at: Date.now(), delay });
-    if (this.#driver.reconnectLog.length > 100) this.#driver.reconnectLog.shift();
+    this.#reconnectDelays.push(delay);
+    if (this.#reconnectDelays.length > RECONNECT_DELAYS_SHOWN) this.#reconnectDelays.shift();
     this.#timer(delay, () => this.connect());
   }
 
@@ -526,8 +532,6 @@ export class WebSocketDriver {
   readonly #secrets: Secrets;
   readonly #connections: Connection[] = [];
   #window: { text: WindowSecret[]; bytes: WindowSecret[] } | null = null;
-  /** Reconnect schedule, for tests of the backoff (bounded). */
-  readonly reconnectLog: { at: number; delay: number }[] = [];
 
   constructor(record: ResolvedPlugin, policy: ConnectionPolicy, secrets: Secrets, sink: EventSink) {
     this.record = record;

@@ -31,6 +31,7 @@ export interface ConnectionPolicy {
   readonly inbox_max_bytes: number;
 }
 
+/** The connection policy used where neither the host options nor the enablement set a key. */
 export const DEFAULT_CONNECTION_POLICY: ConnectionPolicy = {
   connect_timeout_ms: 5_000,
   ping_interval_ms: 15_000,

@@ -4,31 +4,15 @@ import { validateOutputCommands, type CommandResult } from '../../src/commands/e
 import { parseManifest } from '../../src/manifest/parse.js';
 import { newIngressEvent } from '../../src/service/ingress-event.js';
 import type { ResolvedPlugin } from '../../src/store/resolve.js';
+import { manifestToml } from '../fixtures/manifest.js';
 
-const MANIFEST = `schema_version = 1
-id = "svc"
-name = "svc"
-version = "0.1.0"
-permissions = [
-  { kind = "surface", surface = "service" }, { kind = "service", name = "svc" },
-  { kind = "surface", surface = "ingress" }, { kind = "ingress", name = "events" },
-  { kind = "host_api", api = "websocket" },
-]
-[runtime]
-kind = "wasm-component"
-component = "plugin.component.wasm"
-world = "yoi:plugin/instance@1.0.0"
-[[services]]
-name = "svc"
-description = "svc"
-[[ingresses]]
-name = "events"
-description = "events"
-[[websocket]]
-scheme = "wss"
-host = "example.com"
-path_prefixes = ["/socket"]
-`;
+const MANIFEST = manifestToml({
+  id: 'svc',
+  services: ['svc'],
+  ingresses: [{ name: 'events' }],
+  hostApis: ['websocket'],
+  websocket: [{ scheme: 'wss', host: 'example.com', path_prefixes: ['/socket'] }],
+});
 
 function plugin(grantWebsocket: boolean): ResolvedPlugin {
   const parsed = parseManifest(new TextEncoder().encode(MANIFEST));

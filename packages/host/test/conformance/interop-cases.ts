@@ -8,10 +8,10 @@ import { componentWit } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { readPackageFile } from '../../src/package/archive-file.js';
 import { readZipArchive } from '../../src/package/zip-read.js';
 import { computePackageDigest } from '../../src/package/digest.js';
-import { echoManifest } from '../helpers.js';
+import { echoManifest, until } from '../helpers.js';
 import { packageFiles, stores, yoiArchive, yoiFixture } from './support.js';
 import type { ConformanceCase } from './table.js';
-import { commandTemplate, socketServer, until, yoiHost } from './worker-support.js';
+import { commandTemplate, socketServer, yoiHost } from './worker-support.js';
 import { yoiWitComponent } from './yoi-components.js';
 
 export const INTEROP_CASES: readonly ConformanceCase[] = [
@@ -117,7 +117,7 @@ export const INTEROP_CASES: readonly ConformanceCase[] = [
       const service = host.services.get(ref)!;
       await service.emit('events', 'message', 'test', { text: 'go' });
       await service.idle();
-      assert.deepEqual(service.commandResults.toArray().map((r) => [r.kind, r.status]), [
+      assert.deepEqual(service.commandResults.map((r) => [r.kind, r.status]), [
         ['diagnostic_status_update', 'Recorded'],
         ['websocket_send', 'Rejected'],
       ]);

@@ -22,11 +22,12 @@ import { SERVICE_SOURCE, serviceManifest } from '../fixtures/service.js';
 import { buildJsComponent } from '../fixtures/js.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE, watToolManifest } from '../fixtures/workspace.js';
 import { assemble, CORE_MODULE_BYTES, TOOL_WATS } from '../fixtures/wat.js';
-import { echoManifest } from '../helpers.js';
+import { echoManifest, until } from '../helpers.js';
 import { loadManifestPackage, manifestDiagnostic } from './support.js';
 import type { ConformanceCase } from './table.js';
-import { commandTemplate, httpServer, socketServer, until, yoiHost, yoiManifest, YOI_TOOLS, type YoiHostOptions } from './worker-support.js';
+import { commandTemplate, httpServer, socketServer, yoiHost, yoiManifest, YOI_TOOLS, type YoiHostOptions } from './worker-support.js';
 import { yoiWitComponent } from './yoi-components.js';
+import { pluginRuntimeOf } from '../../src/host.js';
 
 const error = (reply: string): { code: string; message: string } => (JSON.parse(reply) as { error: { code: string; message: string } }).error;
 
@@ -92,7 +93,7 @@ const LIFECYCLE: ConformanceCase[] = [
       const { host, ref } = await yoiHost(t, { world: 'instance' });
       await host.startServices();
       assert.equal(host.status(ref)[0]!.lifecycle, 'Running');
-      assert.deepEqual(await host.runtimes.get(ref)!.status(), { state: 'running', ready: true });
+      assert.deepEqual(await pluginRuntimeOf(host, ref)!.status(), { state: 'running', ready: true });
       await host.close();
       assert.equal(host.status(ref)[0]!.lifecycle, 'Stopped');
       assert.deepEqual(host.status(ref)[0]!.component_status, { state: 'stopped' });
@@ -565,7 +566,7 @@ const SERVICE: ConformanceCase[] = [
       const outcomes = await Promise.all([1, 2, 3].map(() => service.offer('events', newIngressEvent('events', 'message', 'test', {}))));
       assert.deepEqual(outcomes.at(-1), { ok: false, reason: 'full', message: 'plugin ingress queue is full (capacity 1)' });
       assert.ok(service.counters.rejected >= 1);
-      assert.ok(service.diagnostics.toArray().some((d) => d.kind === 'QueueFull'));
+      assert.ok(service.diagnostics.some((d) => d.kind === 'QueueFull'));
     },
   },
   {
@@ -619,7 +620,7 @@ const SERVICE: ConformanceCase[] = [
       assert.equal(outcome.ok, false);
       assert.equal(!outcome.ok && outcome.reason, 'invalid');
       assert.equal(service.counters.rejected, 1);
-      assert.ok(service.diagnostics.toArray().some((d) => d.kind === 'InvalidEvent'));
+      assert.ok(service.diagnostics.some((d) => d.kind === 'InvalidEvent'));
     },
   },
   {
@@ -632,9 +633,9 @@ const SERVICE: ConformanceCase[] = [
       await service.emit('events', 'message', 'test', { text: 'x' });
       await service.idle();
       assert.deepEqual(service.componentStatus, { ready: true });
-      const [result] = service.commandResults.toArray();
+      const [result] = service.commandResults;
       assert.deepEqual([result!.status, result!.kind, result!.message], ['Recorded', 'diagnostic_status_update', 'ready now']);
-      assert.ok(service.diagnostics.toArray().some((d) => d.kind === 'ServiceOutputCommandRecorded' && d.message.includes(result!.command_id!)));
+      assert.ok(service.diagnostics.some((d) => d.kind === 'ServiceOutputCommandRecorded' && d.message.includes(result!.command_id!)));
     },
   },
   {
@@ -657,7 +658,7 @@ const SERVICE: ConformanceCase[] = [
       await service.idle();
       assert.notDeepEqual(service.componentStatus, { applied: true });
       // Ours: every command of the refused batch gets its own Rejected result (the valid one "not run").
-      const results = service.commandResults.toArray();
+      const results = service.commandResults;
       assert.deepEqual(results.map((r) => [r.kind, r.status]), [['host_request_dispatch', 'Rejected'], ['diagnostic_status_update', 'Rejected']]);
       assert.match(results[1]!.message, /not run/);
       assert.deepEqual(server.hits, []);
@@ -674,7 +675,7 @@ const SERVICE: ConformanceCase[] = [
       const service = host.services.get(ref)!;
       await service.emit('events', 'message', 'test', { text: 'x' });
       await service.idle();
-      assert.deepEqual(service.commandResults.toArray().map((r) => r.status), ['Recorded']);
+      assert.deepEqual(service.commandResults.map((r) => r.status), ['Recorded']);
       assert.deepEqual(server.hits, ['GET /api/items'], 'executed, its response delivered as a host_response event');
     },
   },
@@ -687,7 +688,7 @@ const SERVICE: ConformanceCase[] = [
       const service = host.services.get(ref)!;
       await service.emit('events', 'message', 'test', { text: 'x' });
       await service.idle();
-      const [result] = service.commandResults.toArray();
+      const [result] = service.commandResults;
       assert.equal(result!.status, 'Rejected');
       assert.match(result!.message, /^malformed service output command envelope/);
       assert.equal(result!.command_id, null);
@@ -726,7 +727,7 @@ const DRIVER: ConformanceCase[] = [
       assert.equal(d.connection()!['drops'], 0);
       socket.close(1000, 'bye');
       await until(() => d.connection()!['last_close_code'] === 1000, 'the close');
-      assert.ok(d.service.diagnostics.toArray().some((x) => x.kind === 'ServiceWebSocketConnected'));
+      assert.ok(d.service.diagnostics.some((x) => x.kind === 'ServiceWebSocketConnected'));
       await until(() => d.server.sockets.length === 2, 'a reconnect (Yoi stays Closed)');
     },
   },
@@ -739,7 +740,7 @@ const DRIVER: ConformanceCase[] = [
       await until(() => d.server.received.length === 1, 'the reply');
       assert.deepEqual(d.server.received, ['pong']);
       assert.equal(d.connection()!['frames_out'], 1);
-      await until(() => d.service.commandResults.toArray().some((r) => r.status === 'Recorded'), 'a Recorded result');
+      await until(() => d.service.commandResults.some((r) => r.status === 'Recorded'), 'a Recorded result');
     },
   },
   {
@@ -750,9 +751,9 @@ const DRIVER: ConformanceCase[] = [
       const socket = await until(() => d.server.sockets[0], 'a connection');
       socket.send('one');
       socket.send('two');
-      await until(() => d.service.commandResults.toArray().some((r) => r.status === 'Rejected'), 'a rejected send');
+      await until(() => d.service.commandResults.some((r) => r.status === 'Rejected'), 'a rejected send');
       assert.equal(d.connection()!['send_failures'], 1);
-      assert.match(d.service.commandResults.toArray().find((r) => r.status === 'Rejected')!.message, /send budget/);
+      assert.match(d.service.commandResults.find((r) => r.status === 'Rejected')!.message, /send budget/);
       await until(() => d.server.received.length > 0, 'the first send at the server');
       assert.deepEqual(d.server.received, ['pong']);
     },
@@ -763,8 +764,8 @@ const DRIVER: ConformanceCase[] = [
     run: async (t) => {
       const d = await driverHost(t, { commands: [{ kind: 'websocket_send', payload: { url: 'ws://127.0.0.1:1/elsewhere', text: 'x' } }] });
       (await until(() => d.server.sockets[0], 'a connection')).send('ping');
-      await until(() => d.service.commandResults.toArray().length > 0, 'a result');
-      assert.match(d.service.commandResults.toArray()[0]!.message, /^websocket_send not granted: /);
+      await until(() => d.service.commandResults.length > 0, 'a result');
+      assert.match(d.service.commandResults[0]!.message, /^websocket_send not granted: /);
       const ungranted = await yoiHost(t, {
         id: 'ungranted',
         world: 'instance',
@@ -773,7 +774,7 @@ const DRIVER: ConformanceCase[] = [
         targets: '[[request]]\nscheme = "http"\nhost = "127.0.0.1"\nmethods = ["GET"]\n',
       });
       await ungranted.host.startServices();
-      const diagnostics = ungranted.host.services.get(ungranted.ref)?.diagnostics.toArray() ?? [];
+      const diagnostics = ungranted.host.services.get(ungranted.ref)?.diagnostics ?? [];
       assert.ok(diagnostics.some((x) => x.kind === 'ServiceWebSocketError' && /not granted/.test(x.message)) || ungranted.host.status(ungranted.ref)[0]!.lifecycle !== 'Running', JSON.stringify(diagnostics));
     },
   },
@@ -785,7 +786,7 @@ const DRIVER: ConformanceCase[] = [
       const d = await driverHost(t, { commands: [], websocket: 'max_message_bytes = 16' });
       (await until(() => d.server.sockets[0], 'a connection')).send('x'.repeat(64));
       await until(() => /payload/i.test(String(d.connection()!['last_error'] ?? '')), 'the oversized message failing the connection');
-      assert.ok(d.service.diagnostics.toArray().some((x) => x.kind === 'ServiceWebSocketConnected'));
+      assert.ok(d.service.diagnostics.some((x) => x.kind === 'ServiceWebSocketConnected'));
       await until(() => d.server.sockets.length === 2, 'a reconnect (Yoi stays Failed)');
     },
   },

@@ -10,7 +10,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthoritySubject } from '../../src/authority/authorize.js';
 import { HostApiDispatcher } from '../../src/hostapi/dispatcher.js';
 import { WEBSOCKET_PULL_LIMITS, WebSocketPullSession } from '../../src/hostapi/websocket.js';
-import { expectError, expectOk, hostApiManifest, subjectOf, waitFor } from './support.js';
+import { expectError, expectOk, hostApiManifest, subjectOf } from './support.js';
+import { until } from '../helpers.js';
 
 interface WsServer {
   readonly port: number;
@@ -106,7 +107,7 @@ describe('host_api.websocket pull session against a real server', () => {
     assert.deepEqual(server.received, ['hello', 'héllo ✓']);
 
     assert.deepEqual(expectOk(await ws.call('close', [1])), { closed: true });
-    await waitFor(() => server.closes.length === 1, 2_000, 'server-side close');
+    await until(() => server.closes.length === 1, 'server-side close');
     assert.deepEqual(server.closes, [1000], 'a clean close handshake');
     assert.deepEqual(expectOk(await ws.call('close', [1])), { closed: false });
     expectError(await ws.call('send-text', [1, 'again']), 'invalid_request', { message: /unknown WebSocket handle 1/ });
@@ -150,7 +151,7 @@ describe('host_api.websocket pull session against a real server', () => {
     expectError(await ws.call('send-text', [handle, 'x'.repeat(WEBSOCKET_PULL_LIMITS.sendBytes + 1)]), 'too_large', { message: /exceeds 32768 bytes/ });
     expectError(await ws.call('send-text', [handle, 'é'.repeat(WEBSOCKET_PULL_LIMITS.sendBytes / 2 + 1)]), 'too_large');
     assert.deepEqual(expectOk(await ws.call('send-text', [handle, 'x'.repeat(WEBSOCKET_PULL_LIMITS.sendBytes)])), { sent: true, bytes: 32_768 });
-    await waitFor(() => server.received.length === 1, 2_000, 'the frame at the bound');
+    await until(() => server.received.length === 1, 'the frame at the bound');
     assert.equal(server.received[0]!.length, 32_768);
   });
 
@@ -301,7 +302,7 @@ describe('host_api.websocket cleanup', () => {
     const b = expectOk<{ handle: number }>(await ws.call('open', [open(`ws://127.0.0.1:${server.port}/ws/silent`)])).handle;
     assert.equal(server.connections(), 2);
     ws.closeAll();
-    await waitFor(() => server.closes.length === 2, 2_000, 'both server-side closes');
+    await until(() => server.closes.length === 2, 'both server-side closes');
     expectError(await ws.call('send-text', [a, 'x']), 'invalid_request');
     expectError(await ws.call('recv', [b, 10]), 'invalid_request');
     assert.deepEqual(expectOk(await ws.call('close', [a])), { closed: false });
@@ -317,7 +318,7 @@ describe('host_api.websocket cleanup', () => {
     assert.deepEqual(expectOk(await dispatcher.dispatch('yoi:host/websocket', 'send-text', [handle, 'ping'])), { sent: true, bytes: 4 });
     assert.deepEqual(expectOk(await dispatcher.dispatch('yoi:host/websocket', 'recv', [handle, 2_000])), { type: 'text', text: 'ping' });
     dispatcher.endCall();
-    await waitFor(() => server.closes.length === 1, 2_000, 'the server-side close after endCall');
+    await until(() => server.closes.length === 1, 'the server-side close after endCall');
     expectError(await dispatcher.dispatch('yoi:host/websocket', 'recv', [handle, 10]), 'invalid_request');
 
     expectError(await dispatcher.dispatch('yoi:host/shell', 'exec', ['ls']), 'denied', { message: /unknown host interface/ });

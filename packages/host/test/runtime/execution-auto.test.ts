@@ -4,6 +4,7 @@ import { backgroundRewritesSettled } from '../../src/sandbox/component-loader.js
 import { buildJsComponent } from '../fixtures/js.js';
 import { assemble, TOOL_WATS } from '../fixtures/wat.js';
 import { pluginWorkspace, watToolManifest } from '../fixtures/workspace.js';
+import { pluginRuntimeOf } from '../../src/host.js';
 import { tempDir } from '../helpers.js';
 
 const PURE_SOURCE = `export function call(name, inputJson) { return JSON.stringify({ summary: 'echo', content: JSON.parse(inputJson).text }); }`;
@@ -36,7 +37,7 @@ describe('execution auto (the default)', () => {
     const host = await ws.open();
     t.after(() => host.close());
     assert.equal((await host.callTool('run', { summary: 'hi' })).summary, 'hi');
-    await host.runtimes.get('project:caller')!.start();
+    await pluginRuntimeOf(host, 'project:caller')!.start();
     assert.equal(host.runtimes.get('project:echo')!.execution, 'in-thread');
     assert.equal(host.runtimes.get('project:caller')!.execution, 'worker');
   });
@@ -48,7 +49,7 @@ describe('execution auto (the default)', () => {
     const first = await ws.open({ cacheDir });
     t.after(() => first.close());
     assert.equal((await first.callTool('echo', { text: 'first' })).content, 'first');
-    const runtime = first.runtimes.get('project:js.pure')!;
+    const runtime = pluginRuntimeOf(first, 'project:js.pure')!;
     assert.equal(runtime.execution, 'worker');
     assert.equal(runtime.execution, 'worker', JSON.stringify(runtime.log.lines()));
     assert.match(runtime.log.lines().map((l) => l.text).join('\n'), /runs in a worker thread: its interruptible modules are being prepared in the background/);

@@ -6,6 +6,7 @@ import { PluginError } from '../../src/errors.js';
 import { assemble, CORE_MODULE_BYTES, instanceWat, TOOL_WATS } from '../fixtures/wat.js';
 import { EXECUTION_MODES } from '../fixtures/execution.js';
 import { pluginWorkspace, watToolManifest } from '../fixtures/workspace.js';
+import { pluginRuntimeOf } from '../../src/host.js';
 
 async function rejects(promise: Promise<unknown>, code: string, message?: RegExp): Promise<PluginError> {
   try {
@@ -132,7 +133,7 @@ for (const execution of EXECUTION_MODES) {
       const ws = pluginWorkspace(t, [{ manifest: watToolManifest('echo'), component: await assemble(TOOL_WATS.echo) }]);
       const host = await ws.open({ execution });
       t.after(() => host.close());
-      const runtime = host.runtimes.get('project:echo')!;
+      const runtime = pluginRuntimeOf(host, 'project:echo')!;
       const loads = await Promise.all(Array.from({ length: 20 }, () => runtime.load()));
       assert.ok(loads.every((loaded) => loaded === loads[0]));
       const outputs = await Promise.all(Array.from({ length: 20 }, (_, i) => host.callTool('run', { summary: `s${i}` })));
@@ -160,7 +161,7 @@ for (const execution of EXECUTION_MODES) {
       t.after(() => host.close());
       assert.equal((await host.callTool('run', { summary: 'second' })).summary, 'first call');
       assert.equal((await host.callTool('run', { summary: 'third' })).summary, 'second');
-      const runtime = host.runtimes.get('project:inst')!;
+      const runtime = pluginRuntimeOf(host, 'project:inst')!;
       assert.equal(runtime.state, 'running');
       assert.deepEqual(runtime.componentStatus, { state: 'running' });
       assert.deepEqual(await runtime.status(), { state: 'running', ready: true });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fork } from 'node:child_process';
 import { describe, it } from 'node:test';
@@ -7,6 +7,13 @@ import { IdentityCache, SETTLE_NS, wallClockNs } from '../../src/package/file-id
 import { transpileCached } from '../../src/sandbox/transpile-cache.js';
 import { assemble, TOOL_WATS } from '../fixtures/wat.js';
 import { tempDir } from '../helpers.js';
+
+/** A promise the test resolves by hand. */
+function latch(): { open(): void; wait(): Promise<void> } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { open, wait: () => opened };
+}
 
 describe('transpile cache', () => {
   it('transpiles once, then hits; a corrupted or partial entry is detected and rebuilt', async (t) => {
@@ -23,7 +30,8 @@ describe('transpile cache', () => {
     const afterCorruption = await transpileCached(component, dir);
     assert.equal(afterCorruption.fromCache, false, 'a corrupted core module is rebuilt');
 
-    rmSync(join(first.dir, 'manifest.json'));
+    assert.notEqual(afterCorruption.dir, first.dir, 'the corrupt entry is passed over, never replaced in place');
+    rmSync(join(afterCorruption.dir, 'manifest.json'));
     const afterPartial = await transpileCached(component, dir);
     assert.equal(afterPartial.fromCache, false, 'an entry without its manifest is rebuilt');
     assert.equal((await transpileCached(component, dir)).fromCache, true);
@@ -59,6 +67,37 @@ describe('transpile cache', () => {
       Array(8).fill('ok'),
     );
     assert.equal((await transpileCached(component, dir)).fromCache, true);
+  });
+
+  it('two installers over a corrupt entry: the one that decides last never deletes the entry the other installed', async (t) => {
+    const dir = tempDir(t);
+    const component = await assemble(TOOL_WATS.echo);
+    const corrupt = await transpileCached(component, dir);
+    writeFileSync(join(corrupt.dir, corrupt.coreFiles[0]!), 'garbage');
+    // A finds the entry corrupt and is held just before it installs; B runs to the end meanwhile.
+    const aDecided = latch();
+    const releaseA = latch();
+    const a = transpileCached(component, dir, {
+      hashes: IdentityCache.inMemory(),
+      beforeInstall: async () => {
+        aDecided.open();
+        await releaseA.wait();
+      },
+    });
+    await aDecided.wait();
+    const b = await transpileCached(component, dir, { hashes: IdentityCache.inMemory() });
+    // Stands for a host still reading B's entry: it must be there, the same directory, afterwards.
+    writeFileSync(join(b.dir, 'reader-was-here'), '');
+    releaseA.open();
+    const fromA = await a;
+    for (const [who, entry] of [['B', b], ['A', fromA]] as const) {
+      const glue = readFileSync(entry.gluePath, 'utf8');
+      assert.ok(glue.length > 0, `${who}'s entry is still there`);
+      for (const core of entry.coreFiles) assert.notEqual(readFileSync(join(entry.dir, core), 'utf8'), 'garbage', `${who}'s entry is valid`);
+    }
+    assert.ok(existsSync(join(b.dir, 'reader-was-here')), 'the directory B installed was not removed and replaced');
+    assert.equal(fromA.dir, b.dir, 'A took the entry B installed');
+    assert.equal((await transpileCached(component, dir, { hashes: IdentityCache.inMemory() })).dir, b.dir);
   });
 
   it('keeps one valid entry when several hosts fill it at once', async (t) => {

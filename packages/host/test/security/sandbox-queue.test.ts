@@ -10,6 +10,7 @@ import { PluginError } from '../../src/errors.js';
 import { assemble, instanceWat, TOOL_WATS } from '../fixtures/wat.js';
 import { openSandbox } from '../fixtures/sandbox.js';
 import { pluginWorkspace, watToolManifest } from '../fixtures/workspace.js';
+import { pluginRuntimeOf } from '../../src/host.js';
 
 type Outcome = { ok: true; value: unknown } | { ok: false; code: string; message: string };
 
@@ -123,7 +124,7 @@ describe('security: one overrunning call fails alone (B9)', () => {
     ]);
     const host = await ws.open();
     t.after(() => host.close());
-    const runtime = host.runtimes.get('project:inst')!;
+    const runtime = pluginRuntimeOf(host, 'project:inst')!;
     await runtime.start();
     const spinning = settle(runtime.callTool('spin', '{}'));
     await admitted(() => runtime.sandboxCounters?.admitted ?? 0, 2); // `start` was the first

@@ -8,7 +8,7 @@ import { buildJsComponent } from '../fixtures/js.js';
 import { Gate } from '../fixtures/gate.js';
 import { SERVICE_SOURCE, serviceManifest } from '../fixtures/service.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE } from '../fixtures/workspace.js';
-import { until } from '../service/harness.js';
+import { until } from '../helpers.js';
 
 interface Line {
   level: LogLevel;

@@ -6,20 +6,10 @@ import { describe, it } from 'node:test';
 import { buildJsComponent } from '../fixtures/js.js';
 import { SERVICE_SOURCE, serviceManifest } from '../fixtures/service.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE } from '../fixtures/workspace.js';
-import { cli } from '../helpers.js';
+import { cli, until } from '../helpers.js';
 import { YOI_BIN } from '../fixtures/cli-package.js';
 
 const BIN = YOI_BIN;
-
-async function waitFor<T>(fn: () => T | null | undefined | Promise<T | null | undefined>, what: string, ms = 15_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('yoi plugin serve', () => {
   it('runs services, serves status, metrics, tool calls and dead letters on loopback, and stops on SIGTERM', async (t) => {
@@ -38,7 +28,7 @@ describe('yoi plugin serve', () => {
     });
 
     const controlFile = join(ws.workspace, '.yoi', 'serve.json');
-    const info = await waitFor(() => {
+    const info = await until(() => {
       try {
         return JSON.parse(readFileSync(controlFile, 'utf8')) as { host: string; port: number; token: string };
       } catch {

@@ -5,7 +5,8 @@ import type { JsonValue } from '../../src/manifest/types.js';
 import type { DomainEvent } from '../../src/service/plugin-service.js';
 import { ManualClock } from '../fixtures/clock.js';
 import { Gate } from '../fixtures/gate.js';
-import { openService, until, type OpenOptions } from './harness.js';
+import { until } from '../helpers.js';
+import { openService, type OpenOptions } from './harness.js';
 
 const P = 'project:svc';
 const TAGS = ['b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7', 'b8'];

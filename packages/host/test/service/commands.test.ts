@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { ManualClock } from '../fixtures/clock.js';
 import { Gate } from '../fixtures/gate.js';
 import { serviceManifest } from '../fixtures/service.js';
-import { openService, until } from './harness.js';
+import { openService } from './harness.js';
+import { until } from '../helpers.js';
 
 const request = (url: string) => ({ kind: 'host_request_dispatch', payload: { method: 'GET', url } });
 
@@ -36,7 +37,7 @@ describe('the in-flight request cap', () => {
     assert.equal(responses.length, 3, 'every request got its reply');
     assert.deepEqual(new Set(responses.map((r) => (r.payload as { command_id: string }).command_id)).size, 3);
     assert.deepEqual(seen.filter((h) => h.tag).map((h) => h.tag), ['a', 'b', 'c']);
-    assert.ok(service.commandResults.toArray().every((r) => r.status === 'Recorded'));
+    assert.ok(service.commandResults.every((r) => r.status === 'Recorded'));
     assert.equal(service.discards.commands_rejected, 0);
     assert.equal(service.counters.rejected, 0);
     assert.ok(!events.some((e) => e.kind === 'command_rejected'));
@@ -62,7 +63,7 @@ describe('rejected commands are told to the plugin, counted and logged with thei
     assert.equal(service.discards.commands_rejected, 2);
     const logged = events.filter((e) => e.kind === 'command_rejected').map((e) => e.fields?.['command_id']);
     assert.deepEqual(logged, ['cmd-bad', 'cmd-ok']);
-    const diagnostics = service.diagnostics.toArray().map((d) => d.message).join('\n');
+    const diagnostics = service.diagnostics.map((d) => d.message).join('\n');
     assert.match(diagnostics, /service output command cmd-bad \(domain_event_append\)/);
     assert.doesNotMatch(diagnostics, /<malformed>/);
   });
@@ -103,7 +104,7 @@ describe('rejected commands are told to the plugin, counted and logged with thei
     await service.idle();
     assert.deepEqual(service.componentStatus, { x: 1 });
     // The status update takes effect when the result is planned; the send runs from the outbox after the commit.
-    assert.deepEqual(service.commandResults.toArray().map((r) => [r.command_id, r.status]), [['status-1', 'Recorded'], ['send-1', 'Rejected']]);
+    assert.deepEqual(service.commandResults.map((r) => [r.command_id, r.status]), [['status-1', 'Recorded'], ['send-1', 'Rejected']]);
     const rejection = (await handled()).find((h) => h.kind === 'command_rejected');
     assert.equal((rejection?.payload as { command_id: string }).command_id, 'send-1');
   });

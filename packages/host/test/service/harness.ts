@@ -81,13 +81,3 @@ export async function openService(t: TestContext, options: OpenOptions = {}): Pr
   };
 }
 
-/** Waits (bounded) until `fn` is truthy, checking after every turn of the event loop. */
-export async function until<T>(fn: () => T | Promise<T>, what: string, ms = 20_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -5,7 +5,8 @@ import type { JsonValue } from '../../src/manifest/types.js';
 import { newIngressEvent } from '../../src/service/ingress-event.js';
 import { ManualClock } from '../fixtures/clock.js';
 import { Gate } from '../fixtures/gate.js';
-import { openService, until } from './harness.js';
+import { openService } from './harness.js';
+import { until } from '../helpers.js';
 
 const P = 'project:svc';
 const envelope = (id: string, kind: string, payload: JsonValue): JsonValue => ({ correlation_id: `src-${id}`, source_event_id: `src-${id}`, command_id: id, kind, payload, requested_at: '2030-01-01T00:00:00.000Z' });
@@ -105,7 +106,7 @@ describe('durable plugin state', () => {
     await service.emit('events', 'job', 'test', { commands: many });
     await service.idle();
     assert.deepEqual(service.durableState, {});
-    assert.match(service.commandResults.toArray().at(-1)!.message, /bytes of durable state; the limit is 49152/);
+    assert.match(service.commandResults.at(-1)!.message, /bytes of durable state; the limit is 49152/);
     assert.equal(service.discards.commands_rejected, 13);
   });
 });

@@ -7,7 +7,8 @@ import { IllegalTransition, Lifecycle, LIFECYCLE_STATES, TRANSITIONS, type Lifec
 import { ManualClock } from '../fixtures/clock.js';
 import { Gate } from '../fixtures/gate.js';
 import { serviceManifest } from '../fixtures/service.js';
-import { openService, until, type OpenOptions } from './harness.js';
+import { openService, type OpenOptions } from './harness.js';
+import { until } from '../helpers.js';
 
 /** A path of allowed transitions from Ready to `target` (breadth first). */
 function pathTo(target: LifecycleState): LifecycleState[] {

@@ -11,6 +11,7 @@ import { buildJsComponent } from '../fixtures/js.js';
 import { SERVICE_SOURCE, serviceManifest } from '../fixtures/service.js';
 import { pluginWorkspace, watToolManifest } from '../fixtures/workspace.js';
 import { assemble, TOOL_WATS } from '../fixtures/wat.js';
+import { until } from '../helpers.js';
 
 const FAST: Partial<ServicePolicy> = { retryBaseMs: 5, retryMaxMs: 20, restartBaseMs: 5, restartMaxMs: 20, maxAttempts: 3 };
 
@@ -131,7 +132,7 @@ describe('service lifecycle and delivery', () => {
     assert.equal(service.state, 'Disabled');
     assert.equal(service.restarts, 2);
     assert.equal(service.counters.dead_lettered, 0, 'the event stays in the journal');
-    assert.match(service.diagnostics.toArray().map((d) => d.message).join('\n'), /circuit open/, service.lastError ?? '');
+    assert.match(service.diagnostics.map((d) => d.message).join('\n'), /circuit open/, service.lastError ?? '');
     const refused = await service.emit('events', 'job', 'test', {});
     assert.deepEqual(refused.ok, false);
     await assert.rejects(host.callTool('handled', {}), /plugin service is disabled/);
@@ -151,8 +152,7 @@ describe('service lifecycle and delivery', () => {
     assert.equal(service.counters.dead_lettered, 1);
     assert.notDeepEqual(service.componentStatus, { never: true });
     // the instance was restarted and serves again
-    for (let i = 0; i < 50 && service.state !== 'Running'; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(service.state, 'Running');
+    await until(() => service.state === 'Running', 'the restarted instance running');
   });
 });
 
@@ -217,10 +217,11 @@ describe('output commands', () => {
     await service.idle();
     assert.deepEqual(service.componentStatus, { ready: true });
     assert.deepEqual(events.map((e) => [e.type, e.data]), [['order.created', { id: 7 }]]);
-    assert.deepEqual(service.commandResults.toArray().map((r) => r.status), ['Recorded', 'Recorded', 'Recorded']);
-    for (let i = 0; i < 100 && (await handled(host)).filter((h) => h.kind === 'timer').length < 2; i++) await new Promise((r) => setTimeout(r, 20));
-    const ticks = (await handled(host)).filter((h) => h.kind === 'timer');
-    assert.ok(ticks.length >= 2);
+    assert.deepEqual(service.commandResults.map((r) => r.status), ['Recorded', 'Recorded', 'Recorded']);
+    const ticks = await until(async () => {
+      const fired = (await handled(host)).filter((h) => h.kind === 'timer');
+      return fired.length >= 2 && fired;
+    }, 'two timer ticks');
     assert.deepEqual(ticks[0]!.payload?.['data'], { n: 1 });
     assert.equal(service.timers.length, 1);
     await service.emit('events', 'job', 'test', { commands: [{ kind: 'timer_cancel', payload: { timer_id: 'beat' } }] });
@@ -249,8 +250,8 @@ describe('output commands', () => {
     await service.idle();
     assert.notDeepEqual(service.componentStatus, { x: 1 }, 'no status update ran');
     assert.deepEqual(events, []);
-    assert.ok(service.commandResults.toArray().every((r) => r.status === 'Rejected'));
-    assert.ok(service.commandResults.toArray().every((r) => r.message.length <= 513));
+    assert.ok(service.commandResults.every((r) => r.status === 'Rejected'));
+    assert.ok(service.commandResults.every((r) => r.message.length <= 513));
   });
 
   it('dispatches a granted host request and delivers the response as an event; refuses an ungranted one before any I/O', async (t) => {
@@ -278,7 +279,7 @@ describe('output commands', () => {
     await service.emit('events', 'job', 'test', { commands: [{ kind: 'host_request_dispatch', payload: { method: 'GET', url: `http://127.0.0.1:${port}/admin` } }] });
     await service.idle();
     assert.equal(hits, 1, 'no I/O for an ungranted target');
-    assert.match(service.commandResults.toArray().at(-1)!.message, /host_request_dispatch target denied/);
+    assert.match(service.commandResults.at(-1)!.message, /host_request_dispatch target denied/);
   });
 });
 
@@ -288,8 +289,7 @@ describe('stop', () => {
     await host.startServices();
     await service.emit('events', 'job', 'test', { work_ms: 150 });
     for (let i = 0; i < 5; i++) await service.emit('events', 'job', 'test', { tag: `late${i}` });
-    for (let i = 0; i < 400 && service.lastEvent === null; i++) await new Promise((r) => setTimeout(r, 5));
-    assert.ok(service.lastEvent, 'the first event is in flight');
+    await until(() => service.lastEvent, 'the first event in flight');
     const report = await service.stop();
     assert.equal(report.state, 'Stopped');
     assert.ok(report.waiting >= 4, JSON.stringify(report));

@@ -4,6 +4,7 @@ import { PluginError } from '../../src/errors.js';
 import { decodeToolOutput } from '../../src/tools/tool-output.js';
 import { assemble, componentWat, TOOL_WATS } from '../fixtures/wat.js';
 import { pluginWorkspace, watToolManifest } from '../fixtures/workspace.js';
+import { pluginRuntimeOf } from '../../src/host.js';
 
 async function rejects(promise: Promise<unknown>, code: string, message?: RegExp): Promise<PluginError> {
   try {
@@ -154,7 +155,7 @@ describe('tool registry: listing', () => {
     await rejects(host.callTool('run', { summary: 'x' }), 'TOOL_NOT_FOUND', /tool `run` is not registered/);
     await rejects(host.callTool('project:wasm.only/run', { summary: 'x' }), 'TOOL_NOT_FOUND');
     // the runtime re-checks the surface itself
-    await rejects(host.runtimes.get('project:wasm.only')!.callTool('run', '{"summary":"x"}'), 'TOOL_DENIED', /tool surface is not enabled/);
+    await rejects(pluginRuntimeOf(host, 'project:wasm.only')!.callTool('run', '{"summary":"x"}'), 'TOOL_DENIED', /tool surface is not enabled/);
   });
 });
 
@@ -181,7 +182,7 @@ describe('tool registry: authority', () => {
     await rejects(host.callTool('secret', {}), 'TOOL_NOT_FOUND');
     await rejects(host.callTool('project:partial/secret', {}), 'TOOL_NOT_FOUND');
     // the runtime refuses it too (authority is re-checked on every call)
-    await rejects(host.runtimes.get('project:partial')!.callTool('secret', '{}'), 'TOOL_DENIED', /granted tool permission for `secret` is missing/);
+    await rejects(pluginRuntimeOf(host, 'project:partial')!.callTool('secret', '{}'), 'TOOL_DENIED', /granted tool permission for `secret` is missing/);
     assert.equal((await host.callTool('run', { summary: 'granted' })).summary, 'granted');
   });
 
@@ -232,7 +233,7 @@ describe('tool registry: authority', () => {
     assert.equal(issues['write_unrequested']?.kind, 'denied');
     assert.match(issues['write_unrequested']?.message ?? '', /requested external_write permission is missing/);
     assert.equal((await host.callTool('write_granted', { summary: 'wrote' })).summary, 'wrote');
-    await rejects(host.runtimes.get('project:ungranted')!.callTool('write_ungranted', '{}'), 'TOOL_DENIED', /external_write/);
+    await rejects(pluginRuntimeOf(host, 'project:ungranted')!.callTool('write_ungranted', '{}'), 'TOOL_DENIED', /external_write/);
   });
 
   it('re-checks authority on every call, not only at registration', async (t) => {

@@ -8,8 +8,9 @@ import { buildPlugin } from '@yoi-plugins/cli/internal/build/build.js';
 import { newPlugin } from '@yoi-plugins/cli/internal/build/templates.js';
 import { buildJsComponent } from '../fixtures/js.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE } from '../fixtures/workspace.js';
-import { cli, tempDir, YOI_MANIFESTS } from '../helpers.js';
-import { loopback, until } from './loopback.js';
+import { cli, tempDir, YOI_MANIFESTS, until } from '../helpers.js';
+import { loopback } from './loopback.js';
+import { manifestToml } from '../fixtures/manifest.js';
 
 /** A relay service: echoes text frames, records events, sends `{{secret:…}}` frames on request. */
 const RELAY_SOURCE = `
@@ -41,41 +42,18 @@ export function status() { return JSON.stringify({ state: 'running', seen: seen.
 export function stop() { return JSON.stringify({ state: 'stopped' }); }
 `;
 
-function relayManifest(extraKinds = ''): string {
-  return `schema_version = 1
-id = "relay"
-name = "relay"
-version = "0.1.0"
-permissions = [
-  { kind = "surface", surface = "tool" }, { kind = "tool", name = "seen" },
-  { kind = "surface", surface = "service" }, { kind = "service", name = "relay" },
-  { kind = "surface", surface = "ingress" }, { kind = "ingress", name = "gateway" },
-  { kind = "host_api", api = "websocket" },
-]
-[runtime]
-kind = "wasm-component"
-component = "plugin.component.wasm"
-world = "yoi:plugin/instance@1.0.0"
-[[tools]]
-name = "seen"
-description = "events seen"
-input_schema = { type = "object" }
-[[services]]
-name = "relay"
-description = "relay"
-[[ingresses]]
-name = "gateway"
-description = "frames"
-event_kinds = ["websocket_open", "websocket_text", "websocket_close", "websocket_error"${extraKinds}]
-sources = ["websocket:{config.url}"]
-[[websocket]]
-scheme = "ws"
-host = "127.0.0.1"
-path_prefixes = ["/socket"]
-`;
+function relayManifest(extraKinds: readonly string[] = []): string {
+  return manifestToml({
+    id: 'relay',
+    tools: [{ name: 'seen', description: 'events seen' }],
+    services: ['relay'],
+    ingresses: [{ name: 'gateway', description: 'frames', eventKinds: ['websocket_open', 'websocket_text', 'websocket_close', 'websocket_error', ...extraKinds], sources: ['websocket:{config.url}'] }],
+    hostApis: ['websocket'],
+    websocket: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: ['/socket'] }],
+  });
 }
 
-async function relayHost(t: TestContext, port: number, options: { policy?: object; grant?: object; secrets?: Record<string, string>; queue?: number; extraKinds?: string } = {}) {
+async function relayHost(t: TestContext, port: number, options: { policy?: object; grant?: object; secrets?: Record<string, string>; queue?: number; extraKinds?: readonly string[] } = {}) {
   const manifest = relayManifest(options.extraKinds);
   const component = await buildJsComponent(RELAY_SOURCE, manifest);
   const grantWebsocket = options.grant ?? { scheme: 'ws', host: '127.0.0.1', path_prefixes: ['/socket'], headers: [{ name: 'Authorization', secret: 'bot_token', prefix: 'Bot ' }], frame_secrets: ['bot_token'] };
@@ -113,13 +91,11 @@ async function relayHost(t: TestContext, port: number, options: { policy?: objec
 
 /** The texts of the websocket_text events the relay saw, once there are at least `n` (bounded wait). */
 async function seenTexts(host: PluginHost, n: number): Promise<string[]> {
-  let texts: string[] = [];
-  for (let i = 0; i < 400 && texts.length < n; i++) {
+  return until(async () => {
     const all = JSON.parse((await host.callTool('seen', {})).content!) as { kind: string; payload: { text?: string } }[];
-    texts = all.filter((e) => e.kind === 'websocket_text').map((e) => e.payload.text!);
-    if (texts.length < n) await new Promise((r) => setTimeout(r, 50));
-  }
-  return texts;
+    const texts = all.filter((e) => e.kind === 'websocket_text').map((e) => e.payload.text!);
+    return texts.length >= n && texts;
+  }, `${n} websocket_text events`);
 }
 
 describe('host-owned WebSocket driver', () => {
@@ -153,8 +129,8 @@ describe('host-owned WebSocket driver', () => {
     const { service } = await relayHost(t, server.port, { secrets: { bot_token: 'sekret-token-123', other: 'other-secret-456' } });
     await until(() => server.sockets[0], 'a connection');
     server.sockets[0]!.send('leak');
-    await until(() => service.commandResults.toArray().some((r) => r.status === 'Rejected'), 'a rejected send');
-    const result = service.commandResults.toArray().find((r) => r.status === 'Rejected')!;
+    await until(() => service.commandResults.some((r) => r.status === 'Rejected'), 'a rejected send');
+    const result = service.commandResults.find((r) => r.status === 'Rejected')!;
     assert.match(result.message, /secret `other` is not granted for frames on this connection/);
     assert.ok(!server.received.some((m) => m.includes('other-secret')));
   });
@@ -166,9 +142,11 @@ describe('host-owned WebSocket driver', () => {
     await until(() => server.upgrades.length >= 4, 'four refused attempts');
     server.refuse = false;
     await until(() => connection()['state'] === 'Connected', 'recovery', 15_000);
-    const gaps = server.upgrades.slice(1, 4).map((u, i) => u.at - server.upgrades[i]!.at);
-    // base 50 ms doubling with ±20 % jitter: 50, 100, 200 …; asserted loosely (growth, not timing)
-    assert.ok(gaps[1]! > gaps[0]! * 1.1 && gaps[2]! > gaps[1]! * 1.1, `gaps ${gaps.join(', ')}`);
+    // The delays the driver scheduled (never wall-clock gaps): base 50 ms doubling, capped at
+    // 400 ms, each with ±20 % jitter — 40–60, 80–120, 160–240 ms for the first three.
+    const delays = connection()['reconnect_delays_ms'] as number[];
+    assert.ok(delays.length >= 3, `delays ${delays.join(', ')}`);
+    [[40, 60], [80, 120], [160, 240]].forEach(([min, max], i) => assert.ok(delays[i]! >= min! && delays[i]! <= max!, `delay ${i + 1}: ${delays.join(', ')}`));
     const seen = JSON.parse((await host.callTool('seen', {})).content!) as { kind: string; payload: { reconnect?: boolean; attempt?: number } }[];
     const open = seen.find((e) => e.kind === 'websocket_open')!;
     assert.equal(open.payload.reconnect, true);
@@ -188,8 +166,11 @@ describe('host-owned WebSocket driver', () => {
     const { connection } = await relayHost(t, server.port);
     await until(() => connection()['state'] === 'Failed', 'Failed');
     assert.equal(connection()['last_close_code'], 4004);
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(server.upgrades.length, 1, 'no reconnect after a fatal code');
+    // No sleep to watch for a reconnect: a reconnect is only ever scheduled with a backoff delay,
+    // and Failed was reached without one.
+    assert.deepEqual(connection()['reconnect_delays_ms'], [], 'no reconnect was scheduled after a fatal code');
+    assert.equal(connection()['reconnects'], 0);
+    assert.equal(server.upgrades.length, 1);
   });
 
   it('pauses the socket at the inbox high-water mark while the queue is full: no frame is lost, frames stay in order', async (t) => {
@@ -227,14 +208,11 @@ describe('host-owned WebSocket driver', () => {
     assert.equal(status['inbox_safety_closes'], 1);
     assert.equal(status['drops'], 0);
     assert.match(String(status['last_error']), /inbox safety limit of 4096/);
-    assert.ok(service.diagnostics.toArray().some((d) => d.kind === 'ServiceWebSocketInboxLimit'), 'logged');
-    let close: { kind: string; payload: { code?: number; disposition?: string } } | undefined;
-    for (let i = 0; i < 200 && !close; i++) {
+    assert.ok(service.diagnostics.some((d) => d.kind === 'ServiceWebSocketInboxLimit'), 'logged');
+    const close = await until(async () => {
       const seen = JSON.parse((await host.callTool('seen', {})).content!) as { kind: string; payload: { code?: number; disposition?: string } }[];
-      close = seen.find((e) => e.kind === 'websocket_close');
-      if (!close) await new Promise((r) => setTimeout(r, 20));
-    }
-    assert.ok(close, 'a websocket_close event');
+      return seen.find((e) => e.kind === 'websocket_close');
+    }, 'a websocket_close event');
     assert.deepEqual([close.payload.code, close.payload.disposition], [1006, 'resume'], 'the plugin is told to resume its session');
   });
 
@@ -246,19 +224,14 @@ describe('host-owned WebSocket driver', () => {
     await until(() => connection()['binary_dropped'] === 1, 'a counted binary drop');
 
     const server2 = await loopback(t);
-    const second = await relayHost(t, server2.port, { extraKinds: ', "websocket_binary"' });
+    const second = await relayHost(t, server2.port, { extraKinds: ['websocket_binary'] });
     await until(() => server2.sockets[0], 'a connection');
     server2.sockets[0]!.send(Buffer.from([1, 2, 3]));
-    for (let i = 0; i < 100; i++) {
+    const binary = await until(async () => {
       const seen = JSON.parse((await second.host.callTool('seen', {})).content!) as { kind: string; payload: { data_base64?: string } }[];
-      const binary = seen.find((e) => e.kind === 'websocket_binary');
-      if (binary) {
-        assert.equal(binary.payload.data_base64, 'AQID');
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    assert.fail('no websocket_binary event');
+      return seen.find((e) => e.kind === 'websocket_binary');
+    }, 'a websocket_binary event');
+    assert.equal(binary.payload.data_base64, 'AQID');
   });
 
   it('rejects ungranted targets before dialing; a URL containing a secret value is treated like any other', async (t) => {
@@ -282,7 +255,8 @@ describe('host-owned WebSocket driver', () => {
     await until(() => server.sockets[0], 'a connection');
     server.sockets[0]!.send('close');
     await until(() => connection()['state'] === 'Closed', 'Closed');
-    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(connection()['reconnect_delays_ms'], [], 'no reconnect was scheduled after the close command');
+    assert.equal(connection()['reconnects'], 0);
     assert.equal(server.upgrades.length, 1);
   });
 });
@@ -332,7 +306,7 @@ describe('host-owned WebSocket driver: what is not delivered, and secrets across
     assert.equal(connection()['skipped_undeclared'], 3, 'open, close, open');
     assert.equal(connection()['drops'], 0);
     assert.equal(service.counters.rejected, 0, 'not counted against the plugin');
-    const diagnostics = service.diagnostics.toArray();
+    const diagnostics = service.diagnostics;
     assert.ok(!diagnostics.some((d) => d.kind === 'InvalidEvent'), 'no InvalidEvent');
     assert.ok(diagnostics.some((d) => d.kind === 'ServiceWebSocketEventSkipped' && /websocket_open event not delivered: ingress example_ws does not declare it/.test(d.message)));
   });
@@ -377,16 +351,15 @@ describe('host-owned WebSocket driver: what is not delivered, and secrets across
     const held = connection()['inbox_depth'] as number;
     const read = connection()['frames_in'] as number;
     assert.ok(held >= 1, 'events are held');
-    assert.ok(service.diagnostics.toArray().some((d) => d.kind === 'ServiceWebSocketInboxHeld'));
+    assert.ok(service.diagnostics.some((d) => d.kind === 'ServiceWebSocketInboxHeld'));
     await service.start();
     // First the events the service had accepted (kept in its journal across the stop), then the
     // driver's held frames, then the new connection: every frame read, in order, none twice.
     const before = report.waiting + held;
-    let seen: { kind: string; payload: { text?: string } }[] = [];
-    for (let i = 0; i < 400 && seen.length < before + 1; i++) {
-      seen = JSON.parse((await host.callTool('seen', {})).content!) as typeof seen;
-      if (seen.length < before + 1) await new Promise((r) => setTimeout(r, 25));
-    }
+    const seen = await until(async () => {
+      const all = JSON.parse((await host.callTool('seen', {})).content!) as { kind: string; payload: { text?: string } }[];
+      return all.length >= before + 1 && all;
+    }, 'the kept events, the held frames and the new connection');
     const expected = Array.from({ length: before }, (_, i) => `slow ${read - before + i}`);
     assert.deepEqual(seen.slice(0, before).map((e) => e.payload.text), expected, 'the kept events and the held frames, in order, first');
     assert.equal(seen[before]?.kind, 'websocket_open', 'then the new connection');
@@ -412,7 +385,7 @@ describe('host-owned WebSocket driver: what is not delivered, and secrets across
     assert.ok((status['stale_frames'] as number) > 0, 'the old socket had frames buffered');
     assert.equal(read + (status['stale_frames'] as number) <= N, true);
     assert.equal(status['drops'], status['stale_frames']);
-    assert.ok(service.diagnostics.toArray().some((d) => d.kind === 'ServiceWebSocketStaleFrame'));
+    assert.ok(service.diagnostics.some((d) => d.kind === 'ServiceWebSocketStaleFrame'));
   });
 
   it('opens its connections again when the service starts after a stop', async (t) => {

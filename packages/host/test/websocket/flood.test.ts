@@ -4,42 +4,21 @@ import { describe, it } from 'node:test';
 import { PluginHost } from '../../src/host.js';
 import { assemble, instanceWat } from '../fixtures/wat.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE } from '../fixtures/workspace.js';
-import { loopback, until } from './loopback.js';
+import { loopback } from './loopback.js';
+import { until } from '../helpers.js';
+import { manifestToml } from '../fixtures/manifest.js';
 
 const FRAMES = 30_000;
 
 /** The cheapest real service: a WAT component whose ingress handler accepts every event with no commands. */
-const FLOOD_MANIFEST = `schema_version = 1
-id = "flood"
-name = "flood"
-version = "0.1.0"
-permissions = [
-  { kind = "surface", surface = "tool" }, { kind = "tool", name = "state" },
-  { kind = "surface", surface = "service" }, { kind = "service", name = "sink" },
-  { kind = "surface", surface = "ingress" }, { kind = "ingress", name = "gateway" },
-  { kind = "host_api", api = "websocket" },
-]
-[runtime]
-kind = "wasm-component"
-component = "plugin.component.wasm"
-world = "yoi:plugin/instance@1.0.0"
-[[tools]]
-name = "state"
-description = "state"
-input_schema = { type = "object" }
-[[services]]
-name = "sink"
-description = "accepts every frame"
-[[ingresses]]
-name = "gateway"
-description = "frames"
-event_kinds = ["websocket_text"]
-sources = ["websocket:{config.url}"]
-[[websocket]]
-scheme = "ws"
-host = "127.0.0.1"
-path_prefixes = ["/flood"]
-`;
+const FLOOD_MANIFEST = manifestToml({
+  id: 'flood',
+  tools: ['state'],
+  services: [{ name: 'sink', description: 'accepts every frame' }],
+  ingresses: [{ name: 'gateway', description: 'frames', eventKinds: ['websocket_text'], sources: ['websocket:{config.url}'] }],
+  hostApis: ['websocket'],
+  websocket: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: ['/flood'] }],
+});
 
 describe('host-owned WebSocket under a flood', () => {
   it(`handles all ${FRAMES} frames a server sends as fast as it can: none dropped, the socket paused and resumed by the water marks`, async (t) => {

@@ -42,13 +42,3 @@ export async function loopback(t: TestContext, options: { autoPong?: boolean; on
   return state;
 }
 
-/** Polls `fn` until it returns a truthy value; fails after `ms` (a bound, not a timing assertion). */
-export async function until<T>(fn: () => T | undefined | null | false, what: string, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = fn();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
