@@ -14,6 +14,7 @@ import { newToken, removeControlFile, stateDir, writeControlFile } from './contr
 import type { Logger } from './log.js';
 import { DEFAULT_SERVICE_POLICY } from '../service/policy.js';
 import { DiscardWatch, serviceEventLogger } from './service-log.js';
+import { openServeStorage } from '../cluster/serve-engine.js';
 
 export interface ServeOptions extends PluginHostOptions {
   readonly stores: StoreOptions;
@@ -22,6 +23,10 @@ export interface ServeOptions extends PluginHostOptions {
   readonly log: Logger;
   /** How often increases of the discard counters are logged (default 5 s). */
   readonly discardLogIntervalMs?: number;
+  /** `lmdb` or `nats://HOST:PORT[,…]` (overrides `engine` in `.yoi/serve.toml`; see docs/scale-out.md). */
+  readonly engine?: string;
+  /** This host's id among the hosts of the workspace (overrides `cluster.host_id`). */
+  readonly hostId?: string;
 }
 
 /** Under serve, a running instance's `status` is polled this often unless the policy says otherwise. */
@@ -51,12 +56,10 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   await mkdir(state, { recursive: true, mode: 0o700 });
   const eventLog = join(state, 'events.jsonl');
   const logServiceEvent = serviceEventLogger(log);
-  // The workspace's durable journal, unless the embedder brings its own (then it closes it too).
-  // The native LMDB binding is loaded only here, not by everything that imports serve.
-  const { journalDir, openLmdbJournal } = await import('../journal/lmdb-journal.js');
-  const ownJournal = options.journal ? null : await openLmdbJournal({ dir: journalDir(workspace), limits: { deadLetterCount: options.servicePolicy?.deadLetterCapacity ?? DEFAULT_SERVICE_POLICY.deadLetterCapacity } });
-  const journal = options.journal ?? ownJournal!;
-  log('info', 'journal open', { engine: journal.engine, dir: ownJournal ? journalDir(workspace) : null });
+  // The workspace's durable journal (LMDB, or JetStream shared by several hosts), unless the embedder brings its own (then it closes it too).
+  const storage = await openServeStorage({ workspace, log, deadLetterCount: options.servicePolicy?.deadLetterCapacity ?? DEFAULT_SERVICE_POLICY.deadLetterCapacity, ...(options.journal ? { journal: options.journal } : {}), ...(options.engine !== undefined ? { engine: options.engine } : {}), ...(options.hostId !== undefined ? { hostId: options.hostId } : {}) });
+  const journal = storage.journal;
+  log('info', 'journal open', { engine: journal.engine, [storage.kind === 'jetstream' ? 'servers' : 'dir']: storage.where });
   let host: PluginHost;
   try {
     host = await PluginHost.fromWorkspace(options.stores, {
@@ -70,6 +73,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       journal,
       effects: {
         ...options.effects,
+        ...storage.effects,
         appendDomainEvent: async (event) => {
           // Synced before the command counts as done (it then leaves the outbox).
           const file = await open(eventLog, 'a', 0o600);
@@ -84,13 +88,13 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       },
     });
   } catch (error) {
-    await ownJournal?.close();
+    await storage.close();
     throw error;
   }
   for (const d of host.diagnostics) log('warn', d.message, { plugin: d.identity ?? null, kind: d.kind });
   for (const issue of host.registrationIssues) log('warn', issue.message, { plugin: issue.plugin_ref, tool: issue.tool });
   const discards = new DiscardWatch(() => host.status(), log).every(options.discardLogIntervalMs ?? 5_000);
-  for (const failure of await host.startServices()) log('error', 'service failed to start', { plugin: failure.plugin, error: failure.error });
+  for (const failure of await storage.startServices(host)) log('error', 'service failed to start', { plugin: failure.plugin, error: failure.error });
   for (const [ref, service] of host.services) log('info', 'service state', { plugin: ref, state: service.state });
 
   const metrics = createMetrics(() => host.status(), () => host.journalStatus());
@@ -122,7 +126,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     if (req.method === 'GET' && resource === 'status') {
       const plugins = host.status(ref);
       if (ref && plugins.length === 0) return send(res, 404, { error: { code: 'not_found', message: 'plugin is not enabled in this workspace' } });
-      return send(res, 200, { workspace, journal: host.journalStatus(), plugins });
+      return send(res, 200, { workspace, journal: host.journalStatus(), ...storage.status(), plugins });
     }
     if (req.method === 'POST' && resource === 'tools' && ref === 'call') {
       const body = (await readJson(req)) as { tool?: unknown; plugin?: unknown; input?: JsonValue } | null;
@@ -172,7 +176,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   } catch (error) {
     await host.close();
     discards.stop();
-    await ownJournal?.close();
+    await storage.close();
     throw error;
   }
   const address = server.address() as AddressInfo;
@@ -190,9 +194,10 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       (stopping ??= (async () => {
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections?.();
+        storage.quiesce();
         const reports = await host.close();
         discards.stop();
-        await ownJournal?.close();
+        await storage.close();
         for (const r of reports) log('info', 'service stopped', { plugin: r.plugin, in_flight: r.in_flight, waiting: r.waiting, state: r.state });
         await removeControlFile(workspace, token);
         return reports;

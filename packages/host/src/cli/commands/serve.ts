@@ -8,6 +8,8 @@ import { term } from '../terminal.js';
 
 export interface ServeCliOptions extends CommonOptions {
   readonly port?: string;
+  readonly engine?: string;
+  readonly hostId?: string;
 }
 
 /** Runs until SIGINT/SIGTERM, then stops every service gracefully and reports what was in flight. */
@@ -16,7 +18,7 @@ export async function runServe(io: CliIo, options: ServeCliOptions): Promise<voi
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be an integer between 0 and 65535');
   const stores = storeOptions(io, options);
   const log = jsonLogger(io.stderr);
-  const server = await startServe({ stores, port, log, cacheDir: defaultCacheDir(io.env) });
+  const server = await startServe({ stores, port, log, cacheDir: defaultCacheDir(io.env), ...(options.engine !== undefined ? { engine: options.engine } : {}), ...(options.hostId !== undefined ? { hostId: options.hostId } : {}) });
   io.stdout(
     term`yoi plugin serve: ${server.url} (workspace ${stores.workspace})` + '\n' +
       term`  control token and port: ${server.controlFile} (0600)` + '\n' +

@@ -1,0 +1,88 @@
+/**
+ * Several `yoi plugin serve` processes sharing one workspace over a real nats-server (issue
+ * H): each host gets its own copy of the workspace (as separate machines would), with
+ * `.yoi/serve.toml` naming the engine, the cluster prefix, its host id and a short lease TTL.
+ */
+import { cpSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import type { ClusterStatus } from '../../src/cluster/cluster-node.js';
+import { openJetStreamJournal, type JetStreamJournal } from '../../src/journal/jetstream-journal.js';
+import type { PluginStatus } from '../../src/status/status.js';
+import { ServeChild } from '../fixtures/serve-child.js';
+
+/** Short leases keep the tests fast; a loaded machine may still lose a lease now and then, which the accounting tolerates. */
+export const LEASE_TTL_MS = 2000;
+export const RENEW_MS = 400;
+
+export interface ClusterStatusReply {
+  readonly cluster: ClusterStatus;
+  readonly plugins: PluginStatus[];
+}
+
+export class ServeHost {
+  readonly id: string;
+  readonly workspace: string;
+  readonly child: ServeChild;
+  killedAt: number | null = null;
+
+  constructor(id: string, workspace: string, child: ServeChild) {
+    this.id = id;
+    this.workspace = workspace;
+    this.child = child;
+  }
+
+  get alive(): boolean {
+    return this.child.running && this.killedAt === null;
+  }
+
+  async status(): Promise<ClusterStatusReply> {
+    return this.child.api<ClusterStatusReply>('GET', '/v1/status');
+  }
+}
+
+/** Copies the enabled workspace once per host and writes each host's serve.toml. */
+export function hostWorkspaces(root: string, template: string, natsUrl: string, prefix: string, count: number): { id: string; workspace: string }[] {
+  return Array.from({ length: count }, (_, i) => {
+    const id = `h${i}`;
+    const workspace = join(root, `ws-${id}`);
+    cpSync(template, workspace, { recursive: true });
+    writeFileSync(
+      join(workspace, '.yoi', 'serve.toml'),
+      `engine = "${natsUrl}"\n\n[cluster]\nprefix = "${prefix}"\nhost_id = "${id}"\nlease_ttl_ms = ${LEASE_TTL_MS}\nrenew_ms = ${RENEW_MS}\n`,
+    );
+    return { id, workspace };
+  });
+}
+
+export function spawnHosts(t: TestContext, hosts: readonly { id: string; workspace: string }[], env: NodeJS.ProcessEnv): ServeHost[] {
+  return hosts.map(({ id, workspace }) => new ServeHost(id, workspace, ServeChild.spawn(t, workspace, env)));
+}
+
+/** The host running `plugin` now, as that host itself reports it (lease held and service live), or null. */
+export async function ownerOf(hosts: readonly ServeHost[], plugin: string): Promise<ServeHost | null> {
+  for (const host of hosts) {
+    if (!host.alive) continue;
+    const reply = await host.status().catch(() => null);
+    const mine = reply?.cluster.plugins.find((p) => p.plugin === plugin);
+    const service = reply?.plugins.find((p) => p.plugin === plugin);
+    if (mine?.here && (service?.lifecycle === 'Running' || service?.lifecycle === 'Degraded')) return host;
+  }
+  return null;
+}
+
+/** Polls until `fn` returns a value (a bound, not a timing assertion). */
+export async function poll<T>(fn: () => Promise<T | null | undefined | false>, what: string, ms = 60_000, every = 50): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, every));
+  }
+}
+
+/** The workspace's journal on the server, read by the test (no claims: reads only). */
+export function readClusterJournal(url: string, prefix: string): Promise<JetStreamJournal> {
+  return openJetStreamJournal({ servers: url, prefix });
+}
