@@ -75,8 +75,8 @@ export class ClusterNode {
   readonly #seen = new Map<string, number>();
   #services: ReadonlyMap<string, PlacedService> = new Map();
   #live: PlacementHost[] = [];
-  #timer: NodeJS.Timeout | null = null;
-  #round: Promise<void> | null = null;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #running = new Set<Promise<void>>();
   #acquiring = true;
   #stopped = false;
   #unwatchFenced: () => void;
@@ -118,7 +118,9 @@ export class ClusterNode {
   async start(services: ReadonlyMap<string, PlacedService>): Promise<void> {
     this.#services = services;
     await this.#buckets.heartbeat(this.#entry());
-    this.#schedule();
+    // Renewals run on their own, so a slow membership read never delays them.
+    this.#loop('lease renewal', () => this.#renewAll());
+    this.#loop('placement', () => this.#placeAll());
   }
 
   /** Before the services stop for good: no new leases, no hand-offs; the held ones are still renewed. */
@@ -129,8 +131,8 @@ export class ClusterNode {
   /** Leaves: stops the rounds, releases every lease (the services must be stopped already) and the membership entry. */
   async close(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#round;
+    for (const timer of this.#timers) clearTimeout(timer);
+    await Promise.all(this.#running);
     await Promise.all(this.#work.values());
     for (const [plugin, held] of this.#held) {
       this.#journal.release(plugin);
@@ -156,24 +158,51 @@ export class ClusterNode {
     return { host: this.hostId, pid: process.pid, started_at: this.#startedAt, plugins: [...this.#services.keys()] };
   }
 
-  #schedule(): void {
+  #loop(name: string, work: () => Promise<void>): void {
     if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.#round = this.#runRound()
-        .catch((error: unknown) => this.#log('warn', 'cluster round failed', { error: messageOf(error) }))
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      const run = work()
+        .catch((error: unknown) => this.#log('warn', `cluster ${name} failed`, { error: messageOf(error) }))
         .finally(() => {
-          this.#round = null;
-          this.#schedule();
+          this.#running.delete(run);
+          this.#loop(name, work);
         });
+      this.#running.add(run);
     }, this.settings.renewMs);
-    this.#timer.unref?.();
+    timer.unref?.();
+    this.#timers.add(timer);
   }
 
-  async #runRound(): Promise<void> {
-    this.#counters.rounds += 1;
-    // A lease not renewed in time is given up before anything else (a host paused past its lease).
+  /** Renews every held lease at once; a lease not renewed in time is given up first (a host paused past its lease). */
+  async #renewAll(): Promise<void> {
     for (const [plugin, held] of this.#held) if (performance.now() >= held.validUntil) this.#lose(plugin, 'the lease was not renewed in time');
+    await Promise.all([...this.#held].map(([plugin, held]) => this.#renew(plugin, held)));
+  }
+
+  async #renew(plugin: string, held: Held): Promise<void> {
+    const sent = performance.now();
+    let revision: number | null;
+    try {
+      revision = await this.#buckets.renew(subjectToken(plugin), { host: this.hostId, plugin, acquired_at: held.acquiredAt }, held.revision);
+    } catch (error) {
+      // No answer: the lease stays trusted until its local deadline, then is given up.
+      this.#counters.renew_failures += 1;
+      this.#log('warn', 'lease renewal failed', { plugin, error: messageOf(error) });
+      return;
+    }
+    if (this.#held.get(plugin) !== held) return;
+    if (revision === null) {
+      this.#lose(plugin, 'the lease is no longer this host’s (it expired or another host took it)');
+      return;
+    }
+    held.revision = revision;
+    held.validUntil = sent + this.#buckets.ttlMs * TRUST_SHARE;
+  }
+
+  /** Announces this host, reads the live hosts, hands over what belongs elsewhere and takes what is free and belongs here. */
+  async #placeAll(): Promise<void> {
+    this.#counters.rounds += 1;
     await this.#buckets.heartbeat(this.#entry());
     const live = (await this.#buckets.liveHosts()).map((entry) => ({ id: entry.host, plugins: new Set(entry.plugins) }));
     this.#live = live;
@@ -189,29 +218,12 @@ export class ClusterNode {
   async #place(plugin: string, live: readonly PlacementHost[]): Promise<void> {
     const key = subjectToken(plugin);
     const held = this.#held.get(plugin);
-    const lease: LeaseEntry = { host: this.hostId, plugin, acquired_at: held?.acquiredAt ?? Date.now() };
     if (held) {
-      const sent = performance.now();
-      let revision: number | null;
-      try {
-        revision = await this.#buckets.renew(key, lease, held.revision);
-      } catch (error) {
-        // No answer: the lease stays trusted until its local deadline, then is given up.
-        this.#counters.renew_failures += 1;
-        this.#log('warn', 'lease renewal failed', { plugin, error: messageOf(error) });
-        return;
-      }
-      if (this.#held.get(plugin) !== held) return;
-      if (revision === null) {
-        this.#lose(plugin, 'the lease is no longer this host’s (it expired or another host took it)');
-        return;
-      }
-      held.revision = revision;
-      held.validUntil = sent + this.#buckets.ttlMs * TRUST_SHARE;
       const desired = placeOf(plugin, live);
       if (this.#acquiring && !held.handingOff && desired !== null && desired !== this.hostId && (this.#seen.get(desired) ?? 0) >= STABLE_ROUNDS) this.#handOff(plugin, held, desired);
       return;
     }
+    const lease: LeaseEntry = { host: this.hostId, plugin, acquired_at: Date.now() };
     const current = await this.#buckets.lease(key);
     this.#owners.set(plugin, current);
     if (current || !this.#acquiring || this.#work.has(plugin)) return;

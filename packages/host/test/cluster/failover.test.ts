@@ -24,7 +24,7 @@ import { RestRecorder, type RecordedRequest } from '../fixtures/rest-recorder.js
 import { serveEnv } from '../fixtures/serve-child.js';
 import { tempDir } from '../helpers.js';
 import { loopback } from '../websocket/loopback.js';
-import { hostWorkspaces, ownerOf, poll, readClusterJournal, spawnHosts, type ServeHost } from './harness.js';
+import { hostWorkspaces, ownerOf, poll, readClusterJournal, spawnHosts, warmTranspileCache, type ServeHost } from './harness.js';
 
 const SEEDS = (process.env['YOI_FAILOVER_SEEDS'] ?? '11,22,33').split(',').map(Number);
 const FRAMES_PER_CONNECTION = 150;
@@ -75,6 +75,7 @@ describe('several serve hosts on JetStream: failover with nothing lost (issue H)
 async function failover(t: TestContext, seed: number): Promise<unknown> {
   const plan = seeded(seed);
   const [relayDir, tickerDir] = await Promise.all([buildFixturePlugin('relay'), buildFixturePlugin('ticker')]);
+  await warmTranspileCache([relayDir, tickerDir]);
   const root = tempDir(t, 'yoi-failover-');
   const env = serveEnv(root);
   const frames = await NumberedFrames.start(t, { framesPerConnection: FRAMES_PER_CONNECTION });

@@ -3,13 +3,15 @@
  * H): each host gets its own copy of the workspace (as separate machines would), with
  * `.yoi/serve.toml` naming the engine, the cluster prefix, its host id and a short lease TTL.
  */
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { ClusterStatus } from '../../src/cluster/cluster-node.js';
 import { openJetStreamJournal, type JetStreamJournal } from '../../src/journal/jetstream-journal.js';
 import type { PluginStatus } from '../../src/status/status.js';
 import { ServeChild } from '../fixtures/serve-child.js';
+import { TEST_TRANSPILE_CACHE } from '../fixtures/workspace.js';
+import { transpileCached } from '../../src/sandbox/transpile-cache.js';
 
 /** Short leases keep the tests fast; a loaded machine may still lose a lease now and then, which the accounting tolerates. */
 export const LEASE_TTL_MS = 2000;
@@ -85,4 +87,9 @@ export async function poll<T>(fn: () => Promise<T | null | undefined | false>, w
 /** The workspace's journal on the server, read by the test (no claims: reads only). */
 export function readClusterJournal(url: string, prefix: string): Promise<JetStreamJournal> {
   return openJetStreamJournal({ servers: url, prefix });
+}
+
+/** Transpiles built plugins into the shared cache first, so hosts starting together do not all transpile at once (a cold cache costs seconds each). */
+export async function warmTranspileCache(pluginDirs: readonly string[]): Promise<void> {
+  for (const dir of pluginDirs) await transpileCached(readFileSync(join(dir, 'plugin.component.wasm')), TEST_TRANSPILE_CACHE);
 }
