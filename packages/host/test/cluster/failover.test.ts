@@ -24,7 +24,7 @@ import { RestRecorder, type RecordedRequest } from '../fixtures/rest-recorder.js
 import { serveEnv } from '../fixtures/serve-child.js';
 import { tempDir } from '../helpers.js';
 import { loopback } from '../websocket/loopback.js';
-import { hostWorkspaces, ownerOf, poll, readClusterJournal, spawnHosts, warmTranspileCache, type ServeHost } from './harness.js';
+import { hostWorkspaces, ownerOf, poll, readClusterJournal, spawnHosts, warmTranspileCache, logOwnership, type ServeHost } from './harness.js';
 
 const SEEDS = (process.env['YOI_FAILOVER_SEEDS'] ?? '11,22,33').split(',').map(Number);
 const FRAMES_PER_CONNECTION = 150;
@@ -185,6 +185,8 @@ async function failover(t: TestContext, seed: number): Promise<unknown> {
       if (url && !tickUrls.has(url)) problems.push(`ticker command ${entry.command_id} pending and never executed`);
     }
     if ((await journal.deadLetters(ticker)).length > 0) problems.push('ticker dead letters');
+    // Fencing, read from the log itself: every message was written by the owner in force.
+    for (const plugin of [relay, ticker]) problems.push(...(await logOwnership(nats.url, prefix, plugin)).problems.slice(0, 5));
     const report = { kills, sent: frames.sent, accepted: accepted.length, frame_requests: frameRequests.length, ticks: tickerState.ticks, tick_requests: rest.requests.filter(isTick).length, connections: frames.connections.length };
     assert.ok(problems.length === 0, `seed ${seed} ${JSON.stringify(report)}:\n${problems.join('\n')}`);
     return report;

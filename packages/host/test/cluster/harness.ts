@@ -12,6 +12,9 @@ import type { PluginStatus } from '../../src/status/status.js';
 import { ServeChild } from '../fixtures/serve-child.js';
 import { TEST_TRANSPILE_CACHE } from '../fixtures/workspace.js';
 import { transpileCached } from '../../src/sandbox/transpile-cache.js';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { subjectToken } from '../../src/journal/jetstream-log.js';
 
 /** Short leases keep the tests fast; a loaded machine may still lose a lease now and then, which the accounting tolerates. */
 export const LEASE_TTL_MS = 2000;
@@ -27,6 +30,8 @@ export class ServeHost {
   readonly workspace: string;
   readonly child: ServeChild;
   killedAt: number | null = null;
+  /** SIGSTOPped: its control API does not answer. */
+  paused = false;
 
   constructor(id: string, workspace: string, child: ServeChild) {
     this.id = id;
@@ -35,7 +40,7 @@ export class ServeHost {
   }
 
   get alive(): boolean {
-    return this.child.running && this.killedAt === null;
+    return this.child.running && this.killedAt === null && !this.paused;
   }
 
   async status(): Promise<ClusterStatusReply> {
@@ -92,4 +97,46 @@ export function readClusterJournal(url: string, prefix: string): Promise<JetStre
 /** Transpiles built plugins into the shared cache first, so hosts starting together do not all transpile at once (a cold cache costs seconds each). */
 export async function warmTranspileCache(pluginDirs: readonly string[]): Promise<void> {
   for (const dir of pluginDirs) await transpileCached(readFileSync(join(dir, 'plugin.component.wasm')), TEST_TRANSPILE_CACHE);
+}
+
+/**
+ * Reads a plugin's log message by message and checks fencing from the record itself: each
+ * message names its writer (`Yoi-Writer`), each claim (and snapshot) carries the owner record
+ * `"<host>@<lease revision>"`, and every message must be written by the owner in force. Returns
+ * the problems and the owners in order.
+ */
+export async function logOwnership(url: string, prefix: string, plugin: string): Promise<{ problems: string[]; owners: string[]; messages: number }> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const stream = `${prefix}_journal`;
+    const subject = `${prefix}.journal.${subjectToken(plugin)}`;
+    const info = await jsm.streams.info(stream);
+    const problems: string[] = [];
+    const owners: string[] = [];
+    let owner: string | null = null;
+    let messages = 0;
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const message = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+      if (!message || message.subject !== subject) continue;
+      messages++;
+      const writer = message.header.get('Yoi-Writer');
+      let claimed: string | null = null;
+      try {
+        const tx = JSON.parse(new TextDecoder().decode(message.data)) as { m: [string, string | number, string | null][] };
+        const record = tx.m.find(([kind, key]) => kind === 'meta' && key === 'owner');
+        if (record?.[2]) claimed = (JSON.parse(record[2]) as string).split('@')[0]!;
+      } catch {
+        // a part of a longer transaction: only its writer is checked
+      }
+      if (claimed !== null && claimed !== owner) {
+        owner = claimed;
+        owners.push(`${claimed}@${seq}`);
+      }
+      if (writer !== owner) problems.push(`message ${seq} of ${plugin} written by ${writer ?? '(no writer)'} while ${owner ?? 'nobody'} owned the log`);
+    }
+    return { problems, owners, messages };
+  } finally {
+    await nc.close();
+  }
 }
