@@ -23,7 +23,7 @@ interface Held {
   handingOff: boolean;
 }
 
-export interface ClusterPluginStatus {
+interface ClusterPluginStatus {
   readonly plugin: string;
   /** The host holding the lease as of this host's last round, or null when none does. */
   readonly owner: string | null;
@@ -32,7 +32,7 @@ export interface ClusterPluginStatus {
   readonly here: boolean;
 }
 
-export interface ClusterCounters {
+interface ClusterCounters {
   readonly acquired: number;
   readonly lost: number;
   readonly handed_off: number;

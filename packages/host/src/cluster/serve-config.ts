@@ -7,7 +7,7 @@ import { parse as parseToml } from 'smol-toml';
  * Where `yoi plugin serve` keeps what its services accepted: the embedded LMDB journal (one
  * host, the default), or NATS JetStream shared by several hosts of one workspace.
  */
-export type ServeEngine = { readonly kind: 'lmdb' } | { readonly kind: 'jetstream'; readonly servers: readonly string[] };
+type ServeEngine = { readonly kind: 'lmdb' } | { readonly kind: 'jetstream'; readonly servers: readonly string[] };
 
 /** How the hosts of one workspace share work on JetStream (`[cluster]` in `.yoi/serve.toml`). */
 export interface ClusterSettings {
@@ -36,7 +36,7 @@ export interface ServeConfigOverrides {
   readonly hostId?: string;
 }
 
-export const SERVE_CONFIG_FILE = 'serve.toml';
+const SERVE_CONFIG_FILE = 'serve.toml';
 const LEASE_TTL_MIN_MS = 500;
 const LEASE_TTL_DEFAULT_MS = 10_000;
 
@@ -47,12 +47,12 @@ export class ServeConfigError extends Error {
   }
 }
 
-export function serveConfigPath(workspace: string): string {
+function serveConfigPath(workspace: string): string {
   return join(resolve(workspace), '.yoi', SERVE_CONFIG_FILE);
 }
 
 /** `lmdb`, or one or more `nats://host:port` URLs separated by commas. */
-export function parseEngine(text: string, where: string): ServeEngine {
+function parseEngine(text: string, where: string): ServeEngine {
   const value = text.trim();
   if (value === '' || value === 'lmdb') return { kind: 'lmdb' };
   const servers = value.split(',').map((part) => part.trim());

@@ -6,7 +6,7 @@ import type { ClusterNode, ClusterStatus, PlacedService } from './cluster-node.j
 import { readServeConfig, type ServeConfigOverrides } from './serve-config.js';
 
 /** The services of a host, as serve hands them to the engine. */
-export interface ServiceSet {
+interface ServiceSet {
   readonly services: ReadonlyMap<string, PlacedService>;
   startServices(): Promise<{ plugin: string; error: string }[]>;
 }

@@ -398,8 +398,8 @@ class JetStreamStore extends RecordMap implements RecordStore {
    * on its file storage). Returns the sequence of the first part.
    */
   async #write(plugin: string, tx: LogTransaction, claiming = false): Promise<number> {
-    if (!claiming) this.#checkOwner(plugin);
     const log = this.#log(plugin);
+    if (!claiming) this.#checkOwner(plugin);
     const parts = encodeTransaction(tx, this.#partBytes);
     const id = randomUUID();
     const deadline = Date.now() + this.#writeTimeoutMs;
