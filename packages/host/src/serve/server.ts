@@ -15,6 +15,7 @@ import type { Logger } from './log.js';
 import { DEFAULT_SERVICE_POLICY } from '../service/policy.js';
 import { DiscardWatch, serviceEventLogger } from './service-log.js';
 import { openServeStorage } from '../cluster/serve-engine.js';
+import { clusterMetrics } from '../cluster/metrics.js';
 
 export interface ServeOptions extends PluginHostOptions {
   readonly stores: StoreOptions;
@@ -98,6 +99,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   for (const [ref, service] of host.services) log('info', 'service state', { plugin: ref, state: service.state });
 
   const metrics = createMetrics(() => host.status(), () => host.journalStatus());
+  clusterMetrics(metrics, () => storage.status());
   const token = newToken();
   const server = createServer((req, res) => {
     void handle(req, res).catch((error) => {

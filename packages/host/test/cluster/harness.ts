@@ -46,6 +46,12 @@ export class ServeHost {
   async status(): Promise<ClusterStatusReply> {
     return this.child.api<ClusterStatusReply>('GET', '/v1/status');
   }
+
+  async metrics(): Promise<string> {
+    const info = await this.child.ready();
+    const response = await fetch(`http://${info.host}:${info.port}/metrics`, { headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(15_000) });
+    return response.text();
+  }
 }
 
 /** Copies the enabled workspace once per host and writes each host's serve.toml. */

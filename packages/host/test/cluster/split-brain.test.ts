@@ -107,6 +107,12 @@ async function splitBrain(t: TestContext, seed: number): Promise<unknown> {
   await poll(async () => oldConnection.closed, 'the old owner to close its connection');
   assert.equal(oldConnection.received.length, sentBeforeResume, `the old owner sent ${oldConnection.received.length - sentBeforeResume} frame(s) on its connection after it was resumed`);
   assert.match(victim.child.stderr, /plugin lease lost/);
+  // Each host's /metrics names the host, and says which plugins it owns and what it lost.
+  const [victimMetrics, otherMetrics] = await Promise.all([victim.metrics(), other.metrics()]);
+  const series = (text: string, name: string, labels: readonly string[]) => text.split('\n').find((line) => line.startsWith(`${name}{`) && labels.every((l) => line.includes(l)));
+  assert.match(series(otherMetrics, 'yoi_cluster_plugin_owned', [`host="${other.id}"`, `plugin="${relay}"`]) ?? '', / 1$/);
+  assert.match(series(victimMetrics, 'yoi_cluster_leases_lost_total', [`host="${victim.id}"`]) ?? '', / [1-9][0-9]*$/);
+  assert.ok(series(otherMetrics, 'yoi_journal_commits_total', [`host="${other.id}"`]), 'the journal series carry the host label');
 
   const exits = await Promise.all(hosts.map((h) => h.child.stop()));
   for (const exit of exits) assert.equal(exit.code, 0);
