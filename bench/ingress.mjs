@@ -2,14 +2,18 @@
 // Ingress throughput: events/s through journal + queue + dispatch + output-command validation,
 // for a WAT handler and a JavaScript (QuickJS) handler, against calling the same handler
 // directly in-process; with the journal in memory (no durability) and with the durable LMDB
-// journal (every event appended and its handling committed, synced, group-committed), plus
-// the journal's commit latency. Bounded: a fixed number of events per run.
+// journal (every event appended and its handling committed, synced, group-committed), and with
+// the JetStream journal (a nats-server this bench starts on loopback, stopped by PID; the column
+// is left out when nats-server is not installed), plus each journal's commit latency. Bounded:
+// a fixed number of events per run.
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PluginHost, loadPluginPackage, writeZipArchive, parseManifest } from '../packages/host/dist/src/index.js';
 import { openLmdbJournal } from '../packages/host/dist/src/journal/lmdb-journal.js';
+import { openJetStreamJournal } from '../packages/host/dist/src/journal/jetstream-journal.js';
+import { findNatsServer, startNatsServer } from '../packages/host/dist/test/journal/nats-server.js';
 import { renderEntry } from '../packages/host/dist/src/store/enablement-edit.js';
 import { transpileCached } from '../packages/host/dist/src/sandbox/transpile-cache.js';
 import { inertImports } from '../packages/host/dist/src/sandbox/worker/inert.js';
@@ -50,8 +54,18 @@ async function direct(component) {
   return EVENTS / ((performance.now() - started) / 1000);
 }
 
-async function throughHost(manifest, component, durable) {
-  const journal = durable ? await openLmdbJournal({ dir: join(root, `journal-${Math.random().toString(16).slice(2)}`) }) : undefined;
+const nats = findNatsServer() === null ? null : await startNatsServer();
+process.on('exit', () => void nats?.kill());
+
+async function openJournal(engine) {
+  const name = `journal-${Math.random().toString(16).slice(2)}`;
+  if (engine === 'lmdb') return openLmdbJournal({ dir: join(root, name) });
+  if (engine === 'jetstream') return openJetStreamJournal({ servers: nats.url, prefix: name });
+  return undefined;
+}
+
+async function throughHost(manifest, component, engine) {
+  const journal = await openJournal(engine);
   const h = await host(manifest, component, journal);
   await h.startServices();
   const service = h.services.get('project:svc');
@@ -78,13 +92,22 @@ const jsComponent = await componentizeQuickJs({ jsSource: SERVICE_SOURCE, manife
 const rows = [];
 for (const [label, manifest, component] of [['WAT handler', watManifest, watComponent], ['JS (QuickJS) handler', jsManifest, jsComponent]]) {
   const d = await direct(component);
-  const memory = await throughHost(manifest, component, false);
-  const lmdb = await throughHost(manifest, component, true);
-  rows.push([label, d, memory, lmdb]);
+  const memory = await throughHost(manifest, component, 'memory');
+  const lmdb = await throughHost(manifest, component, 'lmdb');
+  const js = nats ? await throughHost(manifest, component, 'jetstream') : null;
+  rows.push([label, d, memory, lmdb, js]);
 }
+await nats?.stop();
 const n = (v) => Math.round(v).toString();
 console.log(`\ningress throughput — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${EVENTS} events per run (queue 1024)\n`);
 console.log(['handler'.padEnd(24), 'direct ev/s'.padStart(13), 'host, memory journal'.padStart(22), 'host, LMDB journal'.padStart(20), 'LMDB/memory'.padStart(13), 'commit p50 µs'.padStart(15), 'p99 µs'.padStart(9), 'flushes'.padStart(9)].join(''));
 for (const [label, d, memory, lmdb] of rows) {
   console.log([label.padEnd(24), n(d).padStart(13), n(memory.rate).padStart(22), n(lmdb.rate).padStart(20), (lmdb.rate / memory.rate).toFixed(3).padStart(13), n(lmdb.stats.commit_p50_us).padStart(15), n(lmdb.stats.commit_p99_us).padStart(9), String(lmdb.stats.flushes ?? '').padStart(9)].join(''));
 }
+if (nats) {
+  console.log(`\nthe same through a JetStream journal (one local nats-server, file storage)\n`);
+  console.log(['handler'.padEnd(24), 'host, JetStream'.padStart(17), 'JetStream/LMDB'.padStart(16), 'commit p50 µs'.padStart(15), 'p99 µs'.padStart(9), 'flushes'.padStart(9)].join(''));
+  for (const [label, , , lmdb, js] of rows) {
+    console.log([label.padEnd(24), n(js.rate).padStart(17), (js.rate / lmdb.rate).toFixed(3).padStart(16), n(js.stats.commit_p50_us).padStart(15), n(js.stats.commit_p99_us).padStart(9), String(js.stats.flushes ?? '').padStart(9)].join(''));
+  }
+} else console.log('\n(JetStream rows skipped: nats-server is not installed)');
