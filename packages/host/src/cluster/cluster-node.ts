@@ -231,6 +231,11 @@ export class ClusterNode {
     const sent = performance.now();
     const revision = await this.#buckets.acquire(key, lease);
     if (revision === null) return;
+    if (!this.#acquiring || this.#stopped) {
+      // serve began stopping meanwhile: give the lease straight back.
+      await this.#buckets.release(key, revision);
+      return;
+    }
     const mine: Held = { epoch: revision, revision, validUntil: sent + this.#buckets.ttlMs * TRUST_SHARE, acquiredAt: lease.acquired_at, handingOff: false };
     this.#held.set(plugin, mine);
     this.#counters.acquired += 1;
@@ -247,6 +252,10 @@ export class ClusterNode {
         return;
       }
       if (this.#held.get(plugin) !== mine) return;
+      if (!this.#acquiring) {
+        // serve is stopping: the service is not started here; the lease is released on close.
+        return;
+      }
       try {
         await this.#services.get(plugin)?.start();
         this.#log('info', 'service started here (lease owner)', { plugin, epoch: mine.epoch });

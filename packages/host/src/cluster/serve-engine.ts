@@ -24,6 +24,10 @@ export interface ServeStorage {
   startServices(set: ServiceSet): Promise<{ plugin: string; error: string }[]>;
   /** Extra fields of `/v1/status`: the cluster view and the JetStream log counters. */
   status(): { readonly cluster?: ClusterStatus; readonly journal_log?: JetStreamLogStats };
+  /** Reads a plugin's records again when another host owns (and writes) them, before the control API lists them. */
+  refresh(plugin: string): Promise<void>;
+  /** The host that runs the plugin when it is not this one (`"none"` when no host holds its lease), else null. */
+  ownedElsewhere(plugin: string): string | null;
   /** Before the services stop for good (serve is stopping): take no more work. */
   quiesce(): void;
   /** After the services stopped: release leases, close what this opened. */
@@ -55,6 +59,8 @@ export async function openServeStorage(options: ServeStorageOptions): Promise<Se
     effects: {},
     startServices: (set) => set.startServices(),
     status: () => ({}),
+    refresh: async () => undefined,
+    ownedElsewhere: () => null,
     quiesce: () => undefined,
     close,
   });
@@ -89,6 +95,10 @@ export async function openServeStorage(options: ServeStorageOptions): Promise<Se
       return [];
     },
     status: () => ({ cluster: node.status(), journal_log: journal.logStats() }),
+    refresh: async (plugin) => {
+      if (!node.mayAct(plugin)) await journal.refresh(plugin);
+    },
+    ownedElsewhere: (plugin) => (node.mayAct(plugin) ? null : (node.status().plugins.find((p) => p.plugin === plugin)?.owner ?? 'none')),
     quiesce: () => node.quiesce(),
     async close() {
       await node.close();

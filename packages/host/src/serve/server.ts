@@ -144,7 +144,12 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     }
     const service = ref ? host.services.get(ref) : undefined;
     if ((resource === 'dlq' || resource === 'plugins') && !service) return send(res, 404, { error: { code: 'not_found', message: 'no service for that plugin in this host' } });
-    if (resource === 'dlq' && req.method === 'GET' && !action) return send(res, 200, { plugin: ref, dead_letters: await service!.listDeadLetters() });
+    if (resource === 'dlq' && req.method === 'GET' && !action) {
+      await storage.refresh(ref!);
+      return send(res, 200, { plugin: ref, dead_letters: await service!.listDeadLetters() });
+    }
+    const elsewhere = req.method === 'POST' ? storage.ownedElsewhere(ref!) : null;
+    if (elsewhere !== null) return send(res, 409, { plugin: ref, error: { code: 'not_owner', message: `the service runs on host ${elsewhere}, not this one (several hosts share this workspace); use that host's control API` } });
     if (resource === 'dlq' && req.method === 'POST' && (action === 'replay' || action === 'drop')) {
       const body = (await readJson(req)) as { ids?: unknown } | null;
       const ids = Array.isArray(body?.ids) ? (body!.ids as unknown[]).filter((i): i is string => typeof i === 'string') : 'all';
