@@ -11,9 +11,9 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BENCHES = ['tool-call', 'interrupt', 'fresh-instance', 'cold-start', 'ingress', 'websocket', 'journal', 'failover', 'tool-memory'];
+const BENCHES = ['tool-call', 'interrupt', 'fresh-instance', 'cold-start', 'ingress', 'websocket', 'journal', 'failover', 'tool-memory', 'dev-loop'];
 /** Benchmarks that print JSON themselves with --json. */
-const SPEAKS_JSON = new Set(['fresh-instance', 'cold-start', 'websocket', 'journal', 'failover']);
+const SPEAKS_JSON = new Set(['fresh-instance', 'cold-start', 'ingress', 'websocket', 'journal', 'failover', 'dev-loop']);
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');

@@ -16,6 +16,8 @@ import { DEFAULT_SERVICE_POLICY } from '../service/policy.js';
 import { DiscardWatch, serviceEventLogger } from './service-log.js';
 import { openServeStorage } from '../cluster/serve-engine.js';
 import { clusterMetrics } from '../cluster/metrics.js';
+import { Reloader, type ReloaderOptions } from './reload.js';
+import { registerReloadMetrics } from './reload-metrics.js';
 
 export interface ServeOptions extends PluginHostOptions {
   readonly stores: StoreOptions;
@@ -28,6 +30,8 @@ export interface ServeOptions extends PluginHostOptions {
   readonly engine?: string;
   /** This host's id among the hosts of the workspace (overrides `cluster.host_id`). */
   readonly hostId?: string;
+  /** Hot reload of the enablement and stores (serve/reload.ts). */
+  readonly reload?: ReloaderOptions;
 }
 
 /** Under serve, a running instance's `status` is polled this often unless the policy says otherwise. */
@@ -40,6 +44,7 @@ export interface RunningServer {
   readonly url: string;
   readonly token: string;
   readonly controlFile: string;
+  readonly reloader: Reloader;
   stop(): Promise<StopReport[]>;
 }
 
@@ -98,8 +103,10 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   for (const failure of await storage.startServices(host)) log('error', 'service failed to start', { plugin: failure.plugin, error: failure.error });
   for (const [ref, service] of host.services) log('info', 'service state', { plugin: ref, state: service.state });
 
+  const reloader = new Reloader(host, options.stores, log, options.reload);
   const metrics = createMetrics(() => host.status(), () => host.journalStatus());
   clusterMetrics(metrics, () => storage.status());
+  registerReloadMetrics(metrics, () => reloader.status());
   const token = newToken();
   const server = createServer((req, res) => {
     void handle(req, res).catch((error) => {
@@ -128,8 +135,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     if (req.method === 'GET' && resource === 'status') {
       const plugins = host.status(ref);
       if (ref && plugins.length === 0) return send(res, 404, { error: { code: 'not_found', message: 'plugin is not enabled in this workspace' } });
-      return send(res, 200, { workspace, journal: host.journalStatus(), ...storage.status(), plugins });
+      return send(res, 200, { workspace, journal: host.journalStatus(), reload: reloader.status(), ...storage.status(), plugins });
     }
+    if (req.method === 'POST' && resource === 'reload' && !ref) return send(res, 200, await reloader.reload('control API'));
     if (req.method === 'POST' && resource === 'tools' && ref === 'call') {
       const body = (await readJson(req)) as { tool?: unknown; plugin?: unknown; input?: JsonValue } | null;
       if (!body || typeof body.tool !== 'string') return send(res, 400, { error: { code: 'invalid_request', message: 'expected {"tool", "plugin"?, "input"}' } });
@@ -181,6 +189,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       server.listen(options.port ?? 0, bind, () => resolve());
     });
   } catch (error) {
+    await reloader.close();
     await host.close();
     discards.stop();
     await storage.close();
@@ -197,11 +206,13 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     url,
     token,
     controlFile,
+    reloader,
     stop: () =>
       (stopping ??= (async () => {
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections?.();
         storage.quiesce();
+        await reloader.close();
         const reports = await host.close();
         discards.stop();
         await storage.close();
