@@ -103,5 +103,5 @@ export type { JournalCore, JournalCoreOptions } from './journal/journal-core.js'
 export { MemoryJournal } from './journal/memory-journal.js';
 export { LmdbJournal, openLmdbJournal, journalDir } from './journal/lmdb-journal.js';
 export type { LmdbJournalOptions } from './journal/lmdb-journal.js';
-export { JetStreamJournal, openJetStreamJournal, MIN_NATS_SERVER, JOURNAL_CONFLICT, JOURNAL_UNCONFIRMED } from './journal/jetstream-journal.js';
+export { JetStreamJournal, openJetStreamJournal, MIN_NATS_SERVER, JOURNAL_CONFLICT, JOURNAL_FENCED, JOURNAL_UNCONFIRMED } from './journal/jetstream-journal.js';
 export type { JetStreamJournalOptions, JetStreamLogStats } from './journal/jetstream-journal.js';

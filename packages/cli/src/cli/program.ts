@@ -153,6 +153,8 @@ function buildProgram(io: CliIo, invocation: Invocation): Command {
     .description('run the workspace: start services, deliver ingress, serve status, metrics, tool calls and dead-letter operations on loopback')
     .addOption(workspaceOption())
     .option('--port <port>', 'loopback port of the control API (default: a free one; see .yoi/serve.json)')
+    .option('--engine <engine>', 'where accepted work is kept: lmdb (default) or nats://HOST:PORT shared by several serve hosts (docs/scale-out.md)')
+    .option('--host-id <id>', "this host's id among the serve hosts of the workspace (default <hostname>-<pid>)")
     .action(async (options: ServeCliOptions) => (await import('./commands/serve.js')).runServe(io, options));
 
   sub('status')

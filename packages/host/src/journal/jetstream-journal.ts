@@ -18,7 +18,7 @@ import {
   type LogTransaction,
 } from './jetstream-log.js';
 import { RecordMap } from './record-map.js';
-import type { Mutation } from './records.js';
+import { checkPlugin, type Mutation } from './records.js';
 
 /** How {@link openJetStreamJournal} connects and where it keeps the journal. */
 export interface JetStreamJournalOptions extends JournalCoreOptions {
@@ -45,6 +45,14 @@ export interface JetStreamJournalOptions extends JournalCoreOptions {
   readonly requestTimeoutMs?: number;
   /** A plugin's log is rewritten as one snapshot once it has this many messages since the last (default 1000). */
   readonly compactAfterMessages?: number;
+  /**
+   * Several hosts share the journal (`yoi plugin serve --engine nats://…`): a write for a plugin
+   * is made only by the host that claimed it (`claim`), and only while the log's owner record
+   * is still that claim. A host whose plugin another host claimed since gets `YOI_JOURNAL_FENCED`.
+   */
+  readonly requireClaims?: boolean;
+  /** Names this host in a `Yoi-Writer` header of every message it writes (for audits; default none). */
+  readonly writer?: string;
 }
 
 /** What the JetStream engine keeps beyond `JournalStats`. */
@@ -59,6 +67,10 @@ export interface JetStreamLogStats {
   readonly unconfirmed: number;
   /** Messages of unfinished transactions skipped when the logs were read at open (a crash or a refusal mid-transaction). */
   readonly skipped_messages: number;
+  /** Writes refused because another host owns the plugin's log now (or this host never claimed it). */
+  readonly fenced: number;
+  /** Plugins this host holds a claim on. */
+  readonly claims: number;
 }
 
 const JOURNAL_OPEN_FAILED = 'YOI_JOURNAL_OPEN';
@@ -66,6 +78,12 @@ const JOURNAL_OPEN_FAILED = 'YOI_JOURNAL_OPEN';
 export const JOURNAL_CONFLICT = 'YOI_JOURNAL_CONFLICT';
 /** A write the server did not acknowledge in time: it may or may not have been stored. */
 export const JOURNAL_UNCONFIRMED = 'YOI_JOURNAL_UNCONFIRMED';
+/** A write refused because this host does not own the plugin's log (several hosts share the journal). */
+export const JOURNAL_FENCED = 'YOI_JOURNAL_FENCED';
+/** The meta record naming the host (and lease) that owns a plugin's log. */
+const META_OWNER = 'owner';
+const HEADER_WRITER = 'Yoi-Writer';
+const CLAIM_ATTEMPTS = 5;
 
 /** The oldest nats-server the engine runs on: the client's consumer API needs 2.9.4 (tested with 2.9.10, Debian 12's package). */
 export const MIN_NATS_SERVER = '2.9.4';
@@ -177,14 +195,22 @@ class JetStreamStore extends RecordMap implements RecordStore {
   #maintenance: Promise<void> | null = null;
   /** Plugins whose records were read again from the server; their books are reloaded at the next group. */
   readonly #reloaded = new Set<string>();
+  /** Plugin → the owner record this host wrote when it claimed it. */
+  readonly #claims = new Map<string, string>();
+  readonly #requireClaims: boolean;
+  readonly #writer: string | null;
+  readonly #fencedListeners = new Set<(plugin: string) => void>();
+  fenced = 0;
   compactions = 0;
   compactionFailures = 0;
   conflicts = 0;
   unconfirmed = 0;
   skipped = 0;
 
-  constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, options: { stream: string; root: string; writeTimeoutMs: number; requestTimeoutMs: number; compactAfter: number }) {
+  constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, options: { stream: string; root: string; writeTimeoutMs: number; requestTimeoutMs: number; compactAfter: number; requireClaims: boolean; writer: string | null }) {
     super();
+    this.#requireClaims = options.requireClaims;
+    this.#writer = options.writer;
     this.#nc = nc;
     this.#js = js;
     this.#jsm = jsm;
@@ -372,8 +398,9 @@ class JetStreamStore extends RecordMap implements RecordStore {
    * subject's previous sequence. Resolves once the server acknowledged the last part (stored
    * on its file storage). Returns the sequence of the first part.
    */
-  async #write(plugin: string, tx: LogTransaction): Promise<number> {
+  async #write(plugin: string, tx: LogTransaction, claiming = false): Promise<number> {
     const log = this.#log(plugin);
+    if (!claiming) this.#checkOwner(plugin);
     const parts = encodeTransaction(tx, this.#partBytes);
     const id = randomUUID();
     const deadline = Date.now() + this.#writeTimeoutMs;
@@ -383,6 +410,7 @@ class JetStreamStore extends RecordMap implements RecordStore {
       hdrs.set(HEADER_FORMAT, LOG_FORMAT);
       hdrs.set(HEADER_TX, id);
       hdrs.set(HEADER_PART, `${index + 1}/${parts.length}`);
+      if (this.#writer !== null) hdrs.set(HEADER_WRITER, this.#writer);
       let ack: PubAck;
       try {
         ack = await this.#publish(log.subject, data, { headers: hdrs, msgID: `${id}.${index + 1}`, expect: { lastSubjectSequence: log.last } }, deadline);
@@ -427,6 +455,79 @@ class JetStreamStore extends RecordMap implements RecordStore {
         await pause(RETRY_PAUSE_MS);
       }
     }
+  }
+
+  /**
+   * With claims required: refuses a write unless this host claimed the plugin and the log's
+   * owner record (as last read) is still its claim. A write that raced another host's claim
+   * conflicts on the expected sequence, the log is read again, and the next attempt ends here.
+   */
+  #checkOwner(plugin: string): void {
+    if (!this.#requireClaims) return;
+    const claim = this.#claims.get(plugin);
+    if (claim === undefined) {
+      this.fenced += 1;
+      throw new RecordStoreError('this host holds no lease on the plugin, so it may not write its log', JOURNAL_FENCED);
+    }
+    if (this.get('meta', plugin, META_OWNER) === claim) return;
+    this.#claims.delete(plugin);
+    this.fenced += 1;
+    for (const listener of this.#fencedListeners) {
+      try {
+        listener(plugin);
+      } catch {
+        // a listener must not break the write path
+      }
+    }
+    throw new RecordStoreError('another host took the plugin over (its lease moved); this host may no longer write its log', JOURNAL_FENCED);
+  }
+
+  /**
+   * Makes this host the owner of a plugin's log: reads the log again (what the previous owner
+   * wrote), then writes an owner record expecting the log's last sequence. From then on a
+   * write by any earlier owner conflicts, and after reading the log again is fenced.
+   */
+  async claim(plugin: string, owner: string): Promise<void> {
+    if (this.#maintenance) await this.#maintenance;
+    const value = JSON.stringify(owner);
+    const mutations: Mutation[] = [{ kind: 'meta', plugin, key: META_OWNER, value }];
+    for (let attempt = 1; ; attempt++) {
+      await this.#reread(plugin);
+      try {
+        await this.#write(plugin, { reset: false, mutations }, true);
+      } catch (error) {
+        if (error instanceof RecordStoreError && error.code === JOURNAL_CONFLICT && attempt < CLAIM_ATTEMPTS) continue;
+        throw error;
+      }
+      this.apply(mutations);
+      this.#claims.set(plugin, value);
+      this.#reloaded.add(plugin);
+      return;
+    }
+  }
+
+  /** Forgets this host's claim: its next write for the plugin is fenced. */
+  release(plugin: string): void {
+    this.#claims.delete(plugin);
+  }
+
+  owns(plugin: string): boolean {
+    return this.#claims.has(plugin);
+  }
+
+  get claimCount(): number {
+    return this.#claims.size;
+  }
+
+  /** Reads a plugin's log again (what other hosts wrote), for reads on a host that does not own it. */
+  async refresh(plugin: string): Promise<void> {
+    if (this.#maintenance) await this.#maintenance;
+    await this.#reread(plugin);
+  }
+
+  onFenced(listener: (plugin: string) => void): () => void {
+    this.#fencedListeners.add(listener);
+    return () => this.#fencedListeners.delete(listener);
   }
 
   /** Rewrites each plugin's log as one snapshot of its records, then purges what came before. */
@@ -483,7 +584,45 @@ export class JetStreamJournal extends JournalCore {
 
   logStats(): JetStreamLogStats {
     const store = this.#store;
-    return { stream: store.stream, compactions: store.compactions, compaction_failures: store.compactionFailures, conflicts: store.conflicts, unconfirmed: store.unconfirmed, skipped_messages: store.skipped };
+    return {
+      stream: store.stream,
+      compactions: store.compactions,
+      compaction_failures: store.compactionFailures,
+      conflicts: store.conflicts,
+      unconfirmed: store.unconfirmed,
+      skipped_messages: store.skipped,
+      fenced: store.fenced,
+      claims: store.claimCount,
+    };
+  }
+
+  /**
+   * Several hosts (`requireClaims`): makes this host the owner of `plugin`'s log, named by
+   * `owner` (host and lease). Call it after winning the plugin's lease and before starting its
+   * service; any earlier owner's writes are fenced from then on.
+   */
+  claim(plugin: string, owner: string): Promise<void> {
+    return this.#store.claim(checkPlugin(plugin), owner);
+  }
+
+  /** Gives up this host's claim (its lease was lost or handed over): its further writes for the plugin are fenced. */
+  release(plugin: string): void {
+    this.#store.release(plugin);
+  }
+
+  /** Whether this host holds a claim on the plugin's log that no other host is known to have taken over. */
+  owns(plugin: string): boolean {
+    return this.#store.owns(plugin);
+  }
+
+  /** Reads a plugin's log again from the server (another host owns and writes it). */
+  refresh(plugin: string): Promise<void> {
+    return this.#store.refresh(checkPlugin(plugin));
+  }
+
+  /** Called when a write finds that another host took a plugin over (the write is refused with `YOI_JOURNAL_FENCED`). */
+  onFenced(listener: (plugin: string) => void): () => void {
+    return this.#store.onFenced(listener);
   }
 
   static async open(options: JetStreamJournalOptions): Promise<JetStreamJournal> {
@@ -564,7 +703,7 @@ export class JetStreamJournal extends JournalCore {
       if (unsafe) throw fail(`stream ${stream} is not safe for a journal: ${unsafe}`);
       if ((config.duplicate_window ?? 0) < writeTimeoutMs * 1_000_000) throw fail(`stream ${stream} deduplicates for less than writeTimeoutMs (${writeTimeoutMs} ms)`);
 
-      const store = new JetStreamStore(nc, js, jsm, { stream, root, writeTimeoutMs, requestTimeoutMs, compactAfter });
+      const store = new JetStreamStore(nc, js, jsm, { stream, root, writeTimeoutMs, requestTimeoutMs, compactAfter, requireClaims: options.requireClaims ?? false, writer: options.writer ?? null });
       try {
         await store.load();
       } catch (error) {

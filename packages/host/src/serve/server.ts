@@ -14,6 +14,8 @@ import { newToken, removeControlFile, stateDir, writeControlFile } from './contr
 import type { Logger } from './log.js';
 import { DEFAULT_SERVICE_POLICY } from '../service/policy.js';
 import { DiscardWatch, serviceEventLogger } from './service-log.js';
+import { openServeStorage } from '../cluster/serve-engine.js';
+import { clusterMetrics } from '../cluster/metrics.js';
 import { Reloader, type ReloaderOptions } from './reload.js';
 import { registerReloadMetrics } from './reload-metrics.js';
 
@@ -24,6 +26,10 @@ export interface ServeOptions extends PluginHostOptions {
   readonly log: Logger;
   /** How often increases of the discard counters are logged (default 5 s). */
   readonly discardLogIntervalMs?: number;
+  /** `lmdb` or `nats://HOST:PORT[,…]` (overrides `engine` in `.yoi/serve.toml`; see docs/scale-out.md). */
+  readonly engine?: string;
+  /** This host's id among the hosts of the workspace (overrides `cluster.host_id`). */
+  readonly hostId?: string;
   /** Hot reload of the enablement and stores (serve/reload.ts). */
   readonly reload?: ReloaderOptions;
 }
@@ -56,12 +62,10 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   await mkdir(state, { recursive: true, mode: 0o700 });
   const eventLog = join(state, 'events.jsonl');
   const logServiceEvent = serviceEventLogger(log);
-  // The workspace's durable journal, unless the embedder brings its own (then it closes it too).
-  // The native LMDB binding is loaded only here, not by everything that imports serve.
-  const { journalDir, openLmdbJournal } = await import('../journal/lmdb-journal.js');
-  const ownJournal = options.journal ? null : await openLmdbJournal({ dir: journalDir(workspace), limits: { deadLetterCount: options.servicePolicy?.deadLetterCapacity ?? DEFAULT_SERVICE_POLICY.deadLetterCapacity } });
-  const journal = options.journal ?? ownJournal!;
-  log('info', 'journal open', { engine: journal.engine, dir: ownJournal ? journalDir(workspace) : null });
+  // The workspace's durable journal (LMDB, or JetStream shared by several hosts), unless the embedder brings its own (then it closes it too).
+  const storage = await openServeStorage({ workspace, log, deadLetterCount: options.servicePolicy?.deadLetterCapacity ?? DEFAULT_SERVICE_POLICY.deadLetterCapacity, ...(options.journal ? { journal: options.journal } : {}), ...(options.engine !== undefined ? { engine: options.engine } : {}), ...(options.hostId !== undefined ? { hostId: options.hostId } : {}) });
+  const journal = storage.journal;
+  log('info', 'journal open', { engine: journal.engine, [storage.kind === 'jetstream' ? 'servers' : 'dir']: storage.where });
   let host: PluginHost;
   try {
     host = await PluginHost.fromWorkspace(options.stores, {
@@ -75,6 +79,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       journal,
       effects: {
         ...options.effects,
+        ...storage.effects,
         appendDomainEvent: async (event) => {
           // Synced before the command counts as done (it then leaves the outbox).
           const file = await open(eventLog, 'a', 0o600);
@@ -89,17 +94,23 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       },
     });
   } catch (error) {
-    await ownJournal?.close();
+    await storage.close();
     throw error;
   }
   for (const d of host.diagnostics) log('warn', d.message, { plugin: d.identity ?? null, kind: d.kind });
   for (const issue of host.registrationIssues) log('warn', issue.message, { plugin: issue.plugin_ref, tool: issue.tool });
   const discards = new DiscardWatch(() => host.status(), log).every(options.discardLogIntervalMs ?? 5_000);
-  for (const failure of await host.startServices()) log('error', 'service failed to start', { plugin: failure.plugin, error: failure.error });
+  for (const failure of await storage.startServices(host)) log('error', 'service failed to start', { plugin: failure.plugin, error: failure.error });
   for (const [ref, service] of host.services) log('info', 'service state', { plugin: ref, state: service.state });
 
-  const reloader = new Reloader(host, options.stores, log, options.reload);
+  // Hot reload reconciles this host's plugins by itself; with several hosts the leases decide
+  // where a service runs, so a reload could start one this host does not own. Until reload goes
+  // through the leases, a cluster host does not reload (restart the hosts one by one instead).
+  const clustered = storage.kind === 'jetstream';
+  if (clustered) log('info', 'hot reload is off: several hosts share this workspace (restart hosts one by one to apply changes)', {});
+  const reloader = new Reloader(host, options.stores, log, clustered ? { ...options.reload, watch: false } : options.reload);
   const metrics = createMetrics(() => host.status(), () => host.journalStatus());
+  clusterMetrics(metrics, () => storage.status());
   registerReloadMetrics(metrics, () => reloader.status());
   const token = newToken();
   const server = createServer((req, res) => {
@@ -129,9 +140,12 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     if (req.method === 'GET' && resource === 'status') {
       const plugins = host.status(ref);
       if (ref && plugins.length === 0) return send(res, 404, { error: { code: 'not_found', message: 'plugin is not enabled in this workspace' } });
-      return send(res, 200, { workspace, journal: host.journalStatus(), reload: reloader.status(), plugins });
+      return send(res, 200, { workspace, journal: host.journalStatus(), reload: reloader.status(), ...storage.status(), plugins });
     }
-    if (req.method === 'POST' && resource === 'reload' && !ref) return send(res, 200, await reloader.reload('control API'));
+    if (req.method === 'POST' && resource === 'reload' && !ref) {
+      if (clustered) return send(res, 409, { error: { code: 'reload_unavailable', message: 'hot reload is off when several hosts share the workspace (--engine nats://…); restart the hosts one by one' } });
+      return send(res, 200, await reloader.reload('control API'));
+    }
     if (req.method === 'POST' && resource === 'tools' && ref === 'call') {
       const body = (await readJson(req)) as { tool?: unknown; plugin?: unknown; input?: JsonValue } | null;
       if (!body || typeof body.tool !== 'string') return send(res, 400, { error: { code: 'invalid_request', message: 'expected {"tool", "plugin"?, "input"}' } });
@@ -146,7 +160,12 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     }
     const service = ref ? host.services.get(ref) : undefined;
     if ((resource === 'dlq' || resource === 'plugins') && !service) return send(res, 404, { error: { code: 'not_found', message: 'no service for that plugin in this host' } });
-    if (resource === 'dlq' && req.method === 'GET' && !action) return send(res, 200, { plugin: ref, dead_letters: await service!.listDeadLetters() });
+    if (resource === 'dlq' && req.method === 'GET' && !action) {
+      await storage.refresh(ref!);
+      return send(res, 200, { plugin: ref, dead_letters: await service!.listDeadLetters() });
+    }
+    const elsewhere = req.method === 'POST' ? storage.ownedElsewhere(ref!) : null;
+    if (elsewhere !== null) return send(res, 409, { plugin: ref, error: { code: 'not_owner', message: `the service runs on host ${elsewhere}, not this one (several hosts share this workspace); use that host's control API` } });
     if (resource === 'dlq' && req.method === 'POST' && (action === 'replay' || action === 'drop')) {
       const body = (await readJson(req)) as { ids?: unknown } | null;
       const ids = Array.isArray(body?.ids) ? (body!.ids as unknown[]).filter((i): i is string => typeof i === 'string') : 'all';
@@ -181,7 +200,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     await reloader.close();
     await host.close();
     discards.stop();
-    await ownJournal?.close();
+    await storage.close();
     throw error;
   }
   const address = server.address() as AddressInfo;
@@ -200,10 +219,11 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       (stopping ??= (async () => {
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections?.();
+        storage.quiesce();
         await reloader.close();
         const reports = await host.close();
         discards.stop();
-        await ownJournal?.close();
+        await storage.close();
         for (const r of reports) log('info', 'service stopped', { plugin: r.plugin, in_flight: r.in_flight, waiting: r.waiting, state: r.state });
         await removeControlFile(workspace, token);
         return reports;

@@ -153,7 +153,8 @@ export class JournalWriter {
     let writeError: JournalWriteError | null = null;
     results.forEach((result, i) => {
       const op = group[i]!;
-      if (result.status === 'rejected' && result.reason instanceof JournalWriteError && result.reason.code !== 'YOI_JOURNAL_CLOSED') {
+      // A closed journal, or a plugin another host owns now (fenced), will not take the write however often it is retried.
+      if (result.status === 'rejected' && result.reason instanceof JournalWriteError && result.reason.code !== 'YOI_JOURNAL_CLOSED' && result.reason.code !== 'YOI_JOURNAL_FENCED') {
         writeError = result.reason;
         if (this.#givingUp.has(op.plugin)) op.reject(new WriteAbandoned(op.plugin));
         else held.push(op);

@@ -50,6 +50,12 @@ const OUTBOX_AHEAD = 64;
 export interface ServiceEffects {
   appendDomainEvent?(event: DomainEvent): void | Promise<void>;
   websocket?: WebSocketCommands;
+  /**
+   * Several hosts (`serve --engine nats://…`): whether this host still owns the plugin (its
+   * lease is valid). Checked right before each outbox command runs; a command this host may no
+   * longer run stays in the outbox for the new owner.
+   */
+  mayAct?(plugin: string): boolean;
 }
 
 /** One diagnostic of a service (bounded list in status). */
@@ -847,6 +853,10 @@ export class PluginService {
 
   /** Runs one committed command; unless it settles later, marks it done (with its rejection, if any, in the same write). */
   async #runFromOutbox(command: ValidatedCommand, event: IngressEvent, ingress: string): Promise<void> {
+    if (this.#effects.mayAct && !this.#effects.mayAct(this.identity)) {
+      this.#diagnose('NotOwner', `output command ${command.command_id} not run: this host no longer owns the plugin (it stays in the outbox for the owner)`, true);
+      return;
+    }
     const result = await runCommand(command, this.#executionContext(event, { state: {}, timerSet: [], timerDelete: [] }));
     this.#recordResult(result, ingress, event);
     if (!EXECUTORS[command.kind].settlesLater || result.status !== 'Recorded') void this.#markDone(command.command_id);

@@ -5,7 +5,7 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { JournalWriteError, type Journal, type JournalLimits } from '../../src/journal/journal.js';
-import { JOURNAL_CONFLICT, JOURNAL_UNCONFIRMED, MIN_NATS_SERVER, openJetStreamJournal, type JetStreamJournal, type JetStreamJournalOptions } from '../../src/journal/jetstream-journal.js';
+import { JOURNAL_CONFLICT, JOURNAL_FENCED, JOURNAL_UNCONFIRMED, MIN_NATS_SERVER, openJetStreamJournal, type JetStreamJournal, type JetStreamJournalOptions } from '../../src/journal/jetstream-journal.js';
 import { subjectToken } from '../../src/journal/jetstream-log.js';
 import { journalConformance, newEvent, snapshot } from './conformance.js';
 import { findNatsServer, natsSkipReason, startNatsServer, type NatsServer } from './nats-server.js';
@@ -153,6 +153,47 @@ if (skip) {
       await assert.rejects(first.commit('p', { ack: [1] }), writeError(JOURNAL_CONFLICT, /changed on the server/));
       await first.commit('p', { ack: [1] });
       assert.deepEqual((await first.unacked('p')).map((e) => e.seq), [2]);
+    });
+
+    it('with claims required (several hosts): only the host whose claim is the log\'s owner record writes; a later claim fences the earlier owner for good', async (t) => {
+      const a = await openFresh({ requireClaims: true, writer: 'host-a' });
+      const options = optionsOf.get(a)!;
+      const b = await openJetStreamJournal({ ...options, writer: 'host-b' });
+      t.after(async () => {
+        await a.close();
+        await b.close();
+      });
+      const fenced: string[] = [];
+      a.onFenced((plugin) => fenced.push(plugin));
+      // No claim, no write.
+      await assert.rejects(a.append('p', [newEvent(1)]), writeError(JOURNAL_FENCED, /holds no lease/));
+      await a.claim('p', 'host-a@1');
+      assert.equal(a.owns('p'), true);
+      const [first] = await a.append('p', [newEvent(1)]);
+      await a.commit('p', { state: { k: 1 } });
+      // Another host claims: it reads what A wrote, and writes on.
+      await b.claim('p', 'host-b@7');
+      assert.deepEqual(await b.state('p'), { k: 1 });
+      assert.deepEqual((await b.unacked('p')).map((e) => e.seq), [first!.seq]);
+      await b.commit('p', { ack: [first!.seq], state: { k: 2 } });
+      // A's next write conflicts with B's claim, reads the log again and is fenced, and stays fenced.
+      await assert.rejects(a.commit('p', { state: { k: 3 } }), (error: unknown) => error instanceof JournalWriteError && (error.code === 'YOI_JOURNAL_CONFLICT' || error.code === 'YOI_JOURNAL_FENCED'));
+      await assert.rejects(a.commit('p', { state: { k: 3 } }), writeError(JOURNAL_FENCED, /another host took the plugin over/));
+      await assert.rejects(a.append('p', [newEvent(2)]), writeError(JOURNAL_FENCED, /holds no lease/));
+      assert.deepEqual(fenced, ['p']);
+      assert.equal(a.owns('p'), false);
+      assert.equal(a.logStats().fenced >= 2, true);
+      // Nothing of A's refused writes is in the log; B goes on.
+      await b.refresh('p');
+      assert.deepEqual(await b.state('p'), { k: 2 });
+      await b.commit('p', { state: { k: 4 } });
+      await a.refresh('p');
+      assert.deepEqual(await a.state('p'), { k: 4 });
+      // A claims again (a new lease): it owns the log again and B is fenced.
+      await a.claim('p', 'host-a@9');
+      await a.commit('p', { state: { k: 5 } });
+      await assert.rejects(b.commit('p', { state: { k: 6 } }));
+      await assert.rejects(b.commit('p', { state: { k: 6 } }), writeError(JOURNAL_FENCED, /./));
     });
 
     it('refuses writes to a full stream with a JournalWriteError, stores nothing of them, and goes on once it has room', async (t) => {

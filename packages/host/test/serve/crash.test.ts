@@ -27,11 +27,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { journalDir, openLmdbJournal } from '../../src/journal/lmdb-journal.js';
-import type { JsonValue } from '../../src/manifest/types.js';
 import { seeded } from '../journal/child-protocol.js';
-import { NumberedFrames, type FrameConnection } from '../fixtures/numbered-frames.js';
+import { Accounting, durableProblems, frameOfUrl, journalSnapshot, repliedFrames, requestsByFrame, restProblems, type Durable, type JournalSnapshot } from '../fixtures/frame-accounting.js';
+import { NumberedFrames } from '../fixtures/numbered-frames.js';
 import { buildFixturePlugin, enableFixturePlugin } from '../fixtures/pdk-plugin.js';
-import { RestRecorder, type RecordedRequest } from '../fixtures/rest-recorder.js';
+import { RestRecorder } from '../fixtures/rest-recorder.js';
 import { ServeChild, serveEnv } from '../fixtures/serve-child.js';
 import type { PluginStatus } from '../../src/status/status.js';
 import { tempDir } from '../helpers.js';
@@ -44,13 +44,6 @@ const JOURNAL_INTEGRATED = true;
  */
 const DURABLE_STATE = true;
 const DURABLE_KEY = 'durable';
-
-interface Durable {
-  readonly frames: number;
-  readonly sum: number;
-  /** Character n is `1` once the reply to frame n was handled. */
-  readonly replied: string;
-}
 
 const SEEDS = (process.env['YOI_CRASH_SEEDS'] ?? '101,202,303,404,505').split(',').map(Number);
 const FRAMES_PER_CONNECTION = 120;
@@ -67,135 +60,14 @@ const REQUEST_CAP = 32;
 // frames lost, no Idempotency-Key), but it would cost the suite about a minute.
 const untilIntegrated = JOURNAL_INTEGRATED ? {} : { skip: 'needs the journal integration (issue F)' };
 
-interface JournalSnapshot {
-  /** Frame numbers of unacknowledged `websocket_text` events. */
-  readonly unackedFrames: readonly number[];
-  /** Frame numbers of pending `host_request_dispatch` commands, with their command ids. */
-  readonly pendingRequests: readonly { readonly n: number; readonly commandId: string }[];
-  readonly deadLetters: number;
-  readonly durable: Durable | null;
-}
-
-function frameOfUrl(url: string): number {
-  return Number(new URL(url, 'http://x').pathname.split('/').pop());
-}
-
-/** The output command envelope an outbox entry keeps (on its own, or as `envelope` beside the ingress it came from). */
-function commandEnvelope(command: JsonValue): { kind?: string; payload?: JsonValue } {
-  const entry = command as { envelope?: JsonValue; kind?: string };
-  return (entry.kind === undefined && entry.envelope !== undefined ? entry.envelope : entry) as { kind?: string; payload?: JsonValue };
-}
-
 /** Reads the journal of a workspace whose serve is not running (a killed writer's lock is stale). */
 async function readJournal(workspace: string, plugin: string): Promise<JournalSnapshot> {
   const journal = await openLmdbJournal({ dir: journalDir(workspace) });
   try {
-    const unackedFrames = (await journal.unacked(plugin)).filter((e) => e.event.kind === 'websocket_text').map((e) => (JSON.parse((e.event.payload as { text: string }).text) as { n: number }).n);
-    const pendingRequests = (await journal.outbox(plugin))
-      .map((o) => ({ envelope: commandEnvelope(o.command), commandId: o.command_id }))
-      .filter(({ envelope }) => envelope.kind === 'host_request_dispatch')
-      .map(({ envelope, commandId }) => ({ n: frameOfUrl((envelope.payload as { url: string }).url), commandId }));
-    const state = await journal.state(plugin);
-    const durable = (state[DURABLE_KEY] ?? null) as Durable | null;
-    return { unackedFrames, pendingRequests, deadLetters: (await journal.deadLetters(plugin)).length, durable };
+    return await journalSnapshot(journal, plugin, DURABLE_KEY);
   } finally {
     await journal.close();
   }
-}
-
-/** Everything known about which frames the host accepted, and the accepted set it implies. */
-class Accounting {
-  readonly #evidence = new Map<number, number>(); // connection index → highest frame with evidence
-  readonly #frames: NumberedFrames;
-
-  constructor(frames: NumberedFrames) {
-    this.#frames = frames;
-  }
-
-  note(n: number): void {
-    const connection = this.#frames.connectionOf(n);
-    assert.ok(connection, `frame ${n} was never sent`);
-    this.#evidence.set(connection.index, Math.max(this.#evidence.get(connection.index) ?? 0, n));
-  }
-
-  /** All of a connection's frames count as accepted (the run was not killed). */
-  all(connection: FrameConnection): void {
-    this.note(connection.last);
-  }
-
-  accepted(): number[] {
-    const out: number[] = [];
-    for (const connection of this.#frames.connections) {
-      const highest = this.#evidence.get(connection.index);
-      if (highest !== undefined) for (let n = connection.first; n <= highest; n++) out.push(n);
-    }
-    return out;
-  }
-}
-
-function requestsByFrame(requests: readonly RecordedRequest[]): Map<number, RecordedRequest[]> {
-  const byFrame = new Map<number, RecordedRequest[]>();
-  for (const request of requests) {
-    const n = frameOfUrl(request.path);
-    byFrame.set(n, [...(byFrame.get(n) ?? []), request]);
-  }
-  return byFrame;
-}
-
-/** Problems with the REST log against the accepted set (one line per kind, a few examples each); empty when the accounting holds. */
-function restProblems(frames: NumberedFrames, accepted: readonly number[], requests: readonly RecordedRequest[]): string[] {
-  const byFrame = requestsByFrame(requests);
-  const kinds = new Map<string, string[]>();
-  const problem = (kind: string, example: string) => kinds.set(kind, [...(kinds.get(kind) ?? []), example]);
-  for (const n of accepted) {
-    if (byFrame.has(n)) continue;
-    const connection = frames.connectionOf(n)!;
-    problem(`accepted frames never reached the REST server (sent on connection ${connection.index}, run ${connection.run})`, String(n));
-  }
-  for (const [n, list] of byFrame) {
-    if (!frames.connectionOf(n)) problem('requests for frames never sent', String(n));
-    const bodies = list.map((r) => JSON.parse(r.body) as { n: number; event: string });
-    const events = new Set(bodies.map((b) => b.event));
-    if (events.size > 1) problem('frames accepted as several different events', `${n}: ${[...events].join(' / ')}`);
-    const keys = new Set(list.map((r) => r.idempotencyKey));
-    const expected = `${bodies[0]!.event}:0`;
-    if (keys.size > 1 || !keys.has(expected)) problem('requests whose Idempotency-Key is not the command id', `${n}: ${[...keys].map((k) => k ?? '(none)').join(' / ')} (expected ${expected})`);
-    if (bodies.some((b) => b.n !== n)) problem('bodies naming another frame', String(n));
-  }
-  return [...kinds].map(([kind, examples]) => `${examples.length} ${kind}: ${examples.slice(0, 6).join(', ')}${examples.length > 6 ? ', …' : ''}`);
-}
-
-function repliedFrames(durable: Durable | null): number[] {
-  return [...(durable?.replied ?? '')].flatMap((bit, n) => (bit === '1' ? [n] : []));
-}
-
-/**
- * The durable state against the accepted frames. At any instant an accepted frame is either
- * acknowledged (counted in the state's frames and sum, exactly once) or still in the journal;
- * a frame's reply is marked only for an accepted frame; at the end every accepted frame's reply
- * was handled, the ones cut off by a kill through a rerun from the outbox.
- */
-function durableProblems(snapshot: JournalSnapshot, accepted: readonly number[], when: string, final = false): string[] {
-  if (!DURABLE_STATE) return [];
-  const problems: string[] = [];
-  const unacked = new Set(snapshot.unackedFrames);
-  if (unacked.size !== snapshot.unackedFrames.length) problems.push(`${when}: a frame is in the journal twice as unacknowledged events`);
-  const counted = accepted.filter((n) => !unacked.has(n));
-  const expected = { frames: counted.length, sum: counted.reduce((a, b) => a + b, 0) };
-  const actual = snapshot.durable ?? { frames: 0, sum: 0, replied: '' };
-  if (actual.frames !== expected.frames || actual.sum !== expected.sum) {
-    problems.push(`${when}: durable frames ${actual.frames} / sum ${actual.sum}, expected ${expected.frames} / ${expected.sum} (accepted ${accepted.length}, unacknowledged ${unacked.size})`);
-  }
-  const acceptedSet = new Set(accepted);
-  const replied = repliedFrames(snapshot.durable);
-  const strays = replied.filter((n) => !acceptedSet.has(n));
-  if (strays.length > 0) problems.push(`${when}: replies recorded for frames not accepted: ${strays.slice(0, 10).join(', ')}`);
-  if (final) {
-    const repliedSet = new Set(replied);
-    const unanswered = accepted.filter((n) => !repliedSet.has(n));
-    if (unanswered.length > 0) problems.push(`${when}: ${unanswered.length} accepted frames whose reply the plugin never handled: ${unanswered.slice(0, 10).join(', ')}${unanswered.length > 10 ? ', …' : ''}`);
-  }
-  return problems;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { startServe } from '@yoi-plugins/host/internal/serve/server.js';
+import { ServeConfigError } from '@yoi-plugins/host/internal/cluster/serve-config.js';
 import { jsonLogger } from '@yoi-plugins/host/internal/serve/log.js';
 import { defaultCacheDir } from '@yoi-plugins/host/internal/sandbox/transpile-cache.js';
 import { UsageError, type CliIo } from '../io.js';
@@ -8,6 +9,8 @@ import { term } from '../terminal.js';
 
 export interface ServeCliOptions extends CommonOptions {
   readonly port?: string;
+  readonly engine?: string;
+  readonly hostId?: string;
 }
 
 /** Runs until SIGINT/SIGTERM, then stops every service gracefully and reports what was in flight. */
@@ -16,7 +19,10 @@ export async function runServe(io: CliIo, options: ServeCliOptions): Promise<voi
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be an integer between 0 and 65535');
   const stores = storeOptions(io, options);
   const log = jsonLogger(io.stderr);
-  const server = await startServe({ stores, port, log, cacheDir: defaultCacheDir(io.env) });
+  const server = await startServe({ stores, port, log, cacheDir: defaultCacheDir(io.env), ...(options.engine !== undefined ? { engine: options.engine } : {}), ...(options.hostId !== undefined ? { hostId: options.hostId } : {}) }).catch((error: unknown) => {
+    // A bad --engine or .yoi/serve.toml is a usage error (exit 2).
+    throw error instanceof ServeConfigError ? new UsageError(error.message) : error;
+  });
   io.stdout(
     term`yoi plugin serve: ${server.url} (workspace ${stores.workspace})` + '\n' +
       term`  control token and port: ${server.controlFile} (0600)` + '\n' +

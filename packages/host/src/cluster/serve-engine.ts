@@ -1,0 +1,108 @@
+import type { Journal } from '../journal/journal.js';
+import type { JetStreamLogStats } from '../journal/jetstream-journal.js';
+import type { Logger } from '../serve/log.js';
+import type { ServiceEffects } from '../service/plugin-service.js';
+import type { ClusterNode, ClusterStatus, PlacedService } from './cluster-node.js';
+import { readServeConfig, type ServeConfigOverrides } from './serve-config.js';
+
+/** The services of a host, as serve hands them to the engine. */
+interface ServiceSet {
+  readonly services: ReadonlyMap<string, PlacedService>;
+  startServices(): Promise<{ plugin: string; error: string }[]>;
+}
+
+/** What serve keeps its work in, and who decides which services run here. */
+export interface ServeStorage {
+  readonly journal: Journal;
+  /** `lmdb`, `jetstream` or `embedder` (a journal the embedder passed in). */
+  readonly kind: 'lmdb' | 'jetstream' | 'embedder';
+  /** Where: the LMDB directory or the NATS servers (without credentials). */
+  readonly where: string | null;
+  /** Effects serve adds to its services (`mayAct` when several hosts share the workspace). */
+  readonly effects: Pick<ServiceEffects, 'mayAct'>;
+  /** Starts the services this host runs: all of them, or (several hosts) those whose lease it wins, as it wins them. */
+  startServices(set: ServiceSet): Promise<{ plugin: string; error: string }[]>;
+  /** Extra fields of `/v1/status`: the cluster view and the JetStream log counters. */
+  status(): { readonly cluster?: ClusterStatus; readonly journal_log?: JetStreamLogStats };
+  /** Reads a plugin's records again when another host owns (and writes) them, before the control API lists them. */
+  refresh(plugin: string): Promise<void>;
+  /** The host that runs the plugin when it is not this one (`"none"` when no host holds its lease), else null. */
+  ownedElsewhere(plugin: string): string | null;
+  /** Before the services stop for good (serve is stopping): take no more work. */
+  quiesce(): void;
+  /** After the services stopped: release leases, close what this opened. */
+  close(): Promise<void>;
+}
+
+export interface ServeStorageOptions extends ServeConfigOverrides {
+  readonly workspace: string;
+  /** An embedder's journal: used as it is (one host), never closed here. */
+  readonly journal?: Journal;
+  readonly deadLetterCount: number;
+  readonly log: Logger;
+}
+
+function redact(servers: readonly string[]): string {
+  return servers.map((url) => url.replace(/\/\/[^@/]*@/, '//***@')).join(', ');
+}
+
+/**
+ * Opens serve's storage from `.yoi/serve.toml` and the command line: the embedded LMDB journal
+ * (default), or JetStream shared with the other hosts of the workspace, with leases deciding
+ * which host runs each service. The native LMDB binding and the NATS clients load only when used.
+ */
+export async function openServeStorage(options: ServeStorageOptions): Promise<ServeStorage> {
+  const single = (journal: Journal, kind: ServeStorage['kind'], where: string | null, close: () => Promise<void>): ServeStorage => ({
+    journal,
+    kind,
+    where,
+    effects: {},
+    startServices: (set) => set.startServices(),
+    status: () => ({}),
+    refresh: async () => undefined,
+    ownedElsewhere: () => null,
+    quiesce: () => undefined,
+    close,
+  });
+  if (options.journal) return single(options.journal, 'embedder', null, async () => undefined);
+  const config = await readServeConfig(options.workspace, options);
+  const limits = { deadLetterCount: options.deadLetterCount };
+  if (config.engine.kind === 'lmdb') {
+    const { journalDir, openLmdbJournal } = await import('../journal/lmdb-journal.js');
+    const dir = journalDir(options.workspace);
+    const journal = await openLmdbJournal({ dir, limits });
+    return single(journal, 'lmdb', dir, () => journal.close());
+  }
+  const { servers } = config.engine;
+  const { openJetStreamJournal } = await import('../journal/jetstream-journal.js');
+  const { ClusterNode } = await import('./cluster-node.js');
+  const journal = await openJetStreamJournal({ servers, prefix: config.cluster.prefix, replicas: config.cluster.replicas, requireClaims: true, writer: config.cluster.hostId, limits });
+  let node: ClusterNode;
+  try {
+    node = await ClusterNode.open(config.cluster, servers, journal, options.log);
+  } catch (error) {
+    await journal.close();
+    throw error;
+  }
+  options.log('info', 'cluster joined', { host_id: node.hostId, prefix: config.cluster.prefix, lease_ttl_ms: config.cluster.leaseTtlMs, servers: redact(servers) });
+  return {
+    journal,
+    kind: 'jetstream',
+    where: redact(servers),
+    effects: { mayAct: (plugin) => node.mayAct(plugin) },
+    async startServices(set) {
+      await node.start(set.services);
+      return [];
+    },
+    status: () => ({ cluster: node.status(), journal_log: journal.logStats() }),
+    refresh: async (plugin) => {
+      if (!node.mayAct(plugin)) await journal.refresh(plugin);
+    },
+    ownedElsewhere: (plugin) => (node.mayAct(plugin) ? null : (node.status().plugins.find((p) => p.plugin === plugin)?.owner ?? 'none')),
+    quiesce: () => node.quiesce(),
+    async close() {
+      await node.close();
+      await journal.close();
+    },
+  };
+}
