@@ -1,8 +1,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { timingSafeEqual } from 'node:crypto';
+import { join, resolve as resolvePath } from 'node:path';
 import { boundText } from '../diagnostics.js';
 import { PluginError } from '../errors.js';
 import { PluginHost, type PluginHostOptions } from '../host.js';
@@ -14,6 +13,10 @@ import { newToken, removeControlFile, stateDir, writeControlFile } from './contr
 import type { Logger } from './log.js';
 import { DEFAULT_SERVICE_POLICY } from '../service/policy.js';
 import { DiscardWatch, serviceEventLogger } from './service-log.js';
+import { bearerMatches, hostIsLoopback } from './bearer.js';
+import { createMcpHttpEndpoint, MCP_PATH, mcpMetrics } from './mcp-http.js';
+import { routeLogs } from './routes-logs.js';
+import { toolCallProblem } from '../tools/call-check.js';
 
 export interface ServeOptions extends PluginHostOptions {
   readonly stores: StoreOptions;
@@ -33,6 +36,11 @@ export interface RunningServer {
   readonly host: PluginHost;
   readonly url: string;
   readonly token: string;
+  /** MCP over Streamable HTTP: `<url>/mcp`, bearer `mcpToken` (tools only; no control API). */
+  readonly mcpUrl: string;
+  readonly mcpToken: string;
+  /** Tells connected MCP clients that the tool list changed. */
+  notifyToolsChanged(): void;
   readonly controlFile: string;
   stop(): Promise<StopReport[]>;
 }
@@ -95,6 +103,11 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
 
   const metrics = createMetrics(() => host.status(), () => host.journalStatus());
   const token = newToken();
+  const mcpToken = newToken();
+  const mcp = createMcpHttpEndpoint(host, [mcpToken, token], log);
+  mcpMetrics(metrics, mcp.status);
+  const startedAt = new Date().toISOString();
+  const shutdown = new AbortController();
   const server = createServer((req, res) => {
     void handle(req, res).catch((error) => {
       log('error', 'control request failed', { error: error instanceof Error ? error.message : String(error) });
@@ -103,13 +116,14 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const presented = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
-    const expected = Buffer.from(token);
-    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === MCP_PATH) return mcp.handle(req, res);
+    // Read-only counters: scrapeable without the per-start token from this machine (docs/security.md).
+    const openMetrics = req.method === 'GET' && url.pathname === '/metrics' && hostIsLoopback(req);
+    if (!openMetrics && !bearerMatches(req, token)) {
       send(res, 401, { error: { code: 'unauthorized', message: 'a bearer token from .yoi/serve.json is required' } });
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://localhost');
     const parts = decodePathSegments(url.pathname);
     if (!parts) return send(res, 400, { error: { code: 'invalid_request', message: 'the request path has a malformed percent-encoding' } });
     if (req.method === 'GET' && url.pathname === '/metrics') {
@@ -118,6 +132,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       return;
     }
     if (parts[0] !== 'v1') return send(res, 404, { error: { code: 'not_found', message: 'unknown path' } });
+    if (req.method === 'GET' && parts.length === 2 && parts[1] === 'serve') return send(res, 200, { workspace, pid: process.pid, started_at: startedAt, mcp: { path: MCP_PATH, ...mcp.status() } });
+    if (await routeLogs(host, req, res, url, parts, shutdown.signal)) return;
     const [, resource, ref, action] = parts;
     if (req.method === 'GET' && resource === 'status') {
       const plugins = host.status(ref);
@@ -127,6 +143,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     if (req.method === 'POST' && resource === 'tools' && ref === 'call') {
       const body = (await readJson(req)) as { tool?: unknown; plugin?: unknown; input?: JsonValue } | null;
       if (!body || typeof body.tool !== 'string') return send(res, 400, { error: { code: 'invalid_request', message: 'expected {"tool", "plugin"?, "input"}' } });
+      const problem = typeof body.plugin === 'string' ? toolCallProblem(host, body.plugin, body.tool) : null;
+      if (problem) return send(res, problem.code === 'not_enabled' ? 404 : 422, { error: problem });
       try {
         const output = typeof body.plugin === 'string' ? await host.tools.callQualified(body.plugin, body.tool, body.input ?? {}) : await host.tools.call(body.tool, body.input ?? {});
         return send(res, 200, { output });
@@ -170,14 +188,15 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       server.listen(options.port ?? 0, bind, () => resolve());
     });
   } catch (error) {
+    await mcp.close();
     await host.close();
     discards.stop();
     await ownJournal?.close();
     throw error;
   }
   const address = server.address() as AddressInfo;
-  const controlFile = await writeControlFile(workspace, { pid: process.pid, host: address.address, port: address.port, token, started_at: new Date().toISOString() });
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const controlFile = await writeControlFile(workspace, { pid: process.pid, host: address.address, port: address.port, token, started_at: startedAt, workspace: resolvePath(workspace), url, mcp_url: url + MCP_PATH, mcp_token: mcpToken });
   log('info', 'serving', { url, control_file: controlFile, plugins: host.runtimes.size, services: host.services.size, tools: host.tools.list().length });
 
   let stopping: Promise<StopReport[]> | null = null;
@@ -185,10 +204,17 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     host,
     url,
     token,
+    mcpUrl: url + MCP_PATH,
+    mcpToken,
+    notifyToolsChanged: () => mcp.notifyToolsChanged(),
     controlFile,
     stop: () =>
       (stopping ??= (async () => {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Long polls and MCP streams would hold the close open: ended here; calls in flight finish.
+        shutdown.abort();
+        await mcp.close();
+        await closed;
         server.closeAllConnections?.();
         const reports = await host.close();
         discards.stop();
