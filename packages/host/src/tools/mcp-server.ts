@@ -63,8 +63,9 @@ export function registrySurface(tools: () => ToolRegistry): McpToolSurface {
   };
 }
 
+// A PluginHost has `listTools` too (ToolInfo, not MCP's shape): told apart by its registry.
 function isSurface(source: McpToolSurface | PluginHost): source is McpToolSurface {
-  return typeof (source as Partial<McpToolSurface>).listTools === 'function';
+  return !('tools' in source);
 }
 
 function hostSurface(host: PluginHost): McpToolSurface {

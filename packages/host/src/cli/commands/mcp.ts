@@ -24,7 +24,7 @@ export async function runMcp(io: CliIo, options: CommonOptions): Promise<void> {
     upstream = await connectMcpUpstream(discovery.serve.mcpUrl, discovery.serve.mcpToken, () => changed.notify());
     surface = upstream.surface;
     io.stderr(term`yoi mcp: via the running serve (pid ${String(discovery.serve.pid)}): ${discovery.serve.mcpUrl}` + '\n');
-    io.stderr(`yoi mcp: serving ${(await surface.listTools()).length} tool(s) on stdio\n`);
+    io.stderr(`yoi mcp: serving ${(await surface.listTools()).length} tool(s) on stdio (via serve)\n`);
   } else {
     if (discovery.stale) io.stderr(term`yoi mcp: ${discovery.stale}` + '\n');
     host = await PluginHost.fromWorkspace(stores, { cacheDir: defaultCacheDir(io.env) });
@@ -33,7 +33,7 @@ export async function runMcp(io: CliIo, options: CommonOptions): Promise<void> {
     await host.tools.verifyLoadable();
     for (const issue of host.registrationIssues) io.stderr(term`yoi mcp: ${issue.message}` + '\n');
     for (const d of host.diagnostics) io.stderr(term`yoi mcp: ${d.identity ?? d.package ?? 'workspace'}: ${d.message}` + '\n');
-    io.stderr(`yoi mcp: in-process; serving ${host.tools.list().length + host.tools.shadowed().length} tool(s) on stdio\n`);
+    io.stderr(`yoi mcp: serving ${host.tools.list().length + host.tools.shadowed().length} tool(s) on stdio (in-process)\n`);
     surface = host;
   }
   const server = createMcpServer(surface);
