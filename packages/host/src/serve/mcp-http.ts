@@ -13,7 +13,7 @@ import { bearerMatches } from './bearer.js';
 export const MCP_PATH = '/mcp';
 
 /** Sessions kept at once; opening one more closes the least recently used (counted and logged). */
-export const MCP_MAX_SESSIONS = 64;
+const MCP_MAX_SESSIONS = 64;
 
 interface Session {
   readonly transport: StreamableHTTPServerTransport;

@@ -3,7 +3,7 @@ import type { PluginHost } from '../host.js';
 import type { GuestLogLine } from '../runtime/guest-log.js';
 
 /** The longest a `wait_ms` long poll is held open. */
-export const LOGS_MAX_WAIT_MS = 30_000;
+const LOGS_MAX_WAIT_MS = 30_000;
 
 /** `GET /v1/plugins/:ref/logs` answers with this. */
 export interface LogsPage {

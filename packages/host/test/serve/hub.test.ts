@@ -17,6 +17,9 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { runCli } from '../../src/cli/program.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { startServe, type RunningServer } from '../../src/serve/server.js';
+import { createMcpHttpEndpoint } from '../../src/serve/mcp-http.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { buildJsComponent } from '../fixtures/js.js';
 import { SERVICE_SOURCE, serviceManifest } from '../fixtures/service.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE, type TestWorkspace } from '../fixtures/workspace.js';
@@ -164,6 +167,29 @@ describe('serve is the hub', () => {
     const result = await captured(['plugin', 'status', '--workspace', ws.workspace, '--json']);
     assert.equal(result.code, 0, result.stderr);
     assert.equal((JSON.parse(result.stdout) as { via: string }).via, 'in-process');
+  });
+
+  it('MCP sessions are bounded: one more evicts the least recently used, counted and logged', async (t) => {
+    const ws = await workspaceWithServices(t);
+    const host = await ws.open();
+    t.after(() => host.close());
+    const lines: string[] = [];
+    const endpoint = createMcpHttpEndpoint(host, ['secret'], (_level, msg) => void lines.push(msg), 1);
+    const server = createServer((req, res) => void endpoint.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(async () => {
+      await endpoint.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+    const first = await mcpClient(t, url, 'secret');
+    assert.equal((await first.listTools()).tools.length, 6);
+    const second = await mcpClient(t, url, 'secret');
+    assert.equal((await second.listTools()).tools.length, 6);
+    assert.deepEqual(endpoint.status(), { sessions: 1, sessions_opened: 2, sessions_evicted: 1 });
+    assert.deepEqual(lines, ['mcp session evicted']);
+    await assert.rejects(first.listTools(), /Session not found|404/);
   });
 
   it('/metrics is scrapeable from this machine without a token, and refuses a foreign Host name', async (t) => {
