@@ -120,10 +120,10 @@ describe('serve is the hub', () => {
     const viaServeJson = JSON.parse(viaServe.stdout) as { via: string; output: { summary: string } };
     assert.equal(viaServeJson.via, 'serve');
     assert.equal(viaServeJson.output.summary, '3');
-    const human = await yoi(ws, ['call', 'project:svc', 'handled']);
+    const human = await captured(['plugin', 'call', 'project:svc', 'handled', '--workspace', ws.workspace]);
     assert.equal(human.code, 0);
     assert.match(human.stderr, /via the running serve/);
-    const missing = await yoi(ws, ['call', 'project:nope', 'handled', '--json']);
+    const missing = await captured(['plugin', 'call', 'project:nope', 'handled', '--workspace', ws.workspace, '--json']);
     assert.equal(missing.code, 1);
     assert.deepEqual((JSON.parse(missing.stdout) as { error: { code: string } }).error.code, 'not_enabled');
 
@@ -140,7 +140,7 @@ describe('serve is the hub', () => {
     assert.equal(((await stdio.callTool({ name: 'handled', arguments: {} })) as unknown as CallResult).structuredContent?.summary, '4');
     await stdio.close();
 
-    const status = await yoi(ws, ['status', 'project:svc', '--json']);
+    const status = await captured(['plugin', 'status', 'project:svc', '--workspace', ws.workspace, '--json']);
     assert.equal((JSON.parse(status.stdout) as { via: string }).via, 'serve');
 
     // serve stopped: the CLI runs the plugin itself (a fresh instance) and says so
@@ -153,7 +153,7 @@ describe('serve is the hub', () => {
 
     // a control file left by a serve that is gone is stale: fallback, and the reason on stderr
     writeFileSync(join(ws.workspace, '.yoi', 'serve.json'), JSON.stringify({ pid: 2 ** 30, host: '127.0.0.1', port: 9, token: 'x', started_at: new Date().toISOString() }), { mode: 0o600 });
-    const stale = await yoi(ws, ['call', 'project:svc', 'handled']);
+    const stale = await captured(['plugin', 'call', 'project:svc', 'handled', '--workspace', ws.workspace]);
     assert.equal(stale.code, 0, stale.stderr);
     assert.match(stale.stderr, /in-process \(\.yoi\/serve\.json names process \d+, which is not running; no serve is running/);
   });
