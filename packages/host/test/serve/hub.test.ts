@@ -142,6 +142,8 @@ describe('serve is the hub', () => {
 
     const status = await captured(['plugin', 'status', 'project:svc', '--workspace', ws.workspace, '--json']);
     assert.equal((JSON.parse(status.stdout) as { via: string }).via, 'serve');
+    const letters = await captured(['plugin', 'dlq', 'list', 'project:svc', '--workspace', ws.workspace, '--json']);
+    assert.equal((JSON.parse(letters.stdout) as { via: string }).via, 'serve');
 
     // serve stopped: the CLI runs the plugin itself (a fresh instance) and says so
     await running.stop();
