@@ -94,11 +94,15 @@ export function createMcpHttpEndpoint(host: PluginHost, tokens: readonly string[
           if (sessions.size >= maxSessions) await evictOldest();
           sessions.set(sessionId, { transport, server, lastUsed: ++clock });
           opened++;
+          log('info', 'mcp session opened', { session: sessionId, sessions: sessions.size });
           server.onclose = () => {
             if (sessions.get(sessionId)?.server === server) sessions.delete(sessionId);
           };
         },
-        onsessionclosed: (sessionId) => void sessions.delete(sessionId),
+        onsessionclosed: (sessionId) => {
+          sessions.delete(sessionId);
+          log('info', 'mcp session closed', { session: sessionId, sessions: sessions.size });
+        },
       });
       await server.connect(transport);
       await transport.handleRequest(req, res);

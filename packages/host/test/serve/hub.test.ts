@@ -190,7 +190,7 @@ describe('serve is the hub', () => {
     const second = await mcpClient(t, url, 'secret');
     assert.equal((await second.listTools()).tools.length, 6);
     assert.deepEqual(endpoint.status(), { sessions: 1, sessions_opened: 2, sessions_evicted: 1 });
-    assert.deepEqual(lines, ['mcp session evicted']);
+    assert.deepEqual(lines, ['mcp session opened', 'mcp session evicted', 'mcp session opened']);
     await assert.rejects(first.listTools(), /Session not found|404/);
   });
 
