@@ -231,6 +231,12 @@ describe('serve is the hub', () => {
       ],
     );
     assert.equal(page.next, 2);
+    // a follower of an earlier serve (another ring) starts again from the oldest line, and is told so
+    const auth = { authorization: `Bearer ${running.token}` };
+    const other = (await (await fetch(`${running.url}/v1/plugins/project:svc/logs?after=7&log=an-earlier-serve`, { headers: auth })).json()) as { restarted: boolean; lines: unknown[] };
+    assert.equal(other.restarted, true);
+    assert.equal(other.lines.length, 2);
+    assert.equal((await fetch(`${running.url}/v1/plugins/project:nope/logs`, { headers: auth })).status, 404);
 
     let out = '';
     const follow = captured(['plugin', 'logs', 'project:svc', '--workspace', ws.workspace, '--follow', '--json'], (text) => (out += text));
