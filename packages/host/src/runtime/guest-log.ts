@@ -15,8 +15,8 @@ const BUDGET_NOTICE = /^\[host\] (\d{1,15}) bytes of guest output over the per-c
 /** The lines after a sequence number, and how many between it and them the ring had already pushed out. */
 export interface GuestLogSlice {
   readonly lines: readonly GuestLogLine[];
-  /** Lines after `after` that were pushed out of the ring before they were read. */
-  readonly missed: number;
+  /** Lines after `after` that the ring no longer holds (pushed out before they were read). */
+  readonly dropped: number;
   /** The sequence number to ask after next time. */
   readonly next: number;
 }
@@ -54,7 +54,12 @@ export class GuestLog {
     const from = Math.min(Math.max(0, Math.floor(after)), this.#nextSeq - 1);
     const oldest = this.#lines[0]?.seq ?? this.#nextSeq;
     const lines = this.#lines.filter((l) => l.seq > from).slice(0, Math.max(0, limit));
-    return { lines, missed: Math.max(0, oldest - from - 1), next: lines.at(-1)?.seq ?? Math.max(from, oldest - 1) };
+    return { lines, dropped: Math.max(0, oldest - from - 1), next: lines.at(-1)?.seq ?? Math.max(from, oldest - 1) };
+  }
+
+  /** Lines appended so far (the sequence number of the last one): a mark to read what follows with `since`. */
+  get written(): number {
+    return this.#nextSeq - 1;
   }
 
   /** Resolves once a line after `after` exists, or when `signal` aborts (nothing is kept for an aborted wait). */

@@ -64,7 +64,7 @@ export async function routeLogs(host: PluginHost, req: IncomingMessage, res: Ser
     if (res.destroyed) return true;
   }
   const slice = log.since(after, limit);
-  const page: LogsPage = { plugin: ref, log_id: log.id, lines: slice.lines, next: slice.next, missed: slice.missed, restarted, dropped_total: log.dropped, budget_dropped_bytes: log.budgetDroppedBytes };
+  const page: LogsPage = { plugin: ref, log_id: log.id, lines: slice.lines, next: slice.next, missed: slice.dropped, restarted, dropped_total: log.dropped, budget_dropped_bytes: log.budgetDroppedBytes };
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(JSON.stringify(page));
   return true;

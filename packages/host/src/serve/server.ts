@@ -145,9 +145,13 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       if (!body || typeof body.tool !== 'string') return send(res, 400, { error: { code: 'invalid_request', message: 'expected {"tool", "plugin"?, "input"}' } });
       const problem = typeof body.plugin === 'string' ? toolCallProblem(host, body.plugin, body.tool) : null;
       if (problem) return send(res, problem.code === 'not_enabled' ? 404 : 422, { error: problem });
+      // What the guest printed meanwhile (on a live instance, concurrent calls' lines may be among it).
+      const log = host.runtimes.get(typeof body.plugin === 'string' ? body.plugin : (host.tools.get(body.tool)?.origin.plugin_ref ?? ''))?.log;
+      const mark = log?.written ?? 0;
       try {
         const output = typeof body.plugin === 'string' ? await host.tools.callQualified(body.plugin, body.tool, body.input ?? {}) : await host.tools.call(body.tool, body.input ?? {});
-        return send(res, 200, { output });
+        const printed = log?.since(mark);
+        return send(res, 200, { output, ...(printed ? { logs: printed.lines, logs_dropped: printed.dropped } : {}) });
       } catch (error) {
         const code = error instanceof PluginError ? error.code : 'failed';
         if (code === 'PLUGIN_BUSY') res.setHeader('retry-after', '1');

@@ -117,8 +117,9 @@ describe('serve is the hub', () => {
     // the CLI on the same plugin, while serve runs: the same live state, via serve
     const viaServe = await yoi(ws, ['call', 'project:svc', 'handled', '--json']);
     assert.equal(viaServe.code, 0, viaServe.stderr);
-    const viaServeJson = JSON.parse(viaServe.stdout) as { via: string; output: { summary: string } };
+    const viaServeJson = JSON.parse(viaServe.stdout) as { via: string; output: { summary: string }; logs: unknown[]; logs_dropped: number };
     assert.equal(viaServeJson.via, 'serve');
+    assert.deepEqual([viaServeJson.logs, viaServeJson.logs_dropped], [[], 0], 'what the guest printed during the call (nothing)');
     assert.equal(viaServeJson.output.summary, '3');
     const human = await captured(['plugin', 'call', 'project:svc', 'handled', '--workspace', ws.workspace]);
     assert.equal(human.code, 0);

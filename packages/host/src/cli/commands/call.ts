@@ -60,16 +60,16 @@ export async function runCall(io: CliIo, ref: string, tool: string, options: Cal
   reportVia(io, via, discovery, options.json);
   const started = performance.now();
   const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
-  const output = discovery.serve ? await callThroughServe(discovery.serve) : await callInProcess();
+  const { output, printed } = discovery.serve ? await callThroughServe(discovery.serve) : { output: await callInProcess(), printed: {} };
   const durationMs = elapsed();
   const reported = toolErrorOf(output);
   if (reported) {
     if (!options.json) printOutput(io, output);
     throw new CommandFailure(`tool \`${tool.slice(0, 128)}\` reported an error: ${reported.code}${reported.message ? `: ${reported.message}` : ''}`, 'tool_error', {
-      details: { plugin: ref, tool, via, output, duration_ms: durationMs },
+      details: { plugin: ref, tool, via, output, duration_ms: durationMs, ...printed },
     });
   }
-  if (options.json) printJson(io, { command: 'call', status: 'ok', plugin: ref, tool, via, output, duration_ms: durationMs });
+  if (options.json) printJson(io, { command: 'call', status: 'ok', plugin: ref, tool, via, output, duration_ms: durationMs, ...printed });
   else printOutput(io, output);
 
   function failed(message: string, code: FailureCode): CommandFailure {
@@ -93,11 +93,12 @@ export async function runCall(io: CliIo, ref: string, tool: string, options: Cal
     }
   }
 
-  async function callThroughServe(serve: ServeConnection): Promise<ToolOutput> {
+  /** The output, and what the guest printed during the call as serve reports it. */
+  async function callThroughServe(serve: ServeConnection): Promise<{ output: ToolOutput; printed: { logs?: unknown[]; logs_dropped?: number } }> {
     const answer = await serveRequest(serve, 'POST', '/v1/tools/call', { plugin: ref, tool, input });
     if (!answer) throw failed(`the running serve (${serve.url}) did not answer the call`, 'serve_refused');
-    const body = answer.json as { output?: ToolOutput; error?: { code?: string; message?: string } } | null;
-    if (answer.status === 200 && body?.output) return body.output;
+    const body = answer.json as { output?: ToolOutput; logs?: unknown[]; logs_dropped?: number; error?: { code?: string; message?: string } } | null;
+    if (answer.status === 200 && body?.output) return { output: body.output, printed: Array.isArray(body.logs) ? { logs: body.logs, logs_dropped: body.logs_dropped ?? 0 } : {} };
     const code = body?.error?.code ?? 'failed';
     const message = body?.error?.message ?? `serve answered ${answer.status}`;
     // The pre-call checks answer with the CLI's own codes; a host error with its code, as in-process.
