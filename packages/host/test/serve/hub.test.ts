@@ -9,13 +9,13 @@ import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { runCli } from '../../src/cli/program.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { runCli } from '@yoi-plugins/cli/internal/cli/program.js';
+import type { CliIo } from '@yoi-plugins/cli/internal/cli/io.js';
+import { YOI_BIN } from '../fixtures/cli-package.js';
 import { startServe, type RunningServer } from '../../src/serve/server.js';
 import { createMcpHttpEndpoint } from '../../src/serve/mcp-http.js';
 import { createServer } from 'node:http';
@@ -25,7 +25,7 @@ import { SERVICE_SOURCE, serviceManifest } from '../fixtures/service.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE, type TestWorkspace } from '../fixtures/workspace.js';
 import { until } from '../helpers.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/yoi.js', import.meta.url));
+const BIN = YOI_BIN;
 const run = promisify(execFile);
 
 interface CallResult {
