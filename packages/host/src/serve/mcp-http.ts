@@ -6,6 +6,7 @@ import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/se
 import type { PluginHost } from '../host.js';
 import { mcpHttpSdk } from '../tools/mcp-sdk.js';
 import { createMcpServer, registrySurface, type McpToolSurface } from '../tools/mcp-server.js';
+import type { ToolRegistry } from '../tools/registry.js';
 import type { Logger } from './log.js';
 import { bearerMatches } from './bearer.js';
 
@@ -47,11 +48,20 @@ export function createMcpHttpEndpoint(host: PluginHost, tokens: readonly string[
   let evicted = 0;
   let clock = 0;
   // A tool whose component cannot load under its grants fails every call: not advertised.
-  let verified: Promise<void> | null = null;
-  const verify = () =>
-    (verified ??= host.tools.verifyLoadable().then((issues) => {
-      for (const issue of issues) log('warn', issue.message, { plugin: issue.plugin_ref, tool: issue.tool });
-    }));
+  // Checked once per registry (a reload that replaces the registry is checked again).
+  let verified: { readonly registry: ToolRegistry; readonly done: Promise<void> } | null = null;
+  const verify = () => {
+    if (verified?.registry !== host.tools) {
+      const registry = host.tools;
+      verified = {
+        registry,
+        done: registry.verifyLoadable().then((issues) => {
+          for (const issue of issues) log('warn', issue.message, { plugin: issue.plugin_ref, tool: issue.tool });
+        }),
+      };
+    }
+    return verified.done;
+  };
   const registry = registrySurface(() => host.tools);
   const surface: McpToolSurface = {
     listTools: async () => (await verify(), registry.listTools()),
