@@ -36,6 +36,18 @@ export interface InstanceOptions extends RuntimeOptions {
 
 export type FailureListener = (error: PluginError) => void;
 
+/** One `handle-ingress` call of a batch. */
+export interface IngressCall {
+  readonly ingress: string;
+  readonly eventJson: string;
+}
+
+/** The replies of a batch's calls that returned, in order, and the error of the call that failed (if one did). */
+export interface IngressBatchResult {
+  readonly replies: readonly string[];
+  readonly error?: unknown;
+}
+
 /**
  * One enabled plugin's execution: its component in a sandbox, its host APIs bound to its
  * grants. `tool` world: a fresh component instance per call (the worker keeps a spare
@@ -64,6 +76,8 @@ export class PluginRuntime {
   #state: RuntimeState = 'ready';
   #componentStatus: JsonValue | null = null;
   #lastError: string | null = null;
+  #toolCalls = 0;
+  #idleWaiters: (() => void)[] = [];
 
   constructor(record: ResolvedPlugin, options: InstanceOptions = {}) {
     this.record = record;
@@ -227,8 +241,22 @@ export class PluginRuntime {
     await this.#sandbox;
   }
 
+  /** Resolves once no tool call is in flight (a host retiring this version lets its calls finish). */
+  async idle(): Promise<void> {
+    while (this.#toolCalls > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
   /** Runs one tool; authority is re-checked on every call. */
   async callTool(name: string, inputJson: string): Promise<ToolOutput> {
+    this.#toolCalls++;
+    try {
+      return await this.#callTool(name, inputJson);
+    } finally {
+      if (--this.#toolCalls === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+    }
+  }
+
+  async #callTool(name: string, inputJson: string): Promise<ToolOutput> {
     if (!this.record.enabledSurfaces.includes('tool')) throw new PluginError('TOOL_DENIED', 'plugin tool surface is not enabled');
     if (!this.record.manifest.tools.some((t) => t.name === name)) throw new PluginError('TOOL_NOT_FOUND', 'requested tool is not declared by plugin manifest');
     const denied = authorizeTool(this.record, name);
@@ -243,6 +271,29 @@ export class PluginRuntime {
   /** Calls `handle-ingress`; returns the guest's raw output. Sandbox failures mark the runtime failed. */
   callIngress(name: string, eventJson: string): Promise<string> {
     return this.#callSandbox('handleIngress', [name, eventJson], this.limits.ingressTimeoutMs);
+  }
+
+  /**
+   * Calls `handle-ingress` for several events in order, each call with its own deadline,
+   * until `next(reply)` says stop or a call fails (trap, deadline, crash). Returns the replies
+   * of the calls that returned and the error of the one that failed. `next` is a pure function
+   * of the reply (and of whether the caller still wants more), so a sandbox may run the whole
+   * batch in one wake-up; this implementation makes one call after another on either
+   * execution mode.
+   */
+  async callIngressBatch(calls: readonly IngressCall[], next: (reply: string) => boolean): Promise<IngressBatchResult> {
+    const replies: string[] = [];
+    for (const call of calls) {
+      let reply: string;
+      try {
+        reply = await this.callIngress(call.ingress, call.eventJson);
+      } catch (error) {
+        return { replies, error };
+      }
+      replies.push(reply);
+      if (!next(reply)) break;
+    }
+    return { replies };
   }
 
   /**

@@ -17,6 +17,8 @@ import { bearerMatches, hostIsLoopback } from './bearer.js';
 import { createMcpHttpEndpoint, MCP_PATH, mcpMetrics } from './mcp-http.js';
 import { routeLogs } from './routes-logs.js';
 import { toolCallProblem } from '../tools/call-check.js';
+import { Reloader, type ReloaderOptions } from './reload.js';
+import { registerReloadMetrics } from './reload-metrics.js';
 
 export interface ServeOptions extends PluginHostOptions {
   readonly stores: StoreOptions;
@@ -25,6 +27,8 @@ export interface ServeOptions extends PluginHostOptions {
   readonly log: Logger;
   /** How often increases of the discard counters are logged (default 5 s). */
   readonly discardLogIntervalMs?: number;
+  /** Hot reload of the enablement and stores (serve/reload.ts). */
+  readonly reload?: ReloaderOptions;
 }
 
 /** Under serve, a running instance's `status` is polled this often unless the policy says otherwise. */
@@ -42,6 +46,7 @@ export interface RunningServer {
   /** Tells connected MCP clients that the tool list changed. */
   notifyToolsChanged(): void;
   readonly controlFile: string;
+  readonly reloader: Reloader;
   stop(): Promise<StopReport[]>;
 }
 
@@ -101,10 +106,15 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   for (const failure of await host.startServices()) log('error', 'service failed to start', { plugin: failure.plugin, error: failure.error });
   for (const [ref, service] of host.services) log('info', 'service state', { plugin: ref, state: service.state });
 
+  // Set once the MCP endpoint exists (before that there is no MCP client to tell).
+  let notifyMcp: () => void = () => undefined;
+  const reloader = new Reloader(host, options.stores, log, { ...options.reload, onApplied: () => notifyMcp() });
   const metrics = createMetrics(() => host.status(), () => host.journalStatus());
+  registerReloadMetrics(metrics, () => reloader.status());
   const token = newToken();
   const mcpToken = newToken();
   const mcp = createMcpHttpEndpoint(host, [mcpToken, token], log);
+  notifyMcp = () => mcp.notifyToolsChanged();
   mcpMetrics(metrics, mcp.status);
   const startedAt = new Date().toISOString();
   const shutdown = new AbortController();
@@ -138,8 +148,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     if (req.method === 'GET' && resource === 'status') {
       const plugins = host.status(ref);
       if (ref && plugins.length === 0) return send(res, 404, { error: { code: 'not_found', message: 'plugin is not enabled in this workspace' } });
-      return send(res, 200, { workspace, journal: host.journalStatus(), plugins });
+      return send(res, 200, { workspace, journal: host.journalStatus(), reload: reloader.status(), plugins });
     }
+    if (req.method === 'POST' && resource === 'reload' && !ref) return send(res, 200, await reloader.reload('control API'));
     if (req.method === 'POST' && resource === 'tools' && ref === 'call') {
       const body = (await readJson(req)) as { tool?: unknown; plugin?: unknown; input?: JsonValue } | null;
       if (!body || typeof body.tool !== 'string') return send(res, 400, { error: { code: 'invalid_request', message: 'expected {"tool", "plugin"?, "input"}' } });
@@ -193,6 +204,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     });
   } catch (error) {
     await mcp.close();
+    await reloader.close();
     await host.close();
     discards.stop();
     await ownJournal?.close();
@@ -212,6 +224,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     mcpToken,
     notifyToolsChanged: () => mcp.notifyToolsChanged(),
     controlFile,
+    reloader,
     stop: () =>
       (stopping ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -220,6 +233,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         await mcp.close();
         await closed;
         server.closeAllConnections?.();
+        await reloader.close();
         const reports = await host.close();
         discards.stop();
         await ownJournal?.close();
