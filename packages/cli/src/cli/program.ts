@@ -7,6 +7,7 @@ import type { EnableOptions } from './commands/enable.js';
 import type { CallOptions } from './commands/call.js';
 import type { ServeCliOptions } from './commands/serve.js';
 import type { DlqOptions } from './commands/dlq.js';
+import type { LogsOptions } from './commands/logs.js';
 import type { DevOptions } from './commands/dev.js';
 import { CommandFailure, printJson, UsageError, type CliIo, type FailureCode } from './io.js';
 import type { CommonOptions } from './options.js';
@@ -132,7 +133,7 @@ function buildProgram(io: CliIo, invocation: Invocation): Command {
     .action(async (ref: string, options: CommonOptions) => (await import('./commands/enable.js')).runDisable(io, ref, options));
 
   sub('call')
-    .description('run one tool of an enabled plugin in its sandbox and print its ToolOutput (exit 1 on any failure)')
+    .description('run one tool of an enabled plugin and print its ToolOutput: through the running serve when there is one, else in-process (exit 1 on any failure)')
     .argument('<ref>', 'source-qualified plugin ref, e.g. project:example.echo')
     .argument('<tool>', 'tool name')
     .option('--input <json>', 'tool input as JSON (default: {})')
@@ -145,7 +146,7 @@ function buildProgram(io: CliIo, invocation: Invocation): Command {
     });
 
   sub('mcp')
-    .description('serve every enabled, eligible tool of the workspace over MCP on stdio (grants cannot be changed through it)')
+    .description("serve the workspace's tools over MCP on stdio: the running serve's (live services) when it runs, else in-process (grants cannot be changed through it)")
     .addOption(workspaceOption())
     .action(async (options: CommonOptions) => (await import('./commands/mcp.js')).runMcp(io, options));
 
@@ -173,6 +174,14 @@ function buildProgram(io: CliIo, invocation: Invocation): Command {
     .addOption(workspaceOption())
     .addOption(jsonOption())
     .action(async (action: string, ref: string, options: DlqOptions) => (await import('./commands/dlq.js')).runDlq(io, action, ref, options));
+
+  sub('logs')
+    .description("print a plugin's guest output (its bounded log) from the running serve; --follow keeps reading")
+    .argument('<ref>', 'source-qualified plugin ref')
+    .option('--follow', 'keep printing new lines until serve stops or Ctrl-C (with --json: one JSON document per line)')
+    .addOption(workspaceOption())
+    .addOption(jsonOption())
+    .action(async (ref: string, options: LogsOptions) => (await import('./commands/logs.js')).runLogs(io, ref, options));
 
   sub('demo')
     .description('run the builtin Discord-style bot against a local Gateway emulator for a few seconds (loopback only)')

@@ -62,13 +62,16 @@ function setup(t: TestContext, plugins: readonly PluginSpec[]): Setup {
   };
 }
 
+/** What `call` says on stderr when no serve runs for the workspace. */
+const IN_PROCESS = 'yoi: in-process (no serve is running for this workspace)\n';
+
 describe('yoi plugin call', () => {
   it('prints the summary and the content of the ToolOutput', async (t) => {
     const s = setup(t, [{ manifest: SAY_MANIFEST, component: await assemble(TOOL_WATS.echo) }]);
     const withContent = await s.call(['project:say', 'say', '--input', '{"summary":"hello","content":"line 1\\nline 2"}']);
     assert.equal(withContent.code, 0, withContent.stderr);
     assert.equal(withContent.stdout, 'hello\n\nline 1\nline 2\n');
-    assert.equal(withContent.stderr, '');
+    assert.equal(withContent.stderr, IN_PROCESS, 'only which host ran it');
     const summaryOnly = await s.call(['project:say', 'say', '--input', '{"summary":"just this"}']);
     assert.equal(summaryOnly.code, 0, summaryOnly.stderr);
     assert.equal(summaryOnly.stdout, 'just this\n');
@@ -79,8 +82,8 @@ describe('yoi plugin call', () => {
     const result = await s.call(['project:say', 'say', '--input', '{"summary":"hi","content":"there"}', '--json']);
     assert.equal(result.code, 0, result.stderr);
     const json = result.json<{ command: string; status: string; plugin: string; tool: string; output: unknown; duration_ms: number }>();
-    assert.deepEqual(Object.keys(json).sort(), ['command', 'duration_ms', 'output', 'plugin', 'status', 'tool']);
-    assert.deepEqual({ ...json, duration_ms: 0 }, { command: 'call', status: 'ok', plugin: 'project:say', tool: 'say', output: { summary: 'hi', content: 'there' }, duration_ms: 0 });
+    assert.deepEqual(Object.keys(json).sort(), ['command', 'duration_ms', 'output', 'plugin', 'status', 'tool', 'via']);
+    assert.deepEqual({ ...json, duration_ms: 0 }, { command: 'call', status: 'ok', plugin: 'project:say', tool: 'say', via: 'in-process', output: { summary: 'hi', content: 'there' }, duration_ms: 0 });
     assert.equal(typeof json.duration_ms, 'number');
     assert.ok(json.duration_ms >= 0 && json.duration_ms < 60_000, String(json.duration_ms));
     const nullContent = await s.call(['project:say', 'say', '--input', '{"summary":"only"}', '--json']);
@@ -231,7 +234,7 @@ describe('yoi plugin call', () => {
     const s = setup(t, [{ manifest: watToolManifest('trap', { tools: ['boom'] }), component: await assemble(TOOL_WATS.trap) }]);
     const result = await s.call(['project:trap', 'boom']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^yoi plugin: .*component trapped.*\[SANDBOX_TRAP\]\n$/);
+    assert.match(result.stderr, /^yoi: in-process [^\n]*\nyoi plugin: .*component trapped.*\[SANDBOX_TRAP\]\n$/);
     assert.equal(result.stdout, '');
     const json = await s.call(['project:trap', 'boom', '--json']);
     assert.equal(json.code, 1);

@@ -43,7 +43,7 @@ describe('yoi plugin call: a tool that reports an error', () => {
     const human = await cli(args, { env: env(ws.root) });
     assert.equal(human.code, 1, human.stderr);
     assert.equal(human.stdout, 'tool error: not_found\n\nno such city\n');
-    assert.equal(human.stderr, 'yoi plugin: tool `say` reported an error: not_found: no such city\n');
+    assert.equal(human.stderr, 'yoi: in-process (no serve is running for this workspace)\nyoi plugin: tool `say` reported an error: not_found: no such city\n');
 
     const json = await cli([...args, '--json'], { env: env(ws.root) });
     assert.equal(json.code, 1);
@@ -53,6 +53,7 @@ describe('yoi plugin call: a tool that reports an error', () => {
       status: 'error',
       plugin: 'project:say',
       tool: 'say',
+      via: 'in-process',
       output: { summary: 'tool error: not_found', content: 'no such city' },
       duration_ms: 0,
       error: { code: 'tool_error', message: 'tool `say` reported an error: not_found: no such city' },

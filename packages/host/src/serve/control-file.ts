@@ -10,6 +10,12 @@ export interface ControlInfo {
   readonly port: number;
   readonly token: string;
   readonly started_at: string;
+  /** The workspace this serve runs (absolute); a client checks it is the one it means. */
+  readonly workspace?: string;
+  readonly url?: string;
+  /** MCP over Streamable HTTP, and the token that reaches only it. */
+  readonly mcp_url?: string;
+  readonly mcp_token?: string;
 }
 
 export function controlFilePath(workspace: string): string {

@@ -36,6 +36,8 @@ export interface ReloaderOptions {
   readonly debounceMs?: number;
   /** Watch the enablement file and the stores (default true); without it, only `reload()` reloads. */
   readonly watch?: boolean;
+  /** Called after a pass that applied a change (serve tells its MCP clients the tool list changed). */
+  readonly onApplied?: () => void;
 }
 
 const ACTIONS: readonly ReloadAction[] = ['enable', 'upgrade', 'reconfigure', 'disable', 'keep'];
@@ -61,12 +63,14 @@ export class Reloader {
   readonly #tally: Tally = Object.fromEntries(ACTIONS.map((a) => [a, { applied: 0, failed: 0 }])) as Tally;
   #waiters: { generation: number; resolve: () => void }[] = [];
   #closed = false;
+  readonly #onApplied: (() => void) | undefined;
 
   constructor(host: PluginHost, stores: StoreOptions, log: Logger, options: ReloaderOptions = {}) {
     this.#host = host;
     this.#stores = stores;
     this.#log = log;
     this.#debounceMs = options.debounceMs ?? 200;
+    this.#onApplied = options.onApplied;
     this.#watcher =
       options.watch === false
         ? null
@@ -184,5 +188,6 @@ export class Reloader {
     this.#failing = failing;
     const applied = report.outcomes.filter((o) => o.outcome === 'applied').length;
     this.#log('info', 'reload', { generation, trigger: report.trigger, applied, failed: failing.size, plugins: this.#host.runtimes.size, tools: this.#host.tools.list().length });
+    if (applied > 0) this.#onApplied?.();
   }
 }

@@ -1,11 +1,10 @@
 import { mkdir, open } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { timingSafeEqual } from 'node:crypto';
+import { join, resolve as resolvePath } from 'node:path';
 import { boundText } from '../diagnostics.js';
 import { PluginError } from '../errors.js';
-import { PluginHost, type PluginHostOptions } from '../host.js';
+import { PluginHost, pluginRuntimeOf, type PluginHostOptions } from '../host.js';
 import type { JsonValue } from '../manifest/types.js';
 import type { StoreOptions } from '../store/locations.js';
 import type { StopReport } from '../service/plugin-service.js';
@@ -16,6 +15,10 @@ import { DEFAULT_SERVICE_POLICY } from '../service/policy.js';
 import { DiscardWatch, serviceEventLogger } from './service-log.js';
 import { openServeStorage } from '../cluster/serve-engine.js';
 import { clusterMetrics } from '../cluster/metrics.js';
+import { bearerMatches, hostIsLoopback } from './bearer.js';
+import { createMcpHttpEndpoint, MCP_PATH, mcpMetrics } from './mcp-http.js';
+import { routeLogs } from './routes-logs.js';
+import { toolCallProblem } from '../tools/call-check.js';
 import { Reloader, type ReloaderOptions } from './reload.js';
 import { registerReloadMetrics } from './reload-metrics.js';
 
@@ -43,6 +46,11 @@ export interface RunningServer {
   readonly host: PluginHost;
   readonly url: string;
   readonly token: string;
+  /** MCP over Streamable HTTP: `<url>/mcp`, bearer `mcpToken` (tools only; no control API). */
+  readonly mcpUrl: string;
+  readonly mcpToken: string;
+  /** Tells connected MCP clients that the tool list changed. */
+  notifyToolsChanged(): void;
   readonly controlFile: string;
   readonly reloader: Reloader;
   stop(): Promise<StopReport[]>;
@@ -108,11 +116,19 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   // through the leases, a cluster host does not reload (restart the hosts one by one instead).
   const clustered = storage.kind === 'jetstream';
   if (clustered) log('info', 'hot reload is off: several hosts share this workspace (restart hosts one by one to apply changes)', {});
-  const reloader = new Reloader(host, options.stores, log, clustered ? { ...options.reload, watch: false } : options.reload);
+  // Set once the MCP endpoint exists (before that there is no MCP client to tell).
+  let notifyMcp: () => void = () => undefined;
+  const reloader = new Reloader(host, options.stores, log, { ...options.reload, ...(clustered ? { watch: false } : {}), onApplied: () => notifyMcp() });
   const metrics = createMetrics(() => host.status(), () => host.journalStatus());
   clusterMetrics(metrics, () => storage.status());
   registerReloadMetrics(metrics, () => reloader.status());
   const token = newToken();
+  const mcpToken = newToken();
+  const mcp = createMcpHttpEndpoint(host, [mcpToken, token], log);
+  notifyMcp = () => mcp.notifyToolsChanged();
+  mcpMetrics(metrics, mcp.status);
+  const startedAt = new Date().toISOString();
+  const shutdown = new AbortController();
   const server = createServer((req, res) => {
     void handle(req, res).catch((error) => {
       log('error', 'control request failed', { error: error instanceof Error ? error.message : String(error) });
@@ -121,13 +137,14 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const presented = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
-    const expected = Buffer.from(token);
-    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === MCP_PATH) return mcp.handle(req, res);
+    // Read-only counters: scrapeable without the per-start token from this machine (docs/security.md).
+    const openMetrics = req.method === 'GET' && url.pathname === '/metrics' && hostIsLoopback(req);
+    if (!openMetrics && !bearerMatches(req, token)) {
       send(res, 401, { error: { code: 'unauthorized', message: 'a bearer token from .yoi/serve.json is required' } });
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://localhost');
     const parts = decodePathSegments(url.pathname);
     if (!parts) return send(res, 400, { error: { code: 'invalid_request', message: 'the request path has a malformed percent-encoding' } });
     if (req.method === 'GET' && url.pathname === '/metrics') {
@@ -136,6 +153,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       return;
     }
     if (parts[0] !== 'v1') return send(res, 404, { error: { code: 'not_found', message: 'unknown path' } });
+    if (req.method === 'GET' && parts.length === 2 && parts[1] === 'serve') return send(res, 200, { workspace, pid: process.pid, started_at: startedAt, mcp: { path: MCP_PATH, ...mcp.status() } });
+    if (await routeLogs(host, req, res, url, parts, shutdown.signal)) return;
     const [, resource, ref, action] = parts;
     if (req.method === 'GET' && resource === 'status') {
       const plugins = host.status(ref);
@@ -149,9 +168,15 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     if (req.method === 'POST' && resource === 'tools' && ref === 'call') {
       const body = (await readJson(req)) as { tool?: unknown; plugin?: unknown; input?: JsonValue } | null;
       if (!body || typeof body.tool !== 'string') return send(res, 400, { error: { code: 'invalid_request', message: 'expected {"tool", "plugin"?, "input"}' } });
+      const problem = typeof body.plugin === 'string' ? toolCallProblem(host, body.plugin, body.tool) : null;
+      if (problem) return send(res, problem.code === 'not_enabled' ? 404 : 422, { error: problem });
+      // What the guest printed meanwhile (on a live instance, concurrent calls' lines may be among it).
+      const log = pluginRuntimeOf(host, typeof body.plugin === 'string' ? body.plugin : (host.tools.get(body.tool)?.origin.plugin_ref ?? ''))?.log;
+      const mark = log?.written ?? 0;
       try {
         const output = typeof body.plugin === 'string' ? await host.tools.callQualified(body.plugin, body.tool, body.input ?? {}) : await host.tools.call(body.tool, body.input ?? {});
-        return send(res, 200, { output });
+        const printed = log?.since(mark);
+        return send(res, 200, { output, ...(printed ? { logs: printed.lines, logs_dropped: printed.dropped } : {}) });
       } catch (error) {
         const code = error instanceof PluginError ? error.code : 'failed';
         if (code === 'PLUGIN_BUSY') res.setHeader('retry-after', '1');
@@ -197,6 +222,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       server.listen(options.port ?? 0, bind, () => resolve());
     });
   } catch (error) {
+    await mcp.close();
     await reloader.close();
     await host.close();
     discards.stop();
@@ -204,8 +230,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     throw error;
   }
   const address = server.address() as AddressInfo;
-  const controlFile = await writeControlFile(workspace, { pid: process.pid, host: address.address, port: address.port, token, started_at: new Date().toISOString() });
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const controlFile = await writeControlFile(workspace, { pid: process.pid, host: address.address, port: address.port, token, started_at: startedAt, workspace: resolvePath(workspace), url, mcp_url: url + MCP_PATH, mcp_token: mcpToken });
   log('info', 'serving', { url, control_file: controlFile, plugins: host.runtimes.size, services: host.services.size, tools: host.tools.list().length });
 
   let stopping: Promise<StopReport[]> | null = null;
@@ -213,11 +239,18 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     host,
     url,
     token,
+    mcpUrl: url + MCP_PATH,
+    mcpToken,
+    notifyToolsChanged: () => mcp.notifyToolsChanged(),
     controlFile,
     reloader,
     stop: () =>
       (stopping ??= (async () => {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Long polls and MCP streams would hold the close open: ended here; calls in flight finish.
+        shutdown.abort();
+        await mcp.close();
+        await closed;
         server.closeAllConnections?.();
         storage.quiesce();
         await reloader.close();

@@ -21,3 +21,22 @@ export function mcpSdk(): Sdk {
     ...(require('@modelcontextprotocol/sdk/server/stdio.js') as object),
   } as Sdk);
 }
+
+type HttpSdk = typeof import('@modelcontextprotocol/sdk/server/streamableHttp.js');
+type ClientSdk = typeof import('@modelcontextprotocol/sdk/client/index.js') & typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+
+let httpSdk: HttpSdk | undefined;
+let clientSdk: ClientSdk | undefined;
+
+/** The Streamable HTTP server transport (serve's `/mcp`). */
+export function mcpHttpSdk(): HttpSdk {
+  return (httpSdk ??= require('@modelcontextprotocol/sdk/server/streamableHttp.js') as HttpSdk);
+}
+
+/** The client over Streamable HTTP (`yoi plugin mcp` proxying to a running serve). */
+export function mcpClientSdk(): ClientSdk {
+  return (clientSdk ??= {
+    ...(require('@modelcontextprotocol/sdk/client/index.js') as object),
+    ...(require('@modelcontextprotocol/sdk/client/streamableHttp.js') as object),
+  } as ClientSdk);
+}

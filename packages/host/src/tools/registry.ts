@@ -153,6 +153,12 @@ export class ToolRegistry {
     return [...this.#entries.values()].map((e) => e.info);
   }
 
+  /** Tools that lost their name to an earlier plugin (reachable only as `<plugin ref>/<name>`), in registration order. */
+  shadowed(): ToolInfo[] {
+    const named = new Set(this.#entries.values());
+    return [...this.#qualified.values()].filter((e) => !named.has(e) && !this.#withdrawn.has(e.runtime)).map((e) => e.info);
+  }
+
   /** Looks a tool up by name, or by `<plugin ref>/<name>` (reaches a tool that lost a name collision). */
   get(name: string): ToolInfo | undefined {
     return (this.#entries.get(name) ?? this.#qualified.get(name))?.info;

@@ -126,7 +126,9 @@ describe('yoi plugin mcp (official SDK client over stdio)', () => {
 
     const { tools } = await client.listTools(undefined, REQUEST);
     const names = tools.map((tool) => tool.name);
-    assert.deepEqual(names, ['echo', 'clock', 'fetch', 'fs_read', 'fs_list', 'fs_write', 'throw', 'spin', 'hog', 'bad_output', 'wat_echo', 'wat_write']);
+    // a tool whose name an earlier plugin took is listed under its qualified name
+    assert.deepEqual(names, ['echo', 'clock', 'fetch', 'fs_read', 'fs_list', 'fs_write', 'throw', 'spin', 'hog', 'bad_output', 'wat_echo', 'wat_write', 'project:wat.echo/echo']);
+    assert.equal(tools.find((tool) => tool.name === 'project:wat.echo/echo')!.description, '(project:wat.echo) echo');
     const echo = tools.find((tool) => tool.name === 'echo')!;
     assert.equal(echo.description, 'echo');
     assert.deepEqual(echo.inputSchema, { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] });
@@ -136,7 +138,7 @@ describe('yoi plugin mcp (official SDK client over stdio)', () => {
     // registration problems and the banner go to stderr
     assert.match(stderr(), /yoi mcp: duplicate tool `echo` from project:wat\.echo; first registered by project:js\.tool/);
     assert.match(stderr(), /yoi mcp: plugin project:wat\.echo tool wat_hidden registration denied: granted tool permission for `wat_hidden` is missing/);
-    assert.match(stderr(), /yoi mcp: serving 12 tool\(s\) on stdio/);
+    assert.match(stderr(), /yoi mcp: serving 13 tool\(s\) on stdio \(in-process\)/);
 
     const hi = (await client.callTool({ name: 'echo', arguments: { text: 'hi' } }, undefined, REQUEST)) as TextResult;
     assert.ok(!hi.isError, JSON.stringify(hi));
@@ -172,9 +174,11 @@ describe('yoi plugin mcp (official SDK client over stdio)', () => {
       assert.equal(result.isError, true, name);
       assert.match(result.content[0]?.text ?? '', /^TOOL_NOT_FOUND: /, name);
     }
-    // the colliding tool of the second plugin is not what `echo` reaches
+    // the colliding tool of the second plugin is not what `echo` reaches; its qualified name does
     const again = (await client.callTool({ name: 'echo', arguments: { text: 'still js' } }, undefined, REQUEST)) as TextResult;
     assert.deepEqual(again.structuredContent, { summary: 'echo: still js', content: 'still js' });
+    const qualified = (await client.callTool({ name: 'project:wat.echo/echo', arguments: { summary: 'from the second' } }, undefined, REQUEST)) as TextResult;
+    assert.deepEqual(qualified.structuredContent, { summary: 'from the second', content: null });
 
     // concurrent calls are answered each with its own result
     const texts = ['a', 'b', 'c', 'd', 'e'];

@@ -9,6 +9,9 @@ import { storeOptions, type CommonOptions } from '../options.js';
 import { parsePluginRef } from '@yoi-plugins/host/internal/manifest/ids.js';
 import { defaultCacheDir } from '@yoi-plugins/host/internal/sandbox/transpile-cache.js';
 import { escapeTerminal } from '../terminal.js';
+import { toolCallProblem } from '@yoi-plugins/host/internal/tools/call-check.js';
+import { discoverServe, reportVia, serveRequest, type ServeConnection, type Via } from '../serve-client.js';
+import type { FailureCode } from '../io.js';
 
 const GUEST_TEXT = { multiline: true, limit: Infinity } as const;
 
@@ -41,7 +44,9 @@ function printOutput(io: CliIo, output: ToolOutput): void {
 }
 
 /**
- * `yoi plugin call`: exit 0 only when the tool ran and did not report an error. A tool's own
+ * `yoi plugin call`: through the workspace's running serve when there is one (a service's
+ * tool then answers from its live instance), else in a host started here; `--json` says which
+ * (`via`). Exit 0 only when the tool ran and did not report an error. A tool's own
  * error report (`tool error: <code>`) still prints its output, and exits 1; with `--json` the
  * failure document carries the output.
  */
@@ -49,37 +54,55 @@ export async function runCall(io: CliIo, ref: string, tool: string, options: Cal
   if (options.input !== undefined && options.inputFile !== undefined) throw new UsageError('use either --input or --input-file, not both');
   if (!parsePluginRef(ref).ok) throw new UsageError('the plugin ref must be source-qualified, e.g. project:example.echo');
   const input = await readInput(io, options);
-  const host = await PluginHost.fromWorkspace(storeOptions(io, options), { cacheDir: defaultCacheDir(io.env) });
+  const stores = storeOptions(io, options);
+  const discovery = await discoverServe(stores.workspace);
+  const via: Via = discovery.serve ? 'serve' : 'in-process';
+  reportVia(io, via, discovery, options.json);
   const started = performance.now();
   const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
-  try {
-    const runtime = host.runtimes.get(ref);
-    if (!runtime) {
-      const why = host.diagnostics.find((d) => d.identity === ref);
-      throw new CommandFailure(`plugin \`${ref}\` is not enabled and resolved in this workspace${why ? `: ${why.message}` : ''}`, 'not_enabled');
-    }
-    const issue = host.registrationIssues.find((i) => i.plugin_ref === ref && i.tool === tool && i.kind !== 'collision');
-    if (issue) throw new CommandFailure(issue.message, issue.kind === 'denied' ? 'tool_denied' : 'tool_invalid');
-    if (!host.tools.getQualified(ref, tool)) throw new CommandFailure(`plugin \`${ref}\` has no tool \`${tool.slice(0, 128)}\``, 'tool_not_found');
-    let output: ToolOutput;
+  const { output, printed } = discovery.serve ? await callThroughServe(discovery.serve) : { output: await callInProcess(), printed: {} };
+  const durationMs = elapsed();
+  const reported = toolErrorOf(output);
+  if (reported) {
+    if (!options.json) printOutput(io, output);
+    throw new CommandFailure(`tool \`${tool.slice(0, 128)}\` reported an error: ${reported.code}${reported.message ? `: ${reported.message}` : ''}`, 'tool_error', {
+      details: { plugin: ref, tool, via, output, duration_ms: durationMs, ...printed },
+    });
+  }
+  if (options.json) printJson(io, { command: 'call', status: 'ok', plugin: ref, tool, via, output, duration_ms: durationMs, ...printed });
+  else printOutput(io, output);
+
+  function failed(message: string, code: FailureCode): CommandFailure {
+    return new CommandFailure(message, code, { details: { plugin: ref, tool, via, output: null, duration_ms: elapsed() } });
+  }
+
+  async function callInProcess(): Promise<ToolOutput> {
+    const host = await PluginHost.fromWorkspace(stores, { cacheDir: defaultCacheDir(io.env) });
     try {
-      output = await host.tools.callQualified(ref, tool, input);
-    } catch (error) {
-      if (!(error instanceof PluginError)) throw error;
-      const failure = hostFailure(error);
-      throw new CommandFailure(failure.message, failure.code, { details: { plugin: ref, tool, output: null, duration_ms: elapsed() } });
+      const problem = toolCallProblem(host, ref, tool);
+      if (problem) throw new CommandFailure(problem.message, problem.code);
+      try {
+        return await host.tools.callQualified(ref, tool, input);
+      } catch (error) {
+        if (!(error instanceof PluginError)) throw error;
+        const failure = hostFailure(error);
+        throw failed(failure.message, failure.code);
+      }
+    } finally {
+      await host.close();
     }
-    const durationMs = elapsed();
-    const reported = toolErrorOf(output);
-    if (reported) {
-      if (!options.json) printOutput(io, output);
-      throw new CommandFailure(`tool \`${tool.slice(0, 128)}\` reported an error: ${reported.code}${reported.message ? `: ${reported.message}` : ''}`, 'tool_error', {
-        details: { plugin: ref, tool, output, duration_ms: durationMs },
-      });
-    }
-    if (options.json) printJson(io, { command: 'call', status: 'ok', plugin: ref, tool, output, duration_ms: durationMs });
-    else printOutput(io, output);
-  } finally {
-    await host.close();
+  }
+
+  /** The output, and what the guest printed during the call as serve reports it. */
+  async function callThroughServe(serve: ServeConnection): Promise<{ output: ToolOutput; printed: { logs?: unknown[]; logs_dropped?: number } }> {
+    const answer = await serveRequest(serve, 'POST', '/v1/tools/call', { plugin: ref, tool, input });
+    if (!answer) throw failed(`the running serve (${serve.url}) did not answer the call`, 'serve_refused');
+    const body = answer.json as { output?: ToolOutput; logs?: unknown[]; logs_dropped?: number; error?: { code?: string; message?: string } } | null;
+    if (answer.status === 200 && body?.output) return { output: body.output, printed: Array.isArray(body.logs) ? { logs: body.logs, logs_dropped: body.logs_dropped ?? 0 } : {} };
+    const code = body?.error?.code ?? 'failed';
+    const message = body?.error?.message ?? `serve answered ${answer.status}`;
+    // The pre-call checks answer with the CLI's own codes; a host error with its code, as in-process.
+    if (/^[a-z_]+$/.test(code)) throw new CommandFailure(message, code as FailureCode);
+    throw failed(`${message} [${code}]`, code.toLowerCase() as FailureCode);
   }
 }

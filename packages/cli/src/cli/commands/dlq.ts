@@ -1,4 +1,3 @@
-import { callControl } from '@yoi-plugins/host/internal/serve/control-file.js';
 import type { DeadLetter } from '@yoi-plugins/host/internal/service/plugin-service.js';
 import { PluginHost } from '@yoi-plugins/host/internal/host.js';
 import { parsePluginRef } from '@yoi-plugins/host/internal/manifest/ids.js';
@@ -8,6 +7,7 @@ import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
 import { term } from '../terminal.js';
 import { withWorkspaceJournal } from './workspace-journal.js';
+import { discoverServe, reportVia, serveRequest, type ServeConnection } from '../serve-client.js';
 
 export interface DlqOptions extends CommonOptions {
   readonly id?: readonly string[];
@@ -16,17 +16,18 @@ export interface DlqOptions extends CommonOptions {
 
 type Source = 'serve' | 'offline';
 
-async function viaServe(stores: StoreOptions, ref: string, action: string, ids: readonly string[] | 'all'): Promise<Record<string, unknown> | null> {
+async function viaServe(serve: ServeConnection | null, ref: string, action: string, ids: readonly string[] | 'all'): Promise<Record<string, unknown> | null> {
+  if (!serve) return null;
   const path = `/v1/dlq/${encodeURIComponent(ref)}`;
-  const live = await callControl(stores.workspace, action === 'list' ? 'GET' : 'POST', action === 'list' ? path : `${path}/${action}`, action === 'list' ? undefined : { ids: ids === 'all' ? undefined : ids });
+  const live = await serveRequest(serve, action === 'list' ? 'GET' : 'POST', action === 'list' ? path : `${path}/${action}`, action === 'list' ? undefined : { ids: ids === 'all' ? undefined : ids });
   if (!live || live.status === 404) return null;
   if (live.status >= 400) throw new CommandFailure(`serve refused: ${JSON.stringify(live.json).slice(0, 300)}`, 'serve_refused');
   return live.json as Record<string, unknown>;
 }
 
 /** The dead letters of a plugin, from the running serve when there is one. */
-async function listLetters(stores: StoreOptions, ref: string): Promise<{ source: Source; letters: readonly DeadLetter[] }> {
-  const live = await viaServe(stores, ref, 'list', []);
+async function listLetters(stores: StoreOptions, serve: ServeConnection | null, ref: string): Promise<{ source: Source; letters: readonly DeadLetter[] }> {
+  const live = await viaServe(serve, ref, 'list', []);
   if (live) return { source: 'serve', letters: (live['dead_letters'] as DeadLetter[]) ?? [] };
   // No serve: the workspace journal, opened here (a workspace that never had one has none).
   const letters = await withWorkspaceJournal(stores.workspace, async (journal) => (journal ? (await journal.deadLetters(ref)).map((l) => ({ plugin: ref, ...l })) : []), false);
@@ -47,7 +48,8 @@ export async function runDlq(io: CliIo, action: string, ref: string, options: Dl
   const ids: readonly string[] | 'all' = options.all ? 'all' : [...new Set(options.id ?? [])];
   const stores = storeOptions(io, options);
 
-  const before = await listLetters(stores, ref);
+  const discovery = await discoverServe(stores.workspace);
+  const before = await listLetters(stores, discovery.serve, ref);
   let source = before.source;
   let result: Record<string, unknown>;
   if (action === 'list') result = { plugin: ref, dead_letters: before.letters };
@@ -58,7 +60,7 @@ export async function runDlq(io: CliIo, action: string, ref: string, options: Dl
         throw new CommandFailure(`plugin \`${ref}\` has no dead letter with id ${unknown.slice(0, 5).map((id) => `\`${id.slice(0, 64)}\``).join(', ')}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''}; nothing was ${action === 'drop' ? 'dropped' : 'replayed'}`, 'not_found');
       }
     }
-    const live = await viaServe(stores, ref, action, ids);
+    const live = await viaServe(discovery.serve, ref, action, ids);
     if (live) {
       source = 'serve';
       result = live;
@@ -71,8 +73,10 @@ export async function runDlq(io: CliIo, action: string, ref: string, options: Dl
       throw new CommandFailure(`only ${done} of ${ids.length} dead letter(s) of \`${ref}\` were dropped (the others were gone by then)`, 'not_found', { details: { source, ...result } });
     }
   }
+  const via = source === 'serve' ? 'serve' : 'in-process';
+  reportVia(io, via, discovery, options.json);
   if (options.json) {
-    printJson(io, { command: `dlq ${action}`, status: 'ok', source, ...result });
+    printJson(io, { command: `dlq ${action}`, status: 'ok', via, source, ...result });
     return;
   }
   if (action === 'list') {

@@ -1,4 +1,3 @@
-import { callControl } from '@yoi-plugins/host/internal/serve/control-file.js';
 import { PluginHost } from '@yoi-plugins/host/internal/host.js';
 import type { PluginStatus } from '@yoi-plugins/host/internal/status/status.js';
 import { CommandFailure, printJson, type CliIo } from '../io.js';
@@ -6,13 +5,14 @@ import { storeOptions, type CommonOptions } from '../options.js';
 import { defaultCacheDir } from '@yoi-plugins/host/internal/sandbox/transpile-cache.js';
 import { term } from '../terminal.js';
 import { withWorkspaceJournal } from './workspace-journal.js';
+import { discoverServe, reportVia, serveRequest, type Discovery } from '../serve-client.js';
 
 /** Status from the running `serve` when there is one, else what can be known without running plugins. */
 type ShownStatus = PluginStatus & { readonly waiting_in_journal?: number };
 
-async function collect(io: CliIo, options: CommonOptions, ref: string | undefined): Promise<{ source: 'serve' | 'offline'; plugins: ShownStatus[] }> {
+async function collect(io: CliIo, options: CommonOptions, ref: string | undefined, discovery: Discovery): Promise<{ source: 'serve' | 'offline'; plugins: ShownStatus[] }> {
   const stores = storeOptions(io, options);
-  const live = await callControl(stores.workspace, 'GET', `/v1/status${ref ? `/${encodeURIComponent(ref)}` : ''}`);
+  const live = discovery.serve ? await serveRequest(discovery.serve, 'GET', `/v1/status${ref ? `/${encodeURIComponent(ref)}` : ''}`, undefined, 30_000) : null;
   if (live?.status === 200) return { source: 'serve', plugins: (live.json as { plugins: PluginStatus[] }).plugins };
   if (live?.status === 404) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`, 'not_enabled');
   const host = await PluginHost.fromWorkspace(stores, { cacheDir: defaultCacheDir(io.env) });
@@ -35,9 +35,12 @@ async function collect(io: CliIo, options: CommonOptions, ref: string | undefine
 }
 
 export async function runStatus(io: CliIo, ref: string | undefined, options: CommonOptions): Promise<void> {
-  const { source, plugins } = await collect(io, options, ref);
+  const discovery = await discoverServe(storeOptions(io, options).workspace);
+  const { source, plugins } = await collect(io, options, ref, discovery);
+  const via = source === 'serve' ? 'serve' : 'in-process';
+  reportVia(io, via, discovery, options.json);
   if (options.json) {
-    printJson(io, { command: 'status', source, plugins });
+    printJson(io, { command: 'status', via, source, plugins });
     return;
   }
   const out = [`plugin status (${source === 'serve' ? 'from the running serve' : 'no serve is running; nothing is executing'})`];
