@@ -64,6 +64,7 @@ export { ToolRegistry } from './tools/registry.js';
 export type { ToolInfo, ToolOrigin, RegistrationIssue } from './tools/registry.js';
 export type { ToolOutput } from './tools/tool-output.js';
 export { createMcpServer } from './tools/mcp-server.js';
+export type { McpToolSurface } from './tools/mcp-server.js';
 export { DEFAULT_LIMITS, HOST_MAXIMA, IO_LIMITS } from './sandbox/limits.js';
 export type { ExecutionLimits, LimitOverrides } from './sandbox/limits.js';
 export { defaultCacheDir } from './sandbox/transpile-cache.js';
@@ -78,7 +79,7 @@ export { PluginService, COMMAND_REJECTED, STATE_RESTORED } from './service/plugi
 export type { ServiceEffects, ServiceDiagnostic, StopReport, DeadLetter, DomainEvent, WebSocketCommands, DiscardCounters, DispatchCounters, EnqueueOutcome } from './service/plugin-service.js';
 export { LIFECYCLE_STATES, TRANSITIONS } from './service/lifecycle.js';
 export type { LifecycleState } from './service/lifecycle.js';
-export type { LastEvent, RefusalReason } from './service/ingress-dispatcher.js';
+export type { LastEvent, RefusalReason, BatchCounters } from './service/ingress-dispatcher.js';
 export type { DropPolicy } from './service/ingress-queue.js';
 export type { TimerStatus } from './service/timers.js';
 export type { CommandResult, CommandStatus } from './commands/envelope.js';

@@ -73,8 +73,8 @@ function hostSurface(host: PluginHost): McpToolSurface {
 }
 
 /**
- * An MCP server exposing a tool surface. Tool failures become MCP tool errors (`isError:
- * true`), never protocol errors; nothing here can change grants or enablement.
+ * An MCP server exposing a tool surface. Tool failures become MCP tool errors
+ * (`isError: true`), never protocol errors; nothing here can change grants or enablement.
  */
 export function createMcpServer(source: McpToolSurface | PluginHost, version = '0.1.0'): Server {
   const surface = isSurface(source) ? source : hostSurface(source);
