@@ -19,6 +19,7 @@ import { isLive, Lifecycle, type LifecycleState, type Transition } from './lifec
 import { OutboxRunner } from './outbox-runner.js';
 import { backoffMs, DEFAULT_SERVICE_POLICY, type ServicePolicy } from './policy.js';
 import { RequestSlotPool } from './request-slots.js';
+import { declaredSchedules, isScheduleTimerId } from './schedules.js';
 import { Ring } from './ring.js';
 import type { ServiceEvent, ServiceEventHook } from './service-events.js';
 import { TaskSet } from './tasks.js';
@@ -392,6 +393,28 @@ export class PluginService {
       const spec: TimerSpec = { timerId: timer.timer_id, ingress: timer.ingress, delayMs: 0, ...(timer.interval_ms !== null ? { intervalMs: timer.interval_ms } : {}), ...(timer.data !== null ? { data: timer.data } : {}) };
       this.#timers.restore(spec, timer.next_at);
     }
+    this.#armSchedules(kept.timers);
+  }
+
+  /**
+   * The manifest's `schedule:` sources as host timers. A schedule the journal kept goes on
+   * from its recorded next tick (one missed while the host was down or the service stopped
+   * ticks once, late); a new one is recorded; one no longer declared leaves the journal.
+   */
+  #armSchedules(kept: readonly DurableTimer[]): void {
+    const declared = declaredSchedules(this.runtime.record);
+    const ids = new Set(declared.map((schedule) => schedule.spec.timerId));
+    const timerDelete = kept.filter((timer) => isScheduleTimerId(timer.timer_id) && !ids.has(timer.timer_id)).map((timer) => timer.timer_id);
+    for (const id of timerDelete) this.#timers.cancel(id);
+    const timerSet: DurableTimer[] = [];
+    for (const schedule of declared) {
+      const keptAt = kept.find((timer) => timer.timer_id === schedule.spec.timerId)?.next_at;
+      const at = keptAt ?? schedule.firstAt(this.#clock.now());
+      if (at === null) continue;
+      this.#timers.restore(schedule.spec, at);
+      if (keptAt === undefined) timerSet.push(durableTimer(schedule.spec, at));
+    }
+    if (timerSet.length + timerDelete.length > 0) this.#write(this.#writer.commit(this.identity, { timerSet, timerDelete }), 'recording schedule sources');
   }
 
   async #stopNow(): Promise<StopReport> {
@@ -822,8 +845,11 @@ export class PluginService {
 
   /** A timer tick is an event like any other; a one-shot timer leaves the journal once its tick is accepted. */
   async #fireTimer(timer: TimerSpec, payload: JsonValue): Promise<void> {
-    const outcome = await this.emit(timer.ingress, 'timer', `timer:${timer.timerId}`, payload);
+    const outcome = await this.emit(timer.ingress, 'timer', timer.source ?? `timer:${timer.timerId}`, payload);
     if (outcome.ok) {
+      // A schedule's next tick is recorded once this one is accepted, so a restart neither repeats it nor misses the next.
+      const nextAt = isScheduleTimerId(timer.timerId) ? this.#timers.nextAt(timer.timerId) : null;
+      if (nextAt !== null) this.#write(this.#writer.commit(this.identity, { timerSet: [durableTimer(timer, nextAt)] }), `recording the next tick of ${timer.timerId}`);
       if (timer.intervalMs === undefined && !this.#timers.has(timer.timerId)) this.#write(this.#writer.commit(this.identity, { timerDelete: [timer.timerId] }), `removing fired timer ${timer.timerId}`);
       return;
     }
@@ -937,6 +963,10 @@ export class PluginService {
       // an embedder's hook must not break the service
     }
   }
+}
+
+function durableTimer(spec: TimerSpec, nextAt: number): DurableTimer {
+  return { timer_id: spec.timerId, ingress: spec.ingress, next_at: nextAt, interval_ms: spec.intervalMs ?? null, data: spec.data ?? null };
 }
 
 function messageOf(error: unknown): string {
