@@ -10,7 +10,7 @@ import type { PluginRuntime } from '../runtime/plugin-runtime.js';
 import { systemClock, type Clock } from './clock.js';
 import { DiscardTally, websocketDiscards, type DiscardCounters } from './discards.js';
 import { readHandlerReply } from './handler-reply.js';
-import { rfc3339 } from './ids.js';
+import { isEnvelopeId, rfc3339 } from './ids.js';
 import { ingressEventProblem, newIngressEvent, type IngressEvent } from './ingress-event.js';
 import { IngressDispatcher, type Attempt, type DispatchCounters, type EnqueueOutcome, type LastEvent, type Refusal } from './ingress-dispatcher.js';
 import type { QueuedEvent } from './ingress-queue.js';
@@ -355,8 +355,25 @@ export class PluginService {
     this.#stateOwed = true;
     this.#dispatcher.open();
     this.#resumeFromJournal(kept);
+    await this.#applyStartCommands();
     this.#attachSources();
     this.#refreshStatus();
+  }
+
+  /**
+   * Output commands returned by `start` (our addition): validated, grant-checked, committed
+   * and executed exactly like a handler's, as the handling of a `start` event on the first
+   * declared ingress (the default target of `timer_set` and of request replies) whose
+   * correlation id is the commands' `source_event_id`.
+   */
+  async #applyStartCommands(): Promise<void> {
+    const commands = this.runtime.takeStartCommands();
+    if (commands === null) return;
+    const ingress = this.runtime.record.manifest.ingresses[0]?.name ?? '';
+    const first: unknown = Array.isArray(commands) ? commands[0] : undefined;
+    const claimed = typeof first === 'object' && first !== null ? (first as Record<string, unknown>)['source_event_id'] : undefined;
+    const event = newIngressEvent(ingress, 'start', 'host:start', null);
+    await this.#applyOutput({ output_commands: commands }, ingress, isEnvelopeId(claimed) ? { ...event, correlation_id: claimed } : event, null);
   }
 
   /** What the journal kept for this plugin: its state, dead letters, timers, unacknowledged events and pending commands. */
@@ -536,6 +553,7 @@ export class PluginService {
     this.#statusUpdate = null;
     this.#stateOwed = true;
     this.#lifecycle.transition(this.#liveState, `instance restarted (restart ${this.#restarts})`);
+    await this.#applyStartCommands();
     this.#refreshStatus();
   }
 
@@ -649,8 +667,13 @@ export class PluginService {
     const reply = readHandlerReply(raw, this.policy.retryMaxMs);
     if (reply.kind === 'failed') return { ok: false, error: reply.error };
     if (reply.kind === 'retry') return { ok: false, error: reply.error, ...(reply.retryAfterMs !== undefined ? { retryAfterMs: reply.retryAfterMs } : {}) };
+    return this.#applyOutput(reply.output, ingress, event, seq);
+  }
+
+  /** Plans a result's output commands; their commit (with the acknowledgement of `seq`, if any) goes to the journal, the rest to the outbox. */
+  async #applyOutput(output: unknown, ingress: string, event: IngressEvent, seq: number | null): Promise<Attempt> {
     const changes: PlannedChanges = { state: {}, timerSet: [], timerDelete: [] };
-    const plan = await planBatch(reply.output, event, this.runtime.record, { maxTimers: this.policy.maxTimers, stateKeys: STATE_LIMITS.keys, stateBytes: STATE_LIMITS.bytes }, this.#planView(), this.#executionContext(event, changes));
+    const plan = await planBatch(output, event, this.runtime.record, { maxTimers: this.policy.maxTimers, stateKeys: STATE_LIMITS.keys, stateBytes: STATE_LIMITS.bytes }, this.#planView(), this.#executionContext(event, changes));
     const tx: JournalTransaction = {
       ...(seq !== null ? { ack: [seq] } : {}),
       ...(plan.outbox.length > 0 ? { outboxAdd: plan.outbox.map((command) => ({ command_id: command.command_id, source_seq: seq ?? 0, command: { ingress, envelope: command.raw } })) } : {}),
