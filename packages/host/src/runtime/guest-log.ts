@@ -12,6 +12,7 @@ export class GuestLog {
   readonly #lines: GuestLogLine[] = [];
   #dropped = 0;
   #budgetDroppedBytes = 0;
+  #written = 0;
 
   constructor(
     readonly maxLines = 200,
@@ -28,11 +29,24 @@ export class GuestLog {
         this.#dropped++;
       }
       this.#lines.push({ at: new Date().toISOString(), stream, text: line.length > this.maxLineChars ? line.slice(0, this.maxLineChars) + '…' : line });
+      this.#written++;
     }
   }
 
   lines(): readonly GuestLogLine[] {
     return [...this.#lines];
+  }
+
+  /** Lines appended so far: a mark to read a call's lines from with `since`. */
+  get written(): number {
+    return this.#written;
+  }
+
+  /** The lines appended after `mark` (still in the ring), and how many of them the ring no longer holds. */
+  since(mark: number): { readonly lines: readonly GuestLogLine[]; readonly dropped: number } {
+    const count = this.#written - mark;
+    const kept = Math.min(count, this.#lines.length);
+    return { lines: kept > 0 ? this.#lines.slice(-kept) : [], dropped: count - kept };
   }
 
   /** Lines pushed out of the ring. */

@@ -4,6 +4,7 @@ import { PluginHost } from '../../host.js';
 import { PluginError } from '../../errors.js';
 import type { JsonValue } from '../../manifest/types.js';
 import { toolErrorOf, type ToolOutput } from '../../tools/tool-output.js';
+import type { GuestLogLine } from '../../runtime/guest-log.js';
 import { CommandFailure, hostFailure, printJson, UsageError, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
 import { parsePluginRef } from '../../manifest/ids.js';
@@ -35,6 +36,11 @@ async function readInput(io: CliIo, options: CallOptions): Promise<JsonValue> {
   }
 }
 
+/** What the guest printed during the call (its `console` / stdout / stderr), as `--json` reports it. */
+function callLogs(read: { readonly lines: readonly GuestLogLine[]; readonly dropped: number }): { logs: GuestLogLine[]; logs_dropped: number } {
+  return { logs: [...read.lines], logs_dropped: read.dropped };
+}
+
 function printOutput(io: CliIo, output: ToolOutput): void {
   // Guest output: shown escaped (newlines and tabs kept), never interpreted by the terminal.
   io.stdout(`${escapeTerminal(output.summary, GUEST_TEXT)}\n${output.content !== null ? `\n${escapeTerminal(output.content, GUEST_TEXT)}\n` : ''}`);
@@ -61,23 +67,25 @@ export async function runCall(io: CliIo, ref: string, tool: string, options: Cal
     const issue = host.registrationIssues.find((i) => i.plugin_ref === ref && i.tool === tool && i.kind !== 'collision');
     if (issue) throw new CommandFailure(issue.message, issue.kind === 'denied' ? 'tool_denied' : 'tool_invalid');
     if (!host.tools.getQualified(ref, tool)) throw new CommandFailure(`plugin \`${ref}\` has no tool \`${tool.slice(0, 128)}\``, 'tool_not_found');
+    const mark = runtime.log.written;
+    const logs = () => callLogs(runtime.log.since(mark));
     let output: ToolOutput;
     try {
       output = await host.tools.callQualified(ref, tool, input);
     } catch (error) {
       if (!(error instanceof PluginError)) throw error;
       const failure = hostFailure(error);
-      throw new CommandFailure(failure.message, failure.code, { details: { plugin: ref, tool, output: null, duration_ms: elapsed() } });
+      throw new CommandFailure(failure.message, failure.code, { details: { plugin: ref, tool, output: null, duration_ms: elapsed(), ...logs() } });
     }
     const durationMs = elapsed();
     const reported = toolErrorOf(output);
     if (reported) {
       if (!options.json) printOutput(io, output);
       throw new CommandFailure(`tool \`${tool.slice(0, 128)}\` reported an error: ${reported.code}${reported.message ? `: ${reported.message}` : ''}`, 'tool_error', {
-        details: { plugin: ref, tool, output, duration_ms: durationMs },
+        details: { plugin: ref, tool, output, duration_ms: durationMs, ...logs() },
       });
     }
-    if (options.json) printJson(io, { command: 'call', status: 'ok', plugin: ref, tool, output, duration_ms: durationMs });
+    if (options.json) printJson(io, { command: 'call', status: 'ok', plugin: ref, tool, output, duration_ms: durationMs, ...logs() });
     else printOutput(io, output);
   } finally {
     await host.close();
