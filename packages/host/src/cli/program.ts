@@ -143,6 +143,7 @@ function buildProgram(io: CliIo, invocation: Invocation): Command {
     .description('run the workspace: start services, deliver ingress, serve status, metrics, tool calls and dead-letter operations on loopback')
     .addOption(workspaceOption())
     .option('--port <port>', 'loopback port of the control API (default: a free one; see .yoi/serve.json)')
+    .option('--log-format <format>', 'json (JSON lines) or text (one readable line each); default: text when stderr is a terminal, else json')
     .action(async (options: ServeCliOptions) => (await import('./commands/serve.js')).runServe(io, options));
 
   sub('status')

@@ -35,6 +35,9 @@ export const COMMAND_REJECTED = 'command_rejected';
 /** The event kind that hands a plugin its durable state after each (re)start (our addition). */
 export const STATE_RESTORED = 'state_restored';
 
+/** Diagnostics that are log lines too (the others have their own service event, or are the guest's business). */
+const LOGGED_DIAGNOSTICS = new Set(['HostError', 'JournalError', 'Redelivery', 'OutboxRerun', 'DeliveryHeld', 'StateNotHandedOver', 'StateHandoverFailed', 'RejectionUndelivered']);
+
 /** How many handled events may wait for their outbox commands before the dispatcher waits too. */
 const OUTBOX_AHEAD = 64;
 
@@ -182,9 +185,11 @@ export class PluginService {
     return this.#driver?.status?.() ?? [];
   }
 
-  /** Records a diagnostic from a component of this service (the WebSocket driver). */
+  /** Records (and logs) a diagnostic from a component of this service (the WebSocket driver). */
   diagnose(kind: string, message: string): void {
-    this.#diagnose(kind, message, kind.endsWith('Error'));
+    const error = kind.endsWith('Error');
+    this.#diagnose(kind, message, error);
+    this.#notify({ kind: 'websocket', level: error ? 'warn' : 'info', message, fields: { diagnostic: kind } });
   }
 
   get identity(): string {
@@ -974,6 +979,7 @@ export class PluginService {
     const bounded = this.#clean(message);
     if (error) this.#lastError = bounded;
     this.diagnostics.push({ at: rfc3339(this.#clock.now()), kind, state: this.#lifecycle.state, message: bounded });
+    if (LOGGED_DIAGNOSTICS.has(kind)) this.#notify({ kind: 'host', level: error ? 'error' : 'info', message: bounded, fields: { diagnostic: kind } });
   }
 
   #notify(event: Omit<ServiceEvent, 'plugin'>): void {

@@ -2,7 +2,9 @@
  * What a service tells its embedder as it happens: lifecycle transitions, circuit changes,
  * retries, dead letters, rejections and discards. `serve` writes them as JSON log lines.
  */
-export type ServiceEventKind = 'lifecycle' | 'circuit' | 'retry' | 'dead_letter' | 'dead_letter_evicted' | 'dropped' | 'rejected' | 'command_rejected' | 'timer' | 'status' | 'journal';
+export const SERVICE_EVENT_KINDS = ['lifecycle', 'circuit', 'retry', 'dead_letter', 'dead_letter_evicted', 'dropped', 'rejected', 'command_rejected', 'timer', 'status', 'journal', 'websocket', 'host'] as const;
+/** `websocket`: the host-owned connections' changes and errors; `host`: redeliveries, outbox re-runs and failures inside the host. */
+export type ServiceEventKind = (typeof SERVICE_EVENT_KINDS)[number];
 
 export interface ServiceEvent {
   readonly plugin: string;

@@ -1,13 +1,14 @@
 import { join } from 'node:path';
 import { startServe } from '../../serve/server.js';
-import { jsonLogger } from '../../serve/log.js';
 import { defaultCacheDir } from '../../sandbox/transpile-cache.js';
 import { UsageError, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
+import { formatLogger, logFormat } from '../log-format.js';
 import { term } from '../terminal.js';
 
 export interface ServeCliOptions extends CommonOptions {
   readonly port?: string;
+  readonly logFormat?: string;
 }
 
 /** Runs until SIGINT/SIGTERM, then stops every service gracefully and reports what was in flight. */
@@ -15,7 +16,7 @@ export async function runServe(io: CliIo, options: ServeCliOptions): Promise<voi
   const port = options.port === undefined ? 0 : Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be an integer between 0 and 65535');
   const stores = storeOptions(io, options);
-  const log = jsonLogger(io.stderr);
+  const log = formatLogger(logFormat(options.logFormat, io.stderrIsTty ?? false), io.stderr);
   const server = await startServe({ stores, port, log, cacheDir: defaultCacheDir(io.env) });
   io.stdout(
     term`yoi plugin serve: ${server.url} (workspace ${stores.workspace})` + '\n' +
