@@ -33,5 +33,5 @@ export async function runServe(io: CliIo, options: ServeCliOptions): Promise<voi
   const reports = await server.stop();
   const inFlight = reports.filter((r) => r.in_flight !== null).length;
   const undelivered = reports.reduce((sum, r) => sum + r.undelivered, 0);
-  io.stdout(`stopped: ${reports.length} service(s); ${inFlight} event(s) were in flight; ${undelivered} queued event(s) moved to the dead-letter store\n`);
+  io.stdout(`stopped: ${reports.length} service(s); ${inFlight} event(s) were in flight; ${undelivered} accepted event(s) wait in the journal for the next start\n`);
 }
