@@ -22,7 +22,7 @@ export function formatLogger(format: LogFormat, write: (line: string) => void): 
  * like the JSON form and escaped for the terminal (plugin-controlled text never moves the
  * cursor or changes colours); values with spaces are quoted.
  */
-export function textLogger(write: (line: string) => void): Logger {
+function textLogger(write: (line: string) => void): Logger {
   return (level, msg, fields: LogFields = {}) => {
     const parts = [new Date().toISOString().slice(11, 23), level.toUpperCase().padEnd(5), escapeTerminal(redactText(msg, 512), { limit: 512 })];
     for (const [key, value] of Object.entries(fields)) {

@@ -11,12 +11,12 @@ import type { IngressDecl } from './types.js';
 export type IngressSource = { readonly kind: 'websocket' } | { readonly kind: 'schedule'; readonly schedule: Schedule };
 
 /** `schedule:every <duration>` (a fixed interval) or `schedule:cron <5 fields>` (UTC). */
-export type Schedule =
+type Schedule =
   | { readonly kind: 'every'; readonly intervalMs: number }
   | { readonly kind: 'cron'; readonly pattern: string; readonly next: (after: number) => number | null };
 
 export const SCHEDULE_PREFIX = 'schedule:';
-export const SCHEDULE_LIMITS = { minIntervalMs: 1000, maxIntervalMs: 24 * 60 * 60 * 1000 } as const;
+const SCHEDULE_LIMITS = { minIntervalMs: 1000, maxIntervalMs: 24 * 60 * 60 * 1000 } as const;
 
 const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

@@ -42,7 +42,7 @@ describe('serve logs service events', () => {
   it('escapes what a plugin controls in the text form', () => {
     const { lines, logger } = collect('text');
     logger({ plugin: 'project:p', kind: 'rejected', level: 'warn', message: 'ingress event rejected', fields: { error: 'evil\u001b[2J\u202etext' } });
-    assert.doesNotMatch(lines[0]!, /\u001b|\u202e/);
+    assert.equal(lines[0]!.includes('\u001b') || lines[0]!.includes('\u202e'), false);
   });
 
   it('chooses text on a terminal, JSON otherwise, and refuses other formats', () => {

@@ -56,7 +56,7 @@ export type CallResult =
  * Guest output travels on the call port, ahead of the result of the call that printed it, so
  * the host has a call's lines by the time the call returns.
  */
-export interface LogMessage {
+interface LogMessage {
   readonly type: 'log';
   readonly stream: 'stdout' | 'stderr';
   readonly text: string;
