@@ -9,9 +9,16 @@ function forbid(regex, message, { allowTypeImports = false } = {}) {
   return { regex, message, allowTypeImports };
 }
 
+// The embeddable host ships no authoring tools: it never imports the cli package (the `yoi`
+// command, build tooling, devtools), the PDK, or what only authoring needs. Its package.json
+// does not list them (test/structure/package-boundary.test.ts checks both).
+const AUTHORING = '^(@yoi-plugins/(cli|pdk)|esbuild|componentize-qjs|typescript|commander)(/|$)';
+const AUTHORING_MESSAGE = 'the host never imports the cli package, the PDK, esbuild, componentize-qjs, typescript or commander (they are authoring tools; the host is embedded without them).';
+const hostBoundary = forbid(AUTHORING, AUTHORING_MESSAGE);
+
 export default defineConfig(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'examples/**', 'bench/**', 'scripts/**', 'packages/host/builtin/**', 'packages/host/templates/**', 'packages/host/test/fixtures/plugins/**', 'packages/host/.yoi-test-cache/**', 'eslint.config.js'],
+    ignores: ['**/dist/**', '**/node_modules/**', 'examples/**', 'bench/**', 'scripts/**', 'packages/cli/builtin/**', 'packages/cli/templates/**', 'packages/host/test/fixtures/plugins/**', 'packages/*/.yoi-test-cache/**', 'eslint.config.js'],
   },
   {
     files: ['packages/*/src/**/*.ts', 'packages/*/test/**/*.ts'],
@@ -30,6 +37,15 @@ export default defineConfig(
     },
   },
   {
+    // The host's boundary, for every module of the host (the blocks below repeat it: a later
+    // block's `no-restricted-imports` replaces this one for its files).
+    files: ['packages/host/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [hostBoundary] }],
+      'no-restricted-syntax': ['error', { selector: `ImportExpression[source.value=/${AUTHORING.replaceAll('/', '\\/')}/]`, message: AUTHORING_MESSAGE }],
+    },
+  },
+  {
     // The pure layers (parsing, packaging, authority predicates) know nothing of the running host.
     files: ['packages/host/src/manifest/**/*.ts', 'packages/host/src/package/**/*.ts', 'packages/host/src/authority/**/*.ts'],
     rules: {
@@ -38,6 +54,7 @@ export default defineConfig(
         {
           patterns: [
             forbid('^(\\.\\./)+(runtime|service|serve|cli)(/|\\.js$|$)', 'manifest/, package/ and authority/ never import runtime/, service/, serve/ or cli/ (layering: the pure checks must not depend on the running host).'),
+            hostBoundary,
           ],
         },
       ],
@@ -51,7 +68,7 @@ export default defineConfig(
       'no-restricted-imports': [
         'error',
         {
-          patterns: [forbid('^(?!\\./|node:)', 'sandbox/worker/ imports only its siblings and node:* (it runs alone in a worker thread).', { allowTypeImports: true })],
+          patterns: [forbid('^(?!\\./|node:)', 'sandbox/worker/ imports only its siblings and node:* (it runs alone in a worker thread).', { allowTypeImports: true }), hostBoundary],
         },
       ],
     },

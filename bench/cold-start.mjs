@@ -23,7 +23,7 @@ const RUNS = Number(process.env.BENCH_COLD_RUNS ?? 5);
 const JSON_OUT = process.argv.includes('--json');
 const PIN = process.argv.includes('--pin') && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(repo, 'packages', 'host', 'dist', 'src', 'cli', 'main.js');
+const cli = join(repo, 'packages', 'cli', 'dist', 'src', 'cli', 'main.js');
 const workspace = join(repo, 'examples', 'workspace');
 const cache = mkdtempSync(join(tmpdir(), 'yoi-bench-cold-'));
 process.on('exit', () => rmSync(cache, { recursive: true, force: true }));

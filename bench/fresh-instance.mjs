@@ -15,8 +15,9 @@ import { pathToFileURL } from 'node:url';
 import { parseManifest } from '../packages/host/dist/src/index.js';
 import { transpileCached } from '../packages/host/dist/src/sandbox/transpile-cache.js';
 import { inertImports } from '../packages/host/dist/src/sandbox/worker/inert.js';
-import { componentizeQuickJs } from '../packages/host/dist/src/build/componentize.js';
-import '../packages/host/dist/src/sandbox/component-loader.js'; // turns on extended-const where needed
+import { componentizeQuickJs } from '../packages/cli/dist/src/build/componentize.js';
+import { enableWasmExtendedConst } from '../packages/host/dist/src/sandbox/component-loader.js';
+enableWasmExtendedConst(); // components are compiled here without loadComponent
 import { assemble, TOOL_WATS } from '../packages/host/dist/test/fixtures/wat.js';
 
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 200);

@@ -13,7 +13,7 @@ import { openLmdbJournal } from '../packages/host/dist/src/journal/lmdb-journal.
 import { renderEntry } from '../packages/host/dist/src/store/enablement-edit.js';
 import { transpileCached } from '../packages/host/dist/src/sandbox/transpile-cache.js';
 import { inertImports } from '../packages/host/dist/src/sandbox/worker/inert.js';
-import { componentizeQuickJs } from '../packages/host/dist/src/build/componentize.js';
+import { componentizeQuickJs } from '../packages/cli/dist/src/build/componentize.js';
 import { newIngressEvent } from '../packages/host/dist/src/service/ingress-event.js';
 import { assemble, instanceWat } from '../packages/host/dist/test/fixtures/wat.js';
 import { SERVICE_SOURCE, serviceManifest } from '../packages/host/dist/test/fixtures/service.js';

@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { instrumentInterrupts, loadBinaryen } from '../packages/host/dist/src/sandbox/interrupt/instrument.js';
 import { Watchdog } from '../packages/host/dist/src/sandbox/interrupt/watchdog.js';
 import { transpileCached } from '../packages/host/dist/src/sandbox/transpile-cache.js';
-import { componentizeQuickJs } from '../packages/host/dist/src/build/componentize.js';
+import { componentizeQuickJs } from '../packages/cli/dist/src/build/componentize.js';
 import { parseManifest } from '../packages/host/dist/src/index.js';
 import { assemble, TOOL_WATS } from '../packages/host/dist/test/fixtures/wat.js';
-import '../packages/host/dist/src/sandbox/component-loader.js'; // extended-const on Node 20
+import { enableWasmExtendedConst } from '../packages/host/dist/src/sandbox/component-loader.js';
+enableWasmExtendedConst(); // extended-const on Node 20 (components are compiled here without loadComponent)
 
 const root = mkdtempSync(join(tmpdir(), 'yoi-bench-interrupt-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));

@@ -10,7 +10,7 @@ import { PluginHost } from '../packages/host/dist/src/index.js';
 import { loadComponent } from '../packages/host/dist/src/sandbox/component-loader.js';
 import { inertImports } from '../packages/host/dist/src/sandbox/worker/inert.js';
 import { transpileCached } from '../packages/host/dist/src/sandbox/transpile-cache.js';
-import { componentizeQuickJs } from '../packages/host/dist/src/build/componentize.js';
+import { componentizeQuickJs } from '../packages/cli/dist/src/build/componentize.js';
 import { assemble, TOOL_WATS, instanceWat } from '../packages/host/dist/test/fixtures/wat.js';
 import { loadPluginPackage, writeZipArchive, parseManifest } from '../packages/host/dist/src/index.js';
 import { renderEntry } from '../packages/host/dist/src/store/enablement-edit.js';

@@ -14,7 +14,7 @@ import { renderEntry } from '../packages/host/dist/src/store/enablement-edit.js'
 const CALLS = Number(process.env.BENCH_TOOL_MEMORY_CALLS ?? 10_000);
 const WARMUP = 200;
 const GOAL_MIB = 50;
-const builtin = fileURLToPath(new URL('../packages/host/builtin', import.meta.url));
+const builtin = fileURLToPath(new URL('../packages/cli/builtin', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'yoi-bench-memory-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 

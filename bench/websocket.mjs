@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { PluginHost, loadPluginPackage, writeZipArchive, parseManifest } from '../packages/host/dist/src/index.js';
 import { renderEntry } from '../packages/host/dist/src/store/enablement-edit.js';
-import { componentizeQuickJs } from '../packages/host/dist/src/build/componentize.js';
-import { buildPlugin } from '../packages/host/dist/src/build/build.js';
-import { newPlugin } from '../packages/host/dist/src/build/templates.js';
+import { componentizeQuickJs } from '../packages/cli/dist/src/build/componentize.js';
+import { buildPlugin } from '../packages/cli/dist/src/build/build.js';
+import { newPlugin } from '../packages/cli/dist/src/build/templates.js';
 
 const RATES = (process.env.BENCH_WS_RATES ?? process.env.BENCH_WS_RATE ?? '500,1000,2000,3000,5000').split(',').map(Number).filter((n) => n > 0);
 const SECONDS = Number(process.env.BENCH_WS_SECONDS ?? 3);

@@ -2,7 +2,7 @@
 // Runs after `tsc -b`: builds the example plugins from source and lays out the stores.
 // 1. `yoi plugin build` each examples/plugins/<name> that has a src/ (TypeScript + PDK →
 //    QuickJS component; skipped when unchanged) and pack it into the builtin: store
-//    (packages/host/builtin), which ships with the host.
+//    (packages/cli/builtin), which ships with the CLI (the host library ships no store).
 // 2. The legacy example (Yoi's retired raw runtime) cannot be packed — pack rejects its
 //    manifest — so its archive is written directly into the example workspace's project store.
 // 3. Write examples/workspace/.yoi/plugins.toml from plugins.template.toml with the digests
@@ -10,12 +10,12 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildPlugin } from '../packages/host/dist/src/build/build.js';
+import { buildPlugin } from '../packages/cli/dist/src/build/build.js';
 import { packPluginDirectory, writeZipArchive } from '../packages/host/dist/src/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sources = join(root, 'examples', 'plugins');
-const builtin = join(root, 'packages', 'host', 'builtin');
+const builtin = join(root, 'packages', 'cli', 'builtin');
 const workspace = join(root, 'examples', 'workspace');
 const projectStore = join(workspace, '.yoi', 'plugins');
 rmSync(builtin, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ERROR_CODE_DESCRIPTIONS } from '../packages/host/dist/src/errors.js';
-import { CLI_FAILURE_DESCRIPTIONS } from '../packages/host/dist/src/cli/io.js';
+import { CLI_FAILURE_DESCRIPTIONS } from '../packages/cli/dist/src/cli/io.js';
 import { JOURNAL_ERROR_CODES } from '../packages/host/dist/src/journal/error-codes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,7 +36,7 @@ ${table(ERROR_CODE_DESCRIPTIONS)}
 ## CLI failures
 
 The \`error.code\` of a failed command's \`--json\` document, besides the lower-cased host codes
-above (see docs/cli.md for exit codes). Source: \`packages/host/src/cli/io.ts\`.
+above (see docs/cli.md for exit codes). Source: \`packages/cli/src/cli/io.ts\`.
 
 ${table(CLI_FAILURE_DESCRIPTIONS)}
 

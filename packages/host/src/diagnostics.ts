@@ -22,6 +22,7 @@ export const DIAGNOSTIC_KINDS = [
 ] as const;
 export type DiagnosticKind = (typeof DIAGNOSTIC_KINDS)[number];
 
+/** @public */
 export const DIAGNOSTIC_PHASES = ['discovery', 'manifest', 'resolution'] as const;
 export type DiagnosticPhase = (typeof DIAGNOSTIC_PHASES)[number];
 

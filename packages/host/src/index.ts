@@ -61,8 +61,7 @@ export type { CheckReport } from './inventory/check.js';
 export { inventoryWorkspace, selectItem } from './inventory/snapshot.js';
 export type { InventoryItem, InventorySnapshot, ItemStatus } from './inventory/snapshot.js';
 
-// The CLI is not part of the library entry (it would load commander and every command's
-// modules into each embedder): it is `@yoi-plugins/host/cli`.
+// The `yoi` CLI and the authoring tools are another package, `@yoi-plugins/cli`.
 
 // Runtime: run enabled plugins in sandboxes and expose their tools.
 export { PluginHost } from './host.js';
@@ -79,6 +78,7 @@ export type { ErrorCode } from './errors.js';
 export { DEFAULT_LIMITS, HOST_MAXIMA, IO_LIMITS, effectiveLimits } from './sandbox/limits.js';
 export type { ExecutionLimits, LimitOverrides } from './sandbox/limits.js';
 export { defaultCacheDir } from './sandbox/transpile-cache.js';
+export { enableWasmExtendedConst } from './sandbox/component-loader.js';
 
 // Journal: durable events, outbox, state, timers and dead letters (issue F).
 export { DEFAULT_JOURNAL_LIMITS, JOURNAL_KEY_MAX_BYTES, JournalWriteError, JournalRejectedError } from './journal/journal.js';

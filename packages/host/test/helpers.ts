@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
-import { runCli } from '../src/cli/program.js';
-import type { CliIo } from '../src/cli/io.js';
+import { runCli } from '@yoi-plugins/cli/internal/cli/program.js';
+import type { CliIo } from '@yoi-plugins/cli/internal/cli/io.js';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');
 export const YOI_MANIFESTS = join(FIXTURES, 'yoi-manifests');

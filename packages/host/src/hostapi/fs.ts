@@ -42,7 +42,7 @@ export interface FsSubject extends AuthoritySubject {
 }
 
 /** Relative path → segments; rejects absolute paths, NUL, `..` and oversize paths. `.` segments are dropped. */
-export function parseFsPath(raw: unknown): string[] {
+function parseFsPath(raw: unknown): string[] {
   if (typeof raw !== 'string' || raw.length === 0) throw new FsDenied('invalid_request', 'FS path must be a non-empty string');
   if (Buffer.byteLength(raw) > FS_LIMITS.pathBytes) throw new FsDenied('invalid_request', `FS path exceeds ${FS_LIMITS.pathBytes} bytes`);
   if (raw.includes('\0')) throw new FsDenied('invalid_request', 'FS path contains NUL');

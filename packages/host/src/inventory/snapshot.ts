@@ -11,6 +11,7 @@ import { missingConfig, missingConfigMessage } from '../store/config-requirement
 import { storeDirFor, type StoreOptions } from '../store/locations.js';
 import { loadWorkspace, type WorkspaceState } from '../store/workspace.js';
 
+/** @public */
 export type ItemStatus = 'active' | 'partial' | 'disabled' | 'missing' | 'rejected';
 
 export interface InventoryItem {
@@ -133,9 +134,8 @@ function buildSnapshot(state: WorkspaceState, options: StoreOptions): InventoryS
     it.configured_websocket_grants = [...new Set(entry.grants.websocket.map(websocketTargetLabel))].sort();
     it.configured_fs_grants = [...new Set(entry.grants.fs.map(fsGrantLabel))].sort();
     const parsed = parsePluginRef(entry.id);
-    if (parsed.ok && it.package_path === null) {
-      it.package_path = join(storeDirFor(parsed.ref.source, { ...options, workspace: state.workspace }), `${parsed.ref.id}${PACKAGE_EXTENSION}`);
-    }
+    const store = parsed.ok ? storeDirFor(parsed.ref.source, { ...options, workspace: state.workspace }) : undefined;
+    if (parsed.ok && store !== undefined && it.package_path === null) it.package_path = join(store, `${parsed.ref.id}${PACKAGE_EXTENSION}`);
   }
 
   // An entry that could not be read is still configured: its diagnostic lands on its row.
@@ -163,7 +163,8 @@ function buildSnapshot(state: WorkspaceState, options: StoreOptions): InventoryS
     const it = item(key);
     if (d.package !== undefined && d.source !== undefined) {
       packagePresent.add(key);
-      it.package_path ??= join(storeDirFor(d.source, { ...options, workspace: state.workspace }), d.package);
+      const store = storeDirFor(d.source, { ...options, workspace: state.workspace });
+      if (store !== undefined) it.package_path ??= join(store, d.package);
     }
     if (d.digest !== undefined) it.digest ??= d.digest;
     it.diagnostics.push({ kind: d.kind, message: d.message });

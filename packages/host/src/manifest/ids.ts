@@ -7,6 +7,7 @@ export function isSafeId(value: string): boolean {
   return value.length >= 1 && value.length <= 128 && /^[A-Za-z0-9_.-]+$/.test(value) && !value.startsWith('.') && !value.endsWith('.');
 }
 
+/** @public */
 export interface PluginRef {
   readonly source: SourceKind;
   readonly id: string;
@@ -24,6 +25,7 @@ export function parsePluginRef(value: string): RefParse {
   return { ok: true, ref: { source: source as SourceKind, id } };
 }
 
+/** @public */
 export function formatPluginRef(ref: PluginRef): string {
   return `${ref.source}:${ref.id}`;
 }

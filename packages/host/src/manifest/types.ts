@@ -57,7 +57,7 @@ export interface WebSocketTarget {
   readonly frame_secrets?: readonly string[];
 }
 
-export interface RuntimeDecl {
+interface RuntimeDecl {
   readonly kind: string;
   readonly entry?: string;
   readonly abi?: string;
@@ -65,7 +65,7 @@ export interface RuntimeDecl {
   readonly world?: string;
 }
 
-export interface HookDecl {
+interface HookDecl {
   readonly id: string;
   readonly file: string;
 }

@@ -11,6 +11,7 @@ import { normalizePackagePath } from './paths.js';
  * holds what the plugin ships rather than what the author's machine happens to have.
  * Skipped folders are not descended into, so symlinks inside them (common in
  * node_modules) do not matter. Everything else is included, hidden files too.
+ * @public
  */
 export const AUTHORING_IGNORED_DIRECTORIES: ReadonlySet<string> = new Set([
   '.git',
@@ -21,6 +22,7 @@ export const AUTHORING_IGNORED_DIRECTORIES: ReadonlySet<string> = new Set([
   'target',
   '.yoi-build',
 ]);
+/** @public */
 export const AUTHORING_IGNORED_FILES: ReadonlySet<string> = new Set(['.DS_Store', 'Thumbs.db']);
 /** Packed archives inside the directory are outputs, never inputs. */
 const AUTHORING_IGNORED_SUFFIXES: readonly string[] = ['.yoi-plugin'];

@@ -13,7 +13,10 @@ export interface PackResult {
   readonly bytes: number;
 }
 
-/** Default output: a sibling `<dir-name>.yoi-plugin` (`plugin.yoi-plugin` for a nameless dir). */
+/**
+ * Default output: a sibling `<dir-name>.yoi-plugin` (`plugin.yoi-plugin` for a nameless dir).
+ * @public
+ */
 export function defaultPackOutput(dir: string): string {
   const absolute = resolve(dir);
   const name = basename(absolute) || 'plugin';

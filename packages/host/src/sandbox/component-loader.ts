@@ -32,14 +32,15 @@ export interface LoaderOptions {
 
 /**
  * QuickJS-based components use Wasm extended constant expressions, which V8 ships behind a
- * flag on Node 20. Turn the flag on when this engine lacks the feature (a no-op elsewhere).
+ * flag on Node 20. Turns the flag on (process-wide) when this engine lacks the feature; a no-op
+ * elsewhere and on later calls. Importing the host never does this: the first component load
+ * calls it, and an embedder that compiles Wasm itself first may call it earlier.
  */
-function enableExtendedConst(): void {
+export function enableWasmExtendedConst(): void {
   // (module (global i32 (i32.add (i32.const 1) (i32.const 2))))
   const probe = Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0, 6, 9, 1, 127, 0, 65, 1, 65, 2, 106, 11);
   if (!WebAssembly.validate(probe)) setFlagsFromString('--experimental-wasm-extended-const');
 }
-enableExtendedConst();
 
 const compiled = new Map<string, Readonly<Record<string, WebAssembly.Module>>>();
 
@@ -55,6 +56,7 @@ function unversioned(name: string): string {
  * transpiles (cached) and compiles the core modules with the memory cap.
  */
 export async function loadComponent(record: ResolvedPlugin, options: LoaderOptions): Promise<LoadedComponent> {
+  enableWasmExtendedConst();
   const runtime = record.manifest.runtime;
   if (runtime === undefined) throw new PluginError('COMPONENT_INVALID', 'plugin runtime is not declared');
   if (runtime.kind !== 'wasm-component') {

@@ -54,17 +54,17 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env['XDG_CACHE_HOME'] || join(env['HOME'] || homedir(), '.cache'), 'yoi', 'transpile');
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
+function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export function cacheKey(componentSha256: string): string {
+function cacheKey(componentSha256: string): string {
   cachedVersion ??= transpilerVersion();
   return sha256Hex(Buffer.from(JSON.stringify([componentSha256, 'jco-transpile', cachedVersion, TRANSPILE_OPTIONS, ENTRY_FORMAT])));
 }
 
 /** File name of the per-file hash cache inside a cache directory. */
-export const FILE_HASHES_FILE = '.file-hashes.json';
+const FILE_HASHES_FILE = '.file-hashes.json';
 
 async function readEntry(dir: string, key: string, hashes: IdentityCache): Promise<TranspiledComponent | null> {
   let manifest: EntryManifest;

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { defaultCacheDir } from '../sandbox/transpile-cache.js';
-import { defaultBuiltinDir, userStoreDir, type StoreOptions } from './locations.js';
+import { userStoreDir, type StoreOptions } from './locations.js';
 
 /**
  * Yoi's own files: what decides grants, holds secrets and tokens, or is loaded as code. No fs
@@ -38,7 +38,7 @@ export function hostControlLocations(options: Pick<StoreOptions, 'userDataHome' 
   return [
     { path: '/proc', label: "the host's process information (/proc)" },
     { path: userStoreDir(options), label: 'the user plugin store' },
-    { path: options.builtinDir ?? defaultBuiltinDir(), label: 'the builtin plugin store' },
+    ...(options.builtinDir === undefined ? [] : [{ path: options.builtinDir, label: 'the builtin plugin store' }]),
     { path: defaultCacheDir(options.env ?? process.env), label: 'the transpile cache' },
   ];
 }

@@ -1,6 +1,5 @@
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import type { SourceKind } from '../diagnostics.js';
 
 export interface StoreLocation {
@@ -13,15 +12,13 @@ export interface StoreOptions {
   readonly workspace: string;
   /** Overrides `$XDG_DATA_HOME` (else `~/.local/share`) as the base of the user store. */
   readonly userDataHome?: string;
-  /** Overrides the directory of the `builtin:` store (the packages this project ships). */
+  /**
+   * The directory of the `builtin:` store. Without it the builtin store is empty (`builtin:`
+   * refs are not found): the host ships no packages; the `yoi` CLI passes the store it ships.
+   */
   readonly builtinDir?: string;
   /** Environment to read `XDG_DATA_HOME` and `HOME` from (default: `process.env`). */
   readonly env?: NodeJS.ProcessEnv;
-}
-
-/** The packages this project ships, packed at build time from `packages/host/builtin-src`. */
-export function defaultBuiltinDir(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'builtin');
 }
 
 /** `$XDG_DATA_HOME/yoi/plugins`, else `~/.local/share/yoi/plugins` (Yoi's documented path, without its CLI's doubled `yoi/`). */
@@ -39,15 +36,16 @@ export function enablementFile(workspace: string): string {
   return join(resolve(workspace), '.yoi', 'plugins.toml');
 }
 
-/** Stores in scan order: user, project, builtin. */
+/** Stores in scan order: user, project, builtin (the last only when `builtinDir` is given). */
 export function storeLocations(options: StoreOptions): StoreLocation[] {
   return [
     { source: 'user', dir: userStoreDir(options) },
     { source: 'project', dir: projectStoreDir(options.workspace) },
-    { source: 'builtin', dir: options.builtinDir ?? defaultBuiltinDir() },
+    ...(options.builtinDir === undefined ? [] : [{ source: 'builtin' as const, dir: options.builtinDir }]),
   ];
 }
 
-export function storeDirFor(source: SourceKind, options: StoreOptions): string {
-  return storeLocations(options).find((s) => s.source === source)!.dir;
+/** The directory of a store, or undefined for the builtin store when there is none. */
+export function storeDirFor(source: SourceKind, options: StoreOptions): string | undefined {
+  return storeLocations(options).find((s) => s.source === source)?.dir;
 }

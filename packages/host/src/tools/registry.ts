@@ -8,7 +8,10 @@ import type { PluginRuntime } from '../runtime/plugin-runtime.js';
 import { compileInputSchema, inputProblem } from './input-validation.js';
 import type { ToolOutput } from './tool-output.js';
 
-/** Where a tool comes from (host-side; never sent to a model). */
+/**
+ * Where a tool comes from (host-side; never sent to a model).
+ * @public
+ */
 export interface ToolOrigin {
   readonly kind: 'plugin';
   readonly plugin_ref: string;

@@ -8,15 +8,15 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { readPackageFile } from '../../src/package/archive-file.js';
 import { loadPluginPackage } from '../../src/package/plugin-package.js';
 import { renderEntry } from '../../src/store/enablement-edit.js';
 import { TEST_TRANSPILE_CACHE } from '../fixtures/workspace.js';
 import { tempDir } from '../helpers.js';
+import { SHIPPED_BUILTIN, YOI_BIN } from '../fixtures/cli-package.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/yoi.js', import.meta.url));
-const BUILTIN = fileURLToPath(new URL('../../../builtin', import.meta.url));
+const BIN = YOI_BIN;
+const BUILTIN = SHIPPED_BUILTIN;
 
 interface Serve {
   readonly base: string;

@@ -3,13 +3,13 @@ import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { buildJsComponent } from '../fixtures/js.js';
 import { SERVICE_SOURCE, serviceManifest } from '../fixtures/service.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE } from '../fixtures/workspace.js';
 import { cli } from '../helpers.js';
+import { YOI_BIN } from '../fixtures/cli-package.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/yoi.js', import.meta.url));
+const BIN = YOI_BIN;
 
 async function waitFor<T>(fn: () => T | null | undefined | Promise<T | null | undefined>, what: string, ms = 15_000): Promise<T> {
   const until = Date.now() + ms;

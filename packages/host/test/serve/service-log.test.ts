@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatLogger, logFormat } from '../../src/cli/log-format.js';
+import { formatLogger, logFormat } from '@yoi-plugins/cli/internal/cli/log-format.js';
 import { LogRateLimiter } from '../../src/serve/rate-limit.js';
 import { serviceEventLogger } from '../../src/serve/service-log.js';
 import { SERVICE_EVENT_KINDS, type ServiceEvent } from '../../src/service/service-events.js';

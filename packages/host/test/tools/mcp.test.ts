@@ -17,13 +17,14 @@ import { tempDir } from '../helpers.js';
 import { buildJsComponent, JS_TOOL_MANIFEST, JS_TOOL_SOURCE } from '../fixtures/js.js';
 import { assemble, TOOL_WATS } from '../fixtures/wat.js';
 import { pluginWorkspace, watToolManifest } from '../fixtures/workspace.js';
+import { SHIPPED_BUILTIN, YOI_BIN } from '../fixtures/cli-package.js';
 
 // Compiled to packages/host/dist/test/tools/mcp.test.js: the repository root is five folders up.
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', '..');
-const BIN = join(REPO_ROOT, 'packages', 'host', 'bin', 'yoi.js');
+const BIN = YOI_BIN;
 const TEST_CACHE = join(REPO_ROOT, 'packages', 'host', '.yoi-test-cache');
 const EXAMPLE_WORKSPACE = join(REPO_ROOT, 'examples', 'workspace');
-const EXAMPLE_BUILTIN = join(REPO_ROOT, 'packages', 'host', 'builtin');
+const EXAMPLE_BUILTIN = SHIPPED_BUILTIN;
 const EXAMPLE_ECHO = join(EXAMPLE_BUILTIN, 'example.echo.yoi-plugin');
 const REQUEST = { timeout: 30_000 };
 

@@ -2,15 +2,15 @@
  * A partial plugin whose host API import is denied fails every call: it is not advertised.
  */
 import assert from 'node:assert/strict';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { assemble, TOOL_WATS } from '../fixtures/wat.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE, watToolManifest, type PluginSpec } from '../fixtures/workspace.js';
+import { YOI_BIN } from '../fixtures/cli-package.js';
 
-const BIN = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'), 'bin', 'yoi.js');
+const BIN = YOI_BIN;
 
 const REQUEST_TARGET = `[[request]]
 scheme = "https"

@@ -1,0 +1,80 @@
+/**
+ * A cold process loads only what its work needs: the library entry and `yoi plugin call`
+ * never load the MCP SDK, the HTTP/WebSocket clients, metrics, the journal engine or the
+ * build tools, and a second `call` of a tool finds its compiled input validator in the cache
+ * instead of loading ajv. (How fast that is, is measured by bench/cold-start.mjs.)
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { assemble, TOOL_WATS } from '@yoi-plugins/host/test/fixtures/wat.js';
+import { pluginWorkspace, watToolManifest } from '@yoi-plugins/host/test/fixtures/workspace.js';
+import { tempDir } from '@yoi-plugins/host/test/helpers.js';
+
+// Compiled to packages/cli/dist/test/cli/cold-start.test.js: the repository root is five folders up.
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', '..');
+const HOST_DIST = join(REPO_ROOT, 'packages', 'host', 'dist', 'src');
+const HEAVY = ['ws', 'undici', 'ajv', '@modelcontextprotocol/sdk', 'zod', 'prom-client', 'lmdb', 'esbuild', 'componentize-qjs', '@bytecodealliance/jco-transpile'];
+
+/**
+ * Runs node with a preload that records every module the process loads: ES modules through a
+ * loader hook, CommonJS modules from the require cache at exit. Returns the packages seen.
+ */
+function packagesLoaded(t: TestContext, args: string[], env: Record<string, string>): { packages: Set<string>; stdout: string } {
+  const dir = tempDir(t, 'yoi-loads-');
+  const log = join(dir, 'loaded.txt');
+  const hooks = join(dir, 'hooks.mjs');
+  writeFileSync(hooks, `import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }\n`);
+  const preload = join(dir, 'preload.mjs');
+  writeFileSync(
+    preload,
+    `import { register, createRequire } from 'node:module';\nimport { appendFileSync } from 'node:fs';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\nconst require = createRequire(import.meta.url);\nprocess.on('exit', () => appendFileSync(${JSON.stringify(log)}, Object.keys(require.cache).join('\\n') + '\\n'));\n`,
+  );
+  writeFileSync(log, '');
+  const result = spawnSync(process.execPath, ['--import', pathToFileURL(preload).href, ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', ...env }, timeout: 60_000 });
+  assert.equal(result.status, 0, result.stderr);
+  const packages = new Set<string>();
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(line);
+    if (match) packages.add(match[1]!);
+  }
+  return { packages, stdout: result.stdout };
+}
+
+function heavyIn(packages: Set<string>): string[] {
+  return HEAVY.filter((name) => packages.has(name));
+}
+
+describe('cold start loads only what the work needs', () => {
+  it('importing the library loads none of the heavy dependencies, nor the CLI', (t) => {
+    const home = tempDir(t);
+    const { packages } = packagesLoaded(t, ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(join(HOST_DIST, 'index.js')).href)});`], { HOME: home });
+    assert.deepEqual(heavyIn(packages), []);
+    assert.equal(packages.has('commander'), false, 'the library entry loads the CLI');
+  });
+
+  it('embedders reach the CLI as @yoi-plugins/cli', async () => {
+    const cli = (await import('@yoi-plugins/cli' as string)) as typeof import('../../src/cli/program.js');
+    let out = '';
+    const code = await cli.runCli(['plugin', '--help'], { stdout: (s) => (out += s), stderr: () => undefined, cwd: REPO_ROOT, env: {}, interactive: false, prompt: async () => '' });
+    assert.equal(code, 0);
+    assert.match(out, /Usage: yoi plugin/);
+  });
+
+  it('`yoi plugin call` loads no heavy dependency once its transpiled component and validator are cached', async (t) => {
+    const ws = pluginWorkspace(t, [{ manifest: watToolManifest('echo'), component: await assemble(TOOL_WATS.echo) }]);
+    const home = tempDir(t);
+    const env = { HOME: home, YOI_CACHE_DIR: join(home, 'cache'), XDG_DATA_HOME: join(home, 'data') };
+    const call = ['packages/cli/bin/yoi.js', 'plugin', 'call', 'project:echo', 'run', '--input', '{"summary":"hi"}', '--workspace', ws.workspace];
+    const first = packagesLoaded(t, call, env);
+    assert.match(first.stdout, /hi/);
+    // The first call transpiles and compiles the tool's input validator.
+    assert.deepEqual(heavyIn(first.packages).sort(), ['@bytecodealliance/jco-transpile', 'ajv'].sort());
+    const second = packagesLoaded(t, call, env);
+    assert.match(second.stdout, /hi/);
+    assert.deepEqual(heavyIn(second.packages), []);
+  });
+});
