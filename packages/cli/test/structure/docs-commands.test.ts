@@ -1,7 +1,8 @@
 /**
  * Every command a reader is shown (each line of a fenced `sh` block in README.md and
  * docs/*.md) is run here, the way the docs say, in a fresh copy of `examples/` under the
- * repository (so `npx yoi` is this checkout's CLI, never the registry's). Commands that need
+ * repository (so `npx yoi` is this checkout's CLI, never the registry's; `yoi` is too, through
+ * PATH). Commands that need
  * state get it from SETUP; a long-running one runs bounded (serve: until it serves, then
  * SIGTERM after the block's other commands ran against it). A command that cannot run here
  * is listed with the reason. A new command without an entry fails this test, and so does
@@ -38,33 +39,46 @@ const COMMANDS: Readonly<Record<string, Plan>> = {
   'npx yoi plugin pack examples/plugins/echo --output /tmp/echo.yoi-plugin': { run: true },
   'npx yoi plugin show builtin:example.weather --workspace examples/workspace': { run: true },
   'npx yoi plugin show builtin:example.weather --workspace examples/workspace --json': { run: true },
-  'npx yoi plugin new ts-tool hello': { run: true },
-  'npx yoi plugin build hello': { run: true },
-  'npx yoi plugin check hello': { run: true },
-  'npx yoi plugin pack hello': { run: true },
-  'npx yoi plugin enable hello --workspace . --grant-all-requested --yes': { run: true },
-  'npx yoi plugin call project:hello greet --input \'{"name":"Ada"}\' --workspace .': { run: true },
-  'npx yoi plugin enable ./my-plugin --workspace . --grant-all-requested --yes': { run: true },
-  'npx yoi plugin enable builtin:example.weather --grant surfaces.tool --grant tool.forecast --grant host_api.request --yes': { run: true },
-  'npx yoi plugin disable builtin:example.weather': { run: true },
+  'yoi plugin new ts-tool hello': { run: true },
+  'yoi plugin build hello': { run: true },
+  'yoi plugin check hello': { run: true },
+  'yoi plugin pack hello': { run: true },
+  'yoi plugin enable hello --workspace . --grant-all-requested --yes': { run: true },
+  'yoi plugin call project:hello greet --input \'{"name":"Ada"}\' --workspace .': { run: true },
+  'yoi plugin enable ./my-plugin --workspace . --grant-all-requested --yes': { run: true },
+  'yoi plugin enable builtin:example.weather --grant surfaces.tool --grant tool.forecast --grant host_api.request --yes': { run: true },
+  'yoi plugin disable builtin:example.weather': { run: true },
   'npx yoi plugin list --workspace examples/workspace': { run: true },
   'npx yoi plugin mcp --workspace examples/workspace': { run: true, why: 'with stdin closed the MCP server ends at once' },
   'apt-get install -y nats-server': { skip: 'installs a system package as root from the network; CI installs it (.ci/run)' },
   'nats-server -js -a 127.0.0.1 -p 4222 -sd /var/lib/yoi-nats': { skip: 'a system server outside this repository; test/journal/jetstream*.test.ts start their own on a free port' },
-  'npx yoi plugin dlq list project:my.bot --workspace .': { run: true },
-  'npx yoi plugin dlq replay project:my.bot --all --workspace .': { run: true },
-  'npx yoi plugin dlq drop project:my.bot --id <id> --workspace .': {
+  'yoi plugin dlq list project:my.bot --workspace .': { run: true },
+  'yoi plugin dlq replay project:my.bot --all --workspace .': { run: true },
+  'yoi plugin dlq drop project:my.bot --id <id> --workspace .': {
     run: true,
     exit: 1,
-    rewrite: { to: "npx yoi plugin dlq drop project:my.bot --id '<id>' --workspace .", why: '`<id>` stands for an id from `dlq list`; an id that does not exist drops nothing and exits 1' },
+    rewrite: { to: "yoi plugin dlq drop project:my.bot --id '<id>' --workspace .", why: '`<id>` stands for an id from `dlq list`; an id that does not exist drops nothing and exits 1' },
   },
-  'npx yoi plugin serve --workspace .': { background: 'serve' },
-  'npx yoi plugin status --workspace .': { run: true },
-  'node --test --test-reporter=spec packages/host/dist/test/conformance/*.test.js': { skip: 'runs the conformance suites, which the test run runs itself' },
+  'yoi plugin serve --workspace .': { background: 'serve' },
+  'yoi plugin status --workspace .': { run: true },
+  'node --test --test-reporter=spec packages/host/dist/test/conformance/*.test.js packages/cli/dist/test/conformance/*.test.js': { skip: 'runs the conformance suites, which the test run runs itself' },
+  'npm pack --workspace packages/host --workspace packages/pdk --workspace packages/cli --pack-destination ./packed': {
+    skip: 'with the install below: packages/cli/test/install/tarballs.test.ts packs the three packages and installs them into a temporary prefix',
+  },
+  'npm install -g ./packed/yoi-plugins-host-0.1.0.tgz ./packed/yoi-plugins-pdk-0.1.0.tgz ./packed/yoi-plugins-cli-0.1.0.tgz': { skip: 'installs globally; packages/cli/test/install/tarballs.test.ts installs the same tarballs into a temporary prefix' },
+  'yoi --version': { run: true },
+  'yoi plugin new ts-tool hello && yoi plugin build hello': { run: true },
+  'mkdir -p workspace/.yoi/plugins': { run: true },
+  'cp echo.yoi-plugin workspace/.yoi/plugins/example.echo.yoi-plugin': { run: true },
+  'yoi plugin enable project:example.echo --grant-all-requested --yes --workspace workspace': { run: true },
 };
 
 /** State a document's commands need before they run, in the document's own directory. */
 const SETUP: Readonly<Record<string, (dir: string, run: (command: string) => Promise<Result>) => Promise<void>>> = {
+  'docs/runtime.md': async (dir, run) => {
+    const packed = await run('yoi plugin pack examples/plugins/echo --output echo.yoi-plugin');
+    assert.equal(packed.code, 0, packed.output);
+  },
   'docs/operators.md': async (dir) => {
     cpSync(join(dir, 'examples', 'plugins', 'echo'), join(dir, 'my-plugin'), { recursive: true });
   },
@@ -125,7 +139,8 @@ describe('every command in README.md and docs/*.md', () => {
       mkdirSync(dir);
       t.after(() => rmSync(dir, { recursive: true, force: true }));
       cpSync(join(ROOT, 'examples'), join(dir, 'examples'), { recursive: true, filter: (src) => !src.includes(`${join('.yoi', 'state')}`) });
-      const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: dir, XDG_DATA_HOME: join(dir, '.xdg'), YOI_CACHE_DIR: join(TEST_TRANSPILE_CACHE, '..'), npm_config_update_notifier: 'false' };
+      // `yoi` is this checkout's CLI, as `npm install -g` of its tarballs would make it.
+      const env: NodeJS.ProcessEnv = { PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env['PATH'] ?? ''}`, HOME: dir, XDG_DATA_HOME: join(dir, '.xdg'), YOI_CACHE_DIR: join(TEST_TRANSPILE_CACHE, '..'), npm_config_update_notifier: 'false' };
       const run = (command: string) => shell(command, dir, env).done;
       await SETUP[doc]?.(dir, run);
       const servers: { command: string; pid: number; done: Promise<Result> }[] = [];
