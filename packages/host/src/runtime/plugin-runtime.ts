@@ -196,8 +196,9 @@ export class PluginRuntime {
         const { status, commands } = splitStartOutput(decoded.status);
         this.#componentStatus = status;
         this.#startCommands = commands;
-        if (commands !== null && !this.#supervised) {
-          this.log.append('stderr', '[host] the output commands `start` returned are not run: the plugin has no service enabled here');
+        if (commands !== null && !this.#owned) {
+          // Only a service runs them; this instance was started for a tool call.
+          this.log.append('stderr', '[host] the output commands `start` returned are not run: no service started this instance');
         }
       } catch (error) {
         await sandbox.close();

@@ -50,9 +50,10 @@ describe('a schedule-only service under serve', () => {
       logs.logs.map((line) => [line.stream, line.text]),
       [
         ['stdout', 'ticker started'],
+        ['stderr', '[host] the output commands `start` returned are not run: no service started this instance'],
         ['stderr', 'ticks asked'],
       ],
-      'the instance started for this call, so its start is part of it',
+      'the instance started for this call, so its start is part of it (and the timer it set is not run, said so)',
     );
     assert.equal(logs.logs_dropped, 0);
   });
