@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const BENCHES = ['tool-call', 'interrupt', 'fresh-instance', 'cold-start', 'ingress', 'websocket', 'journal', 'tool-memory'];
 /** Benchmarks that print JSON themselves with --json. */
-const SPEAKS_JSON = new Set(['fresh-instance', 'cold-start', 'websocket', 'journal']);
+const SPEAKS_JSON = new Set(['fresh-instance', 'cold-start', 'ingress', 'websocket', 'journal']);
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');

@@ -36,6 +36,18 @@ export interface InstanceOptions extends RuntimeOptions {
 
 export type FailureListener = (error: PluginError) => void;
 
+/** One `handle-ingress` call of a batch. */
+export interface IngressCall {
+  readonly ingress: string;
+  readonly eventJson: string;
+}
+
+/** The replies of a batch's calls that returned, in order, and the error of the call that failed (if one did). */
+export interface IngressBatchResult {
+  readonly replies: readonly string[];
+  readonly error?: unknown;
+}
+
 /**
  * One enabled plugin's execution: its component in a sandbox, its host APIs bound to its
  * grants. `tool` world: a fresh component instance per call (the worker keeps a spare
@@ -261,6 +273,29 @@ export class PluginRuntime {
   /** Calls `handle-ingress`; returns the guest's raw output. Sandbox failures mark the runtime failed. */
   callIngress(name: string, eventJson: string): Promise<string> {
     return this.#callSandbox('handleIngress', [name, eventJson], this.limits.ingressTimeoutMs);
+  }
+
+  /**
+   * Calls `handle-ingress` for several events in order, each call with its own deadline,
+   * until `next(reply)` says stop or a call fails (trap, deadline, crash). Returns the replies
+   * of the calls that returned and the error of the one that failed. `next` is a pure function
+   * of the reply (and of whether the caller still wants more), so a sandbox may run the whole
+   * batch in one wake-up; this implementation makes one call after another on either
+   * execution mode.
+   */
+  async callIngressBatch(calls: readonly IngressCall[], next: (reply: string) => boolean): Promise<IngressBatchResult> {
+    const replies: string[] = [];
+    for (const call of calls) {
+      let reply: string;
+      try {
+        reply = await this.callIngress(call.ingress, call.eventJson);
+      } catch (error) {
+        return { replies, error };
+      }
+      replies.push(reply);
+      if (!next(reply)) break;
+    }
+    return { replies };
   }
 
   /**

@@ -73,6 +73,11 @@ export class TimerSet {
     return this.#late;
   }
 
+  /** The ids of the active timers (a fresh set). */
+  ids(): Set<string> {
+    return new Set(this.#timers.keys());
+  }
+
   has(id: string): boolean {
     return this.#timers.has(id);
   }
@@ -80,10 +85,6 @@ export class TimerSet {
   /** When the timer ticks next (epoch ms), or null when there is no such timer. */
   nextAt(id: string): number | null {
     return this.#timers.get(id)?.nextAt ?? null;
-  }
-
-  ids(): string[] {
-    return [...this.#timers.keys()];
   }
 
   /** Arms (or replaces) a timer; returns when its first tick is due (epoch ms). */
