@@ -78,6 +78,8 @@ export class PluginRuntime {
   /** The `output_commands` the last `start` returned, until the service takes them. */
   #startCommands: JsonValue | null = null;
   #lastError: string | null = null;
+  #toolCalls = 0;
+  #idleWaiters: (() => void)[] = [];
 
   constructor(record: ResolvedPlugin, options: InstanceOptions = {}) {
     this.record = record;
@@ -257,8 +259,22 @@ export class PluginRuntime {
     await this.#sandbox;
   }
 
+  /** Resolves once no tool call is in flight (a host retiring this version lets its calls finish). */
+  async idle(): Promise<void> {
+    while (this.#toolCalls > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
   /** Runs one tool; authority is re-checked on every call. */
   async callTool(name: string, inputJson: string): Promise<ToolOutput> {
+    this.#toolCalls++;
+    try {
+      return await this.#callTool(name, inputJson);
+    } finally {
+      if (--this.#toolCalls === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+    }
+  }
+
+  async #callTool(name: string, inputJson: string): Promise<ToolOutput> {
     if (!this.record.enabledSurfaces.includes('tool')) throw new PluginError('TOOL_DENIED', 'plugin tool surface is not enabled');
     if (!this.record.manifest.tools.some((t) => t.name === name)) throw new PluginError('TOOL_NOT_FOUND', 'requested tool is not declared by plugin manifest');
     const denied = authorizeTool(this.record, name);
