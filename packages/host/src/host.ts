@@ -1,4 +1,5 @@
 import { diagnostic, type Diagnostic } from './diagnostics.js';
+import { eachBounded } from './runtime/bounded.js';
 import { Secrets } from './secrets/secrets.js';
 import type { JsonValue } from './manifest/types.js';
 import type { PluginRuntime, RuntimeOptions } from './runtime/plugin-runtime.js';
@@ -20,6 +21,12 @@ import { DEFAULT_SERVICE_POLICY } from './service/policy.js';
 import { MemoryJournal } from './journal/memory-journal.js';
 import type { Journal, JournalStats } from './journal/journal.js';
 import { pluginStatus, type PluginStatus } from './status/status.js';
+
+/**
+ * Services started at once: worker starts and guest start code overlap, while a workspace of
+ * hundreds does not spawn hundreds of threads (or load every component) in one go.
+ */
+const SERVICE_START_CONCURRENCY = 8;
 
 export interface PluginHostOptions extends RuntimeOptions {
   /** Supervision policy of services (queue size, retries, restarts, …). */
@@ -155,16 +162,16 @@ export class PluginHost {
     return this.tools.call(name, input);
   }
 
-  /** Starts every service; returns the ones that failed to start (they stay Failed). */
+  /** Starts every service, a few at a time; returns the ones that failed to start (they stay Failed). */
   async startServices(): Promise<{ plugin: string; error: string }[]> {
     const failures: { plugin: string; error: string }[] = [];
-    for (const service of this.services.values()) {
+    await eachBounded([...this.services.values()], SERVICE_START_CONCURRENCY, async (service) => {
       try {
         await service.start();
       } catch (error) {
         failures.push({ plugin: service.identity, error: error instanceof Error ? error.message : String(error) });
       }
-    }
+    });
     return failures;
   }
 

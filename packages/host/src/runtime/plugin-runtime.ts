@@ -6,9 +6,10 @@ import { HostApiDispatcher } from '../hostapi/dispatcher.js';
 import { loadComponent, type LoadedComponent } from '../sandbox/component-loader.js';
 import { effectiveLimits, IO_LIMITS, type ExecutionLimits } from '../sandbox/limits.js';
 import { notStarted, type SandboxCounters } from '../sandbox/sandbox.js';
-import { executionFor, startSandbox, type ExecutionMode, type GuestSandbox as ComponentSandbox } from '../sandbox/execution.js';
+import { defaultExecution, executionFor, startSandbox, type ExecutionMode, type GuestSandbox as ComponentSandbox } from '../sandbox/execution.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import { decodeToolOutput, type ToolOutput } from '../tools/tool-output.js';
+import { bytesOver } from '../sandbox/worker/guest-instance.js';
 import { decodeLifecycleOutput } from './lifecycle-output.js';
 import { GuestLog } from './guest-log.js';
 import { NO_SECRETS, type Secrets } from '../secrets/secrets.js';
@@ -19,7 +20,7 @@ export interface RuntimeOptions {
   readonly limits?: ExecutionLimits;
   /** Secret values the host may attach for this plugin's granted targets. */
   readonly secrets?: Secrets;
-  /** Where guests run (sandbox/execution.ts); default `worker`. */
+  /** Where guests run (sandbox/execution.ts); default `auto` (or `YOI_EXECUTION`). */
   readonly execution?: ExecutionMode;
 }
 
@@ -61,7 +62,10 @@ export class PluginRuntime {
   readonly secrets: Secrets;
   readonly #options: RuntimeOptions;
   readonly #supervised: boolean;
+  readonly #execution: ExecutionMode;
   readonly #failureListeners = new Set<FailureListener>();
+  readonly #toolDecisions = new Map<string, ToolRefusal | null>();
+  #decisionBasis: { grants: unknown; permissions: unknown; manifest: unknown; surfaces: unknown } = { grants: null, permissions: null, manifest: null, surfaces: null };
   #component: LoadedComponent | null = null;
   #loading: Promise<LoadedComponent> | null = null;
   #sandbox: Promise<ComponentSandbox> | null = null;
@@ -85,6 +89,7 @@ export class PluginRuntime {
     this.record = record;
     this.#options = options;
     this.#supervised = options.supervised ?? false;
+    this.#execution = options.execution ?? defaultExecution();
     this.limits = effectiveLimits(record.limits, options.limits);
     this.secrets = options.secrets ?? NO_SECRETS;
   }
@@ -99,7 +104,8 @@ export class PluginRuntime {
 
   /** Where this plugin's guest runs; null before it is loaded. */
   get execution(): 'worker' | 'in-thread' | null {
-    return this.#component ? executionFor(this.#component, this.#options.execution ?? 'worker') : null;
+    if (this.#liveSandbox) return this.#liveSandbox.execution;
+    return this.#component ? executionFor(this.#component, this.#execution) : null;
   }
 
   get componentStatus(): JsonValue | null {
@@ -130,7 +136,7 @@ export class PluginRuntime {
   async #spawn(): Promise<ComponentSandbox> {
     const component = await this.load();
     const sandbox = await startSandbox(component, {
-      execution: this.#options.execution ?? 'worker',
+      execution: this.#execution,
       cacheDir: this.#options.cacheDir,
       memoryBytes: this.limits.memoryBytes,
       hostSession: () => new HostApiDispatcher(this.record, this.secrets),
@@ -148,8 +154,24 @@ export class PluginRuntime {
    * one and it can start there in time. A trap, overrun or crash of the current instance is
    * reported to the failure listeners.
    */
-  async #callSandbox(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
-    let deadlineAt: number | null = null;
+  #callSandbox(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
+    // Fast path: the instance calls run in is up; no awaits before the sandbox sees the call.
+    const current = this.#current;
+    if (current !== null && current.alive && this.#refusal === null) {
+      const deadlineAt = performance.now() + deadlineMs;
+      return current.call(fn, args, deadlineMs, deadlineAt).catch((error: unknown) => this.#callFailed(current, error, fn, args, deadlineMs, deadlineAt));
+    }
+    return this.#callSandboxSlow(fn, args, deadlineMs, null);
+  }
+
+  #callFailed(sandbox: ComponentSandbox, error: unknown, fn: string, args: readonly (string | number)[], deadlineMs: number, deadlineAt: number): Promise<string> {
+    if (notStarted(error) && performance.now() < deadlineAt) return this.#callSandboxSlow(fn, args, deadlineMs, deadlineAt);
+    if (error instanceof PluginError && error.code.startsWith('SANDBOX_')) this.#sandboxError(sandbox, error);
+    throw error;
+  }
+
+  async #callSandboxSlow(fn: string, args: readonly (string | number)[], deadlineMs: number, startDeadlineAt: number | null): Promise<string> {
+    let deadlineAt: number | null = startDeadlineAt;
     for (;;) {
       const sandbox = await this.#ensureSandbox();
       deadlineAt ??= performance.now() + deadlineMs;
@@ -275,15 +297,34 @@ export class PluginRuntime {
   }
 
   async #callTool(name: string, inputJson: string): Promise<ToolOutput> {
-    if (!this.record.enabledSurfaces.includes('tool')) throw new PluginError('TOOL_DENIED', 'plugin tool surface is not enabled');
-    if (!this.record.manifest.tools.some((t) => t.name === name)) throw new PluginError('TOOL_NOT_FOUND', 'requested tool is not declared by plugin manifest');
-    const denied = authorizeTool(this.record, name);
-    if (denied) throw new PluginError('TOOL_DENIED', `plugin permission denied: ${denied}`);
-    if (Buffer.byteLength(inputJson, 'utf8') > IO_LIMITS.toolInputBytes) {
+    const refused = this.#toolRefusal(name);
+    if (refused) throw refused;
+    if (bytesOver(inputJson, IO_LIMITS.toolInputBytes) !== null) {
       throw new PluginError('TOOL_INPUT_INVALID', `plugin tool \`${name}\` input exceeds ${IO_LIMITS.toolInputBytes} bytes`);
     }
-    const fn = (await this.load()).world === 'tool' ? 'call' : 'handleTool';
+    const fn = (this.#component ?? (await this.load())).world === 'tool' ? 'call' : 'handleTool';
     return decodeToolOutput(await this.#callSandbox(fn, [name, inputJson], this.limits.toolTimeoutMs));
+  }
+
+  /**
+   * Why a call of tool `name` is refused, or null. Every call is checked, but a decision is
+   * remembered per tool while the record's grants, manifest and surfaces are the same objects
+   * (they are read-only; a reloaded enablement replaces them), so a call does not re-walk them.
+   */
+  #toolRefusal(name: string): PluginError | null {
+    const basis = this.#decisionBasis;
+    const { grants, manifest, enabledSurfaces } = this.record;
+    if (basis.grants !== grants || basis.permissions !== grants.permissions || basis.manifest !== manifest || basis.surfaces !== enabledSurfaces) {
+      // Something the decisions rest on was replaced: decide again.
+      this.#decisionBasis = { grants, permissions: grants.permissions, manifest, surfaces: enabledSurfaces };
+      this.#toolDecisions.clear();
+    }
+    let decision = this.#toolDecisions.get(name);
+    if (decision === undefined) {
+      decision = toolDecision(this.record, name);
+      if (this.#toolDecisions.size < 1024) this.#toolDecisions.set(name, decision);
+    }
+    return decision === null ? null : new PluginError(decision.code, decision.message);
   }
 
   /** Calls `handle-ingress`; returns the guest's raw output. Sandbox failures mark the runtime failed. */
@@ -380,6 +421,18 @@ function splitStartOutput(output: JsonValue): { status: JsonValue; commands: Jso
   if (typeof output !== 'object' || output === null || Array.isArray(output) || !('output_commands' in output)) return { status: output, commands: null };
   const { output_commands: commands, ...status } = output;
   return { status, commands: commands ?? null };
+}
+
+interface ToolRefusal {
+  readonly code: 'TOOL_DENIED' | 'TOOL_NOT_FOUND';
+  readonly message: string;
+}
+
+function toolDecision(record: ResolvedPlugin, name: string): ToolRefusal | null {
+  if (!record.enabledSurfaces.includes('tool')) return { code: 'TOOL_DENIED', message: 'plugin tool surface is not enabled' };
+  if (!record.manifest.tools.some((t) => t.name === name)) return { code: 'TOOL_NOT_FOUND', message: 'requested tool is not declared by plugin manifest' };
+  const denied = authorizeTool(record, name);
+  return denied ? { code: 'TOOL_DENIED', message: `plugin permission denied: ${denied}` } : null;
 }
 
 function messageOf(error: unknown): string {
