@@ -83,6 +83,7 @@ export type { LastEvent, RefusalReason, BatchCounters } from './service/ingress-
 export type { DropPolicy } from './service/ingress-queue.js';
 export type { TimerStatus } from './service/timers.js';
 export type { CommandResult, CommandStatus } from './commands/envelope.js';
+export { SERVICE_EVENT_KINDS } from './service/service-events.js';
 export type { ServiceEvent, ServiceEventHook, ServiceEventKind } from './service/service-events.js';
 export { systemClock } from './service/clock.js';
 export type { Clock } from './service/clock.js';

@@ -12,7 +12,7 @@ export interface TimerOptions {
   delayMs: number;
   /** Repeat every this many ms (≥ 100); one-shot when absent. */
   intervalMs?: number;
-  /** Ingress that receives the `timer` events (default: the current event's). */
+  /** Ingress that receives the `timer` events (default: the current event's; in `start`, the first declared ingress). */
   ingress?: string;
   data?: JsonValue;
 }

@@ -8,10 +8,12 @@ export type IngressHandler<S> = (event: IngressEvent<any>, commands: Commands, s
 
 /**
  * An instance-world plugin. `start` only initialises (it returns the state the handlers
- * share) — it must not loop or wait; the host delivers events and timers instead.
+ * share) — it must not loop or wait; the host delivers events and timers instead. It may
+ * add output commands (a heartbeat timer, the first request): the host runs them like a
+ * handler's, after each start and restart.
  */
 export interface PluginDefinition<S> {
-  start(config: JsonValue): S;
+  start(config: JsonValue, commands: Commands): S;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- authors type their handler's input; `unknown` here would reject those handlers (parameter contravariance)
   tools?: Record<string, (input: any, state: S) => ReturnType<ToolHandler>>;
   ingress?: Record<string, IngressHandler<S>>;
@@ -25,6 +27,17 @@ export interface InstanceExports {
   handleIngress(name: string, eventJson: string): string;
   status(): string;
   stop(): string;
+}
+
+/**
+ * What `start`'s commands belong to: the host takes the first command's `source_event_id` as
+ * the id of this start, so it only has to be new each time (commands ids derive from it).
+ */
+function startEvent(): IngressEvent<null> {
+  const bytes = new Uint8Array(8);
+  globalThis.crypto.getRandomValues(bytes);
+  const id = `start:${Date.now().toString(36)}-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+  return { kind: 'start', source: 'host:start', ingress_name: '', payload: null, created_at: new Date().toISOString(), attempt: 1, correlation_id: id };
 }
 
 function errorReply(code: string, error: unknown): string {
@@ -55,9 +68,11 @@ export function definePlugin<S>(definition: PluginDefinition<S>): InstanceExport
   return {
     start(configJson) {
       try {
-        state = definition.start(JSON.parse(configJson) as JsonValue);
+        const commands = new Commands(startEvent());
+        state = definition.start(JSON.parse(configJson) as JsonValue, commands);
         started = true;
-        return JSON.stringify(definition.status ? definition.status(state) : { state: 'running' });
+        const status = definition.status ? definition.status(state) : { state: 'running' };
+        return JSON.stringify(commands.length > 0 ? { ...status, output_commands: commands.output().output_commands } : status);
       } catch (error) {
         return errorReply('start_failed', error);
       }

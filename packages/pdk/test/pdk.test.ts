@@ -167,6 +167,25 @@ describe('definePlugin', () => {
     assert.deepEqual(JSON.parse(plugin.stop()), { state: 'stopped' });
   });
 
+  it('returns the commands start adds with its status (output_commands), ids from a fresh start id each time', () => {
+    const ticking = definePlugin<{ n: number }>({
+      start: (_config, commands) => {
+        commands.setTimer('beat', { delayMs: 0, intervalMs: 30_000 });
+        return { n: 0 };
+      },
+    });
+    const first = JSON.parse(ticking.start('null'));
+    assert.equal(first.state, 'running');
+    assert.equal(first.output_commands.length, 1);
+    const [command] = first.output_commands;
+    assert.equal(command.kind, 'timer_set');
+    assert.deepEqual(command.payload, { timer_id: 'beat', delay_ms: 0, interval_ms: 30_000 });
+    assert.match(command.source_event_id, /^start:/);
+    assert.equal(command.command_id, `${command.source_event_id}:0`);
+    assert.notEqual(JSON.parse(ticking.start('null')).output_commands[0].source_event_id, command.source_event_id);
+    assert.equal('output_commands' in JSON.parse(plugin.start('null')), false, 'a start without commands returns the status alone (as in Yoi)');
+  });
+
   it('offers no receive or polling API', async () => {
     const pdk = await import('../src/index.js');
     for (const name of Object.keys(pdk)) assert.doesNotMatch(name, /recv|poll|receive|loop|sleep|wait/i);

@@ -11,6 +11,9 @@ function witDir(): string {
 
 /** Real randomness for the guest runtime (see componentize.ts); part of the inert set. */
 export const RANDOM_INTERFACE = 'wasi:random/random@0.2.12';
+/** Where `console` writes (see componentize.ts); the host captures both into the plugin's log. */
+export const STDOUT_INTERFACE = 'wasi:cli/stdout@0.2.12';
+export const STDERR_INTERFACE = 'wasi:cli/stderr@0.2.12';
 
 const TOOL_EXPORTS = `  export call: func(tool-name: string, input-json: string) -> string;`;
 const INSTANCE_EXPORTS = `  export start: func(config-json: string) -> string;
@@ -28,14 +31,14 @@ export function pluginWorldWit(manifest: Manifest): string {
   const apis = new Set(manifest.permissions.flatMap((p) => (p.kind === 'host_api' ? [p.api] : [])));
   const imports = (['request', 'websocket', 'fs'] as const).filter((a) => apis.has(a)).map((a) => `  import yoi:host/${a}@1.0.0;`);
   const exports = manifest.runtime?.world === INSTANCE_WORLD ? INSTANCE_EXPORTS : TOOL_EXPORTS;
-  return `package local:plugin;\n\nworld plugin {\n  import ${RANDOM_INTERFACE};\n${imports.join('\n')}\n${exports}\n}\n`;
+  return `package local:plugin;\n\nworld plugin {\n  import ${RANDOM_INTERFACE};\n  import ${STDOUT_INTERFACE};\n  import ${STDERR_INTERFACE};\n${imports.join('\n')}\n${exports}\n}\n`;
 }
 
 /** Writes a WIT directory (the world plus the yoi:host dependency) for building `manifest`. */
 export async function writeBuildWit(manifest: Manifest, dir: string): Promise<string> {
   await mkdir(join(dir, 'deps'), { recursive: true });
   await cp(join(witDir(), 'deps', 'yoi-host'), join(dir, 'deps', 'yoi-host'), { recursive: true });
-  await cp(join(witDir(), 'deps', 'wasi-random'), join(dir, 'deps', 'wasi-random'), { recursive: true });
+  for (const dep of ['wasi-random', 'wasi-io', 'wasi-cli']) await cp(join(witDir(), 'deps', dep), join(dir, 'deps', dep), { recursive: true });
   await writeFile(join(dir, 'plugin.wit'), pluginWorldWit(manifest));
   return dir;
 }

@@ -10,6 +10,8 @@ export interface CliIo {
   readonly interactive: boolean;
   /** Asks one question; resolves to the answer (only called when `interactive`). */
   readonly prompt: (question: string) => Promise<string>;
+  /** Whether stderr is a terminal (serve then logs readable lines instead of JSON). */
+  readonly stderrIsTty?: boolean;
 }
 
 /**
@@ -39,6 +41,7 @@ export function processIo(): CliIo {
     env: process.env,
     // By descriptor: touching process.stdin would set up a stdin stream (ms) that most commands never read.
     interactive: isatty(0) && isatty(1),
+    stderrIsTty: isatty(2),
     prompt: async (question) => {
       const { createInterface } = await import('node:readline/promises');
       const rl = createInterface({ input: process.stdin, output: process.stderr });

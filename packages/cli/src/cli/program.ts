@@ -156,6 +156,7 @@ function buildProgram(io: CliIo, invocation: Invocation): Command {
     .option('--port <port>', 'loopback port of the control API (default: a free one; see .yoi/serve.json)')
     .option('--engine <engine>', 'where accepted work is kept: lmdb (default) or nats://HOST:PORT shared by several serve hosts (docs/scale-out.md)')
     .option('--host-id <id>', "this host's id among the serve hosts of the workspace (default <hostname>-<pid>)")
+    .option('--log-format <format>', 'json (JSON lines) or text (one readable line each); default: text when stderr is a terminal, else json')
     .action(async (options: ServeCliOptions) => (await import('./commands/serve.js')).runServe(io, options));
 
   sub('status')

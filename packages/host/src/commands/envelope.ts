@@ -6,6 +6,7 @@ import { prepareRequest, type PreparedRequest } from '../hostapi/request.js';
 import type { IngressEvent } from '../service/ingress-event.js';
 import { isEnvelopeId, isRfc3339, rfc3339 } from '../service/ids.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
+import { SCHEDULE_PREFIX } from '../manifest/sources.js';
 
 /**
  * Output commands: the only way a service acts. A handler result's `output_commands` are
@@ -127,6 +128,13 @@ function optionalString(payload: Record<string, unknown>, key: string, max = 102
   return value;
 }
 
+/** A plugin's own timer id: an envelope id outside the prefix the host keeps for schedule sources. */
+function timerId(value: unknown): string {
+  if (!isEnvelopeId(value)) throw new Invalid('timer_id is empty, too long, or contains control characters');
+  if (value.startsWith(SCHEDULE_PREFIX)) throw new Invalid(`timer ids beginning with \`${SCHEDULE_PREFIX}\` are reserved for the manifest's schedule sources`);
+  return value;
+}
+
 function validateOne(raw: unknown, event: IngressEvent, plugin: ResolvedPlugin): ValidatedCommand {
   return { ...validateShape(raw, event, plugin), raw: raw as JsonValue } as ValidatedCommand;
 }
@@ -167,7 +175,7 @@ function validateShape(raw: unknown, event: IngressEvent, plugin: ResolvedPlugin
     }
     case 'timer_set': {
       const p = record(envelope['payload'], ['timer_id', 'ingress', 'delay_ms', 'interval_ms', 'data'], what);
-      if (!isEnvelopeId(p['timer_id'])) throw new Invalid('timer_id is empty, too long, or contains control characters');
+      timerId(p['timer_id']);
       const ingress = optionalString(p, 'ingress', 128) ?? event.ingress_name;
       const problem = ingressAccepts(plugin, ingress, 'timer');
       if (problem) throw new Invalid(`timer_set: ${problem}`);
@@ -191,8 +199,7 @@ function validateShape(raw: unknown, event: IngressEvent, plugin: ResolvedPlugin
     }
     case 'timer_cancel': {
       const p = record(envelope['payload'], ['timer_id'], what);
-      if (!isEnvelopeId(p['timer_id'])) throw new Invalid('timer_id is empty, too long, or contains control characters');
-      return { ...ids, kind: 'timer_cancel', timerId: p['timer_id'] as string };
+      return { ...ids, kind: 'timer_cancel', timerId: timerId(p['timer_id']) };
     }
     case 'domain_event_append': {
       const p = record(envelope['payload'], ['type', 'data'], what);

@@ -1,6 +1,7 @@
 import { diagnostic, type Diagnostic } from '../diagnostics.js';
 import { normalizePackagePath } from '../package/paths.js';
 import { isSafeId } from './ids.js';
+import { ingressSourcesProblem } from './sources.js';
 import { COMPONENT_WORLDS, INSTANCE_WORLD, type Manifest } from './types.js';
 
 export const LEGACY_RUNTIME_KIND = 'wasm';
@@ -39,6 +40,11 @@ export function validateManifest(manifest: Manifest, entries: ReadonlySet<string
   }
   if (manifest.services.some((s) => !isSafeId(s.name))) return d('malformed', 'plugin service name is not safe');
   if (manifest.ingresses.some((i) => !isSafeId(i.name))) return d('malformed', 'plugin ingress name is not safe');
+  // Our addition: Yoi ignores a source it cannot run; a typo there would leave a service that never gets an event.
+  for (const ingress of manifest.ingresses) {
+    const problem = ingressSourcesProblem(ingress);
+    if (problem) return d('malformed', problem);
+  }
   for (const hook of manifest.hooks) {
     if (!isSafeId(hook.id)) return d('malformed', 'plugin hook id is not safe');
     const problem = referencedPathProblem(hook.file, entries);

@@ -81,6 +81,8 @@ export class PluginRuntime {
   #refusal: string | null = null;
   #state: RuntimeState = 'ready';
   #componentStatus: JsonValue | null = null;
+  /** The `output_commands` the last `start` returned, until the service takes them. */
+  #startCommands: JsonValue | null = null;
   #lastError: string | null = null;
   #toolCalls = 0;
   #idleWaiters: (() => void)[] = [];
@@ -229,7 +231,13 @@ export class PluginRuntime {
         const raw = await sandbox.call('start', [JSON.stringify(this.record.config ?? null)], this.limits.lifecycleTimeoutMs);
         const decoded = decodeLifecycleOutput('start', raw);
         if (!decoded.ok) throw new PluginError('PLUGIN_START_FAILED', decoded.message);
-        this.#componentStatus = decoded.status;
+        const { status, commands } = splitStartOutput(decoded.status);
+        this.#componentStatus = status;
+        this.#startCommands = commands;
+        if (commands !== null && !this.#owned) {
+          // Only a service runs them; this instance was started for a tool call.
+          this.log.append('stderr', '[host] the output commands `start` returned are not run: no service started this instance');
+        }
       } catch (error) {
         await sandbox.close();
         this.#fail(error);
@@ -241,6 +249,16 @@ export class PluginRuntime {
     this.#state = 'running';
     this.#current = sandbox;
     return sandbox;
+  }
+
+  /**
+   * The output commands the most recent `start` returned (our addition to PluginStatus:
+   * `output_commands`, as a handler returns them), once; null when it returned none.
+   */
+  takeStartCommands(): JsonValue | null {
+    const commands = this.#startCommands;
+    this.#startCommands = null;
+    return commands;
   }
 
   #fail(error: unknown): void {
@@ -398,6 +416,13 @@ export class PluginRuntime {
     if (this.#current === sandbox) this.#current = null;
     if (this.#state !== 'failed') this.#state = 'stopped';
   }
+}
+
+/** Start's PluginStatus without its `output_commands`, and those commands. */
+function splitStartOutput(output: JsonValue): { status: JsonValue; commands: JsonValue | null } {
+  if (typeof output !== 'object' || output === null || Array.isArray(output) || !('output_commands' in output)) return { status: output, commands: null };
+  const { output_commands: commands, ...status } = output;
+  return { status, commands: commands ?? null };
 }
 
 interface ToolRefusal {

@@ -2,7 +2,7 @@ import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_thread
 import { boundText, redactText } from '../diagnostics.js';
 import { PluginError } from '../errors.js';
 import { classifyFailure, FAILURE_CODES, type FailureCause } from './worker/failure-cause.js';
-import { CallState, PREPARED_COUNTER, type CallFailure, type CallResult, type SandboxWorkerData, type WorkerMessage } from './worker/protocol.js';
+import { CallState, PREPARED_COUNTER, type CallFailure, type CallPortMessage, type CallResult, type SandboxWorkerData, type WorkerMessage } from './worker/protocol.js';
 
 type HostDispatcher = (iface: string, fn: string, args: readonly (string | number)[]) => Promise<string>;
 export type GuestLogSink = (stream: 'stdout' | 'stderr', text: string) => void;
@@ -74,7 +74,7 @@ export class SandboxWorker {
     this.#prepareMs = options.startupMs;
     this.#session = options.session;
     this.#onLog = options.onLog;
-    callPort.on('message', (result: CallResult) => this.#onResult(result));
+    callPort.on('message', (message: CallPortMessage) => this.#onCallPort(message));
     callPort.unref();
   }
 
@@ -166,9 +166,6 @@ export class SandboxWorker {
     switch (message.type) {
       case 'host':
         void this.#serveHostCall(message.seq, message.iface, message.fn, message.args);
-        return;
-      case 'log':
-        this.#onLog?.(message.stream, message.text);
         return;
       default:
         return;
@@ -295,10 +292,24 @@ export class SandboxWorker {
       Atomics.wait(this.#callSignal, 0, CallState.CALL, left);
     }
     if (Atomics.load(this.#callSignal, 0) !== CallState.DONE) return;
-    let result = receiveMessageOnPort(this.#callPort)?.message as CallResult | undefined;
+    let result = this.#takeResult();
     // DONE is set just before the result is posted; give the post a moment to land.
-    for (let spins = 0; result === undefined && spins < 100; spins++) result = receiveMessageOnPort(this.#callPort)?.message as CallResult | undefined;
+    for (let spins = 0; result === undefined && spins < 100; spins++) result = this.#takeResult();
     if (result !== undefined) this.#onResult(result); // otherwise it arrives through the port listener
+  }
+
+  /** The next result waiting on the call port, after handing on the guest output posted before it. */
+  #takeResult(): CallResult | undefined {
+    for (;;) {
+      const message = receiveMessageOnPort(this.#callPort)?.message as CallPortMessage | undefined;
+      if (message === undefined || !('type' in message)) return message;
+      this.#onLog?.(message.stream, message.text);
+    }
+  }
+
+  #onCallPort(message: CallPortMessage): void {
+    if ('type' in message) this.#onLog?.(message.stream, message.text);
+    else this.#onResult(message);
   }
 
   /** Stops the worker; a running call fails with `reason`. Idempotent. */

@@ -36,4 +36,11 @@ export class LogRateLimiter {
   pending(): { key: string; suppressed: number }[] {
     return [...this.#keys.entries()].filter(([, e]) => e.suppressed > 0).map(([key, e]) => ({ key, suppressed: e.suppressed }));
   }
+
+  /** Like `pending`, and counts those as reported (the caller reports them now). */
+  takePending(): { key: string; suppressed: number }[] {
+    const pending = this.pending();
+    for (const { key } of pending) this.#keys.get(key)!.suppressed = 0;
+    return pending;
+  }
 }

@@ -7,12 +7,19 @@ import { LogRateLimiter } from './rate-limit.js';
 /** Event kinds bounded by the service itself (backoff, the circuit): never held back. */
 const UNLIMITED = new Set<ServiceEvent['kind']>(['lifecycle', 'circuit']);
 
+export interface ServiceEventLogger extends ServiceEventHook {
+  /** Reports the lines held back that no later line of their kind has reported yet (one line per plugin and kind). */
+  flush(): void;
+}
+
 /**
- * Service events as JSON log lines: lifecycle transitions and circuit changes always, and
- * retries, dead letters, rejections and drops rate-limited per plugin and kind.
+ * Service events as log lines: lifecycle transitions and circuit changes always, and
+ * retries, dead letters, rejections, drops and the rest rate-limited per plugin and kind.
+ * Nothing held back goes unreported: the next line of its kind says how many, and `flush`
+ * (serve calls it with every discard sample and at stop) reports the rest.
  */
-export function serviceEventLogger(log: Logger, limiter = new LogRateLimiter()): ServiceEventHook {
-  return (event) => {
+export function serviceEventLogger(log: Logger, limiter = new LogRateLimiter()): ServiceEventLogger {
+  const hook = (event: ServiceEvent): void => {
     let suppressed = 0;
     if (!UNLIMITED.has(event.kind)) {
       const admitted = limiter.admit(`${event.plugin}\u0000${event.kind}`);
@@ -21,6 +28,13 @@ export function serviceEventLogger(log: Logger, limiter = new LogRateLimiter()):
     }
     log(event.level, event.message, { plugin: event.plugin, event: event.kind, ...event.fields, ...(suppressed > 0 ? { suppressed_before: suppressed } : {}) });
   };
+  hook.flush = () => {
+    for (const { key, suppressed } of limiter.takePending()) {
+      const [plugin, kind] = key.split('\u0000');
+      log('warn', 'log lines held back by the rate limit', { plugin: plugin ?? null, event: kind ?? null, count: suppressed });
+    }
+  };
+  return hook;
 }
 
 /**
@@ -34,9 +48,13 @@ export class DiscardWatch {
   readonly #seen = new Map<string, number>();
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(status: () => readonly PluginStatus[], log: Logger) {
+  readonly #onSample: () => void;
+
+  /** `onSample` runs with every sample (serve reports the log lines held back then). */
+  constructor(status: () => readonly PluginStatus[], log: Logger, onSample: () => void = () => undefined) {
     this.#status = status;
     this.#log = log;
+    this.#onSample = onSample;
     this.sample(false);
   }
 
@@ -48,6 +66,7 @@ export class DiscardWatch {
   }
 
   sample(report = true): void {
+    if (report) this.#onSample();
     for (const plugin of this.#status()) {
       for (const what of DISCARD_KINDS) {
         const key = `${plugin.plugin}\u0000${what}`;

@@ -10,7 +10,7 @@ import type { PluginRuntime } from '../runtime/plugin-runtime.js';
 import { systemClock, type Clock } from './clock.js';
 import { DiscardTally, websocketDiscards, type DiscardCounters } from './discards.js';
 import { continuesBatch, readHandlerReply, type HandlerReply } from './handler-reply.js';
-import { rfc3339 } from './ids.js';
+import { isEnvelopeId, rfc3339 } from './ids.js';
 import { ingressEventProblem, newIngressEvent, type IngressEvent } from './ingress-event.js';
 import { IngressDispatcher, type Attempt, type BatchCounters, type BatchOutcome, type DispatchCounters, type EnqueueOutcome, type LastEvent, type Refusal } from './ingress-dispatcher.js';
 import type { QueuedEvent } from './ingress-queue.js';
@@ -19,6 +19,7 @@ import { isLive, Lifecycle, type LifecycleState, type Transition } from './lifec
 import { OutboxRunner } from './outbox-runner.js';
 import { backoffMs, DEFAULT_SERVICE_POLICY, type ServicePolicy } from './policy.js';
 import { RequestSlotPool } from './request-slots.js';
+import { declaredSchedules, isScheduleTimerId } from './schedules.js';
 import { Ring } from './ring.js';
 import type { ServiceEvent, ServiceEventHook } from './service-events.js';
 import { TaskSet } from './tasks.js';
@@ -39,6 +40,9 @@ export const COMMAND_REJECTED = 'command_rejected';
  * @public
  */
 export const STATE_RESTORED = 'state_restored';
+
+/** Diagnostics that are log lines too (the others have their own service event, or are the guest's business). */
+const LOGGED_DIAGNOSTICS = new Set(['HostError', 'JournalError', 'Redelivery', 'OutboxRerun', 'DeliveryHeld', 'StateNotHandedOver', 'StateHandoverFailed', 'RejectionUndelivered']);
 
 /** How many handled events may wait for their outbox commands before the dispatcher waits too. */
 const OUTBOX_AHEAD = 64;
@@ -201,9 +205,11 @@ export class PluginService {
     return this.#driver?.status?.() ?? [];
   }
 
-  /** Records a diagnostic from a component of this service (the WebSocket driver). */
+  /** Records (and logs) a diagnostic from a component of this service (the WebSocket driver). */
   diagnose(kind: string, message: string): void {
-    this.#diagnose(kind, message, kind.endsWith('Error'));
+    const error = kind.endsWith('Error');
+    this.#diagnose(kind, message, error);
+    this.#notify({ kind: 'websocket', level: error ? 'warn' : 'info', message, fields: { diagnostic: kind } });
   }
 
   /** The plugin's identity (`project:example.bot`). */
@@ -398,8 +404,27 @@ export class PluginService {
     this.#stateOwed = true;
     this.#dispatcher.open();
     this.#resumeFromJournal(kept);
+    await this.#applyStartCommands();
     this.#attachSources();
     this.#refreshStatus();
+  }
+
+  /**
+   * Output commands returned by `start` (our addition): validated, grant-checked, committed
+   * and executed exactly like a handler's, as the handling of a `start` event on the first
+   * declared ingress (the default target of `timer_set` and of request replies) whose
+   * correlation id is the commands' `source_event_id`.
+   */
+  async #applyStartCommands(): Promise<void> {
+    const commands = this.#runtime.takeStartCommands();
+    if (commands === null) return;
+    const ingress = this.#runtime.record.manifest.ingresses[0]?.name ?? '';
+    const first: unknown = Array.isArray(commands) ? commands[0] : undefined;
+    const claimed = typeof first === 'object' && first !== null ? (first as Record<string, unknown>)['source_event_id'] : undefined;
+    const event = newIngressEvent(ingress, 'start', 'host:start', null);
+    const handled = await this.#plan({ ingress, event: isEnvelopeId(claimed) ? { ...event, correlation_id: claimed } : event, seq: null }, { output_commands: commands });
+    const ran = this.#commitHandled([handled]);
+    if (handled.plan.outbox.some((command) => command.kind === 'host_request_dispatch')) await ran;
   }
 
   /** What the journal kept for this plugin: its state, dead letters, timers, unacknowledged events and pending commands. */
@@ -436,6 +461,28 @@ export class PluginService {
       const spec: TimerSpec = { timerId: timer.timer_id, ingress: timer.ingress, delayMs: 0, ...(timer.interval_ms !== null ? { intervalMs: timer.interval_ms } : {}), ...(timer.data !== null ? { data: timer.data } : {}) };
       this.#timers.restore(spec, timer.next_at);
     }
+    this.#armSchedules(kept.timers);
+  }
+
+  /**
+   * The manifest's `schedule:` sources as host timers. A schedule the journal kept goes on
+   * from its recorded next tick (one missed while the host was down or the service stopped
+   * ticks once, late); a new one is recorded; one no longer declared leaves the journal.
+   */
+  #armSchedules(kept: readonly DurableTimer[]): void {
+    const declared = declaredSchedules(this.#runtime.record);
+    const ids = new Set(declared.map((schedule) => schedule.spec.timerId));
+    const timerDelete = kept.filter((timer) => isScheduleTimerId(timer.timer_id) && !ids.has(timer.timer_id)).map((timer) => timer.timer_id);
+    for (const id of timerDelete) this.#timers.cancel(id);
+    const timerSet: DurableTimer[] = [];
+    for (const schedule of declared) {
+      const keptAt = kept.find((timer) => timer.timer_id === schedule.spec.timerId)?.next_at;
+      const at = keptAt ?? schedule.firstAt(this.#clock.now());
+      if (at === null) continue;
+      this.#timers.restore(schedule.spec, at);
+      if (keptAt === undefined) timerSet.push(durableTimer(schedule.spec, at));
+    }
+    if (timerSet.length + timerDelete.length > 0) this.#write(this.#writer.commit(this.identity, { timerSet, timerDelete }), 'recording schedule sources');
   }
 
   async #stopNow(): Promise<StopReport> {
@@ -557,6 +604,7 @@ export class PluginService {
     this.#statusUpdate = null;
     this.#stateOwed = true;
     this.#lifecycle.transition(this.#liveState, `instance restarted (restart ${this.#restarts})`);
+    await this.#applyStartCommands();
     this.#refreshStatus();
   }
 
@@ -946,8 +994,11 @@ export class PluginService {
 
   /** A timer tick is an event like any other; a one-shot timer leaves the journal once its tick is accepted. */
   async #fireTimer(timer: TimerSpec, payload: JsonValue): Promise<void> {
-    const outcome = await this.emit(timer.ingress, 'timer', `timer:${timer.timerId}`, payload);
+    const outcome = await this.emit(timer.ingress, 'timer', timer.source ?? `timer:${timer.timerId}`, payload);
     if (outcome.ok) {
+      // A schedule's next tick is recorded once this one is accepted, so a restart neither repeats it nor misses the next.
+      const nextAt = isScheduleTimerId(timer.timerId) ? this.#timers.nextAt(timer.timerId) : null;
+      if (nextAt !== null) this.#write(this.#writer.commit(this.identity, { timerSet: [durableTimer(timer, nextAt)] }), `recording the next tick of ${timer.timerId}`);
       if (timer.intervalMs === undefined && !this.#timers.has(timer.timerId)) this.#write(this.#writer.commit(this.identity, { timerDelete: [timer.timerId] }), `removing fired timer ${timer.timerId}`);
       return;
     }
@@ -1049,6 +1100,7 @@ export class PluginService {
     const bounded = this.#clean(message);
     if (error) this.#lastError = bounded;
     this.#diagnostics.push({ at: rfc3339(this.#clock.now()), kind, state: this.#lifecycle.state, message: bounded });
+    if (LOGGED_DIAGNOSTICS.has(kind)) this.#notify({ kind: 'host', level: error ? 'error' : 'info', message: bounded, fields: { diagnostic: kind } });
   }
 
   #notify(event: Omit<ServiceEvent, 'plugin'>): void {
@@ -1128,6 +1180,10 @@ function mergeTransactions(txs: readonly JournalTransaction[]): JournalTransacti
     ...(timerSet.size > 0 ? { timerSet: [...timerSet.values()] } : {}),
     ...(timerDelete.size > 0 ? { timerDelete: [...timerDelete] } : {}),
   };
+}
+
+function durableTimer(spec: TimerSpec, nextAt: number): DurableTimer {
+  return { timer_id: spec.timerId, ingress: spec.ingress, next_at: nextAt, interval_ms: spec.intervalMs ?? null, data: spec.data ?? null };
 }
 
 function messageOf(error: unknown): string {

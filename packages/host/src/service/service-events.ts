@@ -3,7 +3,12 @@
  * retries, dead letters, rejections and discards. `serve` writes them as JSON log lines.
  * @public
  */
-export type ServiceEventKind = 'lifecycle' | 'circuit' | 'retry' | 'dead_letter' | 'dead_letter_evicted' | 'dropped' | 'rejected' | 'command_rejected' | 'timer' | 'status' | 'journal';
+export const SERVICE_EVENT_KINDS = ['lifecycle', 'circuit', 'retry', 'dead_letter', 'dead_letter_evicted', 'dropped', 'rejected', 'command_rejected', 'timer', 'status', 'journal', 'websocket', 'host'] as const;
+/**
+ * `websocket`: the host-owned connections' changes and errors; `host`: redeliveries, outbox re-runs and failures inside the host.
+ * @public
+ */
+export type ServiceEventKind = (typeof SERVICE_EVENT_KINDS)[number];
 
 /**
  * Something that happened to a service: a lifecycle transition, a retry, a dead letter, a rejection, a

@@ -7,6 +7,10 @@ export interface TimerSpec {
   readonly ingress: string;
   readonly delayMs: number;
   readonly intervalMs?: number;
+  /** A repeating timer whose next tick a calendar decides (a cron schedule); null = never again. */
+  readonly next?: (after: number) => number | null;
+  /** The `source` of its events (default `timer:<timerId>`). */
+  readonly source?: string;
   readonly data?: JsonValue;
 }
 
@@ -20,6 +24,9 @@ export interface TimerStatus {
 }
 
 export type TimerFire = (timer: TimerSpec, payload: JsonValue) => Promise<void>;
+
+/** Longest wait one platform timer can hold (setTimeout's limit); a later tick is re-armed on the way. */
+const MAX_WAIT_MS = 2 ** 31 - 1;
 
 interface Active {
   spec: TimerSpec;
@@ -76,6 +83,11 @@ export class TimerSet {
     return this.#timers.has(id);
   }
 
+  /** When the timer ticks next (epoch ms), or null when there is no such timer. */
+  nextAt(id: string): number | null {
+    return this.#timers.get(id)?.nextAt ?? null;
+  }
+
   /** Arms (or replaces) a timer; returns when its first tick is due (epoch ms). */
   set(spec: TimerSpec): number {
     return this.#place(spec, this.#clock.now() + spec.delayMs);
@@ -104,7 +116,8 @@ export class TimerSet {
       if (active.spec.intervalMs !== undefined) active.nextAt += Math.floor((now - active.nextAt) / active.spec.intervalMs) * active.spec.intervalMs;
       active.late = true;
     }
-    active.cancel = this.#clock.setTimer(active.nextAt - this.#clock.now(), () => this.#tick(active), { background: true });
+    const wait = active.nextAt - this.#clock.now();
+    active.cancel = this.#clock.setTimer(Math.min(wait, MAX_WAIT_MS), () => (wait > MAX_WAIT_MS ? this.#arm(active) : this.#tick(active)), { background: true });
   }
 
   #tick(active: Active): void {
@@ -113,8 +126,9 @@ export class TimerSet {
     const lateMs = active.late ? Math.max(0, now - active.nextAt) : 0;
     if (active.late) this.#late++;
     active.late = false;
-    if (active.spec.intervalMs !== undefined) {
-      active.nextAt = now + active.spec.intervalMs;
+    const next = active.spec.intervalMs !== undefined ? now + active.spec.intervalMs : active.spec.next ? active.spec.next(now) : null;
+    if (next !== null) {
+      active.nextAt = next;
       this.#arm(active);
     } else this.#timers.delete(active.spec.timerId);
     if (active.pending) {

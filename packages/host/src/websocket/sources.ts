@@ -1,4 +1,5 @@
 import type { JsonValue } from '../manifest/types.js';
+import { isWebSocketSource } from '../manifest/sources.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 
 export interface SourceSpec {
@@ -12,7 +13,7 @@ export interface SourceSpec {
  * WebSocket sources of the enabled ingresses: `websocket:<ws(s) URL>` or a bare `ws(s)://`
  * URL (Yoi's syntax). Our addition: `{config.KEY}` is replaced by the enablement config's
  * string value, so pointing a plugin at another server is configuration only (the URL must
- * still be declared and granted). Other strings are opaque labels and ignored.
+ * still be declared and granted). Other sources (`schedule:`) are not the driver's.
  */
 export function parseSources(record: ResolvedPlugin): { sources: SourceSpec[]; problems: string[] } {
   const sources: SourceSpec[] = [];
@@ -21,8 +22,7 @@ export function parseSources(record: ResolvedPlugin): { sources: SourceSpec[]; p
   const config = (typeof record.config === 'object' && record.config !== null && !Array.isArray(record.config) ? record.config : {}) as Record<string, JsonValue>;
   for (const ingress of record.manifest.ingresses) {
     for (const raw of ingress.sources) {
-      const isWs = raw.startsWith('websocket:') || raw.startsWith('ws://') || raw.startsWith('wss://');
-      if (!isWs) continue;
+      if (!isWebSocketSource(raw)) continue;
       let missing: string | null = null;
       const filled = raw.replace(/\{config\.([A-Za-z0-9_-]{1,64})\}/g, (_m, key: string) => {
         const value = config[key];

@@ -17,8 +17,10 @@ export const FAST: Partial<ServicePolicy> = { retryBaseMs: 5, retryMaxMs: 20, re
 
 export interface Handled {
   kind: string;
+  source: string;
   attempt: number;
   id: string;
+  ingress: string;
   tag: string | null;
   payload: Record<string, unknown> | null;
 }

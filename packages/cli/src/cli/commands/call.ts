@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { PluginHost } from '@yoi-plugins/host/internal/host.js';
+import { PluginHost, pluginRuntimeOf } from '@yoi-plugins/host/internal/host.js';
 import { PluginError } from '@yoi-plugins/host/internal/errors.js';
 import type { JsonValue } from '@yoi-plugins/host/internal/manifest/types.js';
 import { toolErrorOf, type ToolOutput } from '@yoi-plugins/host/internal/tools/tool-output.js';
+import type { GuestLogLine } from '@yoi-plugins/host/internal/runtime/guest-log.js';
 import { CommandFailure, hostFailure, printJson, UsageError, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
 import { parsePluginRef } from '@yoi-plugins/host/internal/manifest/ids.js';
@@ -38,6 +39,11 @@ async function readInput(io: CliIo, options: CallOptions): Promise<JsonValue> {
   }
 }
 
+/** What the guest printed during the call (its `console` / stdout / stderr), as `--json` reports it. */
+function callLogs(read: { readonly lines: readonly GuestLogLine[]; readonly dropped: number }): { logs: GuestLogLine[]; logs_dropped: number } {
+  return { logs: [...read.lines], logs_dropped: read.dropped };
+}
+
 function printOutput(io: CliIo, output: ToolOutput): void {
   // Guest output: shown escaped (newlines and tabs kept), never interpreted by the terminal.
   io.stdout(`${escapeTerminal(output.summary, GUEST_TEXT)}\n${output.content !== null ? `\n${escapeTerminal(output.content, GUEST_TEXT)}\n` : ''}`);
@@ -60,7 +66,7 @@ export async function runCall(io: CliIo, ref: string, tool: string, options: Cal
   reportVia(io, via, discovery, options.json);
   const started = performance.now();
   const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
-  const { output, printed } = discovery.serve ? await callThroughServe(discovery.serve) : { output: await callInProcess(), printed: {} };
+  const { output, printed } = discovery.serve ? await callThroughServe(discovery.serve) : await callInProcess();
   const durationMs = elapsed();
   const reported = toolErrorOf(output);
   if (reported) {
@@ -72,21 +78,25 @@ export async function runCall(io: CliIo, ref: string, tool: string, options: Cal
   if (options.json) printJson(io, { command: 'call', status: 'ok', plugin: ref, tool, via, output, duration_ms: durationMs, ...printed });
   else printOutput(io, output);
 
-  function failed(message: string, code: FailureCode): CommandFailure {
-    return new CommandFailure(message, code, { details: { plugin: ref, tool, via, output: null, duration_ms: elapsed() } });
+  function failed(message: string, code: FailureCode, printed: { logs?: unknown[]; logs_dropped?: number } = {}): CommandFailure {
+    return new CommandFailure(message, code, { details: { plugin: ref, tool, via, output: null, duration_ms: elapsed(), ...printed } });
   }
 
-  async function callInProcess(): Promise<ToolOutput> {
+  /** The output, and what the guest printed during the call (its `console` / stdout / stderr). */
+  async function callInProcess(): Promise<{ output: ToolOutput; printed: { logs: GuestLogLine[]; logs_dropped: number } }> {
     const host = await PluginHost.fromWorkspace(stores, { cacheDir: defaultCacheDir(io.env) });
     try {
       const problem = toolCallProblem(host, ref, tool);
       if (problem) throw new CommandFailure(problem.message, problem.code);
+      const log = pluginRuntimeOf(host, ref)!.log;
+      const mark = log.written;
       try {
-        return await host.tools.callQualified(ref, tool, input);
+        const output = await host.tools.callQualified(ref, tool, input);
+        return { output, printed: callLogs(log.since(mark)) };
       } catch (error) {
         if (!(error instanceof PluginError)) throw error;
         const failure = hostFailure(error);
-        throw failed(failure.message, failure.code);
+        throw failed(failure.message, failure.code, callLogs(log.since(mark)));
       }
     } finally {
       await host.close();

@@ -1,16 +1,17 @@
 import { join } from 'node:path';
 import { startServe } from '@yoi-plugins/host/internal/serve/server.js';
 import { ServeConfigError } from '@yoi-plugins/host/internal/cluster/serve-config.js';
-import { jsonLogger } from '@yoi-plugins/host/internal/serve/log.js';
 import { defaultCacheDir } from '@yoi-plugins/host/internal/sandbox/transpile-cache.js';
 import { UsageError, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
+import { formatLogger, logFormat } from '../log-format.js';
 import { term } from '../terminal.js';
 
 export interface ServeCliOptions extends CommonOptions {
   readonly port?: string;
   readonly engine?: string;
   readonly hostId?: string;
+  readonly logFormat?: string;
 }
 
 /** Runs until SIGINT/SIGTERM, then stops every service gracefully and reports what was in flight. */
@@ -18,7 +19,7 @@ export async function runServe(io: CliIo, options: ServeCliOptions): Promise<voi
   const port = options.port === undefined ? 0 : Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be an integer between 0 and 65535');
   const stores = storeOptions(io, options);
-  const log = jsonLogger(io.stderr);
+  const log = formatLogger(logFormat(options.logFormat, io.stderrIsTty ?? false), io.stderr);
   const server = await startServe({ stores, port, log, cacheDir: defaultCacheDir(io.env), ...(options.engine !== undefined ? { engine: options.engine } : {}), ...(options.hostId !== undefined ? { hostId: options.hostId } : {}) }).catch((error: unknown) => {
     // A bad --engine or .yoi/serve.toml is a usage error (exit 2).
     throw error instanceof ServeConfigError ? new UsageError(error.message) : error;
@@ -39,5 +40,5 @@ export async function runServe(io: CliIo, options: ServeCliOptions): Promise<voi
   const reports = await server.stop();
   const inFlight = reports.filter((r) => r.in_flight !== null).length;
   const undelivered = reports.reduce((sum, r) => sum + r.undelivered, 0);
-  io.stdout(`stopped: ${reports.length} service(s); ${inFlight} event(s) were in flight; ${undelivered} queued event(s) moved to the dead-letter store\n`);
+  io.stdout(`stopped: ${reports.length} service(s); ${inFlight} event(s) were in flight; ${undelivered} accepted event(s) wait in the journal for the next start\n`);
 }

@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { classifyFailure } from './failure-cause.js';
 import { bytesOver, evidenceOf, instantiateGuest, type Glue, type GuestInstance } from './guest-instance.js';
 import { inertImports, resetLogBudget } from './inert.js';
-import { CallState, PREPARED_COUNTER, type CallRequest, type CallResult, type HostReply, type SandboxWorkerData, type WorkerMessage } from './protocol.js';
+import { CallState, PREPARED_COUNTER, type CallPortMessage, type CallRequest, type CallResult, type HostReply, type SandboxWorkerData, type WorkerMessage } from './protocol.js';
 
 // The worker runs one plugin's component. It imports nothing from the host above sandbox/:
 // everything it may touch arrives in workerData (compiled modules, the glue path, the
@@ -90,7 +90,8 @@ function hostImports(): Record<string, Record<string, (...args: never[]) => stri
 }
 
 const glue = (await import(pathToFileURL(data.gluePath).href)) as Glue;
-const imports = { ...hostImports(), ...inertImports(data.inertInterfaces, (stream, text) => post({ type: 'log', stream, text })) };
+const log = (stream: 'stdout' | 'stderr', text: string): void => data.callPort.postMessage({ type: 'log', stream, text } satisfies CallPortMessage);
+const imports = { ...hostImports(), ...inertImports(data.inertInterfaces, log) };
 
 type Instance = GuestInstance;
 const instantiate = (): Instance => instantiateGuest(glue, data.modules, imports);
@@ -106,7 +107,7 @@ try {
 
 function run(request: CallRequest): CallResult {
   const dropped = resetLogBudget();
-  if (dropped > 0) post({ type: 'log', stream: 'stderr', text: `[host] ${dropped} bytes of guest output over the per-call budget were dropped` });
+  if (dropped > 0) log('stderr', `[host] ${dropped} bytes of guest output over the per-call budget were dropped`);
   let instance: Instance | null = null;
   try {
     instance = current ??= instantiate();

@@ -52,6 +52,19 @@ export type CallResult =
   | { readonly id: number; readonly ok: true; readonly value: string }
   | { readonly id: number; readonly ok: false; readonly error: CallFailure };
 
+/**
+ * Guest output travels on the call port, ahead of the result of the call that printed it, so
+ * the host has a call's lines by the time the call returns.
+ */
+interface LogMessage {
+  readonly type: 'log';
+  readonly stream: 'stdout' | 'stderr';
+  readonly text: string;
+}
+
+/** What the worker posts on the call port: results, and the guest output before them. */
+export type CallPortMessage = CallResult | LogMessage;
+
 export interface CallRequest {
   readonly id: number;
   /** Export name as the glue exposes it (camelCase: `handleTool`). */
@@ -62,8 +75,7 @@ export interface CallRequest {
 export type WorkerMessage =
   | { readonly type: 'ready' }
   | { readonly type: 'init-error'; readonly message: string }
-  | { readonly type: 'host'; readonly seq: number; readonly iface: string; readonly fn: string; readonly args: readonly (string | number)[] }
-  | { readonly type: 'log'; readonly stream: 'stdout' | 'stderr'; readonly text: string };
+  | { readonly type: 'host'; readonly seq: number; readonly iface: string; readonly fn: string; readonly args: readonly (string | number)[] };
 
 export interface HostReply {
   readonly seq: number;
