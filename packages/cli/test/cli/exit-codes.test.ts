@@ -56,6 +56,8 @@ describe('yoi plugin call: a tool that reports an error', () => {
       via: 'in-process',
       output: { summary: 'tool error: not_found', content: 'no such city' },
       duration_ms: 0,
+      logs: [],
+      logs_dropped: 0,
       error: { code: 'tool_error', message: 'tool `say` reported an error: not_found: no such city' },
     });
     // Yoi's rendering (content `{"error":{…}}`) is recognised too.
