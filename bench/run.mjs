@@ -11,9 +11,9 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BENCHES = ['tool-call', 'interrupt', 'fresh-instance', 'cold-start', 'ingress', 'websocket', 'journal', 'tool-memory'];
+const BENCHES = ['tool-call', 'interrupt', 'fresh-instance', 'cold-start', 'many-services', 'ingress', 'websocket', 'journal', 'tool-memory', 'dev-loop'];
 /** Benchmarks that print JSON themselves with --json. */
-const SPEAKS_JSON = new Set(['fresh-instance', 'cold-start', 'websocket', 'journal']);
+const SPEAKS_JSON = new Set(['tool-call', 'fresh-instance', 'cold-start', 'many-services', 'ingress', 'websocket', 'journal', 'dev-loop']);
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');

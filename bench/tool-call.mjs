@@ -3,11 +3,11 @@
 // full host path, for a WAT echo and a QuickJS JavaScript echo. Prints one table with ratios
 // to the floor. Loopback-free, bounded: fixed iteration counts.
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PluginHost } from '../packages/host/dist/src/index.js';
-import { loadComponent } from '../packages/host/dist/src/sandbox/component-loader.js';
+import { backgroundRewritesSettled } from '../packages/host/dist/src/sandbox/component-loader.js';
 import { inertImports } from '../packages/host/dist/src/sandbox/worker/inert.js';
 import { transpileCached } from '../packages/host/dist/src/sandbox/transpile-cache.js';
 import { componentizeQuickJs } from '../packages/cli/dist/src/build/componentize.js';
@@ -15,8 +15,11 @@ import { assemble, TOOL_WATS, instanceWat } from '../packages/host/dist/test/fix
 import { loadPluginPackage, writeZipArchive, parseManifest } from '../packages/host/dist/src/index.js';
 import { renderEntry } from '../packages/host/dist/src/store/enablement-edit.js';
 
-const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 2000);
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 1000);
 const WARMUP = 200;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const JSON_OUT = process.argv.includes('--json');
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const root = mkdtempSync(join(tmpdir(), 'yoi-bench-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 
@@ -101,18 +104,39 @@ for (const [label, kind] of [['WAT', 'wat'], ['JS (QuickJS)', 'js']]) {
   const instanceComponent = kind === 'wat' ? await assemble(instanceWat()) : await componentizeQuickJs({ jsSource: JS_INSTANCE, manifest: parseManifest(new TextEncoder().encode(manifestFor('x', 'instance'))).value });
   const echoInput = kind === 'wat' ? { summary: 'hello' } : input;
 
-  const floor = await measure(await rawFloor(instanceComponent, 'instance', cacheDir));
-  const rawTool = await measure(await rawFloor(toolComponent, 'tool', cacheDir));
+  // Every figure is the median of ROUNDS p50s, each round measuring the floor again just
+  // before, so a change of load on the machine moves the floor and the figure together.
+  const rawInstance = await rawFloor(instanceComponent, 'instance', cacheDir);
+  const rawToolCall = await rawFloor(toolComponent, 'tool', cacheDir);
   const ws = await workspaceWith([{ id: 'inst', world: 'instance', component: instanceComponent }, { id: 'tool', world: 'tool', component: toolComponent }]);
-  const host = await PluginHost.fromWorkspace({ workspace: ws, builtinDir: join(root, 'none'), env: { HOME: root } }, { cacheDir });
-  const instanceTool = host.tools.get('project:inst/echo') ? 'project:inst/echo' : 'echo';
-  const warm = await measure(() => host.callTool(instanceTool, echoInput));
-  const fresh = await measure(() => host.callTool('project:tool/echo', echoInput), Math.min(ITERATIONS, 500), 20);
-  await host.close();
-  const inThreadHost = await PluginHost.fromWorkspace({ workspace: ws, builtinDir: join(root, 'none'), env: { HOME: root } }, { cacheDir, execution: 'in-thread' });
-  const warmInThread = await measure(() => inThreadHost.callTool(instanceTool, echoInput));
-  const freshInThread = await measure(() => inThreadHost.callTool('project:tool/echo', echoInput), Math.min(ITERATIONS, 500), 20);
-  await inThreadHost.close();
+  const hosts = {};
+  const open = (execution) => PluginHost.fromWorkspace({ workspace: ws, builtinDir: join(root, 'none'), env: { HOME: root } }, { cacheDir, execution });
+  for (const execution of ['worker', 'auto']) hosts[execution] = await open(execution);
+  const instanceTool = hosts.auto.tools.get('project:inst/echo') ? 'project:inst/echo' : 'echo';
+  // auto runs a large guest (QuickJS) in a worker until its interruptible modules are cached:
+  // measure a restarted host, as a workspace runs after its first start.
+  await hosts.auto.callTool(instanceTool, echoInput);
+  await backgroundRewritesSettled();
+  await hosts.auto.close();
+  hosts.auto = await open('auto');
+  const rounds = { floor: [], rawTool: [], warm: [], fresh: [], warmAuto: [], freshAuto: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    rounds.floor.push(await measure(rawInstance));
+    rounds.rawTool.push(await measure(rawToolCall));
+    rounds.warm.push(await measure(() => hosts.worker.callTool(instanceTool, echoInput)));
+    rounds.fresh.push(await measure(() => hosts.worker.callTool('project:tool/echo', echoInput), Math.min(ITERATIONS, 500), 20));
+    rounds.warmAuto.push(await measure(() => hosts.auto.callTool(instanceTool, echoInput)));
+    rounds.freshAuto.push(await measure(() => hosts.auto.callTool('project:tool/echo', echoInput), Math.min(ITERATIONS, 500), 20));
+  }
+  const autoExecution = hosts.auto.runtimes.get('project:inst').execution;
+  for (const host of Object.values(hosts)) await host.close();
+  const med = (list) => ({ p50: median(list.map((s) => s.p50)), p99: median(list.map((s) => s.p99)) });
+  const floor = med(rounds.floor);
+  const rawTool = med(rounds.rawTool);
+  const warm = med(rounds.warm);
+  const fresh = med(rounds.fresh);
+  const warmInThread = med(rounds.warmAuto);
+  const freshInThread = med(rounds.freshAuto);
 
   // cold load: a new host process-equivalent (new PluginHost + first call), with and without the transpile cache
   const coldSamples = { hit: [], miss: [] };
@@ -124,6 +148,7 @@ for (const [label, kind] of [['WAT', 'wat'], ['JS (QuickJS)', 'js']]) {
       await h.callTool('project:tool/echo', echoInput);
       coldSamples[mode].push(Number(process.hrtime.bigint() - start) / 1000);
       await h.close();
+      await backgroundRewritesSettled(); // a first start's background rewrite must not load the next sample
     }
   }
   // note: the in-process compiled-module memo makes later "hit" rounds cheaper than a new process
@@ -132,15 +157,20 @@ for (const [label, kind] of [['WAT', 'wat'], ['JS (QuickJS)', 'js']]) {
   const ratio = (v) => (v / floor.p50).toFixed(2) + 'x';
   rows.push([`${label}: raw jco call, instance (floor)`, floor.p50, floor.p99, '1.00x']);
   rows.push([`${label}: raw jco call, tool`, rawTool.p50, rawTool.p99, ratio(rawTool.p50)]);
-  rows.push([`${label}: host path, warm instance world`, warm.p50, warm.p99, ratio(warm.p50)]);
-  rows.push([`${label}: host path, tool world (fresh instance)`, fresh.p50, fresh.p99, ratio(fresh.p50)]);
-  rows.push([`${label}: in-thread host path, warm instance world`, warmInThread.p50, warmInThread.p99, ratio(warmInThread.p50)]);
-  rows.push([`${label}: in-thread host path, tool world (fresh)`, freshInThread.p50, freshInThread.p99, ratio(freshInThread.p50)]);
+  rows.push([`${label}: worker host path, warm instance world`, warm.p50, warm.p99, ratio(warm.p50)]);
+  rows.push([`${label}: worker host path, tool world (fresh instance)`, fresh.p50, fresh.p99, ratio(fresh.p50)]);
+  rows.push([`${label}: auto (${autoExecution}) host path, warm instance`, warmInThread.p50, warmInThread.p99, ratio(warmInThread.p50)]);
+  rows.push([`${label}: auto (${autoExecution}) host path, tool world`, freshInThread.p50, freshInThread.p99, ratio(freshInThread.p50)]);
   rows.push([`${label}: cold load + call, no transpile cache`, coldMiss.p50, coldMiss.p99, ratio(coldMiss.p50)]);
   rows.push([`${label}: cold load + call, transpile cache hit`, coldHit.p50, coldHit.p99, ratio(coldHit.p50)]);
 }
 
 const fmt = (us) => (us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${us.toFixed(1)} µs`);
-console.log(`\ntool-call latency — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${ITERATIONS} calls per row (cold: 5)\n`);
-console.log(['case'.padEnd(52), 'p50'.padStart(10), 'p99'.padStart(10), 'vs floor'.padStart(10)].join(''));
-for (const [name, p50, p99, ratio] of rows) console.log([name.padEnd(52), fmt(p50).padStart(10), fmt(p99).padStart(10), ratio.padStart(10)].join(''));
+if (JSON_OUT) {
+  const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'cpu', loadavg: loadavg().map((l) => Math.round(l * 100) / 100) };
+  console.log(JSON.stringify({ bench: 'tool-call', machine, iterations: ITERATIONS, rounds: ROUNDS, rows: rows.map(([name, p50, p99, ratio]) => ({ name, p50_us: p50, p99_us: p99, vs_floor: ratio })) }, null, 2));
+} else {
+  console.log(`\ntool-call latency — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; median of ${ROUNDS} rounds of ${ITERATIONS} calls per row (cold: 5)\n`);
+  console.log(['case'.padEnd(56), 'p50'.padStart(10), 'p99'.padStart(10), 'vs floor'.padStart(10)].join(''));
+  for (const [name, p50, p99, ratio] of rows) console.log([name.padEnd(56), fmt(p50).padStart(10), fmt(p99).padStart(10), ratio.padStart(10)].join(''));
+}

@@ -1,14 +1,18 @@
 import { diagnostic, type Diagnostic } from './diagnostics.js';
+import { eachBounded } from './runtime/bounded.js';
 import { Secrets } from './secrets/secrets.js';
 import type { JsonValue } from './manifest/types.js';
-import { PluginRuntime, type RuntimeOptions } from './runtime/plugin-runtime.js';
+import type { PluginRuntime, RuntimeOptions } from './runtime/plugin-runtime.js';
 import type { StoreOptions } from './store/locations.js';
 import type { ResolvedPlugin } from './store/resolve.js';
 import { loadWorkspace } from './store/workspace.js';
-import { runtimeControlLocations } from './store/control-paths.js';
 import { ToolRegistry, type RegistrationIssue, type ToolInfo } from './tools/registry.js';
+import type { ConnectionPolicy } from './websocket/policy.js';
+import { createPluginUnit, type PluginUnit } from './reload/plugin-unit.js';
+import { reconcile, type PluginReloadOutcome } from './reload/reconcile.js';
+import type { DesiredPlugins } from './reload/desired.js';
 import type { ToolOutput } from './tools/tool-output.js';
-import { PluginService, type ServiceEffects, type StopReport } from './service/plugin-service.js';
+import type { PluginService, ServiceEffects, StopReport } from './service/plugin-service.js';
 import type { ServicePolicy } from './service/policy.js';
 import type { ServiceEventHook } from './service/service-events.js';
 import type { Clock } from './service/clock.js';
@@ -17,10 +21,12 @@ import { DEFAULT_SERVICE_POLICY } from './service/policy.js';
 import { MemoryJournal } from './journal/memory-journal.js';
 import type { Journal, JournalStats } from './journal/journal.js';
 import { pluginStatus, type PluginStatus } from './status/status.js';
-import { INSTANCE_WORLD } from './manifest/types.js';
-import { WebSocketDriver } from './websocket/driver.js';
-import { DEFAULT_CONNECTION_POLICY, type ConnectionPolicy } from './websocket/policy.js';
-import { parseSources } from './websocket/sources.js';
+
+/**
+ * Services started at once: worker starts and guest start code overlap, while a workspace of
+ * hundreds does not spawn hundreds of threads (or load every component) in one go.
+ */
+const SERVICE_START_CONCURRENCY = 8;
 
 export interface PluginHostOptions extends RuntimeOptions {
   /** Supervision policy of services (queue size, retries, restarts, …). */
@@ -56,10 +62,13 @@ export interface PluginHostOptions extends RuntimeOptions {
  * await host.close();
  */
 export class PluginHost {
-  readonly runtimes: ReadonlyMap<string, PluginRuntime>;
-  /** Services of instance-world plugins whose service or ingress surface is enabled. */
-  readonly services: ReadonlyMap<string, PluginService>;
-  readonly tools: ToolRegistry;
+  readonly #runtimes = new Map<string, PluginRuntime>();
+  readonly #services = new Map<string, PluginService>();
+  #units: ReadonlyMap<string, PluginUnit>;
+  #tools: ToolRegistry;
+  #options: PluginHostOptions;
+  /** Reloads run one at a time (so each plugin changes under one reload at a time). */
+  #reloading: Promise<unknown> = Promise.resolve();
   /** Discovery and resolution diagnostics of the workspace (empty for `fromResolved`). */
   readonly diagnostics: readonly Diagnostic[];
   /** The journal the services write to. */
@@ -67,43 +76,66 @@ export class PluginHost {
   readonly #writer: JournalWriter;
 
   private constructor(records: readonly ResolvedPlugin[], diagnostics: readonly Diagnostic[], options: PluginHostOptions) {
-    const runtimes = new Map<string, PluginRuntime>();
-    const services = new Map<string, PluginService>();
     this.journal = options.journal ?? new MemoryJournal({ limits: { deadLetterCount: options.servicePolicy?.deadLetterCapacity ?? DEFAULT_SERVICE_POLICY.deadLetterCapacity } });
     this.#writer = new JournalWriter(this.journal, options.clock);
-    // The cache whose JS the host runs and the dead-letter folder are out of reach of fs grants too.
-    const extraControl = runtimeControlLocations(options);
-    for (const given of records) {
-      const record = extraControl.length > 0 ? { ...given, controlLocations: [...(given.controlLocations ?? []), ...extraControl] } : given;
-      const supervised = record.manifest.runtime?.world === INSTANCE_WORLD && (record.enabledSurfaces.includes('service') || record.enabledSurfaces.includes('ingress'));
-      const runtime = new PluginRuntime(record, { ...options, supervised });
-      runtimes.set(record.identity, runtime);
-      if (supervised) {
-        const service = new PluginService(runtime, {
-          ...(options.servicePolicy ? { policy: options.servicePolicy } : {}),
-          ...(options.effects ? { effects: options.effects } : {}),
-          writer: this.#writer,
-          ...(options.onServiceEvent ? { onEvent: options.onServiceEvent } : {}),
-          ...(options.clock ? { clock: options.clock } : {}),
-        });
-        services.set(record.identity, service);
-        // Yoi's rule: host-owned connections run only when both service and ingress are enabled.
-        const sources = parseSources(record);
-        if (!options.effects?.websocket && record.enabledSurfaces.includes('service') && record.enabledSurfaces.includes('ingress') && sources.sources.length + sources.problems.length > 0) {
-          // One driver for the service's life: stop() holds what it read, start() re-dials and delivers that first.
-          service.attachWebSocketDriver(
-            new WebSocketDriver(record, { ...DEFAULT_CONNECTION_POLICY, ...options.connectionPolicy, ...record.websocketPolicy }, runtime.secrets, {
-              deliver: (ingress, kind, source, payload) => service.emit(ingress, kind, source, payload),
-              diagnose: (kind, message) => service.diagnose(kind, message),
-            }),
-          );
-        }
-      }
+    this.#options = options;
+    const units = records.map((record) => createPluginUnit(record, options, this.#writer));
+    this.#units = new Map(units.map((u) => [u.record.identity, u]));
+    for (const unit of units) {
+      this.#runtimes.set(unit.record.identity, unit.runtime);
+      if (unit.service) this.#services.set(unit.record.identity, unit.service);
     }
-    this.runtimes = runtimes;
-    this.services = services;
-    this.tools = new ToolRegistry([...runtimes.values()]);
+    this.#tools = new ToolRegistry([...this.#runtimes.values()]);
     this.diagnostics = diagnostics;
+  }
+
+  /** The running plugins (a reload may change them). */
+  get runtimes(): ReadonlyMap<string, PluginRuntime> {
+    return this.#runtimes;
+  }
+
+  /** Services of instance-world plugins whose service or ingress surface is enabled. */
+  get services(): ReadonlyMap<string, PluginService> {
+    return this.#services;
+  }
+
+  /** The tools of the running plugins (a reload publishes a new registry). */
+  get tools(): ToolRegistry {
+    return this.#tools;
+  }
+
+  /**
+   * Applies a new desired set of plugins without stopping the others (reload/reconcile.ts):
+   * new ones start, removed ones stop, changed ones are replaced once their new version runs.
+   * `secrets` (when given) apply to the plugins this reload starts.
+   */
+  reconcile(desired: DesiredPlugins, secrets?: Secrets): Promise<PluginReloadOutcome[]> {
+    const run = this.#reloading.then(() => {
+      if (secrets) this.#options = { ...this.#options, secrets };
+      return reconcile(
+        {
+          units: () => this.#units,
+          build: (record) => createPluginUnit(record, this.#options, this.#writer),
+          publish: (units) => this.#publish(units),
+        },
+        desired,
+      );
+    });
+    this.#reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  async #publish(units: readonly PluginUnit[]): Promise<void> {
+    const tools = new ToolRegistry(units.map((u) => u.runtime));
+    await tools.verifyLoadable();
+    this.#units = new Map(units.map((u) => [u.record.identity, u]));
+    this.#runtimes.clear();
+    this.#services.clear();
+    for (const unit of units) {
+      this.#runtimes.set(unit.record.identity, unit.runtime);
+      if (unit.service) this.#services.set(unit.record.identity, unit.service);
+    }
+    this.#tools = tools;
   }
 
   static fromResolved(records: readonly ResolvedPlugin[], options: PluginHostOptions = {}): PluginHost {
@@ -130,16 +162,16 @@ export class PluginHost {
     return this.tools.call(name, input);
   }
 
-  /** Starts every service; returns the ones that failed to start (they stay Failed). */
+  /** Starts every service, a few at a time; returns the ones that failed to start (they stay Failed). */
   async startServices(): Promise<{ plugin: string; error: string }[]> {
     const failures: { plugin: string; error: string }[] = [];
-    for (const service of this.services.values()) {
+    await eachBounded([...this.services.values()], SERVICE_START_CONCURRENCY, async (service) => {
       try {
         await service.start();
       } catch (error) {
         failures.push({ plugin: service.identity, error: error instanceof Error ? error.message : String(error) });
       }
-    }
+    });
     return failures;
   }
 
@@ -155,6 +187,7 @@ export class PluginHost {
 
   /** Stops services (accepted events not handled yet stay in the journal), then every plugin. Idempotent. */
   async close(): Promise<StopReport[]> {
+    await this.#reloading;
     const reports = await Promise.all([...this.services.values()].map((s) => s.stop()));
     await Promise.all([...this.runtimes.values()].map((r) => r.close()));
     this.#writer.close();

@@ -65,6 +65,8 @@ export type { InventoryItem, InventorySnapshot, ItemStatus } from './inventory/s
 
 // Runtime: run enabled plugins in sandboxes and expose their tools.
 export { PluginHost } from './host.js';
+export type { DesiredPlugins } from './reload/desired.js';
+export type { PluginReloadOutcome, ReloadAction } from './reload/reconcile.js';
 export type { PluginHostOptions } from './host.js';
 export { PluginRuntime } from './runtime/plugin-runtime.js';
 export type { RuntimeOptions, RuntimeState } from './runtime/plugin-runtime.js';

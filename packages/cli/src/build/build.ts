@@ -124,7 +124,7 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Pro
  * manifest names, against a world with only the host interfaces the manifest requests.
  * Skipped when the bundle, manifest and builder are unchanged and the output is in place.
  */
-export async function buildPlugin(dirInput: string, options: { force?: boolean; onProgress?: (message: string) => void } = {}): Promise<BuildResult> {
+export async function buildPlugin(dirInput: string, options: { force?: boolean; onProgress?: (message: string) => void; overlapTypeCheck?: boolean } = {}): Promise<BuildResult> {
   const dir = resolve(dirInput);
   const started = performance.now();
   const progress = options.onProgress ?? (() => undefined);
@@ -146,27 +146,31 @@ export async function buildPlugin(dirInput: string, options: { force?: boolean; 
   const stampPath = join(dir, '.yoi-build', 'stamp.json');
   const stamp = await readStamp(stampPath);
   const editorTypes = existsSync(join(dir, 'tsconfig.json')) ? await ensureEditorTypes(dir) : null;
-  const typeCheck = await checkTypes(dir, entry, stamp, stampPath, options.force === true, progress);
+  // `dev` overlaps the type check with componentizing (a native task off the main thread);
+  // a type error still fails the build before anything is written.
+  const overlap = options.overlapTypeCheck === true;
+  const typeChecked = overlap ? null : await checkTypes(dir, entry, stamp, stampPath, options.force === true, progress);
 
   progress(`bundling ${entry}`);
   const bundle = await bundlePlugin(dir, entry, manifest);
   const outputPath = join(dir, target);
   const key = createHash('sha256').update(JSON.stringify([bundle, pluginWorldWit(manifest), builderVersion()])).digest('hex');
-  if (!options.force && existsSync(outputPath)) {
-    try {
-      const output = createHash('sha256').update(await readFile(outputPath)).digest('hex');
-      if (stamp.key === key && stamp.output === output) {
-        progress('up to date');
-        return { outputPath, bytes: (await readFile(outputPath)).length, skipped: true, durationMs: performance.now() - started, entry, typeCheck, editorTypes };
-      }
-    } catch {
-      // no output yet: build
-    }
+  let componentizing: Promise<Uint8Array> | null = null;
+  const componentize = () => (componentizing ??= componentizeQuickJs({ jsSource: bundle, manifest }));
+  const outputIsCurrent = !options.force && (await currentOutput(outputPath, stamp, key));
+  if (overlap && !outputIsCurrent) componentize().catch(() => undefined);
+  const typeCheck = typeChecked ?? (await checkTypes(dir, entry, stamp, stampPath, options.force === true, progress).catch(async (error: unknown) => {
+    await componentizing?.catch(() => undefined);
+    throw error;
+  }));
+  if (outputIsCurrent) {
+    progress('up to date');
+    return { outputPath, bytes: (await readFile(outputPath)).length, skipped: true, durationMs: performance.now() - started, entry, typeCheck, editorTypes };
   }
   progress('componentizing with QuickJS (about a second)');
   let bytes: Uint8Array;
   try {
-    bytes = await componentizeQuickJs({ jsSource: bundle, manifest });
+    bytes = await componentize();
   } catch (error) {
     throw new BuildError(`componentize failed: ${boundText(error instanceof Error ? error.message : String(error), 400)}`);
   }
@@ -175,6 +179,16 @@ export async function buildPlugin(dirInput: string, options: { force?: boolean; 
   await writeStamp(stampPath, { key, output: createHash('sha256').update(bytes).digest('hex') });
   progress(`wrote ${relative(process.cwd(), outputPath) || outputPath} (${bytes.length} bytes)`);
   return { outputPath, bytes: bytes.length, skipped: false, durationMs: performance.now() - started, entry, typeCheck, editorTypes };
+}
+
+/** Whether the output in place is what the stamp says this bundle builds. */
+async function currentOutput(outputPath: string, stamp: Stamp, key: string): Promise<boolean> {
+  if (stamp.key !== key || !existsSync(outputPath)) return false;
+  try {
+    return stamp.output === createHash('sha256').update(await readFile(outputPath)).digest('hex');
+  } catch {
+    return false;
+  }
 }
 
 interface Stamp {

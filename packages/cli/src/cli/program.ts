@@ -7,6 +7,7 @@ import type { EnableOptions } from './commands/enable.js';
 import type { CallOptions } from './commands/call.js';
 import type { ServeCliOptions } from './commands/serve.js';
 import type { DlqOptions } from './commands/dlq.js';
+import type { DevOptions } from './commands/dev.js';
 import { CommandFailure, printJson, UsageError, type CliIo, type FailureCode } from './io.js';
 import type { CommonOptions } from './options.js';
 import { escapeTerminal, MESSAGE_LINE_BOUND } from './terminal.js';
@@ -68,6 +69,15 @@ function buildProgram(io: CliIo, invocation: Invocation): Command {
     .option('--force', 'type-check and rebuild even when nothing changed')
     .addOption(jsonOption())
     .action(async (dir: string | undefined, options: { json?: boolean; force?: boolean }) => (await import('./commands/authoring.js')).runBuild(io, dir, options));
+
+  sub('dev')
+    .description('watch a plugin directory: on every change build (with type check), check, re-pin (never granting anything new) and hot-reload it into the running serve')
+    .argument('[dir]', 'plugin directory (default: .)')
+    .addOption(workspaceOption())
+    .option('--once', 'one build → pin → reload turn, then exit')
+    .addOption(jsonOption())
+    .addHelpText('after', '\nA rebuild that requests nothing new is re-pinned silently; a new request stops the loop (in a terminal,\n`enable` asks about it first). Start `yoi plugin serve --workspace WS` beside it to see changes live.\n')
+    .action(async (dir: string | undefined, options: DevOptions) => (await import('./commands/dev.js')).runDev(io, dir, options));
 
   sub('check')
     .description('validate a plugin directory or .yoi-plugin archive without executing it (exit 1 when rejected)')

@@ -42,6 +42,7 @@ export async function planBatch(output: unknown, event: IngressEvent, record: Re
     const notRun = batch.valid.map((command) => commandResult(idsOf(command), 'Rejected', 'not run: another command of the same handler result was rejected (all or nothing)'));
     return { results: [...batch.results, ...notRun], outbox: [] };
   }
+  if (batch.commands.length === 0) return { results: [], outbox: [] };
   const problem = preflight(batch.commands, view, limits);
   if (problem) return { results: batch.commands.map((command) => commandResult(idsOf(command), 'Rejected', problem)), outbox: [] };
   const results: CommandResult[] = [];

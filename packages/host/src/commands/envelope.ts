@@ -95,6 +95,23 @@ function record(value: unknown, allowed: readonly string[], what: string): Recor
   return value as Record<string, unknown>;
 }
 
+/** WebSocket target decisions per resolved record (records are immutable), bounded per record. */
+const websocketDecisions = new WeakMap<ResolvedPlugin, Map<string, string | null>>();
+const WEBSOCKET_DECISIONS_MAX = 64;
+
+/** `authorizeWebSocketTarget`, remembered per record and URL: a reply to the same URL is not parsed and matched again. */
+function websocketTargetDenial(plugin: ResolvedPlugin, url: string): string | null {
+  let decisions = websocketDecisions.get(plugin);
+  if (!decisions) websocketDecisions.set(plugin, (decisions = new Map()));
+  let denied = decisions.get(url);
+  if (denied === undefined) {
+    denied = authorizeWebSocketTarget(plugin, url);
+    if (decisions.size >= WEBSOCKET_DECISIONS_MAX) decisions.clear();
+    decisions.set(url, denied);
+  }
+  return denied;
+}
+
 function ingressAccepts(plugin: ResolvedPlugin, ingress: string, kind: string): string | null {
   const declared = plugin.manifest.ingresses.find((i) => i.name === ingress);
   if (!declared) return `ingress \`${ingress.slice(0, 64)}\` is not declared by the plugin manifest`;
@@ -192,7 +209,7 @@ function validateShape(raw: unknown, event: IngressEvent, plugin: ResolvedPlugin
       if (url === undefined) throw new Invalid('websocket_send needs `url`');
       if (typeof text !== 'string') throw new Invalid('websocket_send needs `text`');
       if (Buffer.byteLength(text) > COMMAND_LIMITS.websocketTextBytes) throw new Invalid(`websocket_send text exceeds ${COMMAND_LIMITS.websocketTextBytes} bytes`);
-      const denied = authorizeWebSocketTarget(plugin, url);
+      const denied = websocketTargetDenial(plugin, url);
       if (denied) throw new Invalid(`websocket_send not granted: ${denied}`);
       return { ...ids, kind: 'websocket_send', url, text };
     }

@@ -17,6 +17,8 @@ export interface RecordReader {
 export class PluginBook {
   lastSeq = 0;
   readonly unacked = new Set<number>();
+  /** Unacknowledged events with a recorded attempt (an acknowledgement removes only records that exist). */
+  readonly attempts = new Set<number>();
   lastOutbox = 0;
   /** command_id → outbox order key. */
   readonly outbox = new Map<string, number>();
@@ -35,6 +37,7 @@ export class PluginBook {
       book.unacked.add(seq as number);
       book.lastSeq = Math.max(book.lastSeq, seq as number);
     }
+    for (const seq of reader.keys('attempt', plugin)) book.attempts.add(seq as number);
     const last = Number(reader.get('meta', plugin, META_LAST_SEQ) ?? 0);
     if (Number.isSafeInteger(last)) book.lastSeq = Math.max(book.lastSeq, last);
     for (const [order, text] of reader.entries('outbox', plugin)) {
@@ -79,8 +82,8 @@ export function planAppend(book: PluginBook, plugin: string, events: readonly Ne
     const ingress = checkKey(item.ingress, 'event ingress');
     if (!isObject(item.event)) throw refuse('an appended `event` must be a JSON object');
     seq += 1;
-    const stored: StoredEvent = { ingress, event: item.event, accepted_at: now };
-    mutations.push({ kind: 'event', plugin, key: seq, value: jsonText(stored, `event ${seq}`) });
+    const value = typeof item.json === 'string' ? `{"ingress":${JSON.stringify(ingress)},"event":${item.json},"accepted_at":${JSON.stringify(now)}}` : jsonText({ ingress, event: item.event, accepted_at: now } satisfies StoredEvent, `event ${seq}`);
+    mutations.push({ kind: 'event', plugin, key: seq, value });
     result.push({ seq, ingress, event: item.event, accepted_at: now });
   }
   if (result.length > 0) mutations.push({ kind: 'meta', plugin, key: META_LAST_SEQ, value: String(seq) });
@@ -127,7 +130,7 @@ export function planCommit(book: PluginBook, plugin: string, tx: JournalTransact
   }
   for (const seq of acked) {
     remove('event', seq);
-    remove('attempt', seq);
+    if (book.attempts.has(seq)) remove('attempt', seq);
   }
 
   // Outbox: completions of pending commands, then additions in commit order.
@@ -267,7 +270,11 @@ export function planCommit(book: PluginBook, plugin: string, tx: JournalTransact
     mutations,
     result: { evicted: evicted.map((text) => JSON.parse(text) as JournalDeadLetter) },
     apply() {
-      for (const seq of acked) book.unacked.delete(seq);
+      for (const seq of attempted) if (!acked.has(seq)) book.attempts.add(seq);
+      for (const seq of acked) {
+        book.unacked.delete(seq);
+        book.attempts.delete(seq);
+      }
       for (const id of done) book.outbox.delete(id);
       for (const [id, order] of added) book.outbox.set(id, order);
       book.lastOutbox = outboxOrder;

@@ -59,6 +59,12 @@ export interface Journal {
 export interface NewJournalEvent {
   readonly ingress: string;
   readonly event: IngressEvent;
+  /**
+   * `JSON.stringify(event)` when the caller already made it (the service serialises each event
+   * once); the journal stores this text instead of serialising the event again. Not stored
+   * on its own, and never returned.
+   */
+  readonly json?: string;
 }
 
 export interface JournalEvent extends NewJournalEvent {

@@ -6,9 +6,10 @@ import { HostApiDispatcher } from '../hostapi/dispatcher.js';
 import { loadComponent, type LoadedComponent } from '../sandbox/component-loader.js';
 import { effectiveLimits, IO_LIMITS, type ExecutionLimits } from '../sandbox/limits.js';
 import { notStarted, type SandboxCounters } from '../sandbox/sandbox.js';
-import { executionFor, startSandbox, type ExecutionMode, type GuestSandbox as ComponentSandbox } from '../sandbox/execution.js';
+import { defaultExecution, executionFor, startSandbox, type ExecutionMode, type GuestSandbox as ComponentSandbox } from '../sandbox/execution.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import { decodeToolOutput, type ToolOutput } from '../tools/tool-output.js';
+import { bytesOver } from '../sandbox/worker/guest-instance.js';
 import { decodeLifecycleOutput } from './lifecycle-output.js';
 import { GuestLog } from './guest-log.js';
 import { NO_SECRETS, type Secrets } from '../secrets/secrets.js';
@@ -19,7 +20,7 @@ export interface RuntimeOptions {
   readonly limits?: ExecutionLimits;
   /** Secret values the host may attach for this plugin's granted targets. */
   readonly secrets?: Secrets;
-  /** Where guests run (sandbox/execution.ts); default `worker`. */
+  /** Where guests run (sandbox/execution.ts); default `auto` (or `YOI_EXECUTION`). */
   readonly execution?: ExecutionMode;
 }
 
@@ -36,6 +37,18 @@ export interface InstanceOptions extends RuntimeOptions {
 
 export type FailureListener = (error: PluginError) => void;
 
+/** One `handle-ingress` call of a batch. */
+export interface IngressCall {
+  readonly ingress: string;
+  readonly eventJson: string;
+}
+
+/** The replies of a batch's calls that returned, in order, and the error of the call that failed (if one did). */
+export interface IngressBatchResult {
+  readonly replies: readonly string[];
+  readonly error?: unknown;
+}
+
 /**
  * One enabled plugin's execution: its component in a sandbox, its host APIs bound to its
  * grants. `tool` world: a fresh component instance per call (the worker keeps a spare
@@ -49,7 +62,10 @@ export class PluginRuntime {
   readonly secrets: Secrets;
   readonly #options: RuntimeOptions;
   readonly #supervised: boolean;
+  readonly #execution: ExecutionMode;
   readonly #failureListeners = new Set<FailureListener>();
+  readonly #toolDecisions = new Map<string, ToolRefusal | null>();
+  #decisionBasis: { grants: unknown; permissions: unknown; manifest: unknown; surfaces: unknown } = { grants: null, permissions: null, manifest: null, surfaces: null };
   #component: LoadedComponent | null = null;
   #loading: Promise<LoadedComponent> | null = null;
   #sandbox: Promise<ComponentSandbox> | null = null;
@@ -64,11 +80,14 @@ export class PluginRuntime {
   #state: RuntimeState = 'ready';
   #componentStatus: JsonValue | null = null;
   #lastError: string | null = null;
+  #toolCalls = 0;
+  #idleWaiters: (() => void)[] = [];
 
   constructor(record: ResolvedPlugin, options: InstanceOptions = {}) {
     this.record = record;
     this.#options = options;
     this.#supervised = options.supervised ?? false;
+    this.#execution = options.execution ?? defaultExecution();
     this.limits = effectiveLimits(record.limits, options.limits);
     this.secrets = options.secrets ?? NO_SECRETS;
   }
@@ -83,7 +102,8 @@ export class PluginRuntime {
 
   /** Where this plugin's guest runs; null before it is loaded. */
   get execution(): 'worker' | 'in-thread' | null {
-    return this.#component ? executionFor(this.#component, this.#options.execution ?? 'worker') : null;
+    if (this.#liveSandbox) return this.#liveSandbox.execution;
+    return this.#component ? executionFor(this.#component, this.#execution) : null;
   }
 
   get componentStatus(): JsonValue | null {
@@ -114,7 +134,7 @@ export class PluginRuntime {
   async #spawn(): Promise<ComponentSandbox> {
     const component = await this.load();
     const sandbox = await startSandbox(component, {
-      execution: this.#options.execution ?? 'worker',
+      execution: this.#execution,
       cacheDir: this.#options.cacheDir,
       memoryBytes: this.limits.memoryBytes,
       hostSession: () => new HostApiDispatcher(this.record, this.secrets),
@@ -132,8 +152,24 @@ export class PluginRuntime {
    * one and it can start there in time. A trap, overrun or crash of the current instance is
    * reported to the failure listeners.
    */
-  async #callSandbox(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
-    let deadlineAt: number | null = null;
+  #callSandbox(fn: string, args: readonly (string | number)[], deadlineMs: number): Promise<string> {
+    // Fast path: the instance calls run in is up; no awaits before the sandbox sees the call.
+    const current = this.#current;
+    if (current !== null && current.alive && this.#refusal === null) {
+      const deadlineAt = performance.now() + deadlineMs;
+      return current.call(fn, args, deadlineMs, deadlineAt).catch((error: unknown) => this.#callFailed(current, error, fn, args, deadlineMs, deadlineAt));
+    }
+    return this.#callSandboxSlow(fn, args, deadlineMs, null);
+  }
+
+  #callFailed(sandbox: ComponentSandbox, error: unknown, fn: string, args: readonly (string | number)[], deadlineMs: number, deadlineAt: number): Promise<string> {
+    if (notStarted(error) && performance.now() < deadlineAt) return this.#callSandboxSlow(fn, args, deadlineMs, deadlineAt);
+    if (error instanceof PluginError && error.code.startsWith('SANDBOX_')) this.#sandboxError(sandbox, error);
+    throw error;
+  }
+
+  async #callSandboxSlow(fn: string, args: readonly (string | number)[], deadlineMs: number, startDeadlineAt: number | null): Promise<string> {
+    let deadlineAt: number | null = startDeadlineAt;
     for (;;) {
       const sandbox = await this.#ensureSandbox();
       deadlineAt ??= performance.now() + deadlineMs;
@@ -227,22 +263,78 @@ export class PluginRuntime {
     await this.#sandbox;
   }
 
+  /** Resolves once no tool call is in flight (a host retiring this version lets its calls finish). */
+  async idle(): Promise<void> {
+    while (this.#toolCalls > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
   /** Runs one tool; authority is re-checked on every call. */
   async callTool(name: string, inputJson: string): Promise<ToolOutput> {
-    if (!this.record.enabledSurfaces.includes('tool')) throw new PluginError('TOOL_DENIED', 'plugin tool surface is not enabled');
-    if (!this.record.manifest.tools.some((t) => t.name === name)) throw new PluginError('TOOL_NOT_FOUND', 'requested tool is not declared by plugin manifest');
-    const denied = authorizeTool(this.record, name);
-    if (denied) throw new PluginError('TOOL_DENIED', `plugin permission denied: ${denied}`);
-    if (Buffer.byteLength(inputJson, 'utf8') > IO_LIMITS.toolInputBytes) {
+    this.#toolCalls++;
+    try {
+      return await this.#callTool(name, inputJson);
+    } finally {
+      if (--this.#toolCalls === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+    }
+  }
+
+  async #callTool(name: string, inputJson: string): Promise<ToolOutput> {
+    const refused = this.#toolRefusal(name);
+    if (refused) throw refused;
+    if (bytesOver(inputJson, IO_LIMITS.toolInputBytes) !== null) {
       throw new PluginError('TOOL_INPUT_INVALID', `plugin tool \`${name}\` input exceeds ${IO_LIMITS.toolInputBytes} bytes`);
     }
-    const fn = (await this.load()).world === 'tool' ? 'call' : 'handleTool';
+    const fn = (this.#component ?? (await this.load())).world === 'tool' ? 'call' : 'handleTool';
     return decodeToolOutput(await this.#callSandbox(fn, [name, inputJson], this.limits.toolTimeoutMs));
+  }
+
+  /**
+   * Why a call of tool `name` is refused, or null. Every call is checked, but a decision is
+   * remembered per tool while the record's grants, manifest and surfaces are the same objects
+   * (they are read-only; a reloaded enablement replaces them), so a call does not re-walk them.
+   */
+  #toolRefusal(name: string): PluginError | null {
+    const basis = this.#decisionBasis;
+    const { grants, manifest, enabledSurfaces } = this.record;
+    if (basis.grants !== grants || basis.permissions !== grants.permissions || basis.manifest !== manifest || basis.surfaces !== enabledSurfaces) {
+      // Something the decisions rest on was replaced: decide again.
+      this.#decisionBasis = { grants, permissions: grants.permissions, manifest, surfaces: enabledSurfaces };
+      this.#toolDecisions.clear();
+    }
+    let decision = this.#toolDecisions.get(name);
+    if (decision === undefined) {
+      decision = toolDecision(this.record, name);
+      if (this.#toolDecisions.size < 1024) this.#toolDecisions.set(name, decision);
+    }
+    return decision === null ? null : new PluginError(decision.code, decision.message);
   }
 
   /** Calls `handle-ingress`; returns the guest's raw output. Sandbox failures mark the runtime failed. */
   callIngress(name: string, eventJson: string): Promise<string> {
     return this.#callSandbox('handleIngress', [name, eventJson], this.limits.ingressTimeoutMs);
+  }
+
+  /**
+   * Calls `handle-ingress` for several events in order, each call with its own deadline,
+   * until `next(reply)` says stop or a call fails (trap, deadline, crash). Returns the replies
+   * of the calls that returned and the error of the one that failed. `next` is a pure function
+   * of the reply (and of whether the caller still wants more), so a sandbox may run the whole
+   * batch in one wake-up; this implementation makes one call after another on either
+   * execution mode.
+   */
+  async callIngressBatch(calls: readonly IngressCall[], next: (reply: string) => boolean): Promise<IngressBatchResult> {
+    const replies: string[] = [];
+    for (const call of calls) {
+      let reply: string;
+      try {
+        reply = await this.callIngress(call.ingress, call.eventJson);
+      } catch (error) {
+        return { replies, error };
+      }
+      replies.push(reply);
+      if (!next(reply)) break;
+    }
+    return { replies };
   }
 
   /**
@@ -304,6 +396,18 @@ export class PluginRuntime {
     if (this.#current === sandbox) this.#current = null;
     if (this.#state !== 'failed') this.#state = 'stopped';
   }
+}
+
+interface ToolRefusal {
+  readonly code: 'TOOL_DENIED' | 'TOOL_NOT_FOUND';
+  readonly message: string;
+}
+
+function toolDecision(record: ResolvedPlugin, name: string): ToolRefusal | null {
+  if (!record.enabledSurfaces.includes('tool')) return { code: 'TOOL_DENIED', message: 'plugin tool surface is not enabled' };
+  if (!record.manifest.tools.some((t) => t.name === name)) return { code: 'TOOL_NOT_FOUND', message: 'requested tool is not declared by plugin manifest' };
+  const denied = authorizeTool(record, name);
+  return denied ? { code: 'TOOL_DENIED', message: `plugin permission denied: ${denied}` } : null;
 }
 
 function messageOf(error: unknown): string {

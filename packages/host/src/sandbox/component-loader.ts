@@ -9,7 +9,7 @@ import { packageDigestCache } from '../store/digest-cache.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import { componentWorldProblem, HOST_INTERFACES, isInertImport } from './component-world.js';
 import { capModuleMemory, WASM_PAGE_BYTES } from './memory-cap.js';
-import { binaryenVersion, CHECK_INTERVAL, INSTRUMENT_FORMAT, instrumentInterrupts } from './interrupt/instrument.js';
+import { binaryenVersion, CHECK_INTERVAL, INSTRUMENT_FORMAT, instrumentInterrupts, instrumentInterruptsOffThread } from './interrupt/instrument.js';
 import { defaultCacheDir, derivedModuleCached, transpileCached, type TranspiledComponent } from './transpile-cache.js';
 
 export interface LoadedComponent {
@@ -31,6 +31,18 @@ export interface LoaderOptions {
 }
 
 /**
+ * Core modules up to this size are made interruptible inline when not cached (binaryen:
+ * ~2 ms for a WAT guest); a larger one (a QuickJS guest: 1.3 MB, 2–4 s) may be deferred.
+ */
+const INLINE_INSTRUMENT_BYTES = 256 * 1024;
+
+/** Thrown when a large module's interruptible rewrite is not cached yet and is being made in the background. */
+export class InterruptiblePending extends Error {}
+
+/** Rewrites running in the background, by cache key, so each is made once. */
+const background = new Map<string, { readonly startNow: () => void; readonly done: Promise<void> }>();
+
+/**
  * QuickJS-based components use Wasm extended constant expressions, which V8 ships behind a
  * flag on Node 20. Turns the flag on (process-wide) when this engine lacks the feature; a no-op
  * elsewhere and on later calls. Importing the host never does this: the first component load
@@ -42,7 +54,7 @@ export function enableWasmExtendedConst(): void {
   if (!WebAssembly.validate(probe)) setFlagsFromString('--experimental-wasm-extended-const');
 }
 
-const compiled = new Map<string, Readonly<Record<string, WebAssembly.Module>>>();
+const compiled = new Map<string, Promise<Readonly<Record<string, WebAssembly.Module>>>>();
 
 function unversioned(name: string): string {
   const at = name.indexOf('@');
@@ -106,11 +118,26 @@ export async function loadComponent(record: ResolvedPlugin, options: LoaderOptio
  * their interruptible rewrite (interrupt/instrument.ts, cached beside the transpiled entry).
  * Memoised per entry, cap and kind.
  */
-async function compileCapped(transpiled: TranspiledComponent, memoryBytes: number, interrupt: { cacheDir: string } | null): Promise<Readonly<Record<string, WebAssembly.Module>>> {
+interface InterruptOptions {
+  readonly cacheDir: string;
+  /** When a large module is not cached: rewrite it in a background thread and throw InterruptiblePending. */
+  readonly deferLarge: boolean;
+}
+
+function compileCapped(transpiled: TranspiledComponent, memoryBytes: number, interrupt: InterruptOptions | null): Promise<Readonly<Record<string, WebAssembly.Module>>> {
   const maxPages = Math.max(1, Math.floor(memoryBytes / WASM_PAGE_BYTES));
   const memoKey = `${transpiled.key}:${maxPages}:${interrupt ? 'interruptible' : 'plain'}`;
-  const memo = compiled.get(memoKey);
-  if (memo) return memo;
+  // The promise is memoised, so plugins sharing a component (started concurrently) compile it once.
+  let memo = compiled.get(memoKey);
+  if (!memo) {
+    memo = compileModules(transpiled, maxPages, interrupt);
+    compiled.set(memoKey, memo);
+    memo.catch(() => compiled.delete(memoKey));
+  }
+  return memo;
+}
+
+async function compileModules(transpiled: TranspiledComponent, maxPages: number, interrupt: InterruptOptions | null): Promise<Readonly<Record<string, WebAssembly.Module>>> {
   const { readFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
   const recipe = interrupt ? `interrupt:${INSTRUMENT_FORMAT}:binaryen@${await binaryenVersion()}:every-${CHECK_INTERVAL}` : '';
@@ -119,8 +146,10 @@ async function compileCapped(transpiled: TranspiledComponent, memoryBytes: numbe
     let bytes: Uint8Array = await readFile(join(transpiled.dir, file));
     if (interrupt) {
       try {
-        bytes = (await derivedModuleCached(bytes, recipe, instrumentInterrupts, interrupt.cacheDir)).bytes;
+        const defer = interrupt.deferLarge && bytes.length > INLINE_INSTRUMENT_BYTES;
+        bytes = (await derivedModuleCached(bytes, recipe, defer ? (input) => rewriteInBackground(input, recipe, interrupt.cacheDir) : instrumentInterrupts, interrupt.cacheDir)).bytes;
       } catch (error) {
+        if (error instanceof InterruptiblePending) throw error;
         throw new PluginError('COMPONENT_INVALID', `component cannot be made interruptible: ${boundText(redactText(error instanceof Error ? error.message : String(error)), 200)}`);
       }
     }
@@ -132,11 +161,51 @@ async function compileCapped(transpiled: TranspiledComponent, memoryBytes: numbe
     }
     out[file] = new WebAssembly.Module(capped);
   }
-  compiled.set(memoKey, out);
   return out;
 }
 
-/** The component's core modules, instrumented for interruption and capped: what an in-thread sandbox runs. */
-export function interruptibleModules(component: LoadedComponent, options: LoaderOptions): Promise<Readonly<Record<string, WebAssembly.Module>>> {
-  return compileCapped(component.transpiled, options.memoryBytes, { cacheDir: options.cacheDir ?? defaultCacheDir() });
+/**
+ * A background rewrite starts after this delay and holds no process open: a short-lived
+ * process (a CLI call) exits without paying for it, a long-lived one (serve) caches it.
+ */
+const BACKGROUND_DELAY_MS = 1000;
+
+function rewriteInBackground(input: Uint8Array, recipe: string, cacheDir: string): never {
+  const key = `${cacheDir}:${recipe}:${input.length}:${Buffer.from(input.subarray(0, 64)).toString('hex')}`;
+  if (!background.has(key)) {
+    let startNow = (): void => undefined;
+    const started = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, BACKGROUND_DELAY_MS);
+      timer.unref();
+      startNow = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    const done = started.then(() => derivedModuleCached(input, recipe, instrumentInterruptsOffThread, cacheDir)).then(
+      () => undefined,
+      () => undefined,
+    );
+    background.set(key, { startNow, done });
+    void done.finally(() => background.delete(key));
+  }
+  throw new InterruptiblePending('its interruptible modules are being prepared in the background (until then, and for this instance, it runs in a worker)');
+}
+
+/** Starts every waiting background rewrite now and settles when none is left (tests, benchmarks). */
+export async function backgroundRewritesSettled(): Promise<void> {
+  while (background.size > 0) {
+    const pending = [...background.values()];
+    for (const entry of pending) entry.startNow();
+    await Promise.all(pending.map((entry) => entry.done));
+  }
+}
+
+/**
+ * The component's core modules, instrumented for interruption and capped: what an in-thread
+ * sandbox runs. With `deferLarge`, a large module not yet cached throws InterruptiblePending
+ * at once and is rewritten in a background thread for the next start.
+ */
+export function interruptibleModules(component: LoadedComponent, options: LoaderOptions & { readonly deferLarge?: boolean }): Promise<Readonly<Record<string, WebAssembly.Module>>> {
+  return compileCapped(component.transpiled, options.memoryBytes, { cacheDir: options.cacheDir ?? defaultCacheDir(), deferLarge: options.deferLarge ?? false });
 }

@@ -63,6 +63,9 @@ export class InThreadSandbox {
     return sandbox;
   }
 
+  /** Where this sandbox runs its guest. */
+  readonly execution = 'in-thread' as const;
+
   get alive(): boolean {
     return this.#closed === null && !this.#lost;
   }

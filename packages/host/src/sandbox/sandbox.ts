@@ -102,6 +102,9 @@ export class ComponentSandbox {
     return sandbox;
   }
 
+  /** Where this sandbox runs its guest. */
+  readonly execution = 'worker' as const;
+
   get alive(): boolean {
     return this.#closed === null && !this.#lost;
   }
@@ -190,9 +193,10 @@ export class ComponentSandbox {
     return null;
   }
 
-  #grow(): void {
-    if (this.#closed || this.#lost || this.#queue.length === 0) return;
+  #grow(keepOneWarm = false): void {
+    if (this.#closed || this.#lost) return;
     const live = this.workers;
+    if (this.#queue.length === 0 && !(keepOneWarm && live + this.#starting.size === 0)) return;
     if (live + this.#starting.size >= this.#maxWorkers) return;
     // One failed start while others work is enough: do not retry on every call.
     if (this.#growthFailed && live > 0) return;
@@ -240,7 +244,12 @@ export class ComponentSandbox {
       }
       return;
     }
-    queueMicrotask(() => this.#pump());
+    // A replacement starts now, not when the next call arrives: a call right after a deadline
+    // kill should not spend its own deadline waiting for a worker to boot.
+    queueMicrotask(() => {
+      this.#pump();
+      this.#grow(true);
+    });
   }
 
   #workerOptions(): WorkerOptions {

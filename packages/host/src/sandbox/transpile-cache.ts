@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseComponentWit, type ComponentInterface } from './component-world.js';
-import { guardJspiProbes } from './glue-patch.js';
+import { patchGlue } from './glue-patch.js';
 import { fileIdentity, IdentityCache } from '../package/file-identity.js';
 
 /**
@@ -21,8 +21,8 @@ import { fileIdentity, IdentityCache } from '../package/file-identity.js';
  * still detected, without reading ~2 MB on every start.
  */
 const TRANSPILE_OPTIONS = { name: 'component', instantiation: { tag: 'async' }, emitTypescriptDeclarations: false } as const;
-// 2: the glue's JSPI probes are guarded (glue-patch.ts).
-const ENTRY_FORMAT = 2;
+// 2: the glue's JSPI probes are guarded (glue-patch.ts); 3: its debug-log check is read once.
+const ENTRY_FORMAT = 3;
 
 export interface TranspiledComponent {
   readonly key: string;
@@ -117,7 +117,7 @@ export async function transpileCached(component: Uint8Array, cacheDir: string = 
   const iface = parseComponentWit(await componentWit(new Uint8Array(component)));
   const output: Record<string, Uint8Array> = { ...result.files };
   const glue = output['component.js'];
-  if (glue) output['component.js'] = new TextEncoder().encode(guardJspiProbes(new TextDecoder().decode(glue)).text);
+  if (glue) output['component.js'] = new TextEncoder().encode(patchGlue(new TextDecoder().decode(glue)));
   const files: Record<string, string> = { 'package.json': sha256Hex(Buffer.from('{"type":"module"}\n')) };
   for (const [name, bytes] of Object.entries(output)) files[name] = sha256Hex(bytes);
 

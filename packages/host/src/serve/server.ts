@@ -14,6 +14,8 @@ import { newToken, removeControlFile, stateDir, writeControlFile } from './contr
 import type { Logger } from './log.js';
 import { DEFAULT_SERVICE_POLICY } from '../service/policy.js';
 import { DiscardWatch, serviceEventLogger } from './service-log.js';
+import { Reloader, type ReloaderOptions } from './reload.js';
+import { registerReloadMetrics } from './reload-metrics.js';
 
 export interface ServeOptions extends PluginHostOptions {
   readonly stores: StoreOptions;
@@ -22,6 +24,8 @@ export interface ServeOptions extends PluginHostOptions {
   readonly log: Logger;
   /** How often increases of the discard counters are logged (default 5 s). */
   readonly discardLogIntervalMs?: number;
+  /** Hot reload of the enablement and stores (serve/reload.ts). */
+  readonly reload?: ReloaderOptions;
 }
 
 /** Under serve, a running instance's `status` is polled this often unless the policy says otherwise. */
@@ -34,6 +38,7 @@ export interface RunningServer {
   readonly url: string;
   readonly token: string;
   readonly controlFile: string;
+  readonly reloader: Reloader;
   stop(): Promise<StopReport[]>;
 }
 
@@ -93,7 +98,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   for (const failure of await host.startServices()) log('error', 'service failed to start', { plugin: failure.plugin, error: failure.error });
   for (const [ref, service] of host.services) log('info', 'service state', { plugin: ref, state: service.state });
 
+  const reloader = new Reloader(host, options.stores, log, options.reload);
   const metrics = createMetrics(() => host.status(), () => host.journalStatus());
+  registerReloadMetrics(metrics, () => reloader.status());
   const token = newToken();
   const server = createServer((req, res) => {
     void handle(req, res).catch((error) => {
@@ -122,8 +129,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     if (req.method === 'GET' && resource === 'status') {
       const plugins = host.status(ref);
       if (ref && plugins.length === 0) return send(res, 404, { error: { code: 'not_found', message: 'plugin is not enabled in this workspace' } });
-      return send(res, 200, { workspace, journal: host.journalStatus(), plugins });
+      return send(res, 200, { workspace, journal: host.journalStatus(), reload: reloader.status(), plugins });
     }
+    if (req.method === 'POST' && resource === 'reload' && !ref) return send(res, 200, await reloader.reload('control API'));
     if (req.method === 'POST' && resource === 'tools' && ref === 'call') {
       const body = (await readJson(req)) as { tool?: unknown; plugin?: unknown; input?: JsonValue } | null;
       if (!body || typeof body.tool !== 'string') return send(res, 400, { error: { code: 'invalid_request', message: 'expected {"tool", "plugin"?, "input"}' } });
@@ -170,6 +178,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       server.listen(options.port ?? 0, bind, () => resolve());
     });
   } catch (error) {
+    await reloader.close();
     await host.close();
     discards.stop();
     await ownJournal?.close();
@@ -186,10 +195,12 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     url,
     token,
     controlFile,
+    reloader,
     stop: () =>
       (stopping ??= (async () => {
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections?.();
+        await reloader.close();
         const reports = await host.close();
         discards.stop();
         await ownJournal?.close();

@@ -53,6 +53,7 @@ export class DiscardWatch {
         const key = `${plugin.plugin}\u0000${what}`;
         const total = plugin.discards[what];
         const before = this.#seen.get(key) ?? 0;
+        if (total < before) this.#seen.set(key, total); // a reloaded plugin's counters start again
         if (total <= before) continue;
         this.#seen.set(key, total);
         if (report) this.#log('warn', 'work discarded', { plugin: plugin.plugin, what, count: total - before, total });

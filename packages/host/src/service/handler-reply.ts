@@ -14,7 +14,8 @@ export type HandlerReply =
  * may carry `output_commands`.
  */
 export function readHandlerReply(raw: string, retryMaxMs: number): HandlerReply {
-  if (Buffer.byteLength(raw, 'utf8') > HANDLER_OUTPUT_LIMIT) return { kind: 'failed', error: `plugin ingress output exceeds ${HANDLER_OUTPUT_LIMIT} bytes` };
+  // UTF-8 is at most 3 bytes per UTF-16 unit: only a long reply needs counting.
+  if (raw.length * 3 > HANDLER_OUTPUT_LIMIT && Buffer.byteLength(raw, 'utf8') > HANDLER_OUTPUT_LIMIT) return { kind: 'failed', error: `plugin ingress output exceeds ${HANDLER_OUTPUT_LIMIT} bytes` };
   let output: unknown;
   try {
     output = JSON.parse(raw);
@@ -32,6 +33,20 @@ export function readHandlerReply(raw: string, retryMaxMs: number): HandlerReply 
     }
   }
   return { kind: 'handled', output };
+}
+
+/**
+ * Whether the event after this reply may be delivered in the same batch: only after a handled
+ * reply that dispatches no host request (the dispatcher waits for a request slot before the
+ * next event). A pure function of the reply, so whatever runs the batch can apply it.
+ */
+export function continuesBatch(reply: HandlerReply): boolean {
+  if (reply.kind !== 'handled') return false;
+  const output = reply.output;
+  if (typeof output !== 'object' || output === null || Array.isArray(output)) return true;
+  const commands = (output as Record<string, unknown>)['output_commands'];
+  if (!Array.isArray(commands)) return true;
+  return !commands.some((command) => typeof command === 'object' && command !== null && (command as Record<string, unknown>)['kind'] === 'host_request_dispatch');
 }
 
 /** JSON.stringify that cannot throw (cycles are impossible here, but nesting depth is guest-chosen). */

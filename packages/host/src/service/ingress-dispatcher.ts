@@ -3,7 +3,8 @@ import type { JournalDeadLetter, JournalEvent } from '../journal/journal.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import type { Clock } from './clock.js';
 import { rfc3339, uuidv7 } from './ids.js';
-import { ingressEventProblem, type IngressEvent } from './ingress-event.js';
+import { Deque } from './deque.js';
+import { checkIngressEvent, type IngressEvent } from './ingress-event.js';
 import { IngressQueue, type QueuedEvent } from './ingress-queue.js';
 import type { JournalWriter } from './journal-writer.js';
 import { backoffMs, type ServicePolicy } from './policy.js';
@@ -41,6 +42,19 @@ export interface LastEvent {
   readonly correlation_id: string;
 }
 
+/** How a batch went: the first `handled` events were handled; `failure` is the attempt of the next one, if it failed. */
+export interface BatchOutcome {
+  readonly handled: number;
+  readonly failure?: Attempt;
+}
+
+/** Batches delivered so far: how many, how many events they held, the largest. */
+export interface BatchCounters {
+  readonly batches: number;
+  readonly events: number;
+  readonly largest: number;
+}
+
 /** What the dispatcher needs from the service around it. */
 export interface DispatchHooks {
   /** Why the lifecycle refuses events now, or null when it takes them. */
@@ -49,6 +63,12 @@ export interface DispatchHooks {
   whenDeliverable(): Promise<boolean>;
   /** Delivers one event to the instance, commits its handling, and leaves its commands to the outbox. */
   attempt(item: QueuedEvent, event: IngressEvent): Promise<Attempt>;
+  /**
+   * Delivers queued events in order, each with its own deadline, stopping at the first that is
+   * not handled (or when `proceed()` turns false before the next one), and commits the
+   * handling of those handled in one durable write. Without it, events go one by one.
+   */
+  attemptBatch?(batch: readonly QueuedEvent[], proceed: () => boolean): Promise<BatchOutcome>;
   /** An event went to the dead-letter store; `evicted` were pushed out to keep it within its bounds. */
   deadLettered(letter: JournalDeadLetter, evicted: readonly JournalDeadLetter[]): void;
   diagnose(kind: string, message: string, error?: boolean): void;
@@ -70,13 +90,16 @@ export class IngressDispatcher {
   readonly #hooks: DispatchHooks;
   readonly #queue: IngressQueue;
   #inFlight: QueuedEvent | null = null;
+  /** Events taken into a batch that stopped before them: delivered next, before the queue. */
+  readonly #held = new Deque<QueuedEvent>();
+  #batches = { batches: 0, events: 0, largest: 0 };
   #loop: Promise<void> | null = null;
   #idleWaiters: (() => void)[] = [];
   #cancelSleep: (() => void) | null = null;
   #pausedSince: number | null = null;
   #pausedMs = 0;
   #accepting = 0;
-  #lastEvent: LastEvent | null = null;
+  #lastDelivered: { readonly item: QueuedEvent; readonly at: number } | null = null;
 
   constructor(record: ResolvedPlugin, policy: ServicePolicy, clock: Clock, writer: JournalWriter, hooks: DispatchHooks) {
     this.#record = record;
@@ -104,7 +127,12 @@ export class IngressDispatcher {
   }
 
   get lastEvent(): LastEvent | null {
-    return this.#lastEvent;
+    const last = this.#lastDelivered;
+    return last && { kind: last.item.event.kind, ingress: last.item.ingress, at: rfc3339(last.at), correlation_id: last.item.event.correlation_id };
+  }
+
+  get batching(): BatchCounters {
+    return { ...this.#batches };
   }
 
   /** Total time sources spent held back by a full queue. */
@@ -113,7 +141,7 @@ export class IngressDispatcher {
   }
 
   get isIdle(): boolean {
-    return this.#queue.depth === 0 && this.#inFlight === null && this.#queue.waiting === 0 && this.#accepting === 0;
+    return this.#queue.depth === 0 && this.#inFlight === null && this.#held.length === 0 && this.#queue.waiting === 0 && this.#accepting === 0;
   }
 
   /** Takes events again and runs the dispatch loop (start, start after stop, re-enable). */
@@ -126,7 +154,7 @@ export class IngressDispatcher {
   close(): QueuedEvent[] {
     this.#queue.close();
     this.#cancelSleep?.();
-    const drained = this.#queue.drain();
+    const drained = [...this.#held.drain(), ...this.#queue.drain()];
     this.#checkIdle();
     return drained;
   }
@@ -145,10 +173,16 @@ export class IngressDispatcher {
 
   /** Why this event may not be accepted now, or null. */
   check(ingress: string, event: IngressEvent): Refusal | null {
+    const checked = this.#check(ingress, event);
+    return typeof checked === 'string' ? null : checked;
+  }
+
+  /** The refusal, or the event's JSON text (made once, here, for the journal and the guest). */
+  #check(ingress: string, event: IngressEvent): Refusal | string {
     const closed = this.#hooks.refusal();
     if (closed) return closed;
-    const problem = ingressEventProblem(this.#record, ingress, event);
-    return problem ? { ok: false, reason: problem.kind, message: problem.message } : null;
+    const checked = checkIngressEvent(this.#record, ingress, event);
+    return checked.ok ? checked.json : { ok: false, reason: checked.kind, message: checked.message };
   }
 
   /**
@@ -156,8 +190,8 @@ export class IngressDispatcher {
    * (backpressure: the source is held, nothing is lost). `ok` means it is in the journal.
    */
   async deliver(ingress: string, event: IngressEvent): Promise<EnqueueOutcome> {
-    const refused = this.check(ingress, event);
-    if (refused) return this.#refuse(refused);
+    const json = this.#check(ingress, event);
+    if (typeof json !== 'string') return this.#refuse(json);
     const mustWait = !this.#queue.tryReserve();
     let placed = !mustWait;
     if (mustWait) {
@@ -169,13 +203,13 @@ export class IngressDispatcher {
       }
     }
     if (!placed) return this.#refuse({ ok: false, reason: 'stopped', message: 'plugin service stopped before the event could be accepted' });
-    return this.#accept(ingress, event);
+    return this.#accept(ingress, event, json);
   }
 
   /** Accepts an event without waiting for a place; when full, follows the ingress's drop policy (default: refuse). */
   async offer(ingress: string, event: IngressEvent): Promise<EnqueueOutcome> {
-    const refused = this.check(ingress, event);
-    if (refused) return this.#refuse(refused);
+    const json = this.#check(ingress, event);
+    if (typeof json !== 'string') return this.#refuse(json);
     if (!this.#queue.tryReserve()) {
       const policy = this.#policy.dropPolicy[ingress] ?? 'block';
       const oldest = policy === 'drop_oldest' ? this.#queue.evictOldest() : undefined;
@@ -187,16 +221,16 @@ export class IngressDispatcher {
         return { ok: true };
       } else return this.#refuse({ ok: false, reason: 'full', message: `plugin ingress queue is full (capacity ${this.#queue.capacity})` });
     }
-    return this.#accept(ingress, event);
+    return this.#accept(ingress, event, json);
   }
 
   /** Writes a reserved event to the journal and queues it in its place. */
-  async #accept(ingress: string, event: IngressEvent): Promise<EnqueueOutcome> {
+  async #accept(ingress: string, event: IngressEvent, json: string): Promise<EnqueueOutcome> {
     this.#accepting++;
     try {
-      const [stored] = await this.#writer.append(this.#plugin, [{ ingress, event }]);
+      const [stored] = await this.#writer.append(this.#plugin, [{ ingress, event, json }]);
       this.counters.enqueued++;
-      this.#queue.push({ ingress, event, enqueuedAt: this.#clock.now(), seq: stored!.seq });
+      this.#queue.push({ ingress, event, enqueuedAt: this.#clock.now(), seq: stored!.seq, json });
       return { ok: true };
     } catch (error) {
       this.#queue.unreserve();
@@ -254,13 +288,21 @@ export class IngressDispatcher {
   }
 
   async #run(): Promise<void> {
+    const limit = this.#hooks.attemptBatch ? Math.max(1, this.#policy.ingressBatch) : 1;
     for (;;) {
       this.#checkIdle();
-      const item = await this.#queue.take();
+      const item = this.#held.shift() ?? (await this.#queue.take());
       if (!item) break;
+      // What is queued now joins the batch (up to the limit); nothing waits for more to arrive.
+      const batch = [item];
+      while (batch.length < limit) {
+        const next = this.#held.shift() ?? this.#queue.takeNow();
+        if (!next) break;
+        batch.push(next);
+      }
       this.#inFlight = item;
       try {
-        await this.#deliverWithRetries(item);
+        await this.#deliverBatch(batch);
       } catch (error) {
         // A journal that cannot be written, or a stop that gave up the write: the event stays
         // unacknowledged in the journal and is delivered again at the next start.
@@ -273,18 +315,52 @@ export class IngressDispatcher {
     this.#checkIdle();
   }
 
-  async #deliverWithRetries(item: QueuedEvent): Promise<void> {
+  /**
+   * One wake-up of the instance: the batch's events in order until one is not handled. That
+   * one goes through redelivery as a single event would; the events after it wait (held, in
+   * order) and are delivered after it, so order and attempt numbering are those of one-by-one
+   * delivery.
+   */
+  async #deliverBatch(batch: readonly QueuedEvent[]): Promise<void> {
+    const attemptBatch = this.#hooks.attemptBatch;
+    if (!attemptBatch) {
+      await this.#deliverWithRetries(batch[0]!);
+      return;
+    }
+    // Not deliverable (stopping, disabled): the events stay in the journal for the next start.
+    if (!(await this.#hooks.whenDeliverable())) return;
+    this.#lastDelivered = { item: batch[0]!, at: this.#clock.now() };
+    const outcome = await attemptBatch.call(this.#hooks, batch, () => !this.#queue.closed);
+    this.counters.dispatched += outcome.handled;
+    const attempted = outcome.handled + (outcome.failure ? 1 : 0);
+    if (attempted > 0) {
+      this.#lastDelivered = { item: batch[attempted - 1]!, at: this.#clock.now() };
+      this.#batches.batches++;
+      this.#batches.events += attempted;
+      this.#batches.largest = Math.max(this.#batches.largest, attempted);
+    }
+    // Once closed, what was not delivered stays in the journal (as the queue's events do).
+    if (attempted < batch.length && !this.#queue.closed) this.#held.unshift(...batch.slice(attempted));
+    if (outcome.failure) await this.#deliverWithRetries(batch[outcome.handled]!, outcome.failure);
+  }
+
+  /** Delivers one event until it is handled or dead-lettered; `failed` is the outcome of an attempt already made. */
+  async #deliverWithRetries(item: QueuedEvent, failed?: Attempt): Promise<void> {
     let attempt = item.event.attempt;
+    let result = failed;
     for (;;) {
-      // Not deliverable (stopping, disabled): the event stays in the journal for the next start.
-      if (!(await this.#hooks.whenDeliverable())) return;
-      const event: IngressEvent = { ...item.event, attempt };
-      this.#lastEvent = { kind: event.kind, ingress: item.ingress, at: rfc3339(this.#clock.now()), correlation_id: event.correlation_id };
-      const result = await this.#hooks.attempt(item, event);
-      if (result.ok) {
-        this.counters.dispatched++;
-        return;
+      if (!result) {
+        // Not deliverable (stopping, disabled): the event stays in the journal for the next start.
+        if (!(await this.#hooks.whenDeliverable())) return;
+        const event: IngressEvent = attempt === item.event.attempt ? item.event : { ...item.event, attempt };
+        this.#lastDelivered = { item, at: this.#clock.now() };
+        result = await this.#hooks.attempt(item, event);
+        if (result.ok) {
+          this.counters.dispatched++;
+          return;
+        }
       }
+      const event = item.event;
       this.counters.failed++;
       if (result.timedOut) this.counters.timed_out++;
       const error = result.error ?? 'delivery failed';
@@ -300,6 +376,7 @@ export class IngressDispatcher {
       this.#hooks.notify({ kind: 'retry', level: 'warn', message: 'ingress event will be redelivered', fields: { correlation_id: event.correlation_id, event_kind: event.kind, attempt, next_attempt: attempt + 1, delay_ms: delay, error } });
       await this.#sleep(delay);
       attempt++;
+      result = undefined;
     }
   }
 

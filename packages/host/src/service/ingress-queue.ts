@@ -1,3 +1,4 @@
+import { Deque } from './deque.js';
 import type { IngressEvent } from './ingress-event.js';
 
 export interface QueuedEvent {
@@ -6,6 +7,8 @@ export interface QueuedEvent {
   readonly enqueuedAt: number;
   /** The event's sequence number in the journal (it is accepted, and stays there until acknowledged). */
   readonly seq: number;
+  /** `JSON.stringify(event)`, made once when the event was accepted (absent: serialise when delivered). */
+  readonly json?: string;
 }
 
 /** What a full queue does with one more event from a source: wait (default) or drop. */
@@ -28,10 +31,10 @@ interface Entry {
  */
 export class IngressQueue {
   readonly capacity: number;
-  #items: Entry[] = [];
+  readonly #items = new Deque<Entry>();
   #placed = 0;
   #reserved = 0;
-  readonly #spaceWaiters: ((ok: boolean) => void)[] = [];
+  readonly #spaceWaiters = new Deque<(ok: boolean) => void>();
   #itemWaiter: ((item: QueuedEvent | null) => void) | null = null;
   #closed = false;
 
@@ -121,7 +124,7 @@ export class IngressQueue {
   evictOldest(): QueuedEvent | undefined {
     const index = this.#items.findIndex((e) => e.placed);
     if (index < 0) return undefined;
-    const [entry] = this.#items.splice(index, 1);
+    const entry = this.#items.removeAt(index);
     this.#placed--;
     this.#reserved++;
     return entry!.item;
@@ -129,18 +132,23 @@ export class IngressQueue {
 
   /** The next event, waiting for one; null once closed. */
   take(): Promise<QueuedEvent | null> {
-    const entry = this.#items.shift();
-    if (entry) {
-      if (entry.placed) {
-        this.#placed--;
-        this.#admitWaiters();
-      }
-      return Promise.resolve(entry.item);
-    }
+    const item = this.takeNow();
+    if (item) return Promise.resolve(item);
     if (this.#closed) return Promise.resolve(null);
     return new Promise((resolve) => {
       this.#itemWaiter = resolve;
     });
+  }
+
+  /** The next event if one is queued now (a batch takes what is already there), else undefined. */
+  takeNow(): QueuedEvent | undefined {
+    const entry = this.#items.shift();
+    if (!entry) return undefined;
+    if (entry.placed) {
+      this.#placed--;
+      this.#admitWaiters();
+    }
+    return entry.item;
   }
 
   #admitWaiters(): void {
@@ -152,14 +160,14 @@ export class IngressQueue {
 
   /** Removes and returns everything queued (it stays in the journal). */
   drain(): QueuedEvent[] {
-    const items = this.#items.splice(0);
+    const items = this.#items.drain();
     this.#placed = 0;
     return items.map((e) => e.item);
   }
 
   close(): void {
     this.#closed = true;
-    for (const waiter of this.#spaceWaiters.splice(0)) waiter(false);
+    for (const waiter of this.#spaceWaiters.drain()) waiter(false);
     const taker = this.#itemWaiter;
     this.#itemWaiter = null;
     taker?.(null);

@@ -160,7 +160,8 @@ export class JournalWriter {
       } else if (result.status === 'fulfilled') (op.resolve as (value: unknown) => void)(result.value);
       else op.reject(result.reason);
     });
-    this.#pending = [...held, ...this.#pending.filter((op) => !group.includes(op))];
+    const flushed = new Set(group);
+    this.#pending = [...held, ...this.#pending.filter((op) => !flushed.has(op))];
     if (writeError) {
       // Nothing of a failed write is stored: hold it, and everything after it, and try again later.
       this.#failures++;

@@ -1,4 +1,4 @@
-import { planBatch, runCommand, STATE_LIMITS, type PlanView } from '../commands/batch.js';
+import { planBatch, runCommand, STATE_LIMITS, type BatchPlan, type PlanView } from '../commands/batch.js';
 import { commandResult, revalidateCommand, type CommandResult, type ValidatedCommand } from '../commands/envelope.js';
 import { EXECUTORS, type DomainEvent, type ExecutionContext, type WebSocketCommands } from '../commands/executors/index.js';
 import { boundText, redactText } from '../diagnostics.js';
@@ -9,10 +9,10 @@ import type { JsonValue } from '../manifest/types.js';
 import type { PluginRuntime } from '../runtime/plugin-runtime.js';
 import { systemClock, type Clock } from './clock.js';
 import { DiscardTally, websocketDiscards, type DiscardCounters } from './discards.js';
-import { readHandlerReply } from './handler-reply.js';
+import { continuesBatch, readHandlerReply, type HandlerReply } from './handler-reply.js';
 import { rfc3339 } from './ids.js';
 import { ingressEventProblem, newIngressEvent, type IngressEvent } from './ingress-event.js';
-import { IngressDispatcher, type Attempt, type DispatchCounters, type EnqueueOutcome, type LastEvent, type Refusal } from './ingress-dispatcher.js';
+import { IngressDispatcher, type Attempt, type BatchCounters, type BatchOutcome, type DispatchCounters, type EnqueueOutcome, type LastEvent, type Refusal } from './ingress-dispatcher.js';
 import type { QueuedEvent } from './ingress-queue.js';
 import { JournalWriter } from './journal-writer.js';
 import { isLive, Lifecycle, type LifecycleState, type Transition } from './lifecycle.js';
@@ -25,7 +25,7 @@ import { TaskSet } from './tasks.js';
 import { TimerSet, type TimerSpec, type TimerStatus } from './timers.js';
 
 export type { LifecycleState } from './lifecycle.js';
-export type { DispatchCounters, EnqueueOutcome } from './ingress-dispatcher.js';
+export type { BatchCounters, DispatchCounters, EnqueueOutcome } from './ingress-dispatcher.js';
 export type { DomainEvent, WebSocketCommands } from '../commands/executors/index.js';
 export type { DiscardCounters } from './discards.js';
 
@@ -154,6 +154,7 @@ export class PluginService {
         return this.#whenDeliverable();
       },
       attempt: (item, event) => this.#attempt(item, event),
+      attemptBatch: (batch, proceed) => this.#attemptBatch(batch, proceed),
       deadLettered: (_letter, evicted) => {
         this.#deadLetterCount++;
         if (evicted.length > 0) this.#evicted(evicted);
@@ -221,6 +222,11 @@ export class PluginService {
 
   get componentStatus(): JsonValue | null {
     return this.#statusUpdate ? this.#statusUpdate.value : this.runtime.componentStatus;
+  }
+
+  /** How ingress was batched: wake-ups of the instance, events they held, the largest. */
+  get batching(): BatchCounters {
+    return this.#dispatcher.batching;
   }
 
   get lastEvent(): LastEvent | null {
@@ -611,65 +617,135 @@ export class PluginService {
   }
 
   #attempt(item: QueuedEvent, event: IngressEvent): Promise<Attempt> {
-    return this.#handle(item.ingress, event, item.seq);
+    const delivery: Delivery = { ingress: item.ingress, event, seq: item.seq, ...(event === item.event && item.json !== undefined ? { json: item.json } : {}) };
+    return this.#handleBatch([delivery], () => true).then(attemptOf);
   }
 
-  /** Delivers one event and plans its commands; their commit (with the acknowledgement of `seq`) goes to the journal. */
-  async #handle(ingress: string, event: IngressEvent, seq: number | null): Promise<Attempt> {
-    let raw: string;
-    try {
-      raw = await this.runtime.callIngress(ingress, JSON.stringify(event));
-    } catch (error) {
-      if (error instanceof PluginError) return { ok: false, error: error.message, timedOut: error.code === 'SANDBOX_TIMEOUT' };
-      return { ok: false, error: messageOf(error) };
+  /** A batch of queued events: delivered in order, their handling committed in one durable write. */
+  #attemptBatch(batch: readonly QueuedEvent[], proceed: () => boolean): Promise<BatchOutcome> {
+    const deliveries = batch.map((item): Delivery => ({ ingress: item.ingress, event: item.event, seq: item.seq, ...(item.json !== undefined ? { json: item.json } : {}) }));
+    // Later events of a batch go to the instance only while it runs and the journal writes.
+    return this.#handleBatch(deliveries, () => proceed() && this.#lifecycle.state === 'Running');
+  }
+
+  /**
+   * Delivers events one after another (each call with its own deadline), stopping at the first
+   * that is not handled, when `proceed()` turns false, or after an event that dispatched a host
+   * request (the dispatcher waits for its request slot, as it did for one event). The handling
+   * of the events handled — acknowledgements, outbox commands, state and timer changes — goes
+   * to the journal in one transaction; their commands run from the outbox once it is durable.
+   */
+  async #handleBatch(deliveries: readonly Delivery[], proceed: () => boolean): Promise<BatchOutcome> {
+    const replies: HandlerReply[] = [];
+    const calls = deliveries.map((d) => ({ ingress: d.ingress, eventJson: d.json ?? JSON.stringify(d.event) }));
+    // Whether the next event may go to the instance depends on this reply alone (and on the
+    // service still running): so the instance can be handed several events in one wake-up.
+    const called = await this.runtime.callIngressBatch(calls, (raw) => {
+      const reply = readHandlerReply(raw, this.policy.retryMaxMs);
+      replies.push(reply);
+      return continuesBatch(reply) && proceed();
+    });
+    const handled: HandledEvent[] = [];
+    let failure: Attempt | undefined;
+    for (const [i, reply] of replies.entries()) {
+      if (reply.kind === 'failed') failure = { ok: false, error: reply.error };
+      else if (reply.kind === 'retry') failure = { ok: false, error: reply.error, ...(reply.retryAfterMs !== undefined ? { retryAfterMs: reply.retryAfterMs } : {}) };
+      if (failure) break;
+      handled.push(await this.#plan(deliveries[i]!, reply.kind === 'handled' ? reply.output : null));
     }
-    const reply = readHandlerReply(raw, this.policy.retryMaxMs);
-    if (reply.kind === 'failed') return { ok: false, error: reply.error };
-    if (reply.kind === 'retry') return { ok: false, error: reply.error, ...(reply.retryAfterMs !== undefined ? { retryAfterMs: reply.retryAfterMs } : {}) };
-    const changes: PlannedChanges = { state: {}, timerSet: [], timerDelete: [] };
-    const plan = await planBatch(reply.output, event, this.runtime.record, { maxTimers: this.policy.maxTimers, stateKeys: STATE_LIMITS.keys, stateBytes: STATE_LIMITS.bytes }, this.#planView(), this.#executionContext(event, changes));
-    const tx: JournalTransaction = {
-      ...(seq !== null ? { ack: [seq] } : {}),
-      ...(plan.outbox.length > 0 ? { outboxAdd: plan.outbox.map((command) => ({ command_id: command.command_id, source_seq: seq ?? 0, command: { ingress, envelope: command.raw } })) } : {}),
-      ...(Object.keys(changes.state).length > 0 ? { state: changes.state } : {}),
-      ...(changes.timerSet.length > 0 ? { timerSet: changes.timerSet } : {}),
-      ...(changes.timerDelete.length > 0 ? { timerDelete: changes.timerDelete } : {}),
-    };
-    // Rejections are told to the plugin in the same durable write as the acknowledgement.
-    for (const result of plan.results) this.#recordResult(result, ingress, event);
-    if (Object.keys(tx).length === 0) {
-      await this.#outbox.room();
-      return { ok: true };
-    }
-    for (const command of plan.outbox) this.#pendingCommands.add(command.command_id);
-    const durable = this.#writer.commit(this.identity, tx);
-    this.#tasks.track(
-      durable.catch(async (error: unknown) => {
-        for (const command of plan.outbox) this.#pendingCommands.delete(command.command_id);
-        this.#diagnose('JournalError', `the handling of ${event.correlation_id} was not committed: ${messageOf(error)}`, true);
-        // Refused (a bound the plan did not foresee): acknowledge the event alone so it cannot come back forever.
-        if (error instanceof JournalRejectedError && seq !== null) await this.#writer.commit(this.identity, { ack: [seq] });
-      }),
-    );
-    if (plan.outbox.length > 0) {
-      const ran = this.#outbox.schedule(async () => {
-        try {
-          await durable;
-        } catch {
-          return; // not committed (a stop gave it up): the event is delivered again at the next start
-        }
-        for (const command of plan.outbox) await this.#runFromOutbox(command, event, ingress);
-      });
+    if (!failure && called.error !== undefined) failure = attemptOfError(called.error);
+    if (handled.length > 0) {
+      const ran = this.#commitHandled(handled);
       // Host requests wait for a slot (the cap on requests in flight), and the dispatcher with
       // them: a batch over the cap holds the queue and the sources behind it.
-      if (plan.outbox.some((command) => command.kind === 'host_request_dispatch')) await ran;
+      if (handled.some((h) => h.plan.outbox.some((command) => command.kind === 'host_request_dispatch'))) await ran;
     }
     await this.#outbox.room();
-    return { ok: true };
+    return { handled: handled.length, ...(failure ? { failure } : {}) };
+  }
+
+  /** Plans a handled event's commands (those on the plugin itself take effect now) and what its handling changes in the journal. */
+  async #plan(delivery: Delivery, output: unknown): Promise<HandledEvent> {
+    const { ingress, event } = delivery;
+    const changes: PlannedChanges = { state: {}, timerSet: [], timerDelete: [] };
+    const plan = await planBatch(output, event, this.runtime.record, { maxTimers: this.policy.maxTimers, stateKeys: STATE_LIMITS.keys, stateBytes: STATE_LIMITS.bytes }, this.#planView(), this.#executionContext(event, changes));
+    // Rejections are told to the plugin in the same durable write as the acknowledgement.
+    for (const result of plan.results) this.#recordResult(result, ingress, event);
+    for (const command of plan.outbox) this.#pendingCommands.add(command.command_id);
+    return { delivery, plan, tx: transactionOf(delivery, plan, changes) };
+  }
+
+  /**
+   * Commits the handling of a batch in one write and schedules its outbox commands behind it.
+   * A transaction the journal refuses (a bound the plan did not foresee) is committed again
+   * event by event, so only the event that broke it loses its changes (it is acknowledged
+   * alone), as when each event committed on its own. Resolves when the batch's commands have run.
+   */
+  #commitHandled(handled: readonly HandledEvent[]): Promise<void> {
+    const txs = handled.map((h) => h.tx);
+    const merged = mergeTransactions(txs);
+    const durables: Promise<unknown>[] = Object.keys(merged).length === 0 ? handled.map(() => Promise.resolve()) : this.#commitMerged(handled, merged);
+    const pieces: Promise<void>[] = [];
+    handled.forEach((h, i) => {
+      if (h.plan.outbox.length === 0) return;
+      pieces.push(
+        this.#outbox.schedule(async () => {
+          try {
+            await durables[i];
+          } catch {
+            return; // not committed (a stop gave it up): the event is delivered again at the next start
+          }
+          for (const command of h.plan.outbox) await this.#runFromOutbox(command, h.delivery.event, h.delivery.ingress);
+        }),
+      );
+    });
+    return Promise.all(pieces).then(() => undefined);
+  }
+
+  /** One durable promise per handled event: the batch's commit, or after a refusal, the event's own. */
+  #commitMerged(handled: readonly HandledEvent[], merged: JournalTransaction): Promise<unknown>[] {
+    const batch = this.#writer.commit(this.identity, merged);
+    let alone: Promise<unknown>[] | null = null;
+    const oneByOne = () => (alone ??= handled.map((h) => this.#commitOne(h)));
+    const durables = handled.map((_h, i) =>
+      batch.then(
+        () => undefined,
+        (error: unknown) => {
+          if (error instanceof JournalRejectedError && handled.length > 1) return oneByOne()[i];
+          throw error;
+        },
+      ),
+    );
+    // Observed here; a failure is reported once, below (the outbox pieces that await them skip their commands).
+    for (const durable of durables) durable.catch(() => undefined);
+    this.#tasks.track(
+      batch.catch((error: unknown) => {
+        if (error instanceof JournalRejectedError && handled.length > 1) return;
+        return this.#notCommitted(handled, error);
+      }),
+    );
+    return durables;
+  }
+
+  #commitOne(h: HandledEvent): Promise<unknown> {
+    if (Object.keys(h.tx).length === 0) return Promise.resolve();
+    const durable = this.#writer.commit(this.identity, h.tx);
+    this.#tasks.track(durable.catch((error: unknown) => this.#notCommitted([h], error)));
+    return durable;
+  }
+
+  async #notCommitted(handled: readonly HandledEvent[], error: unknown): Promise<void> {
+    for (const h of handled) {
+      for (const command of h.plan.outbox) this.#pendingCommands.delete(command.command_id);
+      this.#diagnose('JournalError', `the handling of ${h.delivery.event.correlation_id} was not committed: ${messageOf(error)}`, true);
+    }
+    // Refused (a bound the plan did not foresee): acknowledge the event alone so it cannot come back forever.
+    const seqs = handled.flatMap((h) => (h.delivery.seq !== null ? [h.delivery.seq] : []));
+    if (error instanceof JournalRejectedError && seqs.length > 0) await this.#writer.commit(this.identity, { ack: seqs });
   }
 
   #planView(): PlanView {
-    return { timerIds: () => new Set(this.#timers.status().map((t) => t.timer_id)), state: () => this.#state, pendingCommandIds: () => this.#pendingCommands };
+    return { timerIds: () => this.#timers.ids(), state: () => this.#state, pendingCommandIds: () => this.#pendingCommands };
   }
 
   /**
@@ -691,7 +767,7 @@ export class PluginService {
         this.#stateOwed = true;
         return;
       }
-      const result = await this.#handle(target.name, { ...event, attempt }, null);
+      const result = attemptOf(await this.#handleBatch([{ ingress: target.name, event: { ...event, attempt }, seq: null }], () => true));
       if (result.ok) return;
       this.#diagnose('StateHandoverFailed', `${STATE_RESTORED} delivery ${attempt}/${this.policy.maxAttempts} failed: ${result.error ?? 'failed'}`, true);
     }
@@ -774,9 +850,15 @@ export class PluginService {
 
   #recordResult(result: CommandResult, ingress: string, event: IngressEvent): void {
     this.commandResults.push(result);
-    const label = `service output command ${result.command_id ?? '(no valid command_id)'} (${result.kind ?? 'unknown kind'}): ${result.message}`;
-    this.#diagnose(`ServiceOutputCommand${result.status}`, label, result.status !== 'Recorded');
-    if (result.status === 'Recorded') return;
+    const label = () => `service output command ${result.command_id ?? '(no valid command_id)'} (${result.kind ?? 'unknown kind'}): ${result.message}`;
+    if (result.status === 'Recorded') {
+      // The common case, once per command: its diagnostic is formatted (redacted, bounded) only if status is read.
+      const at = this.#clock.now();
+      const state = this.#lifecycle.state;
+      this.diagnostics.pushLazy(() => ({ at: rfc3339(at), kind: 'ServiceOutputCommandRecorded', state, message: this.#clean(label()) }));
+      return;
+    }
+    this.#diagnose(`ServiceOutputCommand${result.status}`, label(), true);
     this.#tally.add('commands_rejected');
     this.#notify({
       kind: 'command_rejected',
@@ -937,6 +1019,73 @@ export class PluginService {
       // an embedder's hook must not break the service
     }
   }
+}
+
+/** One event to deliver: `json` is `JSON.stringify(event)` when already made; `seq` null for an event not in the journal. */
+interface Delivery {
+  readonly ingress: string;
+  readonly event: IngressEvent;
+  readonly seq: number | null;
+  readonly json?: string;
+}
+
+/** A handled event: its planned commands and what its handling changes in the journal. */
+interface HandledEvent {
+  readonly delivery: Delivery;
+  readonly plan: BatchPlan;
+  readonly tx: JournalTransaction;
+}
+
+function attemptOfError(error: unknown): Attempt {
+  if (error instanceof PluginError) return { ok: false, error: error.message, timedOut: error.code === 'SANDBOX_TIMEOUT' };
+  return { ok: false, error: messageOf(error) };
+}
+
+function attemptOf(outcome: BatchOutcome): Attempt {
+  return outcome.handled > 0 ? { ok: true } : (outcome.failure ?? { ok: false, error: 'not delivered' });
+}
+
+/** The journal transaction of one handled event (empty when it changes nothing). */
+function transactionOf(delivery: Delivery, plan: BatchPlan, changes: PlannedChanges): JournalTransaction {
+  const seq = delivery.seq;
+  return {
+    ...(seq !== null ? { ack: [seq] } : {}),
+    ...(plan.outbox.length > 0 ? { outboxAdd: plan.outbox.map((command) => ({ command_id: command.command_id, source_seq: seq ?? 0, command: { ingress: delivery.ingress, envelope: command.raw } })) } : {}),
+    ...(Object.keys(changes.state).length > 0 ? { state: changes.state } : {}),
+    ...(changes.timerSet.length > 0 ? { timerSet: changes.timerSet } : {}),
+    ...(changes.timerDelete.length > 0 ? { timerDelete: changes.timerDelete } : {}),
+  };
+}
+
+/** The transactions of a batch's events as one, applied in order (a later timer or state change wins). */
+function mergeTransactions(txs: readonly JournalTransaction[]): JournalTransaction {
+  if (txs.length === 1) return txs[0]!;
+  const ack: number[] = [];
+  const outboxAdd: NonNullable<JournalTransaction['outboxAdd']>[number][] = [];
+  const state: Record<string, JsonValue | null> = {};
+  const timerSet = new Map<string, DurableTimer>();
+  const timerDelete = new Set<string>();
+  for (const tx of txs) {
+    if (tx.ack) ack.push(...tx.ack);
+    if (tx.outboxAdd) outboxAdd.push(...tx.outboxAdd);
+    if (tx.state) Object.assign(state, tx.state);
+    for (const id of tx.timerDelete ?? []) {
+      timerSet.delete(id);
+      timerDelete.add(id);
+    }
+    for (const timer of tx.timerSet ?? []) {
+      timerDelete.delete(timer.timer_id);
+      timerSet.delete(timer.timer_id);
+      timerSet.set(timer.timer_id, timer);
+    }
+  }
+  return {
+    ...(ack.length > 0 ? { ack } : {}),
+    ...(outboxAdd.length > 0 ? { outboxAdd } : {}),
+    ...(Object.keys(state).length > 0 ? { state } : {}),
+    ...(timerSet.size > 0 ? { timerSet: [...timerSet.values()] } : {}),
+    ...(timerDelete.size > 0 ? { timerDelete: [...timerDelete] } : {}),
+  };
 }
 
 function messageOf(error: unknown): string {

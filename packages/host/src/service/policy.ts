@@ -4,6 +4,11 @@ import type { DropPolicy } from './ingress-queue.js';
 export interface ServicePolicy {
   /** Ingress queue capacity per instance. */
   readonly queueCapacity: number;
+  /**
+   * Queued events handed to the instance per wake-up (1 = one by one). A batch stops at the
+   * first event not handled; the handling of the events before it commits in one durable write.
+   */
+  readonly ingressBatch: number;
   /** Deliveries per event before it is dead-lettered (1 = no retry). */
   readonly maxAttempts: number;
   /** First redelivery delay; doubles per attempt with ±20 % jitter, up to retryMaxMs. */
@@ -29,6 +34,7 @@ export interface ServicePolicy {
 
 export const DEFAULT_SERVICE_POLICY: ServicePolicy = {
   queueCapacity: 1024,
+  ingressBatch: 32,
   maxAttempts: 5,
   retryBaseMs: 200,
   retryMaxMs: 30_000,

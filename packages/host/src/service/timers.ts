@@ -66,6 +66,11 @@ export class TimerSet {
     return this.#late;
   }
 
+  /** The ids of the active timers (a fresh set). */
+  ids(): Set<string> {
+    return new Set(this.#timers.keys());
+  }
+
   has(id: string): boolean {
     return this.#timers.has(id);
   }

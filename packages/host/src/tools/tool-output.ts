@@ -16,7 +16,7 @@ export interface ToolOutput {
 export function decodeToolOutput(raw: string): ToolOutput {
   const fail = (message: string) => new PluginError('TOOL_OUTPUT_INVALID', message);
   if (raw.length === 0) throw fail('guest returned no output');
-  if (Buffer.byteLength(raw, 'utf8') > IO_LIMITS.guestOutputBytes) throw fail(`guest output exceeds ${IO_LIMITS.guestOutputBytes} bytes`);
+  if (utf8Over(raw, IO_LIMITS.guestOutputBytes)) throw fail(`guest output exceeds ${IO_LIMITS.guestOutputBytes} bytes`);
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -36,10 +36,15 @@ export function decodeToolOutput(raw: string): ToolOutput {
   }
   const { summary, content } = record;
   if (typeof summary !== 'string' || summary.length === 0) throw fail('guest output summary must be a non-empty string');
-  if (Buffer.byteLength(summary, 'utf8') > IO_LIMITS.summaryBytes) throw fail(`guest output summary exceeds ${IO_LIMITS.summaryBytes} bytes`);
+  if (utf8Over(summary, IO_LIMITS.summaryBytes)) throw fail(`guest output summary exceeds ${IO_LIMITS.summaryBytes} bytes`);
   if (content !== undefined && content !== null && typeof content !== 'string') throw fail('guest output content must be a string or null');
-  if (typeof content === 'string' && Buffer.byteLength(content, 'utf8') > IO_LIMITS.guestOutputBytes) throw fail(`guest output content exceeds ${IO_LIMITS.guestOutputBytes} bytes`);
+  if (typeof content === 'string' && utf8Over(content, IO_LIMITS.guestOutputBytes)) throw fail(`guest output content exceeds ${IO_LIMITS.guestOutputBytes} bytes`);
   return { summary, content: content ?? null };
+}
+
+/** Whether `text` is over `limit` UTF-8 bytes; a string of at most limit/3 UTF-16 units never is (no encoding then). */
+function utf8Over(text: string, limit: number): boolean {
+  return text.length > limit / 3 && Buffer.byteLength(text, 'utf8') > limit;
 }
 
 /** A tool's own report of failure. */

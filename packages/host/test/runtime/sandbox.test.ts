@@ -69,7 +69,7 @@ for (const execution of EXECUTION_MODES) {
       t.after(() => host.close());
       for (const tool of ['long', 'deep', 'fib', 'long']) await rejects(host.callTool(tool, {}), 'SANDBOX_TIMEOUT', /exceeded its 200 ms deadline/);
       assert.equal((await host.callTool('run', { summary: 'alive' })).summary, 'alive');
-      for (const id of ['long', 'deep', 'fib', 'echo']) assert.equal(host.runtimes.get(`project:${id}`)!.execution, execution);
+      for (const id of ['long', 'deep', 'fib', 'echo']) assert.equal(host.runtimes.get(`project:${id}`)!.execution, execution === 'worker' ? 'worker' : 'in-thread');
       assert.equal(host.runtimes.get('project:long')!.sandboxCounters!.deadlineKills, 2);
     });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { guardJspiProbes } from '../../src/sandbox/glue-patch.js';
+import { guardJspiProbes, hoistDebugLogCheck } from '../../src/sandbox/glue-patch.js';
 import { transpileCached } from '../../src/sandbox/transpile-cache.js';
 import { buildJsComponent, JS_TOOL_MANIFEST, JS_TOOL_SOURCE } from '../fixtures/js.js';
 import { assemble, instanceWat } from '../fixtures/wat.js';
@@ -55,6 +55,30 @@ describe('glue patch: guarded JSPI probes', () => {
       const unguardedCalls = glue.split('\n').filter((line, i, lines) => line.includes('WebAssembly.promising(') && !lines[i - 1]?.includes("typeof WebAssembly.promising !== 'function'"));
       assert.deepEqual(unguardedCalls, [], 'a JSPI probe of this jco version is not guarded: update glue-patch.ts');
       assert.ok(glue.includes("typeof WebAssembly.promising !== 'function'"));
+      assert.ok(!glue.includes('if (!globalThis?.process?.env?.JCO_DEBUG) { return; }'), 'a per-call debug-log check of this jco version is left: update glue-patch.ts');
     }
+  });
+});
+
+describe('glue patch: the debug-log check read once', () => {
+  const DEBUG_LOG = `
+  const _debugLog = (...args) => {
+    if (!globalThis?.process?.env?.JCO_DEBUG) { return; }
+    console.debug(...args);
+  };
+`;
+
+  it('logs exactly when JCO_DEBUG was set at load, like the original', () => {
+    const { text, hoisted } = hoistDebugLogCheck(DEBUG_LOG);
+    assert.equal(hoisted, 1);
+    const logged: unknown[][] = [];
+    const load = (code: string, env: Record<string, string>) =>
+      (new Function('globalThis', 'console', `${code}; return _debugLog;`) as (g: object, c: object) => (...args: unknown[]) => void)({ process: { env } }, { debug: (...args: unknown[]) => logged.push(args) });
+    load(text, {})('quiet', 1);
+    load(DEBUG_LOG, {})('quiet', 2);
+    assert.deepEqual(logged, []);
+    load(text, { JCO_DEBUG: '1' })('loud', 1);
+    load(DEBUG_LOG, { JCO_DEBUG: '1' })('loud', 1);
+    assert.deepEqual(logged, [['loud', 1], ['loud', 1]]);
   });
 });

@@ -21,6 +21,7 @@ export async function runServe(io: CliIo, options: ServeCliOptions): Promise<voi
     term`yoi plugin serve: ${server.url} (workspace ${stores.workspace})` + '\n' +
       term`  control token and port: ${server.controlFile} (0600)` + '\n' +
       term`  status: yoi plugin status --workspace ${stores.workspace}` + '\n' +
+      `  hot reload: enable, disable and upgrades apply while serve runs (watching ${server.reloader.status().watching.length} folder(s))\n` +
       term`  events: ${join(stores.workspace, '.yoi', 'state', 'events.jsonl')}` + '\n' +
       `  stop with Ctrl-C (SIGINT) or SIGTERM\n`,
   );

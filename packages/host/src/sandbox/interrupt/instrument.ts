@@ -78,6 +78,18 @@ export async function instrumentInterrupts(module: Uint8Array): Promise<Uint8Arr
   }
 }
 
+/** The same rewrite in a worker thread (the host thread stays free); an error there rejects. The thread holds no process open. */
+export async function instrumentInterruptsOffThread(module: Uint8Array): Promise<Uint8Array> {
+  const { Worker } = await import('node:worker_threads');
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./instrument-thread.js', import.meta.url), { workerData: module });
+    worker.unref(); // a process that ends meanwhile just leaves the module uncached
+    worker.once('message', (bytes: Uint8Array) => resolve(bytes));
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the instrumentation thread exited (${code}) without a result`)));
+  });
+}
+
 /**
  * The module without its `name` custom section: debug names only, and binaryen warns on
  * stdout about subsections it does not know (wasm-tools writes some).
