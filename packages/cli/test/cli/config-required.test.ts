@@ -1,42 +1,17 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { manifestToml } from '@yoi-plugins/host/test/fixtures/manifest.js';
 import { writePluginDir } from '@yoi-plugins/host/test/helpers.js';
 import { workspace, type EnableJson, type Item } from './enable-support.js';
 
-const RELAY = `schema_version = 1
-id = "relay"
-name = "Relay"
-version = "0.1.0"
-permissions = [
-  { kind = "surface", surface = "service" },
-  { kind = "service", name = "relay" },
-  { kind = "surface", surface = "ingress" },
-  { kind = "ingress", name = "gateway" },
-  { kind = "host_api", api = "websocket" },
-]
-
-[runtime]
-kind = "wasm-component"
-component = "plugin.component.wasm"
-world = "yoi:plugin/instance@1.0.0"
-
-[[services]]
-name = "relay"
-description = "relay"
-lifecycle = "host-managed"
-
-[[ingresses]]
-name = "gateway"
-description = "gateway"
-event_kinds = ["websocket_text"]
-sources = ["websocket:{config.url}"]
-
-[[websocket]]
-scheme = "ws"
-host = "127.0.0.1"
-path_prefixes = ["/socket"]
-`;
+const RELAY = manifestToml({
+  id: 'relay',
+  services: [{ name: 'relay', description: 'relay' }],
+  ingresses: [{ name: 'gateway', description: 'gateway', eventKinds: ['websocket_text'], sources: ['websocket:{config.url}'] }],
+  hostApis: ['websocket'],
+  websocket: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: ['/socket'] }],
+});
 
 describe('configuration a plugin needs ({config.KEY} in its ingress sources)', () => {
   it('is reported by enable and show when missing, without running anything, and clears once set', async (t) => {

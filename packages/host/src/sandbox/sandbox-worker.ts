@@ -197,10 +197,11 @@ export class SandboxWorker {
   }
 
   #onResult(result: CallResult): void {
+    const running = this.#running;
+    // A result for no running call is ignored before it counts: it must not make the host wait for a preparation.
+    if (!running || running.id !== result.id) return;
     if (this.#mode === 'tool' || !result.ok) this.#watchPreparation();
     Atomics.compareExchange(this.#callSignal, 0, CallState.DONE, CallState.IDLE);
-    const running = this.#running;
-    if (!running || running.id !== result.id) return;
     this.#running = null;
     this.#session.endCall();
     if (result.ok) running.resolve(result.value);

@@ -173,7 +173,7 @@ const LIFECYCLE: ConformanceCase[] = [
     upstream: 'no_grant_denies_plugin_tool_registration_and_runtime_execution',
     gist: 'without grants no tool registers ("granted surfaces.tool permission is missing"); the message is under 700 bytes',
     run: async (t) => {
-      const { host } = await yoiHost(t, { tools: ['echo'], permissions: '', targets: '', grants: 'none' });
+      const { host } = await yoiHost(t, { tools: ['echo'], hostApis: [], requestTargets: [], websocketTargets: [], grants: 'none' });
       assert.deepEqual(host.listTools(), []);
       const issue = host.registrationIssues[0]!;
       assert.match(issue.message, /registration denied: granted surfaces\.tool permission is missing/);
@@ -197,7 +197,7 @@ const LIFECYCLE: ConformanceCase[] = [
     upstream: 'grant_binding_mismatches_do_not_authorize_plugin_tool',
     gist: 'grants bound to another id, digest or version authorise nothing',
     run: async (t) => {
-      const ws = pluginWorkspace(t, [{ manifest: yoiManifest({ tools: ['echo'], permissions: '', targets: '' }), component: await yoiWitComponent('tool') }]);
+      const ws = pluginWorkspace(t, [{ manifest: yoiManifest({ tools: ['echo'], hostApis: [], requestTargets: [], websocketTargets: [] }), component: await yoiWitComponent('tool') }]);
       const path = join(ws.workspace, '.yoi', 'plugins.toml');
       const text = readFileSync(path, 'utf8');
       const [entry, grants] = text.split('[plugins.enabled.grants]');
@@ -770,8 +770,9 @@ const DRIVER: ConformanceCase[] = [
         id: 'ungranted',
         world: 'instance',
         sources: [`websocket:ws://127.0.0.1:${d.server.port}/socket`],
-        permissions: '{ kind = "host_api", api = "request" }, { kind = "host_api", api = "fs" },',
-        targets: '[[request]]\nscheme = "http"\nhost = "127.0.0.1"\nmethods = ["GET"]\n',
+        hostApis: ['request', 'fs'],
+        requestTargets: [{ scheme: 'http', host: '127.0.0.1', methods: ['GET'] }],
+        websocketTargets: [],
       });
       await ungranted.host.startServices();
       const diagnostics = ungranted.host.services.get(ungranted.ref)?.diagnostics ?? [];
@@ -868,7 +869,8 @@ const REQUEST: ConformanceCase[] = [
     gist: 'a granted host name is resolved once and the connection pinned to that address',
     run: async (t) => {
       const { server, request } = await requestHost(t, {
-        targets: '[[request]]\nscheme = "http"\nhost = "localhost"\nmethods = ["GET"]\npath_prefixes = ["/api"]\n[[websocket]]\nscheme = "ws"\nhost = "127.0.0.1"\n',
+        requestTargets: [{ scheme: 'http', host: 'localhost', methods: ['GET'], path_prefixes: ['/api'] }],
+        websocketTargets: [{ scheme: 'ws', host: '127.0.0.1' }],
       });
       const reply = JSON.parse(await request({ method: 'GET', url: `http://localhost:${server.port}/api/pinned` })) as { status?: number; error?: unknown };
       // `localhost` may resolve to ::1 first where nothing listens; either way the name was resolved by the host, not the guest.
@@ -917,10 +919,13 @@ const REQUEST: ConformanceCase[] = [
   },
 ];
 
-const WS_TARGETS = '[[request]]\nscheme = "http"\nhost = "127.0.0.1"\nmethods = ["GET"]\n[[websocket]]\nscheme = "ws"\nhost = "127.0.0.1"\npath_prefixes = ["/socket"]\n';
+const WS_TARGETS = {
+  requestTargets: [{ scheme: 'http', host: '127.0.0.1', methods: ['GET'] }],
+  websocketTargets: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: ['/socket'] }],
+} as const;
 
 function pullSubject(): AuthoritySubject {
-  return subject(yoiManifest({ tools: ['ws'], targets: WS_TARGETS }));
+  return subject(yoiManifest({ tools: ['ws'], ...WS_TARGETS }));
 }
 
 const PULL: ConformanceCase[] = [
@@ -964,7 +969,7 @@ const PULL: ConformanceCase[] = [
     gist: 'handle 1, url without query, {"sent":true,"bytes":N}, {"type":"text","text":…}, {"closed":true}',
     run: async (t) => {
       const server = await socketServer(t, { echo: true });
-      const { replies } = await yoiHost(t, { tools: ['ws'], targets: WS_TARGETS });
+      const { replies } = await yoiHost(t, { tools: ['ws'], ...WS_TARGETS });
       const [open, sent, received, closed] = (await replies('ws', { url: `ws://127.0.0.1:${server.port}/socket?token=QUERYSECRET` })).map((r) => JSON.parse(r) as JsonValue);
       assert.deepEqual(open, { handle: 1, url: `ws://127.0.0.1:${server.port}/socket` });
       assert.deepEqual(sent, { sent: true, bytes: 5 });

@@ -12,27 +12,17 @@ import type { ServicePolicy } from '../../src/service/policy.js';
 import type { LimitOverrides } from '../../src/sandbox/limits.js';
 import type { ToolOutput } from '../../src/tools/tool-output.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE, type PluginSpec } from '../fixtures/workspace.js';
+import { manifestToml, type ManifestSpec } from '../fixtures/manifest.js';
 import { hostReplies, yoiWitComponent } from './yoi-components.js';
 
 export const YOI_TOOLS = ['echo', 'request', 'fs-read', 'fs-list', 'fs-write', 'ws', 'grow', 'table', 'big', 'trap'] as const;
 
 /** The three host APIs (the component imports all three, so each needs its grant) and loopback targets. */
-const HOST_PERMISSIONS = `  { kind = "host_api", api = "request" },
-  { kind = "host_api", api = "websocket" },
-  { kind = "host_api", api = "fs" },`;
-
-const LOOPBACK_TARGETS = `
-[[request]]
-scheme = "http"
-host = "127.0.0.1"
-methods = ["GET", "POST"]
-path_prefixes = ["/api"]
-
-[[websocket]]
-scheme = "ws"
-host = "127.0.0.1"
-path_prefixes = ["/socket"]
-`;
+const LOOPBACK = {
+  hostApis: ['request', 'websocket', 'fs'],
+  request: [{ scheme: 'http', host: '127.0.0.1', methods: ['GET', 'POST'], path_prefixes: ['/api'] }],
+  websocket: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: ['/socket'] }],
+} as const satisfies Partial<ManifestSpec>;
 
 export interface YoiManifestOptions {
   readonly id?: string;
@@ -41,37 +31,33 @@ export interface YoiManifestOptions {
   /** Instance world: WebSocket ingress sources (a service and an ingress are declared). */
   readonly sources?: readonly string[];
   readonly eventKinds?: readonly string[];
-  readonly permissions?: string;
-  readonly targets?: string;
+  /** Host APIs requested (default all three). */
+  readonly hostApis?: ManifestSpec['hostApis'];
+  /** `[[request]]` targets (default one loopback target). */
+  readonly requestTargets?: ManifestSpec['request'];
+  /** `[[websocket]]` targets (default one loopback target). */
+  readonly websocketTargets?: ManifestSpec['websocket'];
   readonly extra?: string;
 }
 
 /** A Yoi-shaped manifest for the Yoi-WIT components. */
 export function yoiManifest(options: YoiManifestOptions = {}): string {
   const world = options.world ?? 'tool';
-  const tools = options.tools ?? YOI_TOOLS;
-  const service = world === 'instance';
-  return `schema_version = 1
-id = "${options.id ?? 'yoi.conformance'}"
-name = "Yoi conformance"
-version = "0.1.0"
-permissions = [
-  { kind = "surface", surface = "tool" },
-${tools.map((t) => `  { kind = "tool", name = "${t}" },`).join('\n')}
-${service ? '  { kind = "surface", surface = "service" }, { kind = "service", name = "svc" },\n  { kind = "surface", surface = "ingress" }, { kind = "ingress", name = "events" },' : ''}
-${options.permissions ?? HOST_PERMISSIONS}
-]
-
-[runtime]
-kind = "wasm-component"
-component = "plugin.component.wasm"
-world = "yoi:plugin/${world}@1.0.0"
-
-${tools.map((t) => `[[tools]]\nname = "${t}"\ndescription = "${t}"\ninput_schema = { type = "object" }\n`).join('\n')}
-${service ? `[[services]]\nname = "svc"\ndescription = "the service"\nlifecycle = "host-managed"\n\n[[ingresses]]\nname = "events"\ndescription = "events"\nevent_kinds = [${(options.eventKinds ?? []).map((k) => `"${k}"`).join(', ')}]\nsources = [${(options.sources ?? []).map((s) => `"${s}"`).join(', ')}]\n` : ''}
-${options.targets ?? LOOPBACK_TARGETS}
-${options.extra ?? ''}
-`;
+  return manifestToml({
+    id: options.id ?? 'yoi.conformance',
+    world,
+    tools: options.tools ?? YOI_TOOLS,
+    ...(world === 'instance'
+      ? {
+          services: [{ name: 'svc', description: 'the service' }],
+          ingresses: [{ name: 'events', description: 'events', eventKinds: options.eventKinds ?? [], sources: options.sources ?? [] }],
+        }
+      : {}),
+    hostApis: options.hostApis ?? LOOPBACK.hostApis,
+    request: options.requestTargets ?? LOOPBACK.request,
+    websocket: options.websocketTargets ?? LOOPBACK.websocket,
+    ...(options.extra ? { extra: options.extra } : {}),
+  });
 }
 
 export interface YoiHostOptions extends YoiManifestOptions {

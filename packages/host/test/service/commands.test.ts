@@ -90,8 +90,7 @@ describe('rejected commands are told to the plugin, counted and logged with thei
 
   it('a websocket command without an open connection rejects only that command; the rest of the batch runs', async (t) => {
     const manifest = serviceManifest('svc', {
-      extraPermissions: '  { kind = "host_api", api = "websocket" },',
-      extra: '[[websocket]]\nscheme = "wss"\nhost = "example.com"\npath_prefixes = ["/socket"]\n',
+      websocket: [{ scheme: 'wss', host: 'example.com', path_prefixes: ['/socket'] }],
     });
     const { service, handled } = await openService(t, { manifest });
     await service.start();

@@ -350,8 +350,7 @@ describe('nothing lost across lifecycle operations', () => {
     server.on('connection', () => connections++);
     const port = (server.address() as AddressInfo).port;
     const manifest = serviceManifest('svc', {
-      extraPermissions: '  { kind = "host_api", api = "websocket" },',
-      extra: '[[websocket]]\nscheme = "ws"\nhost = "127.0.0.1"\npath_prefixes = ["/socket"]\n',
+      websocket: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: ['/socket'] }],
       sources: ['websocket:{config.url}'],
     });
     const clock = new ManualClock();
