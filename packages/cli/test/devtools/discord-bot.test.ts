@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, type TestContext } from 'node:test';
 import { DiscordEmulator, INTENTS } from '../../src/devtools/discord-emulator.js';
-import { PluginHost } from '@yoi-plugins/host/internal/host.js';
+import { PluginHost, pluginRuntimeOf } from '@yoi-plugins/host/internal/host.js';
 import { Secrets } from '@yoi-plugins/host/internal/secrets/secrets.js';
 import { writeBotWorkspace } from '../../src/devtools/bot-workspace.js';
 import { TEST_TRANSPILE_CACHE } from '@yoi-plugins/host/test/fixtures/workspace.js';
@@ -142,7 +142,7 @@ describe('the Discord-style gateway bot against the emulator', () => {
     await until(() => emulator.stats.resumes === 1, 'a resume on the resume URL');
 
     // The gate: the bot's handling of the next Hello waits until the test opens it.
-    const runtime = host.services.get(BOT)!.runtime;
+    const runtime = pluginRuntimeOf(host, BOT)!;
     const callIngress = runtime.callIngress.bind(runtime);
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
