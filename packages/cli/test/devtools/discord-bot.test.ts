@@ -132,6 +132,46 @@ describe('the Discord-style gateway bot against the emulator', () => {
     assert.equal(host.status(BOT)[0]!.lifecycle, 'Running');
   });
 
+  it('never authenticates twice on one socket: a Hello handled after its socket was replaced sends nothing on the successor', async (t) => {
+    // Heartbeats far apart: the only frames are the ones this interleaving makes.
+    const emulator = await DiscordEmulator.start({ token: TOKEN, heartbeatIntervalMs: 60_000 });
+    t.after(() => emulator.stop());
+    const { host, botStatus } = await botHost(t, emulator);
+    await until(async () => (await botStatus()).session_id, 'READY');
+    emulator.drop();
+    await until(() => emulator.stats.resumes === 1, 'a resume on the resume URL');
+
+    // The gate: the bot's handling of the next Hello waits until the test opens it.
+    const runtime = host.services.get(BOT)!.runtime;
+    const callIngress = runtime.callIngress.bind(runtime);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let held = false;
+    runtime.callIngress = async (name, eventJson) => {
+      const event = JSON.parse(eventJson) as { kind: string; payload: { text?: string } };
+      if (!held && event.kind === 'websocket_text' && (JSON.parse(event.payload.text!) as { op: number }).op === 10) {
+        held = true;
+        await gate;
+      }
+      return callIngress(name, eventJson);
+    };
+    const connection = () => host.status(BOT)[0]!.websocket_connections[0] as Record<string, unknown>;
+    const connections = emulator.stats.connections;
+    const staleBefore = connection()['stale_sends'] as number;
+    emulator.drop(); // socket A: the host dials B, whose Hello the bot is about to handle
+    await until(() => held, 'the Hello of socket B in the bot');
+    emulator.drop(); // B goes before the bot answered its Hello: the host dials C
+    await until(() => emulator.stats.connections === connections + 2 && connection()['state'] === 'Connected', 'socket C open');
+    open(); // the bot answers B's Hello (a RESUME) while C is the host's socket
+
+    await until(() => emulator.stats.resumes === 2, 'the session resumed on C');
+    const id = emulator.createMessage('after the race');
+    await until(async () => (await botStatus()).handled_ids.includes(id), 'the message answered on C');
+    assert.deepEqual(emulator.violations, [], 'one RESUME on C: the one for B was not sent there');
+    assert.equal(connection()['stale_sends'], staleBefore + 1, 'the RESUME for B was refused and counted');
+    assert.equal(emulator.stats.identifies, 1);
+  });
+
   it('reads message content only with the MESSAGE_CONTENT intent, as on Discord', async (t) => {
     const emulator = await DiscordEmulator.start({ token: TOKEN, heartbeatIntervalMs: 300 });
     t.after(() => emulator.stop());

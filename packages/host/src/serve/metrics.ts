@@ -66,6 +66,7 @@ const CONNECTION_COUNTERS: Readonly<Record<string, string>> = {
   skipped_undeclared: 'Events skipped (the ingress does not declare their kind).',
   refused: 'Events the service refused.',
   stale_frames: 'Frames of a socket already let go.',
+  stale_sends: 'websocket_send commands refused because the socket whose event asked for them was replaced.',
   drops: 'Events lost outside any declared policy (refused + stale frames).',
   inbox_safety_closes: 'Connections closed because the inbox hit its byte safety limit.',
 };

@@ -3,6 +3,7 @@ import { authorizeHostApi, authorizeWebSocketTarget, safeUrlLabel } from '../aut
 import { parseTargetUrl, websocketTargetAllows } from '../authority/targets.js';
 import { boundText, redactText } from '../diagnostics.js';
 import type { JsonValue, WebSocketTarget } from '../manifest/types.js';
+import type { IngressEvent } from '../service/ingress-event.js';
 import type { Secrets } from '../secrets/secrets.js';
 import { backoffMs } from '../service/policy.js';
 import { rfc3339 } from '../service/ids.js';
@@ -66,6 +67,8 @@ export interface ConnectionStatus {
   refused: number;
   /** Frames a replaced or stopped socket still emitted after it was let go. */
   stale_frames: number;
+  /** Sends asked for while handling an event of a socket that has since been replaced (refused, never sent on its successor). */
+  stale_sends: number;
   /** Times the inbox hit its byte safety limit and the connection was closed to be re-dialled. */
   inbox_safety_closes: number;
   /** Events lost outside any declared policy: `refused` + `stale_frames`. */
@@ -74,7 +77,7 @@ export interface ConnectionStatus {
   last_error: string | null;
 }
 
-type Counter = 'reconnects' | 'frames_in' | 'frames_out' | 'events_delivered' | 'send_failures' | 'pauses' | 'resumes' | 'binary_dropped' | 'skipped_undeclared' | 'refused' | 'stale_frames' | 'inbox_safety_closes';
+type Counter = 'reconnects' | 'frames_in' | 'frames_out' | 'events_delivered' | 'send_failures' | 'pauses' | 'resumes' | 'binary_dropped' | 'skipped_undeclared' | 'refused' | 'stale_frames' | 'stale_sends' | 'inbox_safety_closes';
 
 /** What a URL is allowed: checked once per URL, not per frame (the record does not change). */
 interface TargetCheck {
@@ -97,8 +100,10 @@ class Connection {
   readonly #budget: SendBudget;
   readonly #counts: Record<Counter, number> = {
     reconnects: 0, frames_in: 0, frames_out: 0, events_delivered: 0, send_failures: 0, pauses: 0, resumes: 0,
-    binary_dropped: 0, skipped_undeclared: 0, refused: 0, stale_frames: 0, inbox_safety_closes: 0,
+    binary_dropped: 0, skipped_undeclared: 0, refused: 0, stale_frames: 0, stale_sends: 0, inbox_safety_closes: 0,
   };
+  /** The socket (generation) each event payload read or emitted here came from: a send is bound to it. */
+  readonly #origins = new WeakMap<object, number>();
   #state: ConnectionState = 'Connecting';
   #url: string;
   #target: TargetCheck | null = null;
@@ -333,6 +338,7 @@ class Connection {
    * marks, closes the connection — the events already read are still delivered.
    */
   #push(item: Inbound): void {
+    if (typeof item.payload === 'object' && item.payload !== null) this.#origins.set(item.payload, this.#generation);
     this.#inbox.push(item);
     if (!this.#paused && this.#inbox.overHigh(this.#marks, bufferedInbound(this.#socket))) this.#pause();
     if (this.#inbox.bytes > this.#marks.maxBytes && !this.#safetyClosing && this.#socket) this.#safetyClose();
@@ -431,8 +437,29 @@ class Connection {
     this.#pongDue = null;
   }
 
-  /** Sends text under the send budget; `{{secret:NAME}}` only where the grant allows it. */
-  send(text: string): Promise<string> {
+  /**
+   * Whether `origin` (the event whose handling asked for a send) came from a socket other than
+   * the current one: a socket that was replaced, or one of an earlier run of the host (an event
+   * redelivered from the journal). Events that are not this connection's bind nothing.
+   */
+  #staleOrigin(origin: IngressEvent | undefined): boolean {
+    if (!origin || !origin.kind.startsWith('websocket_') || origin.source !== this.spec.source) return false;
+    const payload = origin.payload;
+    const generation = typeof payload === 'object' && payload !== null ? this.#origins.get(payload) : undefined;
+    return generation !== this.#generation;
+  }
+
+  /**
+   * Sends text under the send budget; `{{secret:NAME}}` only where the grant allows it. A send
+   * asked for while handling an event of this connection goes to the socket that event came
+   * from, or nowhere: never to a successor the plugin has not been told about (its
+   * `websocket_open` is still behind in the queue), where it could, say, authenticate twice.
+   */
+  send(text: string, origin?: IngressEvent): Promise<string> {
+    if (this.#staleOrigin(origin)) {
+      this.#discard('stale_sends', 'ServiceWebSocketStaleSend', 'send asked for by an event of a replaced socket refused (not sent on the new one)');
+      return Promise.reject(new Error(`host-owned WebSocket ${this.#label}: the socket the ${origin!.kind} event came from has been replaced; the send is not made on its successor`));
+    }
     const socket = this.#socket;
     if (this.#state !== 'Connected' || !socket) return Promise.reject(new Error(`host-owned WebSocket ${this.#label} is not connected`));
     const target = this.#check();
@@ -650,9 +677,9 @@ export class WebSocketDriver {
     return found;
   }
 
-  send(url: string, text: string): Promise<string> {
+  send(url: string, text: string, origin?: IngressEvent): Promise<string> {
     try {
-      return this.#find(url).send(text);
+      return this.#find(url).send(text, origin);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -17,7 +17,8 @@ export interface DomainEvent {
 
 /** Execution of WebSocket commands on host-owned connections (the WebSocket driver). */
 export interface WebSocketCommands {
-  send(url: string, text: string): Promise<string>;
+  /** `origin`: the event whose handling asked for the send; a driver refuses it if that event's socket was replaced. */
+  send(url: string, text: string, origin?: IngressEvent): Promise<string>;
   reconnect(connection: string | undefined, url: string | undefined): Promise<string>;
   close(connection: string | undefined, code: number | undefined, reason: string | undefined): Promise<string>;
   /** Connection lifecycle and status, when the commands come from a driver the service runs. */

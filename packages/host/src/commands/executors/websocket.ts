@@ -20,7 +20,7 @@ async function onConnection(command: CommandOf<WebSocketKind>, context: Executio
 export const websocketSend: Executor<'websocket_send'> = {
   kind: 'websocket_send',
   stage: 'outbox',
-  execute: (command, context) => onConnection(command, context, (ws) => ws.send(command.url, command.text)),
+  execute: (command, context) => onConnection(command, context, (ws) => ws.send(command.url, command.text, context.event)),
 };
 
 export const websocketReconnect: Executor<'websocket_reconnect'> = {
