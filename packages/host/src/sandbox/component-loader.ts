@@ -140,8 +140,12 @@ function compileCapped(transpiled: TranspiledComponent, memoryBytes: number, int
 async function compileModules(transpiled: TranspiledComponent, maxPages: number, interrupt: InterruptOptions | null): Promise<Readonly<Record<string, WebAssembly.Module>>> {
   const { readFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
-  const recipe = interrupt ? `interrupt:${INSTRUMENT_FORMAT}:binaryen@${await binaryenVersion()}:every-${CHECK_INTERVAL}` : '';
+  const recipe = interrupt ? await interruptibleRecipe() : '';
   const out: Record<string, WebAssembly.Module> = {};
+  // Every large module not cached is queued before InterruptiblePending is thrown: a component
+  // may hold more than one (a QuickJS guest: the engine and the WASI adapter), and queueing
+  // only the first would leave the next start pending again.
+  let pending: InterruptiblePending | null = null;
   for (const file of transpiled.coreFiles) {
     let bytes: Uint8Array = await readFile(join(transpiled.dir, file));
     if (interrupt) {
@@ -149,10 +153,14 @@ async function compileModules(transpiled: TranspiledComponent, maxPages: number,
         const defer = interrupt.deferLarge && bytes.length > INLINE_INSTRUMENT_BYTES;
         bytes = (await derivedModuleCached(bytes, recipe, defer ? (input) => rewriteInBackground(input, recipe, interrupt.cacheDir) : instrumentInterrupts, interrupt.cacheDir)).bytes;
       } catch (error) {
-        if (error instanceof InterruptiblePending) throw error;
+        if (error instanceof InterruptiblePending) {
+          pending = pending ? new InterruptiblePending(joinPendingMessages(pending.message, error.message)) : error;
+          continue;
+        }
         throw new PluginError('COMPONENT_INVALID', `component cannot be made interruptible: ${boundText(redactText(error instanceof Error ? error.message : String(error)), 200)}`);
       }
     }
+    if (pending) continue;
     let capped: Uint8Array;
     try {
       capped = capModuleMemory(bytes, maxPages).bytes;
@@ -161,7 +169,19 @@ async function compileModules(transpiled: TranspiledComponent, maxPages: number,
     }
     out[file] = new WebAssembly.Module(capped);
   }
+  if (pending) throw pending;
   return out;
+}
+
+/** One pending message for several modules: the first one's text, plus any failure another one reports. */
+function joinPendingMessages(first: string, next: string): string {
+  const failure = next.indexOf(PREVIOUS_FAILURE);
+  return failure < 0 || first.includes(next.slice(failure)) ? first : `${first}; ${next.slice(failure)}`;
+}
+
+/** The recipe (derivedModuleCached) of a module's interruptible rewrite: the rewrite and every version it depends on. */
+export async function interruptibleRecipe(): Promise<string> {
+  return `interrupt:${INSTRUMENT_FORMAT}:binaryen@${await binaryenVersion()}:every-${CHECK_INTERVAL}`;
 }
 
 /**
@@ -182,14 +202,33 @@ function rewriteInBackground(input: Uint8Array, recipe: string, cacheDir: string
         resolve();
       };
     });
+    // A failure is kept (never swallowed): the next start's pending message reports it, and it is counted.
     const done = started.then(() => derivedModuleCached(input, recipe, instrumentInterruptsOffThread, cacheDir)).then(
-      () => undefined,
-      () => undefined,
+      () => {
+        backgroundFailures.delete(key);
+      },
+      (error: unknown) => {
+        backgroundFailureCount += 1;
+        backgroundFailures.set(key, boundText(redactText(error instanceof Error ? error.message : String(error)), 200));
+      },
     );
     background.set(key, { startNow, done });
     void done.finally(() => background.delete(key));
   }
-  throw new InterruptiblePending('its interruptible modules are being prepared in the background (until then, and for this instance, it runs in a worker)');
+  const failure = backgroundFailures.get(key);
+  const previous = failure === undefined ? '' : `; ${PREVIOUS_FAILURE} ${failure}`;
+  throw new InterruptiblePending(`its interruptible modules are being prepared in the background (until then, and for this instance, it runs in a worker)${previous}`);
+}
+
+const PREVIOUS_FAILURE = 'the previous background rewrite failed:';
+
+/** The last failure of a background rewrite, by its key (cleared when one succeeds). */
+const backgroundFailures = new Map<string, string>();
+let backgroundFailureCount = 0;
+
+/** How many background rewrites have failed in this process (each is reported by the next start that needs it). */
+export function backgroundRewriteFailures(): number {
+  return backgroundFailureCount;
 }
 
 /** Starts every waiting background rewrite now and settles when none is left (tests, benchmarks). */

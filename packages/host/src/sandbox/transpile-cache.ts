@@ -195,10 +195,7 @@ export async function derivedModuleCached(
   cacheDir: string = defaultCacheDir(),
   options: { hashes?: IdentityCache } = {},
 ): Promise<DerivedModule> {
-  const key = sha256Hex(Buffer.from(JSON.stringify([sha256Hex(input), recipe])));
-  const dir = join(cacheDir, 'derived');
-  const modulePath = join(dir, `${key}.wasm`);
-  const recordPath = join(dir, `${key}.json`);
+  const { key, dir, modulePath, recordPath } = derivedModulePlace(input, recipe, cacheDir);
   const hashes = options.hashes ?? (await IdentityCache.shared(join(cacheDir, FILE_HASHES_FILE)));
   const cached = await readDerived(modulePath, recordPath, key, hashes);
   if (cached) return { bytes: cached, fromCache: true };
@@ -215,6 +212,13 @@ export async function derivedModuleCached(
     await rm(recordPath + suffix, { force: true });
   }
   return { bytes, fromCache: false };
+}
+
+/** Where the module derived from `input` by `recipe` is cached (its key, the module and its record). */
+export function derivedModulePlace(input: Uint8Array, recipe: string, cacheDir: string): { key: string; dir: string; modulePath: string; recordPath: string } {
+  const key = sha256Hex(Buffer.from(JSON.stringify([sha256Hex(input), recipe])));
+  const dir = join(cacheDir, 'derived');
+  return { key, dir, modulePath: join(dir, `${key}.wasm`), recordPath: join(dir, `${key}.json`) };
 }
 
 async function readDerived(modulePath: string, recordPath: string, key: string, hashes: IdentityCache): Promise<Uint8Array | null> {

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backgroundRewritesSettled } from '../../src/sandbox/component-loader.js';
+import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { backgroundRewriteFailures, backgroundRewritesSettled, interruptibleRecipe } from '../../src/sandbox/component-loader.js';
+import { derivedModulePlace, transpileCached } from '../../src/sandbox/transpile-cache.js';
 import { buildJsComponent } from '../fixtures/js.js';
 import { assemble, TOOL_WATS } from '../fixtures/wat.js';
 import { pluginWorkspace, watToolManifest } from '../fixtures/workspace.js';
@@ -59,5 +63,31 @@ describe('execution auto (the default)', () => {
     t.after(() => next.close());
     assert.equal((await next.callTool('echo', { text: 'next' })).content, 'next');
     assert.equal(next.runtimes.get('project:js.pure')!.execution, 'in-thread');
+  });
+
+  it('reports a failed background rewrite in the next start\'s log and counts it', async (t) => {
+    const cacheDir = tempDir(t, 'yoi-auto-cache-');
+    // Another guest than the test above's, whose modules this process already compiled.
+    const component = await buildJsComponent(PURE_SOURCE.replace("'echo'", "'echo again'"), PURE_MANIFEST);
+    // A directory where the largest core module's rewrite belongs: it is made in the background, then cannot be installed.
+    const transpiled = await transpileCached(component, cacheDir);
+    const cores = await Promise.all(transpiled.coreFiles.map((file) => readFile(join(transpiled.dir, file))));
+    const largest = cores.reduce((a, b) => (b.length > a.length ? b : a));
+    mkdirSync(derivedModulePlace(largest, await interruptibleRecipe(), cacheDir).modulePath, { recursive: true });
+    const ws = pluginWorkspace(t, [{ manifest: PURE_MANIFEST, component }]);
+    const failuresBefore = backgroundRewriteFailures();
+    const first = await ws.open({ cacheDir });
+    t.after(() => first.close());
+    assert.equal((await first.callTool('echo', { text: 'first' })).content, 'first');
+    await backgroundRewritesSettled();
+    await first.close();
+    assert.ok(backgroundRewriteFailures() > failuresBefore);
+    const next = await ws.open({ cacheDir });
+    t.after(() => next.close());
+    assert.equal((await next.callTool('echo', { text: 'next' })).content, 'next');
+    const runtime = pluginRuntimeOf(next, 'project:js.pure')!;
+    assert.equal(runtime.execution, 'worker');
+    assert.match(runtime.log.lines().map((l) => l.text).join('\n'), /being prepared in the background .*; the previous background rewrite failed: \S/);
+    await backgroundRewritesSettled();
   });
 });
