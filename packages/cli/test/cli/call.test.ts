@@ -83,7 +83,7 @@ describe('yoi plugin call', () => {
     assert.equal(result.code, 0, result.stderr);
     const json = result.json<{ command: string; status: string; plugin: string; tool: string; output: unknown; duration_ms: number }>();
     assert.deepEqual(Object.keys(json).sort(), ['command', 'duration_ms', 'logs', 'logs_dropped', 'output', 'plugin', 'status', 'tool', 'via']);
-    assert.deepEqual({ ...json, duration_ms: 0 }, { command: 'call', status: 'ok', plugin: 'project:say', tool: 'say', via: 'in-process', output: { summary: 'hi', content: 'there' }, duration_ms: 0 });
+    assert.deepEqual({ ...json, duration_ms: 0 }, { command: 'call', status: 'ok', plugin: 'project:say', tool: 'say', via: 'in-process', output: { summary: 'hi', content: 'there' }, duration_ms: 0, logs: [], logs_dropped: 0 });
     assert.equal(typeof json.duration_ms, 'number');
     assert.ok(json.duration_ms >= 0 && json.duration_ms < 60_000, String(json.duration_ms));
     const nullContent = await s.call(['project:say', 'say', '--input', '{"summary":"only"}', '--json']);

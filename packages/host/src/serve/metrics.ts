@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { LIFECYCLE_STATES } from '../service/lifecycle.js';
+import { backgroundRewriteFailures } from '../sandbox/component-loader.js';
 import type { JournalStats } from '../journal/journal.js';
 import type { PluginStatus } from '../status/status.js';
 
@@ -84,6 +85,15 @@ const CONNECTION_GAUGES: Readonly<Record<string, string>> = {
 export function createMetrics(status: () => readonly PluginStatus[], journal?: () => JournalStatus): Registry {
   const registry = new Registry();
   if (journal) journalMetrics(registry, journal);
+  new Counter({
+    name: 'yoi_sandbox_background_rewrite_failures_total',
+    help: "Background rewrites of a large guest's modules for in-thread execution that failed (the guest keeps running in a worker; the next start retries and logs why).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(backgroundRewriteFailures());
+    },
+  });
   const each = (fn: (s: PluginStatus) => void) => {
     for (const s of status()) fn(s);
   };

@@ -203,6 +203,7 @@ describe('serve is the hub', () => {
     const metrics = await fetch(`${running.url}/metrics`);
     assert.equal(metrics.status, 200);
     const text = await metrics.text();
+    assert.match(text, /^yoi_sandbox_background_rewrite_failures_total \d+$/m);
     assert.match(text, /yoi_plugin_lifecycle_state\{plugin="project:svc",state="Running"\} 1/);
     assert.match(text, /yoi_serve_mcp_sessions 0/);
     assert.equal(await getWithHost(`${running.url}/metrics`, `localhost:${new URL(running.url).port}`), 200);
