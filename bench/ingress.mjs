@@ -84,7 +84,7 @@ async function throughHost(manifest, component, durable, execution) {
   const cpuUs = (used.user + used.system) / EVENTS;
   const counters = { ...service.counters };
   const stats = h.journal.stats();
-  const ran = service.runtime.execution;
+  const ran = h.runtimes.get('project:svc').execution;
   await h.close();
   await journal?.close();
   if (counters.dispatched !== EVENTS + WARMUP) throw new Error(`lost events: ${JSON.stringify(counters)}`);

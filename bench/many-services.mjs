@@ -23,7 +23,8 @@ const execution = option('--execution', null);
 // BENCH_REPO: another checkout's build (e.g. the main branch), to compare commits in one run.
 const repo = process.env.BENCH_REPO ?? join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(repo, 'packages', 'host', 'dist');
-const { loadPluginPackage, writeZipArchive } = await import(join(dist, 'src', 'index.js'));
+const { loadPluginPackage } = await import(join(dist, 'src', 'index.js'));
+const { writeZipArchive } = await import(join(dist, 'src', 'package', 'zip-write.js'));
 const { renderEntry } = await import(join(dist, 'src', 'store', 'enablement-edit.js'));
 const { componentizeQuickJs } = await import(join(repo, 'packages', 'cli', 'dist', 'src', 'build', 'componentize.js'));
 const { parseManifest, PluginHost } = await import(join(dist, 'src', 'index.js'));
