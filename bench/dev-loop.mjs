@@ -7,6 +7,7 @@
 //
 //   --json     one JSON document on stdout
 //   --rounds N (default 3)
+//   --profile DIR  CPU profiles of serve and dev (node --cpu-prof) into DIR
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const rounds = Number(args[args.indexOf('--rounds') + 1]) || 3;
+const profile = args.includes('--profile') ? ['--cpu-prof', '--cpu-prof-dir', args[args.indexOf('--profile') + 1]] : [];
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'packages', 'cli', 'bin', 'yoi.js');
 const root = mkdtempSync(join(tmpdir(), 'yoi-bench-dev-'));
 const dir = join(root, 'hello');
@@ -34,7 +36,7 @@ try {
   yoi('new', 'ts-tool', dir);
   yoi('build', dir);
   yoi('enable', dir, '--workspace', workspace, '--yes', '--grant-all-requested');
-  const serve = spawn(process.execPath, [BIN, 'plugin', 'serve', '--workspace', workspace], { env, stdio: ['ignore', 'ignore', 'ignore'] });
+  const serve = spawn(process.execPath, [...profile, BIN, 'plugin', 'serve', '--workspace', workspace], { env, stdio: ['ignore', 'ignore', 'ignore'] });
   children.push(serve);
   let control = null;
   for (let i = 0; i < 600 && !control; i++) {
@@ -54,7 +56,7 @@ try {
     return (await response.json()).output?.summary ?? '';
   };
 
-  const dev = spawn(process.execPath, [BIN, 'plugin', 'dev', dir, '--workspace', workspace, '--json'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+  const dev = spawn(process.execPath, [...profile, BIN, 'plugin', 'dev', dir, '--workspace', workspace, '--json'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
   children.push(dev);
   const cycles = [];
   let buffered = '';
@@ -86,7 +88,7 @@ try {
     const built = () => cycles.slice(before).find((c) => c.built);
     while (!built()) await sleep(10);
     const cycle = built();
-    results.push({ round, edit_to_live_ms: Math.round(liveMs), dev_cycle_ms: cycle.duration_ms, build_ms: cycle.build_ms, reload_ms: cycle.reload_ms, serve: cycle.serve });
+    results.push({ round, edit_to_live_ms: Math.round(liveMs), dev_cycle_ms: cycle.duration_ms, build_ms: cycle.build_ms, reload_ms: cycle.reload_ms, phases_ms: cycle.phases_ms, component: cycle.component, serve: cycle.serve });
   }
   const summary = {
     bench: 'dev-loop',
