@@ -66,9 +66,4 @@ export class DevHostCache {
       // The host rewrites the module itself then (in the background, as for any component).
     }
   }
-
-  /** Settles when the template's rewrite is done (tests). */
-  async settled(): Promise<void> {
-    await this.#deriving;
-  }
 }

@@ -138,7 +138,7 @@ interface TranspileCacheOptions {
 }
 
 /** What a transpile cache entry holds: jco's output files (the glue patched) and the component's interface. */
-export interface TranspiledFiles {
+interface TranspiledFiles {
   readonly files: Readonly<Record<string, Uint8Array>>;
   readonly interface: ComponentInterface;
 }

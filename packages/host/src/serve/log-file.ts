@@ -6,7 +6,7 @@ import type { GuestLogLine } from '../runtime/guest-log.js';
 import type { Logger } from './log.js';
 
 /** A plugin's log file grows to this, then becomes `<name>.1.jsonl` (replacing the older one): at most twice this per plugin. */
-export const LOG_FILE_MAX_BYTES = 1024 * 1024;
+const LOG_FILE_MAX_BYTES = 1024 * 1024;
 /** How often serve writes the new lines of every plugin's bounded log to its file. */
 const FLUSH_INTERVAL_MS = 1_000;
 
