@@ -17,11 +17,11 @@ export class DevHostCache {
   readonly #cacheDir: string;
   readonly #rewrite: boolean;
   #template: { readonly bytes: Uint8Array; readonly entry: Promise<TranspiledComponent> } | null = null;
-  /** The template's interruptible core modules by file name, once rewritten (in the background: the first edits do without). */
+  /** The template's interruptible core modules by file name, once rewritten. */
   #derived = new Map<string, Uint8Array>();
   #deriving: Promise<void> | null = null;
 
-  /** `rewrite`: also rewrite the template for interruption, in the background (a watching loop; a single turn would wait for it). */
+  /** `rewrite`: also rewrite the template for interruption (a watching loop; a single turn would only wait for it). */
   constructor(cacheDir: string, options: { rewrite: boolean }) {
     this.#cacheDir = cacheDir;
     this.#rewrite = options.rewrite;
@@ -43,7 +43,10 @@ export class DevHostCache {
 
     if (!this.#rewrite) return;
     const recipe = await interruptibleRecipe();
+    // Once per template (and then cached on disk for every later session): the first turn waits
+    // for the rewrite, so that no edit after it waits for binaryen in serve.
     this.#deriving ??= this.#deriveTemplate(templateEntry, templateFiles, recipe);
+    await this.#deriving;
     if (this.#derived.size === 0) return;
     for (const name of templateEntry.coreFiles) {
       const derived = this.#derived.get(name);

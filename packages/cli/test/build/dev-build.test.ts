@@ -4,12 +4,14 @@
  * behaves as the plugin's code says — host interfaces included; a type error still writes nothing.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BuildError, buildPlugin, createDevBuildSession } from '../../src/build/build.js';
 import { DevHostCache } from '../../src/build/dev-host-cache.js';
+import { devSlotLength, fillDevSlot, hasDevSlot } from '../../src/build/dev-component.js';
+import { instrumentInterruptsOffThread } from '@yoi-plugins/host/internal/sandbox/interrupt/instrument.js';
 import { newPlugin } from '../../src/build/templates.js';
 import { PluginHost } from '@yoi-plugins/host/internal/host.js';
 import { transpileCached } from '@yoi-plugins/host/internal/sandbox/transpile-cache.js';
@@ -54,6 +56,18 @@ describe('dev builds', () => {
     const byJco = await transpileCached(component, join(root, 'jco-cache'));
     assert.equal(byJco.fromCache, false);
     assert.deepEqual(await entryFiles(primed.dir), await entryFiles(byJco.dir));
+
+    // The interruptible rewrite (binaryen, each in a fresh thread as the host runs it) of the
+    // filled engine module is the template's rewrite with the same slot filled, byte for byte.
+    const templateName = readdirSync(join(dir, '.yoi-build')).find((f) => f.startsWith('dev-template-'))!;
+    const template = new Uint8Array(await readFile(join(dir, '.yoi-build', templateName)));
+    const templateEntry = await transpileCached(template, cacheDir);
+    const engine = (await Promise.all(templateEntry.coreFiles.map(async (f) => new Uint8Array(await readFile(join(templateEntry.dir, f)))))).find((m) => hasDevSlot(m))!;
+    const code = 'module.exports = { call() { return JSON.stringify({ summary: "filled" }); } };';
+    const slot = devSlotLength(code.length);
+    const viaFill = fillDevSlot(await instrumentInterruptsOffThread(engine), code, slot);
+    const rewritten = await instrumentInterruptsOffThread(fillDevSlot(engine, code, slot));
+    assert.equal(Buffer.compare(Buffer.from(viaFill), Buffer.from(rewritten)), 0);
 
     const enabled = await cli(['plugin', 'enable', dir, '--workspace', workspace, '--yes', '--grant-all-requested'], { env: { HOME: root, YOI_BUILTIN_DIR: join(root, 'none') } });
     assert.equal(enabled.code, 0, enabled.stderr + enabled.stdout);

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, rename, stat } from 'node:fs/promises';
+import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, type Registry } from 'prom-client';
 import { pluginRuntimeOf, type PluginHost } from '../host.js';
@@ -40,6 +40,8 @@ export class GuestLogFiles {
   readonly #log: Logger;
   readonly #maxBytes: number;
   readonly #cursors = new Map<string, { logId: string; after: number }>();
+  /** Open files by plugin: appends go to the open file (nothing is created again under a folder being removed). */
+  readonly #files = new Map<string, { handle: FileHandle; size: number }>();
   #timer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> | null = null;
   #written = 0;
@@ -66,12 +68,14 @@ export class GuestLogFiles {
     return this.#flushing;
   }
 
-  /** Stops the timer after a last flush. */
+  /** Stops the timer after a last flush, and closes the files. */
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     await this.#flushing;
     await this.flush();
+    for (const file of this.#files.values()) await file.handle.close().catch(() => undefined);
+    this.#files.clear();
   }
 
   status(): LogFilesStatus {
@@ -105,14 +109,27 @@ export class GuestLogFiles {
 
   async #append(ref: string, text: string): Promise<void> {
     const { current, rotated } = logFilePaths(this.#workspace, ref);
-    await mkdir(join(this.#workspace, '.yoi', 'logs'), { recursive: true });
-    const size = await stat(current).then((s) => s.size, () => 0);
-    if (size > 0 && size + Buffer.byteLength(text) > this.#maxBytes) {
+    let file = this.#files.get(ref);
+    const bytes = Buffer.byteLength(text);
+    if (file && file.size > 0 && file.size + bytes > this.#maxBytes) {
+      this.#files.delete(ref);
+      await file.handle.close();
       await rename(current, rotated);
       this.#rotations++;
-      this.#log('info', 'guest log file rotated (the older rotated part is replaced)', { plugin: ref, file: current, bytes: size });
+      this.#log('info', 'guest log file rotated (the older rotated part is replaced)', { plugin: ref, file: current, bytes: file.size });
+      file = undefined;
     }
-    await appendFile(current, text, { mode: 0o600 });
+    if (!file) {
+      // `.yoi` itself is never created here: a workspace being removed stays removed.
+      await mkdir(join(this.#workspace, '.yoi', 'logs')).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+      const handle = await open(current, 'a', 0o600);
+      file = { handle, size: (await handle.stat()).size };
+      this.#files.set(ref, file);
+    }
+    await file.handle.appendFile(text);
+    file.size += bytes;
   }
 }
 
