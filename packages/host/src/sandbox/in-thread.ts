@@ -26,7 +26,7 @@ export interface InThreadOptions {
 }
 
 /** Ready instances a tool-world sandbox keeps by default: a burst of two calls pays no instantiation. */
-export const DEFAULT_SPARE_INSTANCES = 2;
+const DEFAULT_SPARE_INSTANCES = 2;
 
 /**
  * A component whose imports never block, run on the calling thread: no thread hop, and the

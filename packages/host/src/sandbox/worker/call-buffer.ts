@@ -12,7 +12,7 @@ import type { CallRequest } from './protocol.js';
  * Request: u32 id, u32 fn bytes, fn, u32 argc, then per argument u8 tag (0 string: u32
  * bytes, UTF-8; 1 number: f64). Result: u32 id, then the value's UTF-8 bytes.
  */
-export const ON_PORT = -1;
+const ON_PORT = -1;
 const HEADER = 8;
 
 /** Holds a tool input and a guest output at their bounds (64 KiB each, UTF-8) with room for the framing. */
