@@ -4,7 +4,7 @@ import type { Logger } from '../serve/log.js';
 import type { ServiceEffects } from '../service/plugin-service.js';
 import type { ClusterNode, ClusterStatus, PlacedService } from './cluster-node.js';
 import type { OwnerHandler, OwnerRequest, RouterCounters } from './router.js';
-import type { ClusterPluginView, PluginSummary, StatusBoard } from './status-board.js';
+import type { ClusterPluginView, PluginSummary, StatusBoard, StatusBoardCounters } from './status-board.js';
 import type { JsonValue } from '../manifest/types.js';
 import { readServeConfig, type ServeConfigOverrides } from './serve-config.js';
 
@@ -26,7 +26,7 @@ export interface ServeStorage {
   /** Starts the services this host runs: all of them, or (several hosts) those whose lease it wins, as it wins them. */
   startServices(set: ServiceSet): Promise<{ plugin: string; error: string }[]>;
   /** Extra fields of `/v1/status`: the cluster view and the JetStream log counters. */
-  status(): { readonly cluster?: ClusterStatus & { readonly routing: RouterCounters }; readonly journal_log?: JetStreamLogStats };
+  status(): { readonly cluster?: ClusterStatus & { readonly routing: RouterCounters; readonly status_board: StatusBoardCounters }; readonly journal_log?: JetStreamLogStats };
   /**
    * Several hosts: every plugin with its owner and the owner's published status summary (the
    * cluster's one view, read from the status board); null on one host.
@@ -124,7 +124,7 @@ export async function openServeStorage(options: ServeStorageOptions): Promise<Se
       await node.start(set.services);
       return [];
     },
-    status: () => ({ cluster: { ...node.status(), routing: router.counters() }, journal_log: journal.logStats() }),
+    status: () => ({ cluster: { ...node.status(), routing: router.counters(), status_board: board.counters() }, journal_log: journal.logStats() }),
     clusterView: async () => clusterView(node.status().plugins, await board.read()),
     forward: (request, timeoutMs) => router.forward(request, timeoutMs),
     attach(handler, summaries) {

@@ -26,6 +26,14 @@ export interface PublishedStatus {
   readonly omitted: number;
 }
 
+/** Publishing figures of the status board (nothing is left out silently). */
+export interface StatusBoardCounters {
+  /** Puts of this host's entry that failed (the previous entry stays until it expires or turns stale). */
+  readonly publish_failures: number;
+  /** Summaries left out of an entry to keep it under its bound. */
+  readonly summaries_omitted: number;
+}
+
 /** An entry stays under this size (the server's max_payload is 1 MiB by default). */
 const ENTRY_MAX_BYTES = 512 * 1024;
 
@@ -113,7 +121,7 @@ export class StatusBoard {
     return entries;
   }
 
-  counters(): { readonly publish_failures: number; readonly summaries_omitted: number } {
+  counters(): StatusBoardCounters {
     return { publish_failures: this.#failures, summaries_omitted: this.#omitted };
   }
 
