@@ -108,6 +108,8 @@ describe('several serve hosts: instance-world calls routed to the owner, one vie
     // Dead letters change from any host: forwarded to the owner.
     const dropped = await a.child.api<{ dropped: number; host?: string }>('POST', `/v1/dlq/${encodeURIComponent(scheduled)}/drop`, {});
     assert.deepEqual(dropped, { plugin: scheduled, dropped: 0, host: owner.id });
+    const cliDlq = await run(process.execPath, [YOI_BIN, 'plugin', 'dlq', 'replay', scheduled, '--all', '--workspace', b.workspace, '--json'], { env: cliEnv, timeout: 90_000 });
+    assert.deepEqual(JSON.parse(cliDlq.stdout) as unknown, { command: 'dlq replay', status: 'ok', via: 'serve', source: 'serve', plugin: scheduled, replayed: 0, refused: null, host: owner.id });
 
     // The owner dies; its lease is still held: calls fail with a clear code, and never run on a non-owner.
     owner.child.kill('SIGKILL');
