@@ -25,8 +25,10 @@ interface Envelope {
   readonly request: OwnerRequest;
 }
 
-/** Routed requests and their replies are kept under this many bytes (tool input and output are 64 KiB each at most). */
+/** Routed requests and their replies are kept under this many bytes (tool input and output are 64 KiB each at most), and under the server's max_payload. */
 export const ROUTE_MAX_BYTES = 256 * 1024;
+/** Room left under the server's max_payload for the message's subject, reply subject and headers. */
+const PAYLOAD_MARGIN = 1024;
 /** Routed requests one host runs at once for the others; more are refused with `PLUGIN_BUSY`. */
 const INBOUND_MAX = 256;
 /** A `not_owner` answer (ownership changing hands) is retried this many times, after a short wait each. */
@@ -144,12 +146,19 @@ export class OwnerRouter {
     return this.#encode(reply);
   }
 
+  /** The bound of a routed message: ROUTE_MAX_BYTES, or less when the server's max_payload is smaller. */
+  #limit(): number {
+    const serverMax = this.#nc.info?.max_payload;
+    return typeof serverMax === 'number' && serverMax > PAYLOAD_MARGIN ? Math.min(ROUTE_MAX_BYTES, serverMax - PAYLOAD_MARGIN) : ROUTE_MAX_BYTES;
+  }
+
   #encode(reply: OwnerReply): Uint8Array {
     const bytes = encoder.encode(JSON.stringify(reply));
-    if (bytes.length <= ROUTE_MAX_BYTES) return bytes;
+    const limit = this.#limit();
+    if (bytes.length <= limit) return bytes;
     this.#counters.replies_too_large += 1;
-    this.#log('warn', 'routed reply over its bound: replaced by an error', { bytes: bytes.length, limit: ROUTE_MAX_BYTES });
-    return encoder.encode(JSON.stringify({ ok: false, error: { code: 'CLUSTER_ROUTE_FAILED', message: `the owner's reply is ${bytes.length} bytes, over the ${ROUTE_MAX_BYTES}-byte bound of a routed reply; the call ran there` } }));
+    this.#log('warn', 'routed reply over its bound: replaced by an error', { bytes: bytes.length, limit });
+    return encoder.encode(JSON.stringify({ ok: false, error: { code: 'CLUSTER_ROUTE_FAILED', message: `the owner's reply is ${bytes.length} bytes, over the ${limit}-byte bound of a routed reply; the call ran there` } }));
   }
 
   /**
@@ -185,7 +194,7 @@ export class OwnerRouter {
       }
       const envelope: Envelope = { v: 1, from: this.hostId, timeout_ms: left(), request };
       const payload = encoder.encode(JSON.stringify(envelope));
-      if (payload.length > ROUTE_MAX_BYTES) throw new PluginError('CLUSTER_ROUTE_FAILED', `the request is ${payload.length} bytes, over the ${ROUTE_MAX_BYTES}-byte bound of a routed request; it was not sent`);
+      if (payload.length > this.#limit()) throw new PluginError('CLUSTER_ROUTE_FAILED', `the request is ${payload.length} bytes, over the ${this.#limit()}-byte bound of a routed request; it was not sent`);
       this.#counters.forwarded += 1;
       let data: Uint8Array;
       try {

@@ -3,12 +3,13 @@
  * act for the plugin, and every way it cannot run has its own code — no lease
  * (`CLUSTER_NO_OWNER`), a lease whose host is not connected (`CLUSTER_NO_OWNER`), an owner that
  * does not answer (`CLUSTER_OWNER_TIMEOUT`), ownership changing hands past the retries
- * (`CLUSTER_NO_OWNER`), a request over its bound (`CLUSTER_ROUTE_FAILED`).
+ * (`CLUSTER_NO_OWNER`), a request or reply over its bound — here the server's max_payload —
+ * (`CLUSTER_ROUTE_FAILED`, not a timeout).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { OwnerRouter, ROUTE_MAX_BYTES, type LeaseLookup, type OwnerHandler, type OwnerRequest } from '../../src/cluster/router.js';
+import { OwnerRouter, type LeaseLookup, type OwnerHandler, type OwnerRequest } from '../../src/cluster/router.js';
 import { PluginError } from '../../src/errors.js';
 import { natsSkipReason, startNatsServer, type NatsServer } from '../journal/nats-server.js';
 
@@ -42,7 +43,8 @@ async function codeOf(work: Promise<unknown>): Promise<string> {
 
 describe('routing requests to the owning host over NATS (issue H)', { skip }, () => {
   before(async () => {
-    nats = await startNatsServer();
+    // A server with a small max_payload: routed messages stay under it (an error, never a silent drop).
+    nats = await startNatsServer({ config: 'max_payload: 65536' });
   });
   after(async () => {
     for (const nc of connections) await nc.close();
@@ -102,7 +104,7 @@ describe('routing requests to the owning host over NATS (issue H)', { skip }, ()
     assert.equal(await codeOf(caller.forward(call, 300)), 'CLUSTER_OWNER_TIMEOUT');
     assert.equal(received, 1, 'the request reached the owner once');
     // Over the bound: never sent.
-    const big: OwnerRequest = { op: 'tool', plugin: PLUGIN, tool: 'handled', input: { text: 'x'.repeat(ROUTE_MAX_BYTES) } };
+    const big: OwnerRequest = { op: 'tool', plugin: PLUGIN, tool: 'handled', input: { text: 'x'.repeat(100_000) } };
     assert.equal(await codeOf(caller.forward(big, 5_000)), 'CLUSTER_ROUTE_FAILED');
     assert.equal(received, 1);
     assert.deepEqual(caller.counters().forward_failures, { CLUSTER_NO_OWNER: 2, CLUSTER_OWNER_TIMEOUT: 1, CLUSTER_ROUTE_FAILED: 1 });
@@ -115,7 +117,7 @@ describe('routing requests to the owning host over NATS (issue H)', { skip }, ()
     const o = await router('o', leaseTable(owner, acting, 'o'), log);
     const caller = await router('p', leaseTable(owner, acting, 'p'));
     o.serve(async (request) => {
-      if (request.op === 'tool' && request.tool === 'big') return { ok: true, result: 'y'.repeat(ROUTE_MAX_BYTES) };
+      if (request.op === 'tool' && request.tool === 'big') return { ok: true, result: 'y'.repeat(100_000) };
       throw new PluginError('PLUGIN_NOT_RUNNING', 'plugin service is stopped');
     });
     const failed = caller.forward(call, 10_000);
