@@ -119,6 +119,12 @@ describe('several serve hosts: instance-world calls routed to the owner, one vie
     const orphaned = await callOn(a, { plugin: scheduled, tool: 'ticks', input: {} });
     assert.equal(orphaned.status, 503, JSON.stringify(orphaned.body));
     assert.equal(orphaned.body.error?.code, 'CLUSTER_NO_OWNER');
+    // Its published figures turn stale (three rounds without an update) while its lease is still held.
+    await poll(async () => {
+      const { plugins } = await a.child.api<{ plugins: { plugin: string; cluster?: { owner: string | null; stale: boolean | null } }[] }>('GET', '/v1/status');
+      const c = plugins.find((p) => p.plugin === scheduled)?.cluster;
+      return c?.owner === owner.id && c.stale === true;
+    }, 'the dead owner’s figures to be marked stale', 30_000);
     // Tool-world calls go on.
     assert.equal((await callOn(b, { tool: 'echo', input: { text: 'still' } })).status, 200);
     // A survivor takes the service over; the same call on a succeeds again.
