@@ -55,7 +55,7 @@ export interface RouterCounters {
 /** Where a plugin's lease is, as the lease bucket says now. */
 export interface LeaseLookup {
   lease(plugin: string): Promise<{ readonly host: string } | null>;
-  /** Whether this host may act for the plugin now (`ClusterNode.mayAct`). */
+  /** Whether this host may act for the plugin now (`ClusterNode.mayAct`) and its service has started here. */
   mayAct(plugin: string): boolean;
 }
 
@@ -189,7 +189,7 @@ export class OwnerRouter {
       };
       if (lease.host === this.hostId) {
         if (this.#leases.mayAct(request.plugin)) return { here: true };
-        await retry('its lease is this host’s, but the service is not started here yet or the lease is being given up');
+        await retry('its lease is this host’s, but its service is not started here yet, or the lease is being given up');
         continue;
       }
       const envelope: Envelope = { v: 1, from: this.hostId, timeout_ms: left(), request };

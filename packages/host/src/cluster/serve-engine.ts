@@ -37,8 +37,13 @@ export interface ServeStorage {
    * always), else the owner's result (`PluginError` with `CLUSTER_*` or the owner's code on failure).
    */
   forward(request: OwnerRequest, timeoutMs: number): Promise<{ readonly here: true } | { readonly here: false; readonly owner: string; readonly result: JsonValue }>;
-  /** Several hosts: answers the other hosts' requests with `handler` and publishes `summaries()` to the status board. */
-  attach(handler: OwnerHandler, summaries: () => readonly PluginSummary[]): void;
+  /**
+   * Several hosts: answers the other hosts' requests with `handler` and publishes `summaries()`
+   * to the status board. `started(plugin)` says whether the service runs here yet: a host that
+   * just took a plugin over answers calls only once its service started (until then callers
+   * ask again), so a call never brings up an instance the service did not start.
+   */
+  attach(handler: OwnerHandler, summaries: () => readonly PluginSummary[], started: (plugin: string) => boolean): void;
   /** Reads a plugin's records again when another host owns (and writes) them, before the control API lists them. */
   refresh(plugin: string): Promise<void>;
   /** The host that runs the plugin when it is not this one (`"none"` when no host holds its lease), else null. */
@@ -105,7 +110,8 @@ export async function openServeStorage(options: ServeStorageOptions): Promise<Se
     throw error;
   }
   const cluster = config.cluster;
-  const router = new OwnerRouter(node.connection, cluster.prefix, node.hostId, { lease: (plugin) => node.leaseOf(plugin), mayAct: (plugin) => node.mayAct(plugin) }, options.log);
+  let started: (plugin: string) => boolean = () => false;
+  const router = new OwnerRouter(node.connection, cluster.prefix, node.hostId, { lease: (plugin) => node.leaseOf(plugin), mayAct: (plugin) => node.mayAct(plugin) && started(plugin) }, options.log);
   let board: StatusBoard;
   try {
     board = await Board.open(node.connection, cluster.prefix, { hostId: node.hostId, everyMs: cluster.renewMs, ttlMs: Math.max(3 * cluster.leaseTtlMs, 10 * cluster.renewMs), replicas: cluster.replicas, timeoutMs: Math.max(1000, Math.min(5000, cluster.leaseTtlMs)), log: options.log });
@@ -127,7 +133,8 @@ export async function openServeStorage(options: ServeStorageOptions): Promise<Se
     status: () => ({ cluster: { ...node.status(), routing: router.counters(), status_board: board.counters() }, journal_log: journal.logStats() }),
     clusterView: async () => clusterView(node.status().plugins, await board.read()),
     forward: (request, timeoutMs) => router.forward(request, timeoutMs),
-    attach(handler, summaries) {
+    attach(handler, summaries, isStarted) {
+      started = isStarted;
       router.serve(handler);
       board.start(summaries);
     },
