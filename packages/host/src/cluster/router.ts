@@ -26,7 +26,7 @@ interface Envelope {
 }
 
 /** Routed requests and their replies are kept under this many bytes (tool input and output are 64 KiB each at most), and under the server's max_payload. */
-export const ROUTE_MAX_BYTES = 256 * 1024;
+const ROUTE_MAX_BYTES = 256 * 1024;
 /** Room left under the server's max_payload for the message's subject, reply subject and headers. */
 const PAYLOAD_MARGIN = 1024;
 /** Routed requests one host runs at once for the others; more are refused with `PLUGIN_BUSY`. */
