@@ -7,9 +7,12 @@
 // execution (a guest with a blocking host import always gets a worker), and with the JetStream
 // journal (issue H: a nats-server this bench starts on loopback, stopped by PID; the column is
 // left out with a note when nats-server is not installed). Each durable journal's commit
-// latency is beside it, with the floor under LMDB's measured in the same run: a 4 KiB write +
-// fdatasync in the same directory (LMDB syncs every commit; a single nats-server 2.9 does not,
-// see docs/scale-out.md#durability-exactly). Medians of BENCH_RUNS runs (default 3). Bounded: a
+// latency is beside it twice: under the flood (call → durable of every append and commit,
+// waiting behind the group being written included: a queueing figure, about queue depth /
+// throughput) and paced (BENCH_PACED events first, each awaited and handled before the next: the
+// cost of one durable write through the host), with the floor under LMDB's measured in the same
+// run: a 4 KiB write + fdatasync in the same directory (LMDB syncs every commit; a single
+// nats-server 2.9 does not, see docs/scale-out.md#durability-exactly). Medians of BENCH_RUNS runs (default 3). Bounded: a
 // fixed number of events per run.
 //
 //   --json           one JSON document on stdout instead of the table
@@ -38,6 +41,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 5000);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 500);
 const DIRECT_WARMUP = Number(process.env.BENCH_DIRECT_WARMUP ?? 20_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const PACED = Number(process.env.BENCH_PACED ?? 200);
 const json = process.argv.includes('--json');
 const rowsAt = process.argv.indexOf('--rows');
 const onlyRows = rowsAt >= 0 ? new Set(process.argv[rowsAt + 1].split(',')) : null;
@@ -111,6 +115,11 @@ async function throughHost(manifest, component, engine, execution) {
   const h = await host(manifest, component, journal, execution);
   await h.startServices();
   const service = h.services.get('project:svc');
+  for (let i = 0; i < PACED; i++) {
+    await service.emit('events', 'job', 'paced', { i });
+    await service.idle();
+  }
+  const paced = h.journal.stats();
   await Promise.all(Array.from({ length: WARMUP }, (_, i) => service.emit('events', 'job', 'warmup', { i })));
   await service.idle();
   const cpu = process.cpuUsage();
@@ -125,8 +134,8 @@ async function throughHost(manifest, component, engine, execution) {
   const ran = h.runtimes.get('project:svc').execution;
   await h.close();
   await journal?.close();
-  if (counters.dispatched !== EVENTS + WARMUP) throw new Error(`lost events: ${JSON.stringify(counters)}`);
-  return { rate, cpuUs, stats, execution: ran };
+  if (counters.dispatched !== EVENTS + WARMUP + PACED) throw new Error(`lost events: ${JSON.stringify(counters)}`);
+  return { rate, cpuUs, stats, paced, execution: ran };
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -135,7 +144,9 @@ async function medianOf(run) {
   const results = [];
   for (let i = 0; i < RUNS; i++) results.push(await run());
   const rate = median(results.map((r) => r.rate));
-  return { ...results.find((r) => r.rate === rate), cpuUs: median(results.map((r) => r.cpuUs)), runs: results.map((r) => Math.round(r.rate)) };
+  const pacedP50 = median(results.map((r) => r.paced.commit_p50_us));
+  const pacedP99 = median(results.map((r) => r.paced.commit_p99_us));
+  return { ...results.find((r) => r.rate === rate), cpuUs: median(results.map((r) => r.cpuUs)), runs: results.map((r) => Math.round(r.rate)), pacedP50, pacedP99 };
 }
 
 const stripRequest = (manifest) => manifest.replace(/\[\[request\]\][\s\S]*$/, '').replace('  { kind = "host_api", api = "request" },\n', '');
@@ -188,11 +199,15 @@ for (const [key, label, manifest, build] of cases) {
       commit_p50_us: us(lmdb?.stats.commit_p50_us),
       commit_p99_us: us(lmdb?.stats.commit_p99_us),
       flushes: lmdb?.stats.flushes ?? null,
+      paced_commit_p50_us: us(lmdb?.pacedP50),
+      paced_commit_p99_us: us(lmdb?.pacedP99),
       fsync_p50_us: floor?.p50_us ?? null,
       fsync_p99_us: floor?.p99_us ?? null,
       jetstream_commit_p50_us: us(jetstream?.stats.commit_p50_us),
       jetstream_commit_p99_us: us(jetstream?.stats.commit_p99_us),
       jetstream_flushes: jetstream?.stats.flushes ?? null,
+      jetstream_paced_commit_p50_us: us(jetstream?.pacedP50),
+      jetstream_paced_commit_p99_us: us(jetstream?.pacedP99),
     });
   }
 }
@@ -203,15 +218,15 @@ if (json) {
 } else {
   console.log(`\ningress throughput — node ${machine.node}, ${machine.cpus} × ${machine.cpu}, load ${machine.loadavg.join(' ')}${machine.pinned ? ', pinned' : ''}; ${EVENTS} events per run, median of ${RUNS}; direct floor warmed with ${DIRECT_WARMUP} events; CPU = µs of process CPU (all threads) per event\n`);
   const cell = (v, width) => String(v ?? '-').padStart(width);
-  console.log(['handler'.padEnd(30), 'execution'.padEnd(10), 'direct ev/s'.padStart(12), 'memory journal'.padStart(15), 'LMDB journal'.padStart(13), 'LMDB/direct'.padStart(12), 'CPU direct'.padStart(11), 'CPU LMDB'.padStart(10), 'commit p50 µs'.padStart(14), 'p99 µs'.padStart(8), 'flushes'.padStart(8), 'fsync p50/p99 µs'.padStart(18)].join(''));
+  console.log(['handler'.padEnd(30), 'execution'.padEnd(10), 'direct ev/s'.padStart(12), 'memory journal'.padStart(15), 'LMDB journal'.padStart(13), 'LMDB/direct'.padStart(12), 'CPU direct'.padStart(11), 'CPU LMDB'.padStart(10), 'commit p50 µs'.padStart(14), 'p99 µs'.padStart(8), 'flushes'.padStart(8), 'paced p50/p99 µs'.padStart(18), 'fsync p50/p99 µs'.padStart(18)].join(''));
   for (const r of rows) {
-    console.log([r.handler.padEnd(30), r.execution.padEnd(10), cell(r.direct_per_s, 12), cell(r.memory_per_s, 15), cell(r.lmdb_per_s, 13), cell(r.lmdb_vs_direct?.toFixed(3), 12), cell(r.direct_cpu_us, 11), cell(r.lmdb_cpu_us, 10), cell(r.commit_p50_us, 14), cell(r.commit_p99_us, 8), cell(r.flushes, 8), cell(r.fsync_p50_us === null ? null : `${r.fsync_p50_us}/${r.fsync_p99_us}`, 18)].join(''));
+    console.log([r.handler.padEnd(30), r.execution.padEnd(10), cell(r.direct_per_s, 12), cell(r.memory_per_s, 15), cell(r.lmdb_per_s, 13), cell(r.lmdb_vs_direct?.toFixed(3), 12), cell(r.direct_cpu_us, 11), cell(r.lmdb_cpu_us, 10), cell(r.commit_p50_us, 14), cell(r.commit_p99_us, 8), cell(r.flushes, 8), cell(r.paced_commit_p50_us === null ? null : `${r.paced_commit_p50_us}/${r.paced_commit_p99_us}`, 18), cell(r.fsync_p50_us === null ? null : `${r.fsync_p50_us}/${r.fsync_p99_us}`, 18)].join(''));
   }
   if (rows.some((r) => r.jetstream_per_s !== null)) {
     console.log(`\nthe same through a JetStream journal (one local nats-server, file storage, not fsynced per write)\n`);
-    console.log(['handler'.padEnd(30), 'execution'.padEnd(10), 'JetStream ev/s'.padStart(15), 'JetStream/LMDB'.padStart(15), 'CPU JetStream'.padStart(14), 'commit p50 µs'.padStart(14), 'p99 µs'.padStart(8), 'flushes'.padStart(8)].join(''));
+    console.log(['handler'.padEnd(30), 'execution'.padEnd(10), 'JetStream ev/s'.padStart(15), 'JetStream/LMDB'.padStart(15), 'CPU JetStream'.padStart(14), 'commit p50 µs'.padStart(14), 'p99 µs'.padStart(8), 'flushes'.padStart(8), 'paced p50/p99 µs'.padStart(18)].join(''));
     for (const r of rows) {
-      console.log([r.handler.padEnd(30), r.execution.padEnd(10), cell(r.jetstream_per_s, 15), cell(r.jetstream_vs_lmdb?.toFixed(3), 15), cell(r.jetstream_cpu_us, 14), cell(r.jetstream_commit_p50_us, 14), cell(r.jetstream_commit_p99_us, 8), cell(r.jetstream_flushes, 8)].join(''));
+      console.log([r.handler.padEnd(30), r.execution.padEnd(10), cell(r.jetstream_per_s, 15), cell(r.jetstream_vs_lmdb?.toFixed(3), 15), cell(r.jetstream_cpu_us, 14), cell(r.jetstream_commit_p50_us, 14), cell(r.jetstream_commit_p99_us, 8), cell(r.jetstream_flushes, 8), cell(r.jetstream_paced_commit_p50_us === null ? null : `${r.jetstream_paced_commit_p50_us}/${r.jetstream_paced_commit_p99_us}`, 18)].join(''));
     }
   }
 }
