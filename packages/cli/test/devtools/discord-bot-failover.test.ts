@@ -4,10 +4,12 @@
  * workspace; users post messages; the host that owns the bot is SIGKILLed at a seeded point (as
  * the K-th reply is created, before its response reaches the host, so that reply's command is
  * left pending in the outbox), more messages are posted while no host runs the bot, and a
- * surviving host takes the bot over. That is done twice, so the bot ends on the third host.
+ * surviving host takes the bot over. That is done twice, so the bot ends on the third host; the
+ * second time, the Gateway also invalidates the session while no host runs the bot.
  *
- * What must hold: the new owner connects and the bot resumes its session from its durable state
- * (RESUME on the resume URL; no second IDENTIFY, so well within the emulator's identify budget),
+ * What must hold: the first new owner connects and the bot resumes its session from its durable
+ * state (RESUME on the resume URL); the second one's RESUME is refused (Invalid Session), and it
+ * IDENTIFYs once, within the emulator's identify window and session-start budget;
  * every message is answered exactly once (the emulator's log of created messages: one reply per
  * message; a reply re-run from the outbox under its nonce creates nothing), a send left in the
  * dead owner's outbox that one of its socket's frames asked for is not made on the new socket
@@ -34,6 +36,9 @@ const BUILTIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 
 const TOKEN = 'MTIz.bot-token.s3cr3t';
 const SEEDS = (process.env['YOI_BOT_FAILOVER_SEEDS'] ?? '5,17').split(',').map(Number);
 const KILLS = 2;
+/** The round whose failover finds the Gateway session invalidated. */
+const INVALIDATED_ROUND = 1;
+const SESSION_START_LIMIT = 3;
 const skip = natsSkipReason();
 
 interface BotStatus {
@@ -64,7 +69,7 @@ describe('the example bot under failover between serve hosts (issue H)', { skip 
   });
 
   for (const seed of SEEDS) {
-    it(`seed ${seed}: the bot's owner is SIGKILLed mid-replies twice; the new owner resumes the session, every message answered exactly once`, { timeout: 240_000 }, async (t) => {
+    it(`seed ${seed}: the bot's owner is SIGKILLed mid-replies twice; the new owner resumes the session (or identifies once when it was invalidated), every message answered exactly once`, { timeout: 240_000 }, async (t) => {
       console.log(`bot failover seed ${seed}: ${JSON.stringify(await failover(t, seed))}`);
     });
   }
@@ -72,7 +77,7 @@ describe('the example bot under failover between serve hosts (issue H)', { skip 
 
 async function failover(t: TestContext, seed: number): Promise<unknown> {
   const plan = seeded(seed);
-  const emulator = await DiscordEmulator.start({ token: TOKEN, heartbeatIntervalMs: 500, sessionStartLimit: 3 });
+  const emulator = await DiscordEmulator.start({ token: TOKEN, heartbeatIntervalMs: 500, sessionStartLimit: SESSION_START_LIMIT });
   t.after(() => emulator.stop());
   const root = tempDir(t, 'yoi-bot-failover-');
   const template = join(root, 'template');
@@ -89,7 +94,7 @@ async function failover(t: TestContext, seed: number): Promise<unknown> {
 
   const messages: string[] = [];
   const answered = () => new Set(emulator.posted.map((p) => p.reference)).size;
-  const kills: { victim: string; at_reply: number; new_owner: string; kill_to_first_reply_ms: number | null }[] = [];
+  const kills: { victim: string; at_reply: number; new_owner: string; session_after: string | null; kill_to_first_reply_ms: number | null }[] = [];
   for (let round = 0; round < KILLS; round++) {
     const victim = (await poll(() => ownerOf(hosts, DISCORD_BOT_REF), 'the bot running on an owner')) as ServeHost;
     const batch = 6 + Math.floor(plan() * 10);
@@ -109,7 +114,9 @@ async function failover(t: TestContext, seed: number): Promise<unknown> {
     emulator.onPost = () => {
       firstReplyAt ??= Date.now();
     };
-    // While no host runs the bot: these reach the Gateway's session buffer, replayed on resume.
+    // While no host runs the bot: these reach the Gateway's session buffer, replayed on resume
+    // (or, once the session is invalidated, to the next session the bot identifies).
+    if (round === INVALIDATED_ROUND) emulator.invalidateSession(false);
     const whileDown = 2 + Math.floor(plan() * 6);
     for (let i = 0; i < whileDown; i++) messages.push(emulator.createMessage(`round ${round} while down ${i}`));
 
@@ -117,7 +124,8 @@ async function failover(t: TestContext, seed: number): Promise<unknown> {
     assert.notEqual(owner.id, victim.id);
     await until(() => answered() === messages.length, () => `every message answered (${answered()} of ${messages.length}; seed ${seed}, round ${round})`, 60_000, 50);
     emulator.onPost = null;
-    kills.push({ victim: victim.id, at_reply: killAt, new_owner: owner.id, kill_to_first_reply_ms: firstReplyAt === null ? null : firstReplyAt - victim.killedAt! });
+    const sessionAfter = (await botStatus(owner)).session_id;
+    kills.push({ victim: victim.id, at_reply: killAt, new_owner: owner.id, session_after: sessionAfter, kill_to_first_reply_ms: firstReplyAt === null ? null : firstReplyAt - victim.killedAt! });
   }
 
   const last = (await poll(() => ownerOf(hosts, DISCORD_BOT_REF), 'the bot on the last host')) as ServeHost;
@@ -134,17 +142,22 @@ async function failover(t: TestContext, seed: number): Promise<unknown> {
   const notOnce = messages.filter((id) => replies.get(id) !== 1).map((id) => `${id}×${replies.get(id) ?? 0}`);
   assert.deepEqual(notOnce, [], `messages not answered exactly once (seed ${seed})`);
   assert.equal(emulator.posted.length, messages.length, 'no reply to anything but the posted messages');
-  // One session for the whole test: each new owner resumed it (a loaded machine may add resumes after a missed heartbeat, never an identify).
+  // Two sessions for the whole test: the first owner's, resumed by the second owner (a loaded
+  // machine may add resumes after a missed heartbeat, never an identify), and the one the third
+  // owner identified after its RESUME of the invalidated session was refused.
   assert.deepEqual(
     { identifies: emulator.stats.identifies, resumesRejected: emulator.stats.resumesRejected, violations: emulator.violations },
-    { identifies: 1, resumesRejected: 0, violations: [] },
+    { identifies: 2, resumesRejected: 1, violations: [] },
     `seed ${seed}`,
   );
-  assert.ok(emulator.stats.resumes >= KILLS, `the session was resumed after each failover (${emulator.stats.resumes})`);
+  assert.ok(emulator.stats.identifies <= SESSION_START_LIMIT);
+  assert.ok(emulator.stats.resumes >= 1, `the session was resumed after the first failover (${emulator.stats.resumes})`);
+  assert.equal(kills[0]!.session_after, session, 'the second owner resumed the first session');
+  assert.notEqual(status.session_id, session);
   assert.deepEqual(
-    { session: status.session_id, restored: status.restored, identifies: status.identifies, failed: status.replies_failed },
-    { session, restored: true, identifies: 0, failed: 0 },
-    'the last owner got the bot’s state back and resumed its session, not a new one',
+    { restored: status.restored, identifies: status.identifies, failed: status.replies_failed },
+    { restored: true, identifies: 1, failed: 0 },
+    'the last owner got the bot’s state back, found the session invalid and identified once',
   );
   const ownership = await logOwnership(nats.url, prefix, DISCORD_BOT_REF);
   assert.deepEqual(ownership.problems.slice(0, 10), []);
