@@ -124,7 +124,11 @@ async function failover(t: TestContext, seed: number): Promise<unknown> {
     assert.notEqual(owner.id, victim.id);
     await until(() => answered() === messages.length, () => `every message answered (${answered()} of ${messages.length}; seed ${seed}, round ${round})`, 60_000, 50);
     emulator.onPost = null;
-    const sessionAfter = (await botStatus(owner)).session_id;
+    // Read from whichever host runs the bot now (on a loaded machine a lease may move once more).
+    const sessionAfter = await poll(async () => {
+      const now = await ownerOf(hosts, DISCORD_BOT_REF);
+      return now ? (await botStatus(now).catch(() => null))?.session_id : null;
+    }, 'the bot’s session after the takeover');
     kills.push({ victim: victim.id, at_reply: killAt, new_owner: owner.id, session_after: sessionAfter, kill_to_first_reply_ms: firstReplyAt === null ? null : firstReplyAt - victim.killedAt! });
   }
 
