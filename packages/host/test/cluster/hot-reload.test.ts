@@ -3,8 +3,9 @@
  * of `.yoi/plugins.toml`; a plugin's upgrade is applied by the owner of its lease (the old
  * version drains and stops, the new one starts under the same lease, no hand-over, no new
  * claim in the plugin's log), while the other hosts only take the new version's tools and
- * status; a plugin disabled everywhere gives its lease up. The ticker's numbered requests show
- * that no tick was lost or repeated under another key across the upgrade.
+ * status; a plugin enabled everywhere runs on exactly one host; a plugin disabled everywhere
+ * gives its lease up. The ticker's numbered requests show that no tick was lost or repeated
+ * under another key across the upgrade.
  */
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
@@ -43,9 +44,9 @@ describe('hot reload with several serve hosts (issue H)', { skip }, () => {
     await nats?.stop();
   });
 
-  it('an upgrade is applied by the lease owner under the same lease, the other host updates its view; a disabled plugin gives its lease up', { timeout: 150_000 }, async (t) => {
-    const built = await buildFixturePlugin('ticker');
-    await warmTranspileCache([built]);
+  it('an upgrade is applied by the lease owner under the same lease, the other host updates its view; an enabled plugin runs on one host; a disabled plugin gives its lease up', { timeout: 150_000 }, async (t) => {
+    const [built, scheduledDir] = await Promise.all([buildFixturePlugin('ticker'), buildFixturePlugin('scheduled')]);
+    await warmTranspileCache([built, scheduledDir]);
     const root = tempDir(t, 'yoi-cluster-reload-');
     // Version 0.2.0: the same component, a new manifest version (so a new package digest).
     const v2 = join(root, 'ticker-v2');
@@ -97,6 +98,21 @@ describe('hot reload with several serve hosts (issue H)', { skip }, () => {
     assert.match(owner.child.stderr, /plugin reloaded/);
     assert.match(other.child.stderr, /plugin reloaded/);
 
+    // A plugin enabled on every host: each offers it, placement starts its service on exactly one.
+    for (const host of hosts) await enableFixturePlugin(host.workspace, scheduledDir, {}, env);
+    const scheduled = 'project:test.scheduled';
+    const runsOn = await poll(async () => {
+      const replies = await Promise.all(hosts.map((h) => h.status()));
+      if (!replies.every((r) => r.plugins.some((p) => p.plugin === scheduled))) return null;
+      const running = replies.filter((r) => r.plugins.find((p) => p.plugin === scheduled)?.lifecycle === 'Running' && r.cluster.plugins.find((p) => p.plugin === scheduled)?.here);
+      return running.length === 1 ? running[0]!.cluster.host_id : null;
+    }, 'the newly enabled service running on one host');
+    const scheduledTicks = await poll(async () => {
+      const host = hosts.find((h) => h.id === runsOn)!;
+      const ticks = await host.child.tool<Record<string, number>>(scheduled, 'ticks').catch(() => null);
+      return ticks && Object.keys(ticks).length > 0 ? ticks : null;
+    }, 'the newly enabled service ticking on its owner');
+
     // Disabled on every host: the owner stops the service and gives the lease up; nobody takes it.
     for (const host of hosts) {
       const disabled = await cli(['plugin', 'disable', ticker, '--workspace', host.workspace], { env });
@@ -118,6 +134,6 @@ describe('hot reload with several serve hosts (issue H)', { skip }, () => {
     const ownership = await logOwnership(nats.url, 'reload', ticker);
     assert.deepEqual(ownership.problems, []);
     if (undisturbed && lostAtEnd === lostBefore) assert.deepEqual(ownership.owners.map((o) => o.split('@')[0]), [owner.id]);
-    console.log(`cluster hot reload: ${JSON.stringify({ owner: owner.id, ticks_before_upgrade: ticksBefore, ticks, log_messages: ownership.messages })}`);
+    console.log(`cluster hot reload: ${JSON.stringify({ owner: owner.id, ticks_before_upgrade: ticksBefore, ticks, log_messages: ownership.messages, enabled_runs_on: runsOn, scheduled_ticks: scheduledTicks })}`);
   });
 });
