@@ -63,9 +63,11 @@ export async function reconcile(target: ReconcileTarget, desired: DesiredPlugins
     const record = wanted.get(identity) ?? null;
     if (record && current && fingerprint(record) === fingerprint(current.record)) continue;
     if (record && !current) {
-      outcomes.push(await gate(identity, (owned) => enable(target, record, order, owned)));
+      const loaded = await prepare(target, record);
+      outcomes.push(loaded.ok ? await gate(identity, (owned) => enable(target, loaded.unit, order, owned)) : { plugin: identity, action: 'enable', outcome: 'failed', reason: messageOf(loaded.error), from: null, to: versionOf(record) });
     } else if (record && current) {
-      outcomes.push(await gate(identity, (owned) => replace(target, current, record, order, owned)));
+      const loaded = await prepare(target, record);
+      outcomes.push(loaded.ok ? await gate(identity, (owned) => replace(target, current, loaded.unit, order, owned)) : replaceOutcome(current, record, 'failed', `${messageOf(loaded.error)}; the running version keeps running`));
     } else if (!record && current && desired.configured.includes(identity)) {
       const reason = desired.problems.get(identity) ?? 'its enablement entry does not resolve';
       outcomes.push({ plugin: identity, action: 'keep', outcome: 'failed', reason: `${reason}; the running version keeps running`, from: versionOf(current.record), to: null });
@@ -78,6 +80,27 @@ export async function reconcile(target: ReconcileTarget, desired: DesiredPlugins
   return outcomes;
 }
 
+
+/**
+ * Builds a plugin's new unit and loads it (verified, transpiled, import-checked) before its
+ * change is gated: a slow load never holds up the plugin's lease work on a cluster host.
+ */
+async function prepare(target: ReconcileTarget, record: ResolvedPlugin): Promise<{ readonly ok: true; readonly unit: PluginUnit } | { readonly ok: false; readonly error: unknown }> {
+  const unit = target.build(record);
+  try {
+    await unit.runtime.load();
+    return { ok: true, unit };
+  } catch (error) {
+    await unit.runtime.close('plugin failed to load').catch(() => undefined);
+    return { ok: false, error };
+  }
+}
+
+/** What replacing `current` by `record` did: `upgrade` when the digest changed, else `reconfigure`. */
+function replaceOutcome(current: PluginUnit, record: ResolvedPlugin, outcome: 'applied' | 'failed', reason: string | null): PluginReloadOutcome {
+  const action: ReloadAction = record.digest === current.record.digest ? 'reconfigure' : 'upgrade';
+  return { plugin: record.identity, action, outcome, reason, from: versionOf(current.record), to: versionOf(record) };
+}
 
 /** Starts what a unit runs: its service (where this host owns it), or (instance world) its instance; a tool-world component is loaded. */
 async function bringUp(unit: PluginUnit, owned: boolean): Promise<void> {
@@ -94,8 +117,8 @@ async function bringDown(unit: PluginUnit, reason: string): Promise<void> {
   await unit.runtime.close(reason);
 }
 
-async function enable(target: ReconcileTarget, record: ResolvedPlugin, order: readonly string[], owned: boolean): Promise<PluginReloadOutcome> {
-  const unit = target.build(record);
+async function enable(target: ReconcileTarget, unit: PluginUnit, order: readonly string[], owned: boolean): Promise<PluginReloadOutcome> {
+  const record = unit.record;
   try {
     await bringUp(unit, owned);
   } catch (error) {
@@ -122,18 +145,11 @@ async function disable(target: ReconcileTarget, current: PluginUnit, order: read
  * again and the reload fails. Where this host does not own the plugin, neither runs a service:
  * the new version only takes over the old one's tools and status.
  */
-async function replace(target: ReconcileTarget, current: PluginUnit, record: ResolvedPlugin, order: readonly string[], owned: boolean): Promise<PluginReloadOutcome> {
+async function replace(target: ReconcileTarget, current: PluginUnit, unit: PluginUnit, order: readonly string[], owned: boolean): Promise<PluginReloadOutcome> {
+  const record = unit.record;
   const identity = record.identity;
-  const action: ReloadAction = record.digest === current.record.digest ? 'reconfigure' : 'upgrade';
-  const report = (outcome: 'applied' | 'failed', reason: string | null): PluginReloadOutcome => ({ plugin: identity, action, outcome, reason, from: versionOf(current.record), to: versionOf(record) });
-  const unit = target.build(record);
-  try {
-    // Verified, transpiled and import-checked before the running version is touched.
-    await unit.runtime.load();
-  } catch (error) {
-    await unit.runtime.close('plugin failed to load').catch(() => undefined);
-    return report('failed', `${messageOf(error)}; the running version keeps running`);
-  }
+  const report = (outcome: 'applied' | 'failed', reason: string | null): PluginReloadOutcome => replaceOutcome(current, record, outcome, reason);
+  // The new version is loaded (verified, transpiled, import-checked) before the running one is touched (prepare).
   const handOver = current.service !== null || unit.service !== null;
   if (handOver && current.service) await current.service.stop();
   try {
