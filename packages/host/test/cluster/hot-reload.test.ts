@@ -60,7 +60,11 @@ describe('hot reload with several serve hosts (issue H)', { skip }, () => {
     const ticker = await enableFixturePlugin(template, built, config, env);
     const hosts = spawnHosts(t, hostWorkspaces(root, template, nats.url, 'reload', 2), env);
     await Promise.all(hosts.map((h) => h.child.ready()));
-    if (process.env['YOI_CLUSTER_DEBUG']) t.after(() => hosts.forEach((h) => console.log(`--- ${h.id}\n${h.child.stderr.slice(-6000)}`)));
+    // The hosts' logs, when asked for or when the test fails (so a failure on a loaded CI machine can be read).
+    let passed = false;
+    t.after(() => {
+      if (process.env['YOI_CLUSTER_DEBUG'] || !passed) hosts.forEach((h) => console.log(`--- ${h.id}\n${h.child.stderr.slice(-6000)}`));
+    });
 
     const owner = (await poll(async () => {
       const o = await ownerOf(hosts, ticker);
@@ -134,6 +138,7 @@ describe('hot reload with several serve hosts (issue H)', { skip }, () => {
     const ownership = await logOwnership(nats.url, 'reload', ticker);
     assert.deepEqual(ownership.problems, []);
     if (undisturbed && lostAtEnd === lostBefore) assert.deepEqual(ownership.owners.map((o) => o.split('@')[0]), [owner.id]);
+    passed = true;
     console.log(`cluster hot reload: ${JSON.stringify({ owner: owner.id, ticks_before_upgrade: ticksBefore, ticks, log_messages: ownership.messages, enabled_runs_on: runsOn, scheduled_ticks: scheduledTicks })}`);
   });
 });
