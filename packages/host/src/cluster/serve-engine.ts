@@ -2,6 +2,7 @@ import type { Journal } from '../journal/journal.js';
 import type { JetStreamLogStats } from '../journal/jetstream-journal.js';
 import type { Logger } from '../serve/log.js';
 import type { ServiceEffects } from '../service/plugin-service.js';
+import type { ServiceGate } from '../reload/service-gate.js';
 import type { ClusterNode, ClusterStatus, PlacedService } from './cluster-node.js';
 import type { OwnerHandler, OwnerRequest, RouterCounters } from './router.js';
 import type { ClusterPluginView, PluginSummary, StatusBoard, StatusBoardCounters } from './status-board.js';
@@ -50,6 +51,8 @@ export interface ServeStorage {
   ownedElsewhere(plugin: string): string | null;
   /** Before the services stop for good (serve is stopping): take no more work. */
   quiesce(): void;
+  /** Where a hot reload may start services (several hosts: the lease owner only); absent on one host. */
+  readonly serviceGate?: ServiceGate;
   /** After the services stopped: release leases, close what this opened. */
   close(): Promise<void>;
 }
@@ -143,6 +146,7 @@ export async function openServeStorage(options: ServeStorageOptions): Promise<Se
     },
     ownedElsewhere: (plugin) => (node.mayAct(plugin) ? null : (node.status().plugins.find((p) => p.plugin === plugin)?.owner ?? 'none')),
     quiesce: () => node.quiesce(),
+    serviceGate: (plugin, change) => node.exclusive(plugin, change),
     async close() {
       await router.close();
       await board.stop();

@@ -15,6 +15,7 @@ import { DEFAULT_SERVICE_POLICY } from '../service/policy.js';
 import { DiscardWatch, serviceEventLogger } from './service-log.js';
 import { openServeStorage } from '../cluster/serve-engine.js';
 import { clusterMetrics } from '../cluster/metrics.js';
+import { setServiceGate } from '../reload/service-gate.js';
 import { bearerMatches, hostIsLoopback } from './bearer.js';
 import { createMcpHttpEndpoint, MCP_PATH, mcpMetrics } from './mcp-http.js';
 import { routeLogs } from './routes-logs.js';
@@ -114,14 +115,11 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   for (const failure of await storage.startServices(host)) log('error', 'service failed to start', { plugin: failure.plugin, error: failure.error });
   for (const [ref, service] of host.services) log('info', 'service state', { plugin: ref, state: service.state });
 
-  // Hot reload reconciles this host's plugins by itself; with several hosts the leases decide
-  // where a service runs, so a reload could start one this host does not own. Until reload goes
-  // through the leases, a cluster host does not reload (restart the hosts one by one instead).
-  const clustered = storage.kind === 'jetstream';
-  if (clustered) log('info', 'hot reload is off: several hosts share this workspace (restart hosts one by one to apply changes)', {});
+  // With several hosts, a reload starts a service only on the owner of its lease (reload/service-gate.ts).
+  if (storage.serviceGate) setServiceGate(host, storage.serviceGate);
   // Set once the MCP endpoint exists (before that there is no MCP client to tell).
   let notifyMcp: () => void = () => undefined;
-  const reloader = new Reloader(host, options.stores, log, { ...options.reload, ...(clustered ? { watch: false } : {}), onApplied: () => notifyMcp() });
+  const reloader = new Reloader(host, options.stores, log, { ...options.reload, onApplied: () => notifyMcp() });
   const metrics = createMetrics(() => host.status(), () => host.journalStatus());
   clusterMetrics(metrics, () => storage.status());
   registerReloadMetrics(metrics, () => reloader.status());
@@ -167,7 +165,6 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       return send(res, 200, { workspace, journal: host.journalStatus(), reload: reloader.status(), log_files: logFiles.status(), ...storage.status(), plugins: withClusterView(plugins, await storage.clusterView()) });
     }
     if (req.method === 'POST' && resource === 'reload' && !ref) {
-      if (clustered) return send(res, 409, { error: { code: 'reload_unavailable', message: 'hot reload is off when several hosts share the workspace (--engine nats://…); restart the hosts one by one' } });
       return send(res, 200, await reloader.reload('control API'));
     }
     if (req.method === 'POST' && resource === 'tools' && ref === 'call') {

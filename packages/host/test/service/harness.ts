@@ -30,6 +30,8 @@ export interface OpenOptions {
   manifest?: string;
   extraPlugins?: PluginSpec[];
   domainEvents?: DomainEvent[];
+  /** The domain event sink (default: pushes to `domainEvents`); a test may hold the outbox here. */
+  appendDomainEvent?: (event: DomainEvent) => void | Promise<void>;
   config?: JsonValue;
   limits?: LimitOverrides;
   clock?: Clock;
@@ -65,7 +67,7 @@ export async function openService(t: TestContext, options: OpenOptions = {}): Pr
     {
       cacheDir: TEST_TRANSPILE_CACHE,
       servicePolicy: { ...FAST, ...options.policy },
-      effects: { appendDomainEvent: (event) => void options.domainEvents?.push(event), ...options.effects },
+      effects: { appendDomainEvent: options.appendDomainEvent ?? ((event) => void options.domainEvents?.push(event)), ...options.effects },
       onServiceEvent: (event) => events.push(event),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.journal ? { journal: options.journal } : {}),
