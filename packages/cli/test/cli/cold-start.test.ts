@@ -8,7 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import module from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -102,5 +103,23 @@ describe('cold start loads only what the work needs', () => {
     // The recording sees the host's modules (a scan that matched nothing would pass vacuously).
     assert.ok(second.hostModules.has('host.js') && second.hostModules.has('sandbox/in-thread.js'), [...second.hostModules].join(' '));
     assert.deepEqual([...second.hostModules].filter((m) => NOT_FOR_A_TOOL_CALL.test(m)), []);
+  });
+
+  // Node >= 22.1 (CI runs Node 24): module.enableCompileCache; Node 20 lacks it and runs as before.
+  const hasCompileCache = typeof (module as { enableCompileCache?: unknown }).enableCompileCache === 'function';
+
+  it('the CLI keeps compiled code in the compile cache where Node has one', { skip: hasCompileCache ? false : 'Node < 22.1 has no module.enableCompileCache' }, (t) => {
+    const cache = join(tempDir(t), 'compile-cache');
+    const result = spawnSync(process.execPath, ['packages/cli/bin/yoi.js', 'plugin', '--help'], { cwd: REPO_ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', NODE_COMPILE_CACHE: cache }, timeout: 60_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.ok(readdirSync(cache, { recursive: true }).length > 0, 'the compile cache folder stayed empty');
+  });
+
+  it('a compile cache folder that cannot be created never fails a command', (t) => {
+    const file = join(tempDir(t), 'a-file');
+    writeFileSync(file, '');
+    const result = spawnSync(process.execPath, ['packages/cli/bin/yoi.js', 'plugin', '--version'], { cwd: REPO_ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', NODE_COMPILE_CACHE: join(file, 'cache') }, timeout: 60_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^\d+\.\d+\.\d+/);
   });
 });
