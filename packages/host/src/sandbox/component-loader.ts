@@ -155,11 +155,14 @@ async function compileModules(transpiled: TranspiledComponent, maxPages: number,
   // only the first would leave the next start pending again.
   let pending: InterruptiblePending | null = null;
   for (const file of transpiled.coreFiles) {
-    let bytes: Uint8Array = await readFile(join(transpiled.dir, file));
-    if (interrupt) {
+    const path = join(transpiled.dir, file);
+    let bytes: Uint8Array;
+    if (!interrupt) bytes = await readFile(path);
+    else {
       try {
-        const defer = interrupt.deferLarge && bytes.length > INLINE_INSTRUMENT_BYTES;
-        bytes = (await derivedModuleCached(bytes, recipe, defer ? (input) => rewriteInBackground(input, recipe, interrupt.cacheDir) : instrumentInterrupts, interrupt.cacheDir)).bytes;
+        const input = { sha256: transpiled.coreSha256[file]!, read: () => readFile(path) };
+        const produce = (original: Uint8Array) => (interrupt.deferLarge && original.length > INLINE_INSTRUMENT_BYTES ? rewriteInBackground(original, recipe, interrupt.cacheDir) : instrumentInterrupts(original));
+        bytes = (await derivedModuleCached(input, recipe, produce, interrupt.cacheDir)).bytes;
       } catch (error) {
         if (error instanceof InterruptiblePending) {
           pending = pending ? new InterruptiblePending(joinPendingMessages(pending.message, error.message)) : error;
