@@ -109,6 +109,16 @@ export class ClusterNode {
     return this.settings.hostId;
   }
 
+  /** The connection the cluster's rounds use (shared with the router and the status board, closed by `close`). */
+  get connection(): NatsConnection {
+    return this.#nc;
+  }
+
+  /** The plugin's lease as the bucket holds it now (one read), or null when no host holds it. */
+  async leaseOf(plugin: string): Promise<LeaseEntry | null> {
+    return this.#buckets.lease(subjectToken(plugin));
+  }
+
   /** Whether this host may act for the plugin now: it holds the lease, surely within its TTL, and its journal claim stands. */
   mayAct(plugin: string): boolean {
     const held = this.#held.get(plugin);

@@ -901,13 +901,24 @@ export class PluginService {
 
   /** Runs one committed command; unless it settles later, marks it done (with its rejection, if any, in the same write). */
   async #runFromOutbox(command: ValidatedCommand, event: IngressEvent, ingress: string): Promise<void> {
-    if (this.#effects.mayAct && !this.#effects.mayAct(this.identity)) {
-      this.#diagnose('NotOwner', `output command ${command.command_id} not run: this host no longer owns the plugin (it stays in the outbox for the owner)`, true);
-      return;
+    if (!this.#mayRun(command)) return;
+    let context = this.#executionContext(event, { state: {}, timerSet: [], timerDelete: [] });
+    if (command.kind === 'host_request_dispatch' && this.#effects.mayAct) {
+      // A request may wait long for a slot (the cap on requests in flight): ownership is checked again once it has one.
+      const release = await this.#slots.acquire();
+      if (!this.#mayRun(command)) return release();
+      context = { ...context, requestSlot: () => Promise.resolve(release) };
     }
-    const result = await runCommand(command, this.#executionContext(event, { state: {}, timerSet: [], timerDelete: [] }));
+    const result = await runCommand(command, context);
     this.#recordResult(result, ingress, event);
     if (!EXECUTORS[command.kind].settlesLater || result.status !== 'Recorded') void this.#markDone(command.command_id);
+  }
+
+  /** Several hosts: whether this host still owns the plugin, so may run the command now; if not, it stays in the outbox for the owner. */
+  #mayRun(command: ValidatedCommand): boolean {
+    if (!this.#effects.mayAct || this.#effects.mayAct(this.identity)) return true;
+    this.#diagnose('NotOwner', `output command ${command.command_id} not run: this host no longer owns the plugin (it stays in the outbox for the owner)`, true);
+    return false;
   }
 
   /** A command kept in the outbox across a restart: checked against today's grants, then run again. */
