@@ -1,4 +1,5 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { loadNatsClients } from '../journal/nats-clients.js';
 import type { JetStreamJournal } from '../journal/jetstream-journal.js';
 import { subjectToken } from '../journal/jetstream-log.js';
 import type { Logger } from '../serve/log.js';
@@ -93,7 +94,7 @@ export class ClusterNode {
   }
 
   static async open(settings: ClusterSettings, servers: readonly string[], journal: JetStreamJournal, log: Logger): Promise<ClusterNode> {
-    const nc = await connect({ servers: [...servers], name: `yoi-cluster-${settings.hostId}`, timeout: 10_000, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    const nc = await (await loadNatsClients()).transport.connect({ servers: [...servers], name: `yoi-cluster-${settings.hostId}`, timeout: 10_000, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     try {
       const buckets = await LeaseBuckets.open(nc, settings.prefix, { ttlMs: settings.leaseTtlMs, replicas: settings.replicas, timeoutMs: Math.max(1000, Math.min(5000, settings.leaseTtlMs)) });
       if (buckets.ttlMs !== settings.leaseTtlMs) log('warn', 'the lease buckets exist with another TTL; using theirs', { configured_ms: settings.leaseTtlMs, bucket_ms: buckets.ttlMs });
