@@ -67,9 +67,10 @@ export function countUtf8Natively(glue: string): { readonly text: string; readon
   let counted = 0;
   const text = glue.replace(UTF8_LENGTH_LOOP, (_loop: string, rest: string) => {
     counted++;
-    return `const len = Buffer.byteLength(s, 'utf8');${rest}const res = { ptr, len };`;
+    return `const len = _utf8ByteLength(s, 'utf8');${rest}const res = { ptr, len };`;
   });
-  return { text, counted };
+  // `Buffer` is a getter on the global object: read it once, when the glue is loaded.
+  return { text: counted > 0 ? text.replace(/^(\s*)function _utf8AllocateAndEncode\(/m, '$1const _utf8ByteLength = Buffer.byteLength;\n$1function _utf8AllocateAndEncode(') : text, counted };
 }
 
 /** Every edit, in order. */
