@@ -11,6 +11,7 @@ import { ToolRegistry, type RegistrationIssue, type ToolInfo } from './tools/reg
 import type { ConnectionPolicy } from './websocket/policy.js';
 import { createPluginUnit, type PluginUnit } from './reload/plugin-unit.js';
 import { reconcile, type PluginReloadOutcome } from './reload/reconcile.js';
+import { serviceGateOf } from './reload/service-gate.js';
 import type { DesiredPlugins } from './reload/desired.js';
 import type { ToolOutput } from './tools/tool-output.js';
 import type { PluginService, ServiceEffects, StopReport } from './service/plugin-service.js';
@@ -125,6 +126,7 @@ export class PluginHost {
           units: () => this.#units,
           build: (record) => createPluginUnit(record, this.#options, this.#writer),
           publish: (units) => this.#publish(units),
+          gate: serviceGateOf(this),
         },
         desired,
       );
