@@ -35,19 +35,29 @@ export interface BatchPlan {
  * every command of the batch gets a `Rejected` result with its own ids. Otherwise commands
  * that change the plugin's own timers, state and status take effect now (their durable part
  * is committed with the event's acknowledgement), and the others are returned for the outbox.
+ * A plan with nothing to run now is returned as is, not as a promise (the common case of an
+ * ingress batch); `context` is asked for only when a command runs now.
  */
-export async function planBatch(output: unknown, event: IngressEvent, record: ResolvedPlugin, limits: BatchLimits, view: PlanView, context: ExecutionContext): Promise<BatchPlan> {
+export function planBatch(output: unknown, event: IngressEvent, record: ResolvedPlugin, limits: BatchLimits, view: PlanView, context: () => ExecutionContext): BatchPlan | Promise<BatchPlan> {
   const batch = validateOutputCommands(output, event, record);
   if (!batch.ok) {
     const notRun = batch.valid.map((command) => commandResult(idsOf(command), 'Rejected', 'not run: another command of the same handler result was rejected (all or nothing)'));
     return { results: [...batch.results, ...notRun], outbox: [] };
   }
-  if (batch.commands.length === 0) return { results: [], outbox: [] };
+  if (batch.commands.length === 0) return NOTHING_PLANNED;
   const problem = preflight(batch.commands, view, limits);
   if (problem) return { results: batch.commands.map((command) => commandResult(idsOf(command), 'Rejected', problem)), outbox: [] };
+  if (batch.commands.every((command) => EXECUTORS[command.kind].stage === 'outbox')) return { results: [], outbox: batch.commands };
+  return runPlanned(batch.commands, context());
+}
+
+const NOTHING_PLANNED: BatchPlan = Object.freeze({ results: Object.freeze([]), outbox: Object.freeze([]) });
+
+/** Runs the commands that take effect now, in order; the others go to the outbox. */
+async function runPlanned(commands: readonly ValidatedCommand[], context: ExecutionContext): Promise<BatchPlan> {
   const results: CommandResult[] = [];
   const outbox: ValidatedCommand[] = [];
-  for (const command of batch.commands) {
+  for (const command of commands) {
     if (EXECUTORS[command.kind].stage === 'outbox') outbox.push(command);
     else results.push(await runCommand(command, context));
   }

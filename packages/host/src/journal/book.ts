@@ -77,12 +77,20 @@ export function planAppend(book: PluginBook, plugin: string, events: readonly Ne
   const mutations: Mutation[] = [];
   const result: JournalEvent[] = [];
   let seq = book.lastSeq;
+  // The stored text around an event's own JSON, made once per ingress of the call (usually one).
+  const acceptedAt = `,"accepted_at":${JSON.stringify(now)}}`;
+  let lastIngress: string | null = null;
+  let head = '';
   for (const item of list) {
     if (!isObject(item)) throw refuse('each appended event must be an object with `ingress` and `event`');
-    const ingress = checkKey(item.ingress, 'event ingress');
+    const ingress: string = lastIngress !== null && item.ingress === lastIngress ? lastIngress : checkKey(item.ingress, 'event ingress');
     if (!isObject(item.event)) throw refuse('an appended `event` must be a JSON object');
     seq += 1;
-    const value = typeof item.json === 'string' ? `{"ingress":${JSON.stringify(ingress)},"event":${item.json},"accepted_at":${JSON.stringify(now)}}` : jsonText({ ingress, event: item.event, accepted_at: now } satisfies StoredEvent, `event ${seq}`);
+    if (ingress !== lastIngress) {
+      lastIngress = ingress;
+      head = `{"ingress":${JSON.stringify(ingress)},"event":`;
+    }
+    const value = typeof item.json === 'string' ? head + item.json + acceptedAt : jsonText({ ingress, event: item.event, accepted_at: now } satisfies StoredEvent, `event ${seq}`);
     mutations.push({ kind: 'event', plugin, key: seq, value });
     result.push({ seq, ingress, event: item.event, accepted_at: now });
   }

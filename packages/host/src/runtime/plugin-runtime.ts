@@ -339,15 +339,16 @@ export class PluginRuntime {
    * until `next(reply)` says stop or a call fails (trap, deadline, crash). Returns the replies
    * of the calls that returned and the error of the one that failed. `next` is a pure function
    * of the reply (and of whether the caller still wants more), so a sandbox may run the whole
-   * batch in one wake-up; this implementation makes one call after another on either
-   * execution mode.
+   * batch in one wake-up: an in-thread instance runs it in one synchronous run; a worker gets
+   * one call after another.
    */
   async callIngressBatch(calls: readonly IngressCall[], next: (reply: string) => boolean): Promise<IngressBatchResult> {
     const replies: string[] = [];
     for (const call of calls) {
       let reply: string;
       try {
-        reply = await this.callIngress(call.ingress, call.eventJson);
+        const called = this.#callIngressNow(call);
+        reply = typeof called === 'string' ? called : await called;
       } catch (error) {
         return { replies, error };
       }
@@ -355,6 +356,20 @@ export class PluginRuntime {
       if (!next(reply)) break;
     }
     return { replies };
+  }
+
+  /** An in-thread instance that is up answers at once (no promise per call); otherwise as `callIngress`. */
+  #callIngressNow(call: IngressCall): string | Promise<string> {
+    const current = this.#current;
+    if (current === null || current.execution !== 'in-thread' || !current.alive || this.#refusal !== null) return this.callIngress(call.ingress, call.eventJson);
+    const deadlineMs = this.limits.ingressTimeoutMs;
+    const deadlineAt = performance.now() + deadlineMs;
+    const args = [call.ingress, call.eventJson];
+    try {
+      return current.callNow('handleIngress', args, deadlineMs, deadlineAt);
+    } catch (error) {
+      return this.#callFailed(current, error, 'handleIngress', args, deadlineMs, deadlineAt);
+    }
   }
 
   /**

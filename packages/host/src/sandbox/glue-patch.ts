@@ -52,7 +52,28 @@ export function hoistDebugLogCheck(glue: string): { readonly text: string; reado
   return { text, hoisted };
 }
 
+/**
+ * Before it copies a string into guest memory, the glue counts its UTF-8 length (and its code
+ * points) in a JavaScript loop over every UTF-16 unit: measured ~2 µs for an ingress event's
+ * 200-character JSON, against ~0.3 µs for `Buffer.byteLength`, which counts the same (a lone
+ * surrogate is 3 bytes, as `encodeInto` writes U+FFFD for it). The code-point count is never
+ * read by the glue, so the edit is made only when no `.codepoints` is read anywhere in it.
+ */
+const UTF8_LENGTH_LOOP =
+  /let len = 0;\s*let codepoints = 0;\s*for \(let i = 0; i < s\.length; i\+\+\) \{\s*const ch = s\.charCodeAt\(i\);\s*codepoints\+\+;\s*if \(ch < 0x80\) \{ len \+= 1; \}\s*else if \(ch < 0x800\) \{ len \+= 2; \}\s*else if \(ch >= 0xd800 && ch <= 0xdbff &&\s*i \+ 1 < s\.length &&\s*\(s\.charCodeAt\(i \+ 1\) & 0xfc00\) === 0xdc00\) \{\s*len \+= 4;\s*i\+\+;\s*\} else \{ len \+= 3; \}\s*\}(\s*const ptr = realloc\(0, 0, 1, len\);[\s\S]*?)const res = \{ ptr, len, codepoints \};/g;
+
+export function countUtf8Natively(glue: string): { readonly text: string; readonly counted: number } {
+  if (glue.includes('.codepoints')) return { text: glue, counted: 0 };
+  let counted = 0;
+  const text = glue.replace(UTF8_LENGTH_LOOP, (_loop: string, rest: string) => {
+    counted++;
+    return `const len = _utf8ByteLength(s, 'utf8');${rest}const res = { ptr, len };`;
+  });
+  // `Buffer` is a getter on the global object: read it once, when the glue is loaded.
+  return { text: counted > 0 ? text.replace(/^(\s*)function _utf8AllocateAndEncode\(/m, '$1const _utf8ByteLength = Buffer.byteLength;\n$1function _utf8AllocateAndEncode(') : text, counted };
+}
+
 /** Every edit, in order. */
 export function patchGlue(glue: string): string {
-  return hoistDebugLogCheck(guardJspiProbes(glue).text).text;
+  return countUtf8Natively(hoistDebugLogCheck(guardJspiProbes(glue).text).text).text;
 }

@@ -117,22 +117,27 @@ export class InThreadSandbox {
   }
 
   call(fn: string, args: readonly (string | number)[], deadlineMs: number, deadlineAt = performance.now() + deadlineMs): Promise<string> {
-    if (this.#closed) return Promise.reject(new PluginError('SANDBOX_CLOSED', `component sandbox is not running: ${this.#closed.message}`));
-    if (this.#lost) return Promise.reject(new PluginError('PLUGIN_NOT_RUNNING', NOT_STARTED.reason, { cause: NOT_STARTED }));
+    try {
+      return Promise.resolve(this.callNow(fn, args, deadlineMs, deadlineAt));
+    } catch (error) {
+      return Promise.reject(error as PluginError);
+    }
+  }
+
+  /** `call` without the promise: returns the result or throws what `call` would reject with. */
+  callNow(fn: string, args: readonly (string | number)[], deadlineMs: number, deadlineAt = performance.now() + deadlineMs): string {
+    if (this.#closed) throw new PluginError('SANDBOX_CLOSED', `component sandbox is not running: ${this.#closed.message}`);
+    if (this.#lost) throw new PluginError('PLUGIN_NOT_RUNNING', NOT_STARTED.reason, { cause: NOT_STARTED });
     if (this.#running) {
       this.#counters.refusedFull++;
-      return Promise.reject(new PluginError('PLUGIN_BUSY', 'plugin is busy: a call to it is already running on this thread'));
+      throw new PluginError('PLUGIN_BUSY', 'plugin is busy: a call to it is already running on this thread');
     }
     this.#counters.admitted++;
     if (performance.now() >= deadlineAt) {
       this.#counters.expiredInQueue++;
-      return Promise.reject(new PluginError('PLUGIN_BUSY', `plugin is busy: the call waited its whole ${deadlineMs} ms deadline behind other calls and did not run`));
+      throw new PluginError('PLUGIN_BUSY', `plugin is busy: the call waited its whole ${deadlineMs} ms deadline behind other calls and did not run`);
     }
-    try {
-      return Promise.resolve(this.#run(fn, args, deadlineMs));
-    } catch (error) {
-      return Promise.reject(error as PluginError);
-    }
+    return this.#run(fn, args, deadlineMs);
   }
 
   #run(fn: string, args: readonly (string | number)[], deadlineMs: number): string {

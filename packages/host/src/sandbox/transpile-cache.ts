@@ -24,8 +24,9 @@ import { fileIdentity, IdentityCache } from '../package/file-identity.js';
  * still detected, without reading ~2 MB on every start.
  */
 const TRANSPILE_OPTIONS = { name: 'component', instantiation: { tag: 'async' }, emitTypescriptDeclarations: false } as const;
-// 2: the glue's JSPI probes are guarded (glue-patch.ts); 3: its debug-log check is read once.
-const ENTRY_FORMAT = 3;
+// 2: the glue's JSPI probes are guarded (glue-patch.ts); 3: its debug-log check is read once;
+// 4: it counts a string's UTF-8 length with Buffer.byteLength.
+const ENTRY_FORMAT = 4;
 
 export interface TranspiledComponent {
   readonly key: string;

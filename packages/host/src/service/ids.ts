@@ -53,6 +53,7 @@ export function isRfc3339(value: unknown): value is string {
 
 /** Ids in envelopes: 1..128 bytes, no control characters. */
 export function isEnvelopeId(value: unknown): value is string {
+  // At most 3 UTF-8 bytes per UTF-16 unit: only a long id needs counting.
   // eslint-disable-next-line no-control-regex
-  return typeof value === 'string' && value.length > 0 && Buffer.byteLength(value) <= 128 && !/[\u0000-\u001f\u007f]/.test(value);
+  return typeof value === 'string' && value.length > 0 && (value.length <= 42 || Buffer.byteLength(value) <= 128) && !/[\u0000-\u001f\u007f]/.test(value);
 }

@@ -33,6 +33,8 @@ export type EnqueueOutcome = { readonly ok: true } | { readonly ok: false; reado
 
 export type Refusal = Extract<EnqueueOutcome, { ok: false }>;
 
+const ACCEPTED: EnqueueOutcome = Object.freeze({ ok: true });
+
 /** The outcome of one delivery attempt. */
 export interface Attempt {
   readonly ok: boolean;
@@ -105,6 +107,10 @@ export class IngressDispatcher {
   #cancelSleep: (() => void) | null = null;
   #pausedSince: number | null = null;
   #pausedMs = 0;
+  /** Events reserved in this synchronous run, appended to the journal together at its end. */
+  #group: { readonly ingress: string; readonly event: IngressEvent; readonly json: string }[] = [];
+  #groupOutcome: Promise<EnqueueOutcome> | null = null;
+  #settleGroup: ((outcome: EnqueueOutcome) => void) | null = null;
   #accepting = 0;
   #lastDelivered: { readonly item: QueuedEvent; readonly at: number } | null = null;
 
@@ -196,27 +202,29 @@ export class IngressDispatcher {
    * Accepts an event, waiting while the queue is full and while the journal cannot write
    * (backpressure: the source is held, nothing is lost). `ok` means it is in the journal.
    */
-  async deliver(ingress: string, event: IngressEvent): Promise<EnqueueOutcome> {
+  deliver(ingress: string, event: IngressEvent): Promise<EnqueueOutcome> {
     const json = this.#check(ingress, event);
-    if (typeof json !== 'string') return this.#refuse(json);
-    const mustWait = !this.#queue.tryReserve();
-    let placed = !mustWait;
-    if (mustWait) {
-      if (this.#pausedSince === null) this.#pausedSince = this.#clock.now();
-      placed = await this.#queue.reserve();
-      if (this.#pausedSince !== null && this.#queue.waiting === 0) {
-        this.#pausedMs += this.#clock.now() - this.#pausedSince;
-        this.#pausedSince = null;
-      }
+    if (typeof json !== 'string') return Promise.resolve(this.#refuse(json));
+    if (this.#queue.tryReserve()) return this.#accept(ingress, event, json);
+    return this.#deliverWhenPlaced(ingress, event, json);
+  }
+
+  /** The backpressure path of `deliver`: waits for a place, then joins the group being accepted. */
+  async #deliverWhenPlaced(ingress: string, event: IngressEvent, json: string): Promise<EnqueueOutcome> {
+    if (this.#pausedSince === null) this.#pausedSince = this.#clock.now();
+    const placed = await this.#queue.reserve();
+    if (this.#pausedSince !== null && this.#queue.waiting === 0) {
+      this.#pausedMs += this.#clock.now() - this.#pausedSince;
+      this.#pausedSince = null;
     }
     if (!placed) return this.#refuse({ ok: false, reason: 'stopped', message: 'plugin service stopped before the event could be accepted' });
     return this.#accept(ingress, event, json);
   }
 
   /** Accepts an event without waiting for a place; when full, follows the ingress's drop policy (default: refuse). */
-  async offer(ingress: string, event: IngressEvent): Promise<EnqueueOutcome> {
+  offer(ingress: string, event: IngressEvent): Promise<EnqueueOutcome> {
     const json = this.#check(ingress, event);
-    if (typeof json !== 'string') return this.#refuse(json);
+    if (typeof json !== 'string') return Promise.resolve(this.#refuse(json));
     if (!this.#queue.tryReserve()) {
       const policy = this.#policy.dropPolicy[ingress] ?? 'block';
       const oldest = policy === 'drop_oldest' ? this.#queue.evictOldest() : undefined;
@@ -225,27 +233,58 @@ export class IngressDispatcher {
         this.#settle(oldest.seq);
       } else if (policy === 'drop_newest') {
         this.#dropped(`ingress event dropped by the drop_newest policy of ingress ${ingress} (queue full, capacity ${this.#queue.capacity})`, event);
-        return { ok: true };
-      } else return this.#refuse({ ok: false, reason: 'full', message: `plugin ingress queue is full (capacity ${this.#queue.capacity})` });
+        return Promise.resolve(ACCEPTED);
+      } else return Promise.resolve(this.#refuse({ ok: false, reason: 'full', message: `plugin ingress queue is full (capacity ${this.#queue.capacity})` }));
     }
     return this.#accept(ingress, event, json);
   }
 
-  /** Writes a reserved event to the journal and queues it in its place. */
-  async #accept(ingress: string, event: IngressEvent, json: string): Promise<EnqueueOutcome> {
+  /**
+   * Writes a reserved event to the journal and queues it in its place. The events reserved in
+   * one synchronous run go to the journal together: one append, one promise for all of them.
+   * They share its outcome, as they would each have had the same one: the dispatcher checked
+   * each event already, so the journal can refuse such an append only for a reason that holds
+   * for the plugin (its identity, a closed or failing journal), never for one event of it.
+   */
+  #accept(ingress: string, event: IngressEvent, json: string): Promise<EnqueueOutcome> {
     this.#accepting++;
-    try {
-      const [stored] = await this.#writer.append(this.#plugin, [{ ingress, event, json }]);
-      this.counters.enqueued++;
-      this.#queue.push({ ingress, event, enqueuedAt: this.#clock.now(), seq: stored!.seq, json });
-      return { ok: true };
-    } catch (error) {
-      this.#queue.unreserve();
-      return this.#refuse({ ok: false, reason: 'stopped', message: `the event could not be accepted: ${error instanceof Error ? error.message : String(error)}` });
-    } finally {
-      this.#accepting--;
-      this.#checkIdle();
+    this.#group.push({ ingress, event, json });
+    if (this.#groupOutcome === null) {
+      this.#groupOutcome = new Promise((resolve) => (this.#settleGroup = resolve));
+      queueMicrotask(() => this.#appendGroup());
     }
+    return this.#groupOutcome;
+  }
+
+  #appendGroup(): void {
+    const group = this.#group;
+    const settle = this.#settleGroup!;
+    this.#group = [];
+    this.#groupOutcome = null;
+    this.#settleGroup = null;
+    this.#writer.append(this.#plugin, group).then(
+      (stored) => {
+        const now = this.#clock.now();
+        for (let i = 0; i < group.length; i++) {
+          const { ingress, event, json } = group[i]!;
+          this.#queue.push({ ingress, event, enqueuedAt: now, seq: stored[i]!.seq, json });
+        }
+        this.counters.enqueued += group.length;
+        this.#accepting -= group.length;
+        settle(ACCEPTED);
+        this.#checkIdle();
+      },
+      (error: unknown) => {
+        const refusal: Refusal = { ok: false, reason: 'stopped', message: `the event could not be accepted: ${error instanceof Error ? error.message : String(error)}` };
+        for (let i = 0; i < group.length; i++) {
+          this.#queue.unreserve();
+          this.#refuse(refusal);
+        }
+        this.#accepting -= group.length;
+        settle(refusal);
+        this.#checkIdle();
+      },
+    );
   }
 
   /** Acknowledges an event that will not be delivered (dropped by policy). */

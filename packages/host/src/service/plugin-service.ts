@@ -1,4 +1,4 @@
-import { planBatch, runCommand, STATE_LIMITS, type BatchPlan, type PlanView } from '../commands/batch.js';
+import { planBatch, runCommand, STATE_LIMITS, type BatchLimits, type BatchPlan, type PlanView } from '../commands/batch.js';
 import { commandResult, revalidateCommand, type CommandResult, type ValidatedCommand } from '../commands/envelope.js';
 import { EXECUTORS, type DomainEvent, type ExecutionContext, type WebSocketCommands } from '../commands/executors/index.js';
 import { boundText, redactText } from '../diagnostics.js';
@@ -709,9 +709,9 @@ export class PluginService {
 
   /** A batch of queued events: delivered in order, their handling committed in one durable write. */
   #attemptBatch(batch: readonly QueuedEvent[], proceed: () => boolean): Promise<BatchOutcome> {
-    const deliveries = batch.map((item): Delivery => ({ ingress: item.ingress, event: item.event, seq: item.seq, ...(item.json !== undefined ? { json: item.json } : {}) }));
+    // A queued event has what a delivery needs (ingress, event, seq, its JSON text).
     // Later events of a batch go to the instance only while it runs and the journal writes.
-    return this.#handleBatch(deliveries, () => proceed() && this.#lifecycle.state === 'Running');
+    return this.#handleBatch(batch, () => proceed() && this.#lifecycle.state === 'Running');
   }
 
   /**
@@ -720,6 +720,7 @@ export class PluginService {
    * request (the dispatcher waits for its request slot, as it did for one event). The handling
    * of the events handled — acknowledgements, outbox commands, state and timer changes — goes
    * to the journal in one transaction; their commands run from the outbox once it is durable.
+   * Per event there is no promise on this path unless a command runs now (a timer, state).
    */
   async #handleBatch(deliveries: readonly Delivery[], proceed: () => boolean): Promise<BatchOutcome> {
     const replies: HandlerReply[] = [];
@@ -733,11 +734,13 @@ export class PluginService {
     });
     const handled: HandledEvent[] = [];
     let failure: Attempt | undefined;
-    for (const [i, reply] of replies.entries()) {
+    for (let i = 0; i < replies.length; i++) {
+      const reply = replies[i]!;
       if (reply.kind === 'failed') failure = { ok: false, error: reply.error };
       else if (reply.kind === 'retry') failure = { ok: false, error: reply.error, ...(reply.retryAfterMs !== undefined ? { retryAfterMs: reply.retryAfterMs } : {}) };
       if (failure) break;
-      handled.push(await this.#plan(deliveries[i]!, reply.kind === 'handled' ? reply.output : null));
+      const planned = this.#plan(deliveries[i]!, reply.kind === 'handled' ? reply.output : null);
+      handled.push(planned instanceof Promise ? await planned : planned);
     }
     if (!failure && called.error !== undefined) failure = attemptOfError(called.error);
     if (handled.length > 0) {
@@ -746,17 +749,23 @@ export class PluginService {
       // them: a batch over the cap holds the queue and the sources behind it.
       if (handled.some((h) => h.plan.outbox.some((command) => command.kind === 'host_request_dispatch'))) await ran;
     }
-    await this.#outbox.room();
-    return { handled: handled.length, ...(failure ? { failure } : {}) };
+    if (this.#outbox.pending >= this.#outbox.limit) await this.#outbox.room();
+    return failure ? { handled: handled.length, failure } : { handled: handled.length };
   }
 
   /** Plans a handled event's commands (those on the plugin itself take effect now) and what its handling changes in the journal. */
-  async #plan(delivery: Delivery, output: unknown): Promise<HandledEvent> {
-    const { ingress, event } = delivery;
-    const changes: PlannedChanges = { state: {}, timerSet: [], timerDelete: [] };
-    const plan = await planBatch(output, event, this.#runtime.record, { maxTimers: this.policy.maxTimers, stateKeys: STATE_LIMITS.keys, stateBytes: STATE_LIMITS.bytes }, this.#planView(), this.#executionContext(event, changes));
+  #plan(delivery: Delivery, output: unknown): HandledEvent | Promise<HandledEvent> {
+    const { event } = delivery;
+    let changes: PlannedChanges | null = null;
+    const context = () => this.#executionContext(event, (changes ??= { state: {}, timerSet: [], timerDelete: [] }));
+    const plan = planBatch(output, event, this.#runtime.record, this.#batchLimits, this.#view, context);
+    if (plan instanceof Promise) return plan.then((p) => this.#planned(delivery, p, changes));
+    return this.#planned(delivery, plan, changes);
+  }
+
+  #planned(delivery: Delivery, plan: BatchPlan, changes: PlannedChanges | null): HandledEvent {
     // Rejections are told to the plugin in the same durable write as the acknowledgement.
-    for (const result of plan.results) this.#recordResult(result, ingress, event);
+    for (const result of plan.results) this.#recordResult(result, delivery.ingress, delivery.event);
     for (const command of plan.outbox) this.#pendingCommands.add(command.command_id);
     return { delivery, plan, tx: transactionOf(delivery, plan, changes) };
   }
@@ -768,49 +777,42 @@ export class PluginService {
    * alone), as when each event committed on its own. Resolves when the batch's commands have run.
    */
   #commitHandled(handled: readonly HandledEvent[]): Promise<void> {
-    const txs = handled.map((h) => h.tx);
-    const merged = mergeTransactions(txs);
-    const durables: Promise<unknown>[] = Object.keys(merged).length === 0 ? handled.map(() => Promise.resolve()) : this.#commitMerged(handled, merged);
-    const pieces: Promise<void>[] = [];
-    handled.forEach((h, i) => {
-      if (h.plan.outbox.length === 0) return;
-      pieces.push(
+    const merged = mergeTransactions(handled.map((h) => h.tx));
+    const durable = isEmptyTransaction(merged) ? null : this.#commitMerged(handled, merged);
+    let pieces: Promise<void>[] | null = null;
+    for (let i = 0; i < handled.length; i++) {
+      const h = handled[i]!;
+      if (h.plan.outbox.length === 0) continue;
+      (pieces ??= []).push(
         this.#outbox.schedule(async () => {
           try {
-            await durables[i];
+            await durable?.(i);
           } catch {
             return; // not committed (a stop gave it up): the event is delivered again at the next start
           }
           for (const command of h.plan.outbox) await this.#runFromOutbox(command, h.delivery.event, h.delivery.ingress);
         }),
       );
-    });
-    return Promise.all(pieces).then(() => undefined);
+    }
+    return pieces ? Promise.all(pieces).then(() => undefined) : DONE;
   }
 
-  /** One durable promise per handled event: the batch's commit, or after a refusal, the event's own. */
-  #commitMerged(handled: readonly HandledEvent[], merged: JournalTransaction): Promise<unknown>[] {
-    const batch = this.#writer.commit(this.identity, merged);
-    let alone: Promise<unknown>[] | null = null;
-    const oneByOne = () => (alone ??= handled.map((h) => this.#commitOne(h)));
-    const durables = handled.map((_h, i) =>
-      batch.then(
-        () => undefined,
-        (error: unknown) => {
-          if (error instanceof JournalRejectedError && handled.length > 1) return oneByOne()[i];
-          throw error;
-        },
-      ),
+  /**
+   * One write for the batch; what made each event durable is asked for only by the events with
+   * outbox commands: the batch's commit, or after the journal refused it, the event's own.
+   */
+  #commitMerged(handled: readonly HandledEvent[], merged: JournalTransaction): (i: number) => Promise<unknown> {
+    // Resolves with null once the batch is committed, or with each event's own commit after a refusal.
+    const outcome = this.#writer.commit(this.identity, merged).then(
+      () => null,
+      (error: unknown) => {
+        if (error instanceof JournalRejectedError && handled.length > 1) return handled.map((h) => this.#commitOne(h));
+        throw error;
+      },
     );
-    // Observed here; a failure is reported once, below (the outbox pieces that await them skip their commands).
-    for (const durable of durables) durable.catch(() => undefined);
-    this.#tasks.track(
-      batch.catch((error: unknown) => {
-        if (error instanceof JournalRejectedError && handled.length > 1) return;
-        return this.#notCommitted(handled, error);
-      }),
-    );
-    return durables;
+    // A failure is reported once, here (the outbox pieces that wait for it skip their commands).
+    this.#tasks.track(outcome.catch((error: unknown) => this.#notCommitted(handled, error)));
+    return (i) => outcome.then((alone) => alone?.[i]);
   }
 
   #commitOne(h: HandledEvent): Promise<unknown> {
@@ -830,8 +832,10 @@ export class PluginService {
     if (error instanceof JournalRejectedError && seqs.length > 0) await this.#writer.commit(this.identity, { ack: seqs });
   }
 
-  #planView(): PlanView {
-    return { timerIds: () => this.#timers.ids(), state: () => this.#state, pendingCommandIds: () => this.#pendingCommands };
+  readonly #view: PlanView = { timerIds: () => this.#timers.ids(), state: () => this.#state, pendingCommandIds: () => this.#pendingCommands };
+
+  get #batchLimits(): BatchLimits {
+    return { maxTimers: this.policy.maxTimers, stateKeys: STATE_LIMITS.keys, stateBytes: STATE_LIMITS.bytes };
   }
 
   /**
@@ -1166,16 +1170,26 @@ function keptOrigin(event: IngressEvent): { origin?: { kind: string; source: str
 }
 
 /** The journal transaction of one handled event (empty when it changes nothing). */
-function transactionOf(delivery: Delivery, plan: BatchPlan, changes: PlannedChanges): JournalTransaction {
+function transactionOf(delivery: Delivery, plan: BatchPlan, changes: PlannedChanges | null): JournalTransaction {
   const seq = delivery.seq;
-  return {
-    ...(seq !== null ? { ack: [seq] } : {}),
-    ...(plan.outbox.length > 0 ? { outboxAdd: plan.outbox.map((command) => ({ command_id: command.command_id, source_seq: seq ?? 0, command: { ingress: delivery.ingress, envelope: command.raw, ...keptOrigin(delivery.event) } })) } : {}),
-    ...(Object.keys(changes.state).length > 0 ? { state: changes.state } : {}),
-    ...(changes.timerSet.length > 0 ? { timerSet: changes.timerSet } : {}),
-    ...(changes.timerDelete.length > 0 ? { timerDelete: changes.timerDelete } : {}),
-  };
+  const tx: { -readonly [K in keyof JournalTransaction]: JournalTransaction[K] } = {};
+  if (seq !== null) tx.ack = [seq];
+  if (plan.outbox.length > 0) tx.outboxAdd = plan.outbox.map((command) => ({ command_id: command.command_id, source_seq: seq ?? 0, command: { ingress: delivery.ingress, envelope: command.raw, ...keptOrigin(delivery.event) } }));
+  if (changes) {
+    if (Object.keys(changes.state).length > 0) tx.state = changes.state;
+    if (changes.timerSet.length > 0) tx.timerSet = changes.timerSet;
+    if (changes.timerDelete.length > 0) tx.timerDelete = changes.timerDelete;
+  }
+  return tx;
 }
+
+function isEmptyTransaction(tx: JournalTransaction): boolean {
+  for (const _key in tx) return false;
+  return true;
+}
+
+const DONE: Promise<void> = Promise.resolve();
+const NONE: readonly never[] = [];
 
 /** The transactions of a batch's events as one, applied in order (a later timer or state change wins). */
 function mergeTransactions(txs: readonly JournalTransaction[]): JournalTransaction {
@@ -1186,14 +1200,14 @@ function mergeTransactions(txs: readonly JournalTransaction[]): JournalTransacti
   const timerSet = new Map<string, DurableTimer>();
   const timerDelete = new Set<string>();
   for (const tx of txs) {
-    if (tx.ack) ack.push(...tx.ack);
+    if (tx.ack) for (const seq of tx.ack) ack.push(seq);
     if (tx.outboxAdd) outboxAdd.push(...tx.outboxAdd);
     if (tx.state) Object.assign(state, tx.state);
-    for (const id of tx.timerDelete ?? []) {
+    for (const id of tx.timerDelete ?? NONE) {
       timerSet.delete(id);
       timerDelete.add(id);
     }
-    for (const timer of tx.timerSet ?? []) {
+    for (const timer of tx.timerSet ?? NONE) {
       timerDelete.delete(timer.timer_id);
       timerSet.delete(timer.timer_id);
       timerSet.set(timer.timer_id, timer);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { guardJspiProbes, hoistDebugLogCheck } from '../../src/sandbox/glue-patch.js';
+import { countUtf8Natively, guardJspiProbes, hoistDebugLogCheck } from '../../src/sandbox/glue-patch.js';
 import { transpileCached } from '../../src/sandbox/transpile-cache.js';
 import { buildJsComponent, JS_TOOL_MANIFEST, JS_TOOL_SOURCE } from '../fixtures/js.js';
 import { assemble, instanceWat } from '../fixtures/wat.js';
@@ -80,5 +80,72 @@ describe('glue patch: the debug-log check read once', () => {
     load(text, { JCO_DEBUG: '1' })('loud', 1);
     load(DEBUG_LOG, { JCO_DEBUG: '1' })('loud', 1);
     assert.deepEqual(logged, [['loud', 1], ['loud', 1]]);
+  });
+});
+
+describe('glue patch: UTF-8 length counted natively', () => {
+  /** jco's string lowering, as it writes it (the counting loop included). */
+  const ENCODE = `
+  function _utf8AllocateAndEncode(s, realloc, memory) {
+    if (typeof s !== 'string') {
+      throw new TypeError('expected a string, received [' + typeof s + ']');
+    }
+    if (s.length === 0) { return { ptr: 1, len: 0 }; }
+    let len = 0;
+    let codepoints = 0;
+    for (let i = 0; i < s.length; i++) {
+      const ch = s.charCodeAt(i);
+      codepoints++;
+      if (ch < 0x80) { len += 1; }
+      else if (ch < 0x800) { len += 2; }
+      else if (ch >= 0xd800 && ch <= 0xdbff &&
+      i + 1 < s.length &&
+      (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+        len += 4;
+        i++;
+      } else { len += 3; }
+    }
+    const ptr = realloc(0, 0, 1, len);
+    const { read, written } = TEXT_ENCODER_UTF8.encodeInto(
+    s,
+    new Uint8Array(memory.buffer, ptr, len),
+    );
+    if (read !== s.length || written !== len) {
+      throw new Error('failed to encode whole string');
+    }
+    const res = { ptr, len, codepoints };
+    return res;
+  }
+`;
+
+  type Encode = (s: string, realloc: (a: number, b: number, c: number, len: number) => number, memory: { buffer: ArrayBuffer }) => { ptr: number; len: number };
+  const load = (code: string): Encode => (new Function('TEXT_ENCODER_UTF8', 'Buffer', `${code}; return _utf8AllocateAndEncode;`) as (e: object, b: typeof Buffer) => Encode)(new TextEncoder(), Buffer);
+
+  it('allocates the same length and writes the same bytes as jco’s loop, lone surrogates included', () => {
+    const { text, counted } = countUtf8Natively(ENCODE);
+    assert.equal(counted, 1);
+    assert.ok(!text.includes('codepoints'));
+    for (const sample of ['{"kind":"job"}', 'é and ü', '日本語のテキスト', 'emoji 😀 pair', 'lone \ud800 high', 'lone \udc00 low', 'end \ud83d']) {
+      const run = (encode: Encode) => {
+        const memory = { buffer: new ArrayBuffer(256) };
+        const sizes: number[] = [];
+        const { ptr, len } = encode(sample, (_a, _b, _c, size) => (sizes.push(size), 8), memory);
+        return { ptr, len, sizes, bytes: [...new Uint8Array(memory.buffer, ptr, len)] };
+      };
+      assert.deepEqual(run(load(text)), run(load(ENCODE)), sample);
+    }
+  });
+
+  it('leaves glue that reads the code-point count alone', () => {
+    const reading = `${ENCODE}\nconst n = encodeRes.codepoints;`;
+    assert.deepEqual(countUtf8Natively(reading), { text: reading, counted: 0 });
+  });
+
+  it('replaces every counting loop in the glue jco writes for a QuickJS guest and a WAT guest', async (t) => {
+    const dir = tempDir(t);
+    for (const component of [await buildJsComponent(JS_TOOL_SOURCE, JS_TOOL_MANIFEST), await assemble(instanceWat())]) {
+      const glue = readFileSync((await transpileCached(component, dir)).gluePath, 'utf8');
+      assert.ok(!glue.includes('codepoints++'), 'a UTF-8 counting loop of this jco version is left: update glue-patch.ts');
+    }
   });
 });

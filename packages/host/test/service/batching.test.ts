@@ -124,3 +124,49 @@ describe('batched ingress', () => {
     assert.deepEqual(await journal.outbox(P), []);
   });
 });
+
+describe('grouped acceptance', () => {
+  /** A journal in memory that records the size of every append it is asked for. */
+  function countingJournal(): { journal: MemoryJournal; appends: number[] } {
+    const journal = new MemoryJournal();
+    const appends: number[] = [];
+    const append = journal.append.bind(journal);
+    journal.append = (plugin, events) => {
+      appends.push(events.length);
+      return append(plugin, events);
+    };
+    return { journal, appends };
+  }
+
+  it('accepts the events emitted in one synchronous run with one journal append, and delivers them in order', async (t) => {
+    const { journal, appends } = countingJournal();
+    const { service, handled } = await openService(t, { journal });
+    await service.start();
+    const tags = Array.from({ length: 20 }, (_, i) => `g${i}`);
+    const outcomes = await Promise.all(tags.map((tag) => service.emit('events', 'job', 'test', { tag })));
+    assert.deepEqual(outcomes, tags.map(() => ({ ok: true })));
+    assert.deepEqual(appends, [20], 'one append holds all twenty');
+    await service.idle();
+    assert.deepEqual((await handled()).map((h) => h.tag), tags);
+    assert.equal(service.counters.enqueued, 20);
+    assert.deepEqual((await journal.unacked(P)).length, 0);
+  });
+
+  it('refuses every event of a group the journal cannot take, each counted and logged, and keeps none queued', async (t) => {
+    const { journal, appends } = countingJournal();
+    const { service, events } = await openService(t, { journal });
+    await service.start();
+    await service.idle();
+    await journal.close();
+    const outcomes = await Promise.all([1, 2, 3].map((n) => service.emit('events', 'job', 'test', { tag: `r${n}` })));
+    assert.equal(appends.at(-1), 3);
+    for (const outcome of outcomes) {
+      assert.equal(outcome.ok, false);
+      assert.match(outcome.ok ? '' : outcome.message, /could not be accepted/);
+    }
+    assert.equal(service.counters.rejected, 3);
+    assert.equal(service.counters.enqueued, 0);
+    assert.equal(service.queueDepth, 0);
+    assert.equal(events.filter((e) => e.kind === 'rejected').length, 3);
+  });
+});
