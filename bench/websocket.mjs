@@ -9,11 +9,18 @@
 //   BENCH_WS_RATES=500,1000,2000,3000,5000  offered msg/s (one run each)
 //   BENCH_WS_SECONDS=3                       seconds per rate
 //   BENCH_WS_HANDLERS=js,template            which handlers
+//   BENCH_WS_EXECUTION=in-thread,worker      where the guest runs (a guest that imports a blocking
+//                                            host API runs in a worker either way; that row is not repeated)
+//   BENCH_WS_PROFILE=DIR                     write a CPU profile of each handler's sweep (warm-up excluded) to DIR
 //   --json                                   one JSON document on stdout instead of the table
+//
+// cpu_us_per_frame: CPU time of this whole process (host, guest, loopback server and load
+// generator alike) per frame handled, from process.cpuUsage.
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { Session } from 'node:inspector/promises';
 import { WebSocketServer } from 'ws';
 import { PluginHost, loadPluginPackage, parseManifest } from '../packages/host/dist/src/index.js';
 import { writeZipArchive } from '../packages/host/dist/src/package/zip-write.js';
@@ -25,6 +32,8 @@ import { newPlugin } from '../packages/cli/dist/src/build/templates.js';
 const RATES = (process.env.BENCH_WS_RATES ?? process.env.BENCH_WS_RATE ?? '500,1000,2000,3000,5000').split(',').map(Number).filter((n) => n > 0);
 const SECONDS = Number(process.env.BENCH_WS_SECONDS ?? 3);
 const HANDLERS = (process.env.BENCH_WS_HANDLERS ?? 'js,template').split(',');
+const PROFILE_DIR = process.env.BENCH_WS_PROFILE;
+const EXECUTIONS = (process.env.BENCH_WS_EXECUTION ?? 'in-thread,worker').split(',');
 const JSON_OUT = process.argv.includes('--json');
 /** How long to wait for the backlog of one rate to drain (bounded) before counting what is missing. */
 const DRAIN_MS = 30_000;
@@ -69,7 +78,7 @@ path_prefixes = ["/socket"]
 `;
 
 /** One host with one connection to a loopback server; runs every rate of the sweep on it. */
-async function openHost(label, manifestText, component) {
+async function openHost(label, manifestText, component, execution) {
   const server = createServer();
   const wss = new WebSocketServer({ server });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -84,12 +93,13 @@ async function openHost(label, manifestText, component) {
   const id = `project:${manifest.id}`;
   writeFileSync(join(ws, '.yoi', 'plugins.toml'), renderEntry({ id, version: manifest.version, digest, surfaces: [], config: { url: `ws://127.0.0.1:${port}/socket` }, websocket: { send_limit: 1_000_000, ping_interval_ms: 0 }, grants: { id, version: manifest.version, digest, permissions: manifest.permissions, request: [], websocket: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: ['/socket'] }], fs: [] } }));
   const connected = new Promise((resolve) => wss.once('connection', resolve));
-  const host = await PluginHost.fromWorkspace({ workspace: ws, builtinDir: join(root, 'none'), env: { HOME: root } }, { cacheDir: join(root, 'cache') });
+  const host = await PluginHost.fromWorkspace({ workspace: ws, builtinDir: join(root, 'none'), env: { HOME: root } }, { cacheDir: join(root, 'cache'), execution });
   await host.startServices();
   const socket = await connected;
   const connection = () => host.status(id)[0]?.websocket_connections?.[0] ?? {};
   return {
     socket,
+    execution: host.runtimes.get(id)?.execution ?? execution,
     connection,
     async close() {
       await host.close();
@@ -116,6 +126,7 @@ async function runRate(open, rate, first) {
   };
   open.socket.on('message', onMessage);
   const total = Math.round(rate * SECONDS);
+  const cpu = process.cpuUsage();
   const started = Date.now();
   for (let i = 0; i < total; i++) {
     const due = started + (i * 1000) / rate;
@@ -137,6 +148,7 @@ async function runRate(open, rate, first) {
     }
   }
   const elapsed = (Date.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   open.socket.off('message', onMessage);
   const after = open.connection();
   latencies.sort((a, b) => a - b);
@@ -153,54 +165,82 @@ async function runRate(open, rate, first) {
     throughput: latencies.length / elapsed,
     p50_ms: at(0.5),
     p99_ms: at(0.99),
+    cpu_us_per_frame: latencies.length === 0 ? NaN : (used.user + used.system) / latencies.length,
   };
 }
 
-async function sweep(label, manifestText, component) {
-  progress(`${label}: starting`);
-  const open = await openHost(label, manifestText, component);
+async function sweep(label, manifestText, component, execution) {
+  progress(`${label}: starting (${execution})`);
+  const open = await openHost(label, manifestText, component, execution);
+  if (open.execution !== execution) {
+    progress(`${label}: runs in a ${open.execution} (asked for ${execution}); not measured again`);
+    await open.close();
+    return null;
+  }
+  label = `${label}, ${open.execution}`;
   const rows = [];
   let next = 0;
   try {
     // Warm-up (JIT, transpile cache): not reported.
     await runRate(open, 200, 1_000_000_000);
+    const session = PROFILE_DIR ? new Session() : null;
+    if (session) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 200 });
+      await session.post('Profiler.start');
+    }
     for (const rate of RATES) {
       const row = await runRate(open, rate, next);
       next += row.sent;
-      progress(`${label}: ${rate} msg/s offered → ${row.handled}/${row.sent} handled, p99 ${row.p99_ms.toFixed(1)} ms`);
+      progress(`${label}: ${rate} msg/s offered → ${row.handled}/${row.sent} handled, p99 ${row.p99_ms.toFixed(1)} ms, ${row.cpu_us_per_frame.toFixed(0)} µs CPU per frame`);
       rows.push(row);
+    }
+    if (session) {
+      const { profile } = await session.post('Profiler.stop');
+      mkdirSync(PROFILE_DIR, { recursive: true });
+      const file = join(PROFILE_DIR, `${label.replace(/\W+/g, '-')}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      progress(`${label}: CPU profile in ${file}`);
+      session.disconnect();
     }
   } finally {
     await open.close();
   }
   const good = rows.filter((r) => r.dropped === 0 && r.p99_ms <= P99_GOAL_MS);
-  return { label, rows, best_rate: good.length > 0 ? Math.max(...good.map((r) => r.offered)) : null };
+  return { label, execution: open.execution, rows, best_rate: good.length > 0 ? Math.max(...good.map((r) => r.offered)) : null };
 }
 
 progress('building handlers…');
 const jsComponent = await componentizeQuickJs({ jsSource: JS_ECHO, manifest: parseManifest(new TextEncoder().encode(relayManifest)).value });
 const results = [];
-if (HANDLERS.includes('js')) results.push(await sweep('JS handler (QuickJS)', relayManifest, jsComponent));
+const sweepAll = async (label, manifestText, component) => {
+  for (const execution of EXECUTIONS) {
+    const result = await sweep(label, manifestText, component, execution);
+    if (result) results.push(result);
+  }
+};
+if (HANDLERS.includes('js')) await sweepAll('JS handler', relayManifest, jsComponent);
 if (HANDLERS.includes('template')) {
   const templateDir = join(root, 'tpl');
   await newPlugin('ts-service', templateDir);
   await buildPlugin(templateDir);
   const templateManifest = readFileSync(join(templateDir, 'plugin.toml'), 'utf8');
   const templateComponent = readFileSync(join(templateDir, 'plugin.component.wasm'));
-  results.push(await sweep('PDK ts-service template', templateManifest, templateComponent));
+  await sweepAll('PDK template', templateManifest, templateComponent);
 }
 
-const machine = { node: process.version, cpus: cpus().length, model: cpus()[0]?.model ?? 'cpu' };
+const machine = { node: process.version, cpus: cpus().length, model: cpus()[0]?.model ?? 'cpu', loadavg: loadavg().map((l) => Math.round(l * 100) / 100) };
 if (JSON_OUT) {
   console.log(JSON.stringify({ bench: 'websocket', machine, seconds_per_rate: SECONDS, p99_goal_ms: P99_GOAL_MS, results }, null, 2));
 } else {
-  console.log(`\nWebSocket echo end to end — node ${machine.node}, ${machine.cpus} × ${machine.model}, ${SECONDS} s per offered rate\n`);
-  const head = ['handler'.padEnd(26), 'offered'.padStart(8), 'handled'.padStart(14), 'dropped'.padStart(8), 'discards'.padStart(9), 'pauses'.padStart(7), 'msg/s'.padStart(7), 'p50 ms'.padStart(9), 'p99 ms'.padStart(9)];
+  console.log(`\nWebSocket echo end to end — node ${machine.node}, ${machine.cpus} × ${machine.model}, load ${machine.loadavg.join(' ')}, ${SECONDS} s per offered rate\n`);
+  const head = ['handler'.padEnd(24), 'offered'.padStart(8), 'handled'.padStart(14), 'dropped'.padStart(8), 'discards'.padStart(9), 'pauses'.padStart(7), 'msg/s'.padStart(7), 'p50 ms'.padStart(9), 'p99 ms'.padStart(9), 'CPU µs/frame'.padStart(13)];
   console.log(head.join(''));
   for (const result of results) {
     for (const r of result.rows) {
       const discards = Object.values(r.driver_discards).reduce((a, b) => a + b, 0);
-      console.log([result.label.padEnd(26), String(r.offered).padStart(8), `${r.handled}/${r.sent}`.padStart(14), String(r.dropped).padStart(8), String(discards).padStart(9), String(r.pauses).padStart(7), Math.round(r.throughput).toString().padStart(7), r.p50_ms.toFixed(2).padStart(9), r.p99_ms.toFixed(2).padStart(9)].join(''));
+      console.log([result.label.padEnd(24), String(r.offered).padStart(8), `${r.handled}/${r.sent}`.padStart(14), String(r.dropped).padStart(8), String(discards).padStart(9), String(r.pauses).padStart(7), Math.round(r.throughput).toString().padStart(7), r.p50_ms.toFixed(2).padStart(9), r.p99_ms.toFixed(2).padStart(9), r.cpu_us_per_frame.toFixed(0).padStart(13)].join(''));
     }
     console.log(`${result.label}: highest offered rate with 0 dropped and p99 ≤ ${P99_GOAL_MS} ms: ${result.best_rate === null ? 'none' : `${result.best_rate} msg/s`}\n`);
   }

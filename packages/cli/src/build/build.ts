@@ -121,7 +121,7 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Pro
 
 /**
  * `yoi plugin build`: bundles `src/plugin.ts` (esbuild) and turns it into the component the
- * manifest names, against a world with only the host interfaces the manifest requests.
+ * manifest names, against a world with only the host interfaces the manifest requests and the code imports.
  * Skipped when the bundle, manifest and builder are unchanged and the output is in place.
  */
 export async function buildPlugin(dirInput: string, options: { force?: boolean; onProgress?: (message: string) => void; overlapTypeCheck?: boolean } = {}): Promise<BuildResult> {
@@ -154,7 +154,7 @@ export async function buildPlugin(dirInput: string, options: { force?: boolean; 
   progress(`bundling ${entry}`);
   const bundle = await bundlePlugin(dir, entry, manifest);
   const outputPath = join(dir, target);
-  const key = createHash('sha256').update(JSON.stringify([bundle, pluginWorldWit(manifest), builderVersion()])).digest('hex');
+  const key = createHash('sha256').update(JSON.stringify([bundle, pluginWorldWit(manifest, bundle), builderVersion()])).digest('hex');
   let componentizing: Promise<Uint8Array> | null = null;
   const componentize = () => (componentizing ??= componentizeQuickJs({ jsSource: bundle, manifest }));
   const outputIsCurrent = !options.force && (await currentOutput(outputPath, stamp, key));
