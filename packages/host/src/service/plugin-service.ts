@@ -771,21 +771,35 @@ export class PluginService {
     const txs = handled.map((h) => h.tx);
     const merged = mergeTransactions(txs);
     const durables: Promise<unknown>[] = Object.keys(merged).length === 0 ? handled.map(() => Promise.resolve()) : this.#commitMerged(handled, merged);
-    const pieces: Promise<void>[] = [];
-    handled.forEach((h, i) => {
-      if (h.plan.outbox.length === 0) return;
-      pieces.push(
-        this.#outbox.schedule(async () => {
-          try {
-            await durables[i];
-          } catch {
-            return; // not committed (a stop gave it up): the event is delivered again at the next start
-          }
-          for (const command of h.plan.outbox) await this.#runFromOutbox(command, h.delivery.event, h.delivery.ingress);
-        }),
-      );
-    });
-    return Promise.all(pieces).then(() => undefined);
+    const acting = handled.flatMap((h, i) => (h.plan.outbox.length > 0 ? [{ h, durable: durables[i]! }] : []));
+    if (acting.length === 0) return Promise.resolve();
+    return this.#outbox.schedule(() => this.#runOutboxOf(acting), acting.length);
+  }
+
+  /**
+   * The outbox commands of a batch, in order, each event's once its handling is durable.
+   * Commands that take effect when called (`pipelined`: a WebSocket send is queued on its
+   * socket) are started one after another without waiting for each to finish, so the frames
+   * of a batch leave in one write; anything else waits for them first.
+   */
+  async #runOutboxOf(acting: readonly { readonly h: HandledEvent; readonly durable: Promise<unknown> }[]): Promise<void> {
+    const started: Promise<void>[] = [];
+    for (const { h, durable } of acting) {
+      try {
+        await durable;
+      } catch {
+        continue; // not committed (a stop gave it up): the event is delivered again at the next start
+      }
+      for (const command of h.plan.outbox) {
+        if (EXECUTORS[command.kind].pipelined) {
+          started.push(this.#runFromOutbox(command, h.delivery.event, h.delivery.ingress));
+          continue;
+        }
+        await Promise.all(started.splice(0));
+        await this.#runFromOutbox(command, h.delivery.event, h.delivery.ingress);
+      }
+    }
+    await Promise.all(started);
   }
 
   /** One durable promise per handled event: the batch's commit, or after a refusal, the event's own. */
