@@ -14,14 +14,15 @@
 //   BENCH_WS_PROFILE=DIR                     write a CPU profile of each handler's sweep (warm-up excluded) to DIR
 //   --json                                   one JSON document on stdout instead of the table
 //
-// cpu_us_per_frame: CPU time of this whole process (host, guest, loopback server and load
-// generator alike) per frame handled, from process.cpuUsage.
-import { createServer } from 'node:http';
+// The loopback server and load generator run in a peer process (ws-echo-peer.mjs), which times
+// each echo; cpu_us_per_frame is the CPU time of the host process alone (every thread) per
+// frame handled, from process.cpuUsage.
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Session } from 'node:inspector/promises';
-import { WebSocketServer } from 'ws';
 import { PluginHost, loadPluginPackage, parseManifest } from '../packages/host/dist/src/index.js';
 import { writeZipArchive } from '../packages/host/dist/src/package/zip-write.js';
 import { renderEntry } from '../packages/host/dist/src/store/enablement-edit.js';
@@ -77,13 +78,25 @@ host = "127.0.0.1"
 path_prefixes = ["/socket"]
 `;
 
-/** One host with one connection to a loopback server; runs every rate of the sweep on it. */
+/** A message from the peer process that satisfies `test`. */
+const fromPeer = (peer, test) =>
+  new Promise((resolve, reject) => {
+    const onMessage = (message) => {
+      if (!test(message)) return;
+      peer.off('message', onMessage);
+      peer.off('exit', onExit);
+      resolve(message);
+    };
+    const onExit = (code) => reject(new Error(`the echo peer exited (${code})`));
+    peer.on('message', onMessage);
+    peer.once('exit', onExit);
+  });
+
+/** One host with one connection to a loopback server in a peer process; runs every rate of the sweep on it. */
 async function openHost(label, manifestText, component, execution) {
-  const server = createServer();
-  const wss = new WebSocketServer({ server });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const port = server.address().port;
-  const ws = join(root, `ws-${label.replace(/\W/g, '')}`);
+  const peer = fork(fileURLToPath(new URL('./ws-echo-peer.mjs', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { port } = await fromPeer(peer, (m) => typeof m.port === 'number');
+  const ws = join(root, `ws-${label.replace(/\W/g, '')}-${execution}`);
   mkdirSync(join(ws, '.yoi', 'plugins'), { recursive: true });
   const files = new Map([['plugin.toml', new TextEncoder().encode(manifestText)], ['plugin.component.wasm', component]]);
   const pkg = loadPluginPackage(files);
@@ -92,19 +105,19 @@ async function openHost(label, manifestText, component, execution) {
   writeFileSync(join(ws, '.yoi', 'plugins', 'p.yoi-plugin'), writeZipArchive(files).value);
   const id = `project:${manifest.id}`;
   writeFileSync(join(ws, '.yoi', 'plugins.toml'), renderEntry({ id, version: manifest.version, digest, surfaces: [], config: { url: `ws://127.0.0.1:${port}/socket` }, websocket: { send_limit: 1_000_000, ping_interval_ms: 0 }, grants: { id, version: manifest.version, digest, permissions: manifest.permissions, request: [], websocket: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: ['/socket'] }], fs: [] } }));
-  const connected = new Promise((resolve) => wss.once('connection', resolve));
+  const connected = fromPeer(peer, (m) => m.connected === true);
   const host = await PluginHost.fromWorkspace({ workspace: ws, builtinDir: join(root, 'none'), env: { HOME: root } }, { cacheDir: join(root, 'cache'), execution });
   await host.startServices();
-  const socket = await connected;
+  await connected;
   const connection = () => host.status(id)[0]?.websocket_connections?.[0] ?? {};
   return {
-    socket,
+    peer,
     execution: host.runtimes.get(id)?.execution ?? execution,
     connection,
     async close() {
       await host.close();
-      for (const c of wss.clients) c.terminate();
-      await new Promise((r) => server.close(r));
+      peer.send('close');
+      await new Promise((r) => (peer.exitCode !== null ? r() : peer.once('exit', r)));
     },
   };
 }
@@ -115,50 +128,20 @@ const counter = (status, name) => (typeof status[name] === 'number' ? status[nam
 /** Offers `rate` msg/s for SECONDS on an open host; frame numbers continue from `first`. */
 async function runRate(open, rate, first) {
   const before = open.connection();
-  const sentAt = new Map();
-  const latencies = [];
-  const onMessage = (data) => {
-    const n = Number(String(data).slice('echo: '.length));
-    const t0 = sentAt.get(n);
-    if (t0 === undefined) return;
-    sentAt.delete(n);
-    latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  };
-  open.socket.on('message', onMessage);
-  const total = Math.round(rate * SECONDS);
   const cpu = process.cpuUsage();
-  const started = Date.now();
-  for (let i = 0; i < total; i++) {
-    const due = started + (i * 1000) / rate;
-    const wait = due - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    sentAt.set(first + i, process.hrtime.bigint());
-    open.socket.send(String(first + i));
-  }
-  const sendSeconds = (Date.now() - started) / 1000;
-  // Drain: wait for every echo, but stop once nothing has arrived for 3 s (frames that never come back were dropped).
-  const deadline = Date.now() + DRAIN_MS;
-  let last = latencies.length;
-  let lastProgress = Date.now();
-  while (latencies.length < total && Date.now() < deadline && Date.now() - lastProgress < 3_000) {
-    await new Promise((r) => setTimeout(r, 20));
-    if (latencies.length !== last) {
-      last = latencies.length;
-      lastProgress = Date.now();
-    }
-  }
-  const elapsed = (Date.now() - started) / 1000;
+  const done = fromPeer(open.peer, (m) => Array.isArray(m.latencies));
+  open.peer.send({ rate, seconds: SECONDS, first, drainMs: DRAIN_MS });
+  const { sent, sendSeconds, elapsed, latencies } = await done;
   const used = process.cpuUsage(cpu);
-  open.socket.off('message', onMessage);
   const after = open.connection();
   latencies.sort((a, b) => a - b);
   const at = (q) => (latencies.length === 0 ? NaN : latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]);
   const discards = Object.fromEntries(DISCARD_FIELDS.map((f) => [f, counter(after, f) - counter(before, f)]));
   return {
     offered: rate,
-    sent: total,
+    sent,
     handled: latencies.length,
-    dropped: total - latencies.length,
+    dropped: sent - latencies.length,
     driver_discards: discards,
     pauses: counter(after, 'pauses') - counter(before, 'pauses'),
     send_seconds: sendSeconds,
