@@ -60,6 +60,7 @@ export type { PluginRuntimeView } from './runtime/runtime-view.js';
 export type { RuntimeOptions, RuntimeState } from './runtime/plugin-runtime.js';
 export type { ExecutionMode } from './sandbox/execution.js';
 export type { SandboxCounters } from './sandbox/sandbox.js';
+export type { InstancePoolStatus } from './sandbox/instance-pool.js';
 export { ToolRegistry } from './tools/registry.js';
 export type { ToolInfo, ToolOrigin, RegistrationIssue } from './tools/registry.js';
 export type { ToolOutput } from './tools/tool-output.js';

@@ -21,6 +21,7 @@ import { routeLogs } from './routes-logs.js';
 import { toolCallProblem } from '../tools/call-check.js';
 import { Reloader, type ReloaderOptions } from './reload.js';
 import { registerReloadMetrics } from './reload-metrics.js';
+import { GuestLogFiles, registerLogFileMetrics } from './log-file.js';
 
 export interface ServeOptions extends PluginHostOptions {
   readonly stores: StoreOptions;
@@ -122,6 +123,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   const metrics = createMetrics(() => host.status(), () => host.journalStatus());
   clusterMetrics(metrics, () => storage.status());
   registerReloadMetrics(metrics, () => reloader.status());
+  const logFiles = new GuestLogFiles(host, workspace, log).every();
+  registerLogFileMetrics(metrics, () => logFiles.status());
   const token = newToken();
   const mcpToken = newToken();
   const mcp = createMcpHttpEndpoint(host, [mcpToken, token], log);
@@ -159,7 +162,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     if (req.method === 'GET' && resource === 'status') {
       const plugins = host.status(ref);
       if (ref && plugins.length === 0) return send(res, 404, { error: { code: 'not_found', message: 'plugin is not enabled in this workspace' } });
-      return send(res, 200, { workspace, journal: host.journalStatus(), reload: reloader.status(), ...storage.status(), plugins });
+      return send(res, 200, { workspace, journal: host.journalStatus(), reload: reloader.status(), log_files: logFiles.status(), ...storage.status(), plugins });
     }
     if (req.method === 'POST' && resource === 'reload' && !ref) {
       if (clustered) return send(res, 409, { error: { code: 'reload_unavailable', message: 'hot reload is off when several hosts share the workspace (--engine nats://…); restart the hosts one by one' } });
@@ -224,6 +227,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   } catch (error) {
     await mcp.close();
     await reloader.close();
+    await logFiles.stop();
     await host.close();
     discards.stop();
     await storage.close();
@@ -254,7 +258,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         server.closeAllConnections?.();
         storage.quiesce();
         await reloader.close();
+        await logFiles.flush();
         const reports = await host.close();
+        await logFiles.stop();
         discards.stop();
         await storage.close();
         for (const r of reports) log('info', 'service stopped', { plugin: r.plugin, in_flight: r.in_flight, waiting: r.waiting, state: r.state });
