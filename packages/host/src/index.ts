@@ -53,6 +53,8 @@ export type { StaticInspection, ToolInspection, RuntimeInspection, HostApiInspec
 
 // Running plugins: the host, read-only runtime views, tools, limits.
 export { PluginHost } from './host.js';
+// Services for `PluginHost.fromResolved` (a bare internal import of host.js loads them on demand).
+import './reload/service-unit.js';
 export type { DesiredPlugins } from './reload/desired.js';
 export type { PluginReloadOutcome, ReloadAction } from './reload/reconcile.js';
 export type { PluginHostOptions } from './host.js';

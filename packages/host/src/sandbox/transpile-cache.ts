@@ -33,6 +33,8 @@ export interface TranspiledComponent {
   readonly gluePath: string;
   /** Core module file names, as the glue asks for them. */
   readonly coreFiles: readonly string[];
+  /** Each core module's sha256 (hex), as the entry records it and as checked when the entry was read. */
+  readonly coreSha256: Readonly<Record<string, string>>;
   readonly interface: ComponentInterface;
   readonly fromCache: boolean;
 }
@@ -103,6 +105,7 @@ async function readEntry(dir: string, key: string, hashes: IdentityCache): Promi
     dir,
     gluePath: await sharedGluePath(manifest.files['component.js'], join(dir, 'component.js')),
     coreFiles: Object.keys(manifest.files).filter((f) => f.endsWith('.wasm')),
+    coreSha256: Object.fromEntries(Object.entries(manifest.files).filter(([f]) => f.endsWith('.wasm'))),
     interface: manifest.interface,
     fromCache: true,
   };
@@ -220,17 +223,17 @@ export interface DerivedModule {
  * never takes a half-written module).
  */
 export async function derivedModuleCached(
-  input: Uint8Array,
+  input: DerivationInput,
   recipe: string,
   produce: (input: Uint8Array) => Promise<Uint8Array>,
   cacheDir: string = defaultCacheDir(),
   options: { hashes?: IdentityCache } = {},
 ): Promise<DerivedModule> {
-  const { key, dir, modulePath, recordPath } = derivedModulePlace(input, recipe, cacheDir);
+  const { key, dir, modulePath, recordPath } = placeOf(input instanceof Uint8Array ? sha256Hex(input) : input.sha256, recipe, cacheDir);
   const hashes = options.hashes ?? (await IdentityCache.shared(join(cacheDir, FILE_HASHES_FILE)));
   const cached = await readDerived(modulePath, recordPath, key, hashes);
   if (cached) return { bytes: cached, fromCache: true };
-  const bytes = await produce(input);
+  const bytes = await produce(input instanceof Uint8Array ? input : await input.read());
   await mkdir(dir, { recursive: true });
   const suffix = `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
@@ -245,9 +248,20 @@ export async function derivedModuleCached(
   return { bytes, fromCache: false };
 }
 
+/**
+ * What a module is derived from: its bytes, or (a core module of a transpiled entry, whose
+ * sha256 the entry records) its sha256 and how to read it, read only when the derived module
+ * is not cached yet — a cold start neither reads nor hashes a QuickJS engine twice.
+ */
+export type DerivationInput = Uint8Array | { readonly sha256: string; read(): Promise<Uint8Array> };
+
 /** Where the module derived from `input` by `recipe` is cached (its key, the module and its record). */
 export function derivedModulePlace(input: Uint8Array, recipe: string, cacheDir: string): { key: string; dir: string; modulePath: string; recordPath: string } {
-  const key = sha256Hex(Buffer.from(JSON.stringify([sha256Hex(input), recipe])));
+  return placeOf(sha256Hex(input), recipe, cacheDir);
+}
+
+function placeOf(inputSha256: string, recipe: string, cacheDir: string): { key: string; dir: string; modulePath: string; recordPath: string } {
+  const key = sha256Hex(Buffer.from(JSON.stringify([inputSha256, recipe])));
   const dir = join(cacheDir, 'derived');
   return { key, dir, modulePath: join(dir, `${key}.wasm`), recordPath: join(dir, `${key}.json`) };
 }
