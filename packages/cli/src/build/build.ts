@@ -145,7 +145,7 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Pro
 
 /**
  * `yoi plugin build`: bundles `src/plugin.ts` (esbuild) and turns it into the component the
- * manifest names, against a world with only the host interfaces the manifest requests.
+ * manifest names, against a world with only the host interfaces the manifest requests and the code imports.
  * Skipped when the bundle, manifest and builder are unchanged and the output is in place.
  */
 export async function buildPlugin(dirInput: string, options: { force?: boolean; onProgress?: (message: string) => void; dev?: DevBuildSession } = {}): Promise<BuildResult> {
@@ -190,7 +190,7 @@ export async function buildPlugin(dirInput: string, options: { force?: boolean; 
   const devCode = dev ? await toCommonJs(bundle) : null;
   const bundleMs = performance.now() - bundleStarted;
   const outputPath = join(dir, target);
-  const key = createHash('sha256').update(JSON.stringify([dev ? ['dev', devCode] : bundle, pluginWorldWit(manifest), builderVersion()])).digest('hex');
+  const key = createHash('sha256').update(JSON.stringify([dev ? ['dev', devCode] : bundle, pluginWorldWit(manifest, bundle), builderVersion()])).digest('hex');
   const componentStarted = performance.now();
   let componentizing: Promise<{ bytes: Uint8Array; dev: BuildResult['dev'] }> | null = null;
   const componentize = () => (componentizing ??= dev && devCode !== null ? devComponent(dir, manifest, bundle, devCode, dev.hostCache, progress) : componentizeQuickJs({ jsSource: bundle, manifest }).then((bytes) => ({ bytes, dev: null })));

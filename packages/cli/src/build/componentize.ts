@@ -42,7 +42,7 @@ export async function componentizeQuickJs(input: ComponentizeInput): Promise<Uin
   const { componentize } = await import('componentize-qjs');
   const dir = await mkdtemp(join(tmpdir(), 'yoi-wit-'));
   try {
-    await writeBuildWit(input.manifest, dir);
+    await writeBuildWit(input.manifest, input.jsSource, dir);
     const { component } = await componentize({ witPath: dir, world: 'plugin', jsSource: GUEST_PRELUDE + input.jsSource, sync: true });
     return new Uint8Array(component);
   } finally {

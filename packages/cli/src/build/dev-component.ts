@@ -72,7 +72,7 @@ export function devSlotLength(bundleLength: number): number {
 
 /** Where the loader component for this world and slot size is kept, keyed by everything it depends on. */
 function templateKey(manifest: Manifest, slotLength: number, builder: string): string {
-  return createHash('sha256').update(JSON.stringify([LOADER_VERSION, pluginWorldWit(manifest), builder, slotLength])).digest('hex').slice(0, 32);
+  return createHash('sha256').update(JSON.stringify([LOADER_VERSION, pluginWorldWit(manifest, loaderSource(manifest, slotLength)), builder, slotLength])).digest('hex').slice(0, 32);
 }
 
 /**

@@ -73,19 +73,58 @@ export type ValidatedCommand = Ids & {
     | { readonly kind: 'state_delete'; readonly key: string }
   );
 
+/**
+ * A command's result. Its message is redacted and bounded, and its time formatted, when first
+ * read: most results are never read (status shows the latest few), and a busy connection
+ * records one per frame it sends. Both are own enumerable getters, so the result serialises
+ * and compares like a plain record.
+ */
 export function commandResult(ids: Partial<Ids> & { kind?: string }, status: CommandStatus, message: string): CommandResult {
+  const at = Date.now();
+  let shown: string | undefined;
+  let stamp: string | undefined;
   return {
     correlation_id: ids.correlation_id ?? null,
     source_event_id: ids.source_event_id ?? null,
     command_id: ids.command_id ?? null,
     kind: ids.kind ?? null,
     status,
-    message: boundText(redactText(message, 512), 512),
-    recorded_at: rfc3339(),
+    get message() {
+      return (shown ??= boundText(redactText(message, 512), 512));
+    },
+    get recorded_at() {
+      return (stamp ??= rfc3339(at));
+    },
   };
 }
 
 class Invalid extends Error {}
+
+/**
+ * An upper bound of the UTF-8 bytes of `value`'s JSON text (a string's UTF-16 unit is at most
+ * 6 bytes there, as `\u00XX`), computed without making the text; it stops counting once past
+ * `limit`. Under the limit, the exact size need not be measured.
+ */
+function jsonUpperBound(value: unknown, limit: number, depth = 0): number {
+  if (typeof value === 'string') return value.length * 6 + 2;
+  if (typeof value === 'number') return 24;
+  if (value === null || typeof value === 'boolean') return 5;
+  if (typeof value !== 'object' || depth > 64) return Infinity;
+  let total = 2;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      total += jsonUpperBound(item, limit, depth + 1) + 1;
+      if (total > limit) return total;
+    }
+    return total;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    total += key.length * 6 + 4 + jsonUpperBound((value as Record<string, unknown>)[key], limit, depth + 1);
+    if (total > limit) return total;
+  }
+  return total;
+}
 
 /** Yoi's wording for an envelope that does not have the envelope's shape. */
 const MALFORMED_ENVELOPE = 'malformed service output command envelope';
@@ -152,7 +191,7 @@ function validateShape(raw: unknown, event: IngressEvent, plugin: ResolvedPlugin
   const kind = envelope['kind'];
   if (typeof kind !== 'string' || !(COMMAND_KINDS as readonly string[]).includes(kind)) throw new Invalid(`${MALFORMED_ENVELOPE}: unsupported output command kind`);
   if (envelope['payload'] === undefined) throw new Invalid(`${MALFORMED_ENVELOPE}: payload is required`);
-  if (Buffer.byteLength(JSON.stringify(envelope['payload'])) > COMMAND_LIMITS.payloadBytes) throw new Invalid(`payload exceeds ${COMMAND_LIMITS.payloadBytes} bytes`);
+  if (jsonUpperBound(envelope['payload'], COMMAND_LIMITS.payloadBytes) > COMMAND_LIMITS.payloadBytes && Buffer.byteLength(JSON.stringify(envelope['payload'])) > COMMAND_LIMITS.payloadBytes) throw new Invalid(`payload exceeds ${COMMAND_LIMITS.payloadBytes} bytes`);
   const what = `${kind} payload`;
   switch (kind as CommandKind) {
     case 'diagnostic_status_update': {
@@ -278,6 +317,17 @@ export function revalidateCommand(raw: unknown, sourceEvent: Pick<IngressEvent, 
   }
 }
 
+/** The ids and kind a rejected command carried, those that are valid. */
+function knownIds(raw: unknown): Partial<Ids> & { kind?: string } {
+  const ids = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  return {
+    ...(isEnvelopeId(ids['correlation_id']) ? { correlation_id: ids['correlation_id'] } : {}),
+    ...(isEnvelopeId(ids['source_event_id']) ? { source_event_id: ids['source_event_id'] } : {}),
+    ...(isEnvelopeId(ids['command_id']) ? { command_id: ids['command_id'] } : {}),
+    ...(typeof ids['kind'] === 'string' && (COMMAND_KINDS as readonly string[]).includes(ids['kind']) ? { kind: ids['kind'] } : {}),
+  };
+}
+
 /** On failure, `valid` lists the well-formed commands of the batch that will not run either. */
 export type BatchValidation =
   | { readonly ok: true; readonly commands: readonly ValidatedCommand[] }
@@ -293,13 +343,6 @@ export function validateOutputCommands(output: unknown, event: IngressEvent, plu
   const rejected: CommandResult[] = [];
   const seen = new Set<string>();
   for (const raw of list) {
-    const ids = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
-    const known = {
-      ...(isEnvelopeId(ids['correlation_id']) ? { correlation_id: ids['correlation_id'] } : {}),
-      ...(isEnvelopeId(ids['source_event_id']) ? { source_event_id: ids['source_event_id'] } : {}),
-      ...(isEnvelopeId(ids['command_id']) ? { command_id: ids['command_id'] } : {}),
-      ...(typeof ids['kind'] === 'string' && (COMMAND_KINDS as readonly string[]).includes(ids['kind']) ? { kind: ids['kind'] } : {}),
-    };
     try {
       const command = validateOne(raw, event, plugin);
       if (seen.has(command.command_id)) throw new Invalid('command_id is repeated within the batch');
@@ -307,7 +350,7 @@ export function validateOutputCommands(output: unknown, event: IngressEvent, plu
       commands.push(command);
     } catch (error) {
       const message = error instanceof Invalid ? error.message : 'output command could not be validated';
-      rejected.push(commandResult(known, 'Rejected', message));
+      rejected.push(commandResult(knownIds(raw), 'Rejected', message));
     }
   }
   return rejected.length > 0 ? { ok: false, results: rejected, valid: commands } : { ok: true, commands };

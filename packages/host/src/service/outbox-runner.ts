@@ -21,14 +21,14 @@ export class OutboxRunner {
     return this.#pending;
   }
 
-  /** Runs `work` after everything scheduled before it; resolves when it has run. */
-  schedule(work: () => Promise<void>): Promise<void> {
-    this.#pending++;
+  /** Runs `work` (counted as `weight` pieces: the events it acts for) after everything scheduled before it; resolves when it has run. */
+  schedule(work: () => Promise<void>, weight = 1): Promise<void> {
+    this.#pending += weight;
     const piece = this.#tail
       .then(work)
       .catch((error: unknown) => this.#onError(error))
       .finally(() => {
-        this.#pending--;
+        this.#pending -= weight;
         for (const waiter of this.#waiters.splice(0)) waiter();
       });
     this.#tail = piece;

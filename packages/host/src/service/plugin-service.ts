@@ -779,22 +779,36 @@ export class PluginService {
   #commitHandled(handled: readonly HandledEvent[]): Promise<void> {
     const merged = mergeTransactions(handled.map((h) => h.tx));
     const durable = isEmptyTransaction(merged) ? null : this.#commitMerged(handled, merged);
-    let pieces: Promise<void>[] | null = null;
-    for (let i = 0; i < handled.length; i++) {
-      const h = handled[i]!;
-      if (h.plan.outbox.length === 0) continue;
-      (pieces ??= []).push(
-        this.#outbox.schedule(async () => {
-          try {
-            await durable?.(i);
-          } catch {
-            return; // not committed (a stop gave it up): the event is delivered again at the next start
-          }
-          for (const command of h.plan.outbox) await this.#runFromOutbox(command, h.delivery.event, h.delivery.ingress);
-        }),
-      );
+    const acting: { readonly h: HandledEvent; readonly index: number }[] = [];
+    for (let i = 0; i < handled.length; i++) if (handled[i]!.plan.outbox.length > 0) acting.push({ h: handled[i]!, index: i });
+    if (acting.length === 0) return DONE;
+    return this.#outbox.schedule(() => this.#runOutboxOf(acting, durable), acting.length);
+  }
+
+  /**
+   * The outbox commands of a batch, in order, each event's once its handling is durable.
+   * Commands that take effect when called (`pipelined`: a WebSocket send is queued on its
+   * socket) are started one after another without waiting for each to finish, so the frames
+   * of a batch leave in one write; anything else waits for them first.
+   */
+  async #runOutboxOf(acting: readonly { readonly h: HandledEvent; readonly index: number }[], durable: ((i: number) => Promise<unknown>) | null): Promise<void> {
+    const started: Promise<void>[] = [];
+    for (const { h, index } of acting) {
+      try {
+        await durable?.(index);
+      } catch {
+        continue; // not committed (a stop gave it up): the event is delivered again at the next start
+      }
+      for (const command of h.plan.outbox) {
+        if (EXECUTORS[command.kind].pipelined) {
+          started.push(this.#runFromOutbox(command, h.delivery.event, h.delivery.ingress));
+          continue;
+        }
+        await Promise.all(started.splice(0));
+        await this.#runFromOutbox(command, h.delivery.event, h.delivery.ingress);
+      }
     }
-    return pieces ? Promise.all(pieces).then(() => undefined) : DONE;
+    await Promise.all(started);
   }
 
   /**

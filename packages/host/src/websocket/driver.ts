@@ -14,10 +14,16 @@ import { closeDisposition, type ConnectionPolicy } from './policy.js';
 import { SendBudget } from './send-budget.js';
 import { parseSources, type SourceSpec } from './sources.js';
 import { bufferedInbound } from './ws-buffered.js';
+import { corkUntilTick } from './ws-cork.js';
 import { webSocketClass } from './ws-module.js';
+
+/** Deliveries of one connection under way at once (they are accepted in order). */
+const PIPELINE = 32;
 
 /** How many of the latest reconnect delays a connection's status lists. */
 const RECONNECT_DELAYS_SHOWN = 8;
+
+type Outcome = { readonly ok: boolean; readonly message?: string };
 
 type ConnectionState = 'Connecting' | 'Connected' | 'Reconnecting' | 'Closed' | 'Failed';
 
@@ -121,6 +127,9 @@ class Connection {
   #bytesRedactor: StreamRedactor;
   readonly #inbox = new Inbox();
   #pumping = false;
+  #handOnQueued = false;
+  /** Deliveries handed on and not yet taken, oldest first (they are the inbox's first events). */
+  readonly #inFlight: { readonly run: number; readonly outcome: Promise<Outcome> }[] = [];
   #paused = false;
   #pausedSince: number | null = null;
   #pausedMs = 0;
@@ -342,7 +351,7 @@ class Connection {
     this.#inbox.push(item);
     if (!this.#paused && this.#inbox.overHigh(this.#marks, bufferedInbound(this.#socket))) this.#pause();
     if (this.#inbox.bytes > this.#marks.maxBytes && !this.#safetyClosing && this.#socket) this.#safetyClose();
-    if (!this.#pumping && !this.#stopped) void this.#pump();
+    this.#schedulePump();
   }
 
   #pause(): void {
@@ -374,32 +383,84 @@ class Connection {
     this.#socket?.terminate();
   }
 
-  /** Delivers the inbox in order, one awaited delivery at a time. */
+  /**
+   * Delivers the inbox in order. Up to PIPELINE deliveries are under way at once (handed to the
+   * service in order, so the events read from one chunk are accepted in one journal write);
+   * their outcomes are taken in order, and an event leaves the inbox only with its outcome.
+   */
   async #pump(): Promise<void> {
     this.#pumping = true;
+    const inFlight = this.#inFlight;
     try {
-      while (!this.#stopped) {
-        const item = this.#inbox.peek();
-        if (!item) break;
-        const run = this.#run;
-        let outcome: { ok: boolean; message?: string };
-        try {
-          outcome = await this.#driver.sink.deliver(this.spec.ingress, item.kind, this.spec.source, item.payload);
-        } catch (error) {
-          outcome = { ok: false, message: error instanceof Error ? error.message : String(error) };
+      // After a stop nothing new is handed on, but the outcomes of what was are still taken.
+      for (;;) {
+        this.#handOn();
+        // The head stays in `inFlight` (and in the inbox) until its outcome is taken: entry i is inbox item i.
+        const next = inFlight[0];
+        if (!next) break;
+        const item = this.#inbox.peek()!;
+        const outcome = await next.outcome;
+        if (!outcome.ok && (this.#stopped || next.run !== this.#run)) {
+          // Refused because the service stopped meanwhile: kept for the next start, with what was handed on after it.
+          await this.#settleAfterStop(inFlight.splice(0).slice(1));
+          if (this.#stopped) break;
+          continue;
         }
-        // Refused because the service stopped meanwhile: keep the event for the next start.
-        if (!outcome.ok && (this.#stopped || run !== this.#run)) continue;
+        inFlight.shift();
         this.#inbox.shift();
-        if (outcome.ok) this.#counts.events_delivered++;
-        else {
-          this.#lastError = this.#driver.clean(`ingress refused a ${item.kind} event: ${outcome.message ?? 'refused'}`);
-          this.#discard('refused', 'ServiceWebSocketIngressRefused', this.#lastError);
-        }
-        if (this.#paused && this.#inbox.underLow(this.#marks)) this.#resume();
+        this.#delivered(item, outcome);
       }
     } finally {
       this.#pumping = false;
+    }
+  }
+
+  /** Hands waiting events on to the service, in order, up to PIPELINE under way. */
+  #handOn(): void {
+    const inFlight = this.#inFlight;
+    while (inFlight.length < PIPELINE && inFlight.length < this.#inbox.length && !this.#stopped) {
+      inFlight.push({ run: this.#run, outcome: this.#deliver(this.#inbox.at(inFlight.length)!) });
+    }
+  }
+
+  /** After the frames of one read chunk are in the inbox (ws emits them synchronously): they go on together. */
+  #schedulePump(): void {
+    if (this.#handOnQueued || this.#stopped) return;
+    this.#handOnQueued = true;
+    queueMicrotask(() => {
+      this.#handOnQueued = false;
+      if (this.#stopped) return;
+      if (this.#pumping) this.#handOn();
+      else void this.#pump();
+    });
+  }
+
+  #delivered(item: Inbound, outcome: Outcome): void {
+    if (outcome.ok) this.#counts.events_delivered++;
+    else {
+      this.#lastError = this.#driver.clean(`ingress refused a ${item.kind} event: ${outcome.message ?? 'refused'}`);
+      this.#discard('refused', 'ServiceWebSocketIngressRefused', this.#lastError);
+    }
+    if (this.#paused && this.#inbox.underLow(this.#marks)) this.#resume();
+  }
+
+  /**
+   * The deliveries handed on after one the stop refused. A stop refuses a suffix of them, so
+   * normally all are refused and stay; one that was accepted all the same leaves the inbox
+   * (it is in the journal: delivering it again would duplicate it).
+   */
+  async #settleAfterStop(rest: readonly { readonly outcome: Promise<Outcome> }[]): Promise<void> {
+    const outcomes = await Promise.all(rest.map((r) => r.outcome));
+    for (let i = outcomes.length - 1; i >= 0; i--) {
+      if (outcomes[i]!.ok) this.#delivered(this.#inbox.removeAt(i + 1)!, outcomes[i]!);
+    }
+  }
+
+  #deliver(item: Inbound): Promise<Outcome> {
+    try {
+      return this.#driver.sink.deliver(this.spec.ingress, item.kind, this.spec.source, item.payload).catch((error: unknown) => ({ ok: false, message: error instanceof Error ? error.message : String(error) }));
+    } catch (error) {
+      return Promise.resolve({ ok: false, message: error instanceof Error ? error.message : String(error) });
     }
   }
 
@@ -475,6 +536,7 @@ class Connection {
       return Promise.reject(new Error(frame.error));
     }
     this.#budget.record(now);
+    corkUntilTick(socket);
     return new Promise((resolve, reject) => {
       socket.send(frame.text, (error) => {
         if (error) {

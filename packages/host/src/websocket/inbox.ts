@@ -53,6 +53,11 @@ export class Inbox {
     return this.#items[this.#head];
   }
 
+  /** The item `index` places behind the head. */
+  at(index: number): Inbound | undefined {
+    return index < this.length ? this.#items[this.#head + index] : undefined;
+  }
+
   shift(): Inbound | undefined {
     if (this.length === 0) return undefined;
     const item = this.#items[this.#head]!;
@@ -66,6 +71,15 @@ export class Inbox {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }
+    return item;
+  }
+
+  /** Removes the item `index` places behind the head (rare: O(n)). */
+  removeAt(index: number): Inbound | undefined {
+    if (index === 0) return this.shift();
+    if (index >= this.length) return undefined;
+    const [item] = this.#items.splice(this.#head + index, 1);
+    this.#bytes -= item!.bytes;
     return item;
   }
 

@@ -124,6 +124,26 @@ describe('host-owned WebSocket driver', () => {
     assert.ok(!JSON.stringify(host.status()).includes('sekret'), 'status never shows the secret');
   });
 
+  it('answers a burst of frames in the order read: one send each, every result Recorded, a refused send in its place', async (t) => {
+    const server = await loopback(t);
+    const { service, connection } = await relayHost(t, server.port, { secrets: { bot_token: 'sekret-token-123', other: 'other-secret-456' } });
+    await until(() => server.sockets[0], 'a connection');
+    // One burst: the frames are read together, accepted together and answered by one batch's
+    // sends, which start without waiting for each other; a refused send (an ungranted secret)
+    // sits among them and must not disturb the others or their order.
+    // (Within the default send budget of 110 frames per minute.)
+    const burst = Array.from({ length: 80 }, (_, i) => (i === 40 ? 'leak' : `b${i}`));
+    for (const text of burst) server.sockets[0]!.send(text);
+    const echoes = burst.filter((text) => text !== 'leak').map((text) => `echo: ${text}`);
+    await until(() => server.received.filter((m) => m.startsWith('echo: b')).length >= echoes.length, 'every echo');
+    assert.deepEqual(server.received.filter((m) => m.startsWith('echo: b')), echoes, 'echoes in the order read');
+    await until(() => connection()['frames_out'] === echoes.length, 'every send counted');
+    assert.equal(connection()['send_failures'], 1, 'only the ungranted secret was refused');
+    // The latest results (status keeps a bounded ring of them): the sends after the refused one, each Recorded.
+    const results = service.commandResults;
+    assert.ok(results.length > 0 && results.every((r) => r.status === 'Recorded' && /^sent \d+ bytes to /.test(r.message)), JSON.stringify(results.slice(0, 2)));
+  });
+
   it('refuses ungranted frame secrets and reports it without the value', async (t) => {
     const server = await loopback(t);
     const { service } = await relayHost(t, server.port, { secrets: { bot_token: 'sekret-token-123', other: 'other-secret-456' } });

@@ -17,7 +17,11 @@ export interface DomainEvent {
 
 /** Execution of WebSocket commands on host-owned connections (the WebSocket driver). */
 export interface WebSocketCommands {
-  /** `origin`: the event whose handling asked for the send; a driver refuses it if that event's socket was replaced. */
+  /**
+   * `origin`: the event whose handling asked for the send; a driver refuses it if that event's
+   * socket was replaced. Sends are called in order without waiting for earlier ones to settle:
+   * the frame must be queued (or refused) before `send` returns, so frames leave in call order.
+   */
   send(url: string, text: string, origin?: IngressEvent): Promise<string>;
   reconnect(connection: string | undefined, url: string | undefined): Promise<string>;
   close(connection: string | undefined, code: number | undefined, reason: string | undefined): Promise<string>;
@@ -81,6 +85,11 @@ export interface Executor<K extends CommandKind = CommandKind> {
   readonly kind: K;
   readonly stage: 'plan' | 'outbox';
   readonly settlesLater?: boolean;
+  /**
+   * Takes effect when `execute` is called (synchronously, in call order), and only its result
+   * comes later: the outbox starts consecutive pipelined commands without waiting for each.
+   */
+  readonly pipelined?: boolean;
   execute(command: CommandOf<K>, context: ExecutionContext): Promise<CommandResult>;
 }
 

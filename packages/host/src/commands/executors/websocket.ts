@@ -20,6 +20,8 @@ async function onConnection(command: CommandOf<WebSocketKind>, context: Executio
 export const websocketSend: Executor<'websocket_send'> = {
   kind: 'websocket_send',
   stage: 'outbox',
+  // The frame is queued on its socket when the command is executed; the result waits for the write.
+  pipelined: true,
   execute: (command, context) => onConnection(command, context, (ws) => ws.send(command.url, command.text, context.event)),
 };
 
