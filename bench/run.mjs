@@ -11,9 +11,9 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BENCHES = ['tool-call', 'interrupt', 'fresh-instance', 'cold-start', 'many-services', 'ingress', 'websocket', 'journal', 'failover', 'tool-memory', 'dev-loop'];
+const BENCHES = ['tool-call', 'worker-hop', 'interrupt', 'fresh-instance', 'cold-start', 'many-services', 'ingress', 'websocket', 'journal', 'failover', 'tool-memory', 'dev-loop'];
 /** Benchmarks that print JSON themselves with --json. */
-const SPEAKS_JSON = new Set(['tool-call', 'fresh-instance', 'cold-start', 'many-services', 'ingress', 'websocket', 'journal', 'failover', 'dev-loop']);
+const SPEAKS_JSON = new Set(['tool-call', 'worker-hop', 'fresh-instance', 'cold-start', 'many-services', 'ingress', 'websocket', 'journal', 'failover', 'dev-loop']);
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');

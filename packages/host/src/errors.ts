@@ -20,7 +20,10 @@ export type ErrorCode =
   | 'TOOL_OUTPUT_INVALID'
   | 'PLUGIN_NOT_RUNNING'
   | 'PLUGIN_BUSY'
-  | 'PLUGIN_START_FAILED';
+  | 'PLUGIN_START_FAILED'
+  | 'CLUSTER_NO_OWNER'
+  | 'CLUSTER_OWNER_TIMEOUT'
+  | 'CLUSTER_ROUTE_FAILED';
 
 /** What each code means, one line each. docs/errors.md is generated from this table (scripts/errors-doc.mjs). */
 export const ERROR_CODE_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
@@ -42,6 +45,9 @@ export const ERROR_CODE_DESCRIPTIONS: Readonly<Record<ErrorCode, string>> = {
   PLUGIN_NOT_RUNNING: 'the plugin is not running (refused, stopped, or its instance stopped before the call started)',
   PLUGIN_BUSY: "the plugin's call queue is full, or a call waited its whole deadline without running; try again",
   PLUGIN_START_FAILED: "the plugin's start export failed or returned an invalid result",
+  CLUSTER_NO_OWNER: 'several hosts (`serve --engine nats://…`): no host holds the lease of the service the call is for, or the host holding it is gone; the call did not run; try again once a host took it over',
+  CLUSTER_OWNER_TIMEOUT: 'several hosts: the host owning the service did not answer within the deadline; the call may or may not have run there',
+  CLUSTER_ROUTE_FAILED: 'several hosts: the call could not be forwarded to the owning host (NATS unreachable, request or reply over its bound, an answer that could not be read); the call did not run, or its outcome is unknown',
 };
 
 const kBrand = Symbol.for('yoi.plugin.error');

@@ -9,8 +9,9 @@ import type { ResolvedPlugin } from './store/resolve.js';
 import { loadWorkspace } from './store/workspace.js';
 import { ToolRegistry, type RegistrationIssue, type ToolInfo } from './tools/registry.js';
 import type { ConnectionPolicy } from './websocket/policy.js';
-import { createPluginUnit, type PluginUnit } from './reload/plugin-unit.js';
+import { createPluginUnit, isSupervised, loadServices, type PluginUnit } from './reload/plugin-unit.js';
 import { reconcile, type PluginReloadOutcome } from './reload/reconcile.js';
+import { serviceGateOf } from './reload/service-gate.js';
 import type { DesiredPlugins } from './reload/desired.js';
 import type { ToolOutput } from './tools/tool-output.js';
 import type { PluginService, ServiceEffects, StopReport } from './service/plugin-service.js';
@@ -118,13 +119,15 @@ export class PluginHost {
    * `secrets` (when given) apply to the plugins this reload starts.
    */
   reconcile(desired: DesiredPlugins, secrets?: Secrets): Promise<PluginReloadOutcome[]> {
-    const run = this.#reloading.then(() => {
+    const run = this.#reloading.then(async () => {
+      if (desired.resolved.some(isSupervised)) await loadServices();
       if (secrets) this.#options = { ...this.#options, secrets };
       return reconcile(
         {
           units: () => this.#units,
           build: (record) => createPluginUnit(record, this.#options, this.#writer),
           publish: (units) => this.#publish(units),
+          gate: serviceGateOf(this),
         },
         desired,
       );
@@ -146,6 +149,8 @@ export class PluginHost {
     this.#tools = tools;
   }
 
+  // Synchronous: the library entry loads the service machinery up front; a module importing
+  // host.js directly awaits loadServices() (reload/plugin-unit.ts) before passing supervised records.
   static fromResolved(records: readonly ResolvedPlugin[], options: PluginHostOptions = {}): PluginHost {
     return new PluginHost(records, [], options);
   }
@@ -153,6 +158,7 @@ export class PluginHost {
   /** Reads the workspace (stores, enablement) and its secrets (`.yoi/secrets.toml`, `YOI_SECRET_*`). */
   static async fromWorkspace(stores: StoreOptions, options: PluginHostOptions = {}): Promise<PluginHost> {
     const state = await loadWorkspace(stores);
+    if (state.resolution.resolved.some(isSupervised)) await loadServices();
     const secrets = options.secrets ?? (await Secrets.load(state.workspace, stores.env ?? process.env));
     const secretProblems = secrets.problems.map((message) => diagnostic('io', 'resolution', message));
     return new PluginHost(state.resolution.resolved, [...state.configDiagnostics, ...state.discovery.diagnostics, ...state.resolution.diagnostics, ...secretProblems], { ...options, secrets });

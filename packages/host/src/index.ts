@@ -53,6 +53,8 @@ export type { StaticInspection, ToolInspection, RuntimeInspection, HostApiInspec
 
 // Running plugins: the host, read-only runtime views, tools, limits.
 export { PluginHost } from './host.js';
+// Services for `PluginHost.fromResolved` (a bare internal import of host.js loads them on demand).
+import './reload/service-unit.js';
 export type { DesiredPlugins } from './reload/desired.js';
 export type { PluginReloadOutcome, ReloadAction } from './reload/reconcile.js';
 export type { PluginHostOptions } from './host.js';
@@ -60,6 +62,7 @@ export type { PluginRuntimeView } from './runtime/runtime-view.js';
 export type { RuntimeOptions, RuntimeState } from './runtime/plugin-runtime.js';
 export type { ExecutionMode } from './sandbox/execution.js';
 export type { SandboxCounters } from './sandbox/sandbox.js';
+export type { InstancePoolStatus } from './sandbox/instance-pool.js';
 export { ToolRegistry } from './tools/registry.js';
 export type { ToolInfo, ToolOrigin, RegistrationIssue } from './tools/registry.js';
 export type { ToolOutput } from './tools/tool-output.js';

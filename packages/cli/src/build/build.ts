@@ -10,7 +10,9 @@ import { normalizePackagePath } from '@yoi-plugins/host/internal/package/paths.j
 import { componentizeQuickJs } from './componentize.js';
 import { pluginWorldWit } from './wit-world.js';
 import { ensureEditorTypes, pdkDistDir, type EditorTypesOutcome } from './editor-types.js';
-import { typeCheckPlugin } from './type-check.js';
+import { createTypeCheckSession, typeCheckPlugin, type TypeCheckSession } from './type-check.js';
+import { devSlotLength, devTemplate, fillDevSlot, slotProblem } from './dev-component.js';
+import type { DevHostCache } from './dev-host-cache.js';
 
 const ENTRY_CANDIDATES = ['src/plugin.ts', 'src/plugin.js', 'src/index.ts', 'src/index.js'] as const;
 
@@ -31,6 +33,28 @@ export interface BuildResult {
   readonly typeCheck: TypeCheckReport;
   /** What happened to the PDK's types for editors (`<plugin>/node_modules/@yoi-plugins/pdk`); null without a tsconfig.json. */
   readonly editorTypes: EditorTypesOutcome | null;
+  /**
+   * A dev build's component: `slot` (the bundle written into the cached loader), `template`
+   * (the loader was componentized first), `full` (componentized the usual way: `reason`); null
+   * for a release build.
+   */
+  readonly dev: { readonly component: 'slot' | 'template' | 'full'; readonly reason: string | null } | null;
+  /** Where the build's time went (ms): type check, bundle, componentize or slot fill, write. */
+  readonly phases: { readonly typeCheckMs: number; readonly bundleMs: number; readonly componentMs: number };
+}
+
+/**
+ * What `yoi plugin dev` keeps between its builds (see dev-component.ts): the type checker's
+ * session and the esbuild module, so an edit costs an incremental check and a slot fill.
+ */
+export interface DevBuildSession {
+  readonly typeCheck: TypeCheckSession;
+  /** The host's caches to prime with each new component (dev-host-cache.ts); null to leave them. */
+  readonly hostCache: DevHostCache | null;
+}
+
+export function createDevBuildSession(hostCache: DevHostCache | null = null): DevBuildSession {
+  return { typeCheck: createTypeCheckSession(), hostCache };
 }
 
 export class BuildError extends Error {
@@ -124,7 +148,7 @@ async function bundlePlugin(dir: string, entry: string, manifest: Manifest): Pro
  * manifest names, against a world with only the host interfaces the manifest requests.
  * Skipped when the bundle, manifest and builder are unchanged and the output is in place.
  */
-export async function buildPlugin(dirInput: string, options: { force?: boolean; onProgress?: (message: string) => void; overlapTypeCheck?: boolean } = {}): Promise<BuildResult> {
+export async function buildPlugin(dirInput: string, options: { force?: boolean; onProgress?: (message: string) => void; dev?: DevBuildSession } = {}): Promise<BuildResult> {
   const dir = resolve(dirInput);
   const started = performance.now();
   const progress = options.onProgress ?? (() => undefined);
@@ -146,39 +170,75 @@ export async function buildPlugin(dirInput: string, options: { force?: boolean; 
   const stampPath = join(dir, '.yoi-build', 'stamp.json');
   const stamp = await readStamp(stampPath);
   const editorTypes = existsSync(join(dir, 'tsconfig.json')) ? await ensureEditorTypes(dir) : null;
-  // `dev` overlaps the type check with componentizing (a native task off the main thread);
-  // a type error still fails the build before anything is written.
-  const overlap = options.overlapTypeCheck === true;
-  const typeChecked = overlap ? null : await checkTypes(dir, entry, stamp, stampPath, options.force === true, progress);
+  // `dev` overlaps the type check with bundling and componentizing (a native task off the main
+  // thread); a type error still fails the build before anything is written.
+  const dev = options.dev ?? null;
+  const typeChecking = dev ? checkTypes(dir, entry, stamp, stampPath, options.force === true, progress, dev.typeCheck) : null;
+  typeChecking?.catch(() => undefined);
+  const typeChecked = dev ? null : await checkTypes(dir, entry, stamp, stampPath, options.force === true, progress);
 
   progress(`bundling ${entry}`);
-  const bundle = await bundlePlugin(dir, entry, manifest);
+  const bundleStarted = performance.now();
+  let bundle: string;
+  try {
+    bundle = await bundlePlugin(dir, entry, manifest);
+  } catch (error) {
+    await typeChecking?.catch(() => undefined);
+    throw error;
+  }
+  // A dev build evaluates the bundle on the first call instead of at build time (dev-component.ts): CommonJS, host interfaces through `require`.
+  const devCode = dev ? await toCommonJs(bundle) : null;
+  const bundleMs = performance.now() - bundleStarted;
   const outputPath = join(dir, target);
-  const key = createHash('sha256').update(JSON.stringify([bundle, pluginWorldWit(manifest), builderVersion()])).digest('hex');
-  let componentizing: Promise<Uint8Array> | null = null;
-  const componentize = () => (componentizing ??= componentizeQuickJs({ jsSource: bundle, manifest }));
+  const key = createHash('sha256').update(JSON.stringify([dev ? ['dev', devCode] : bundle, pluginWorldWit(manifest), builderVersion()])).digest('hex');
+  const componentStarted = performance.now();
+  let componentizing: Promise<{ bytes: Uint8Array; dev: BuildResult['dev'] }> | null = null;
+  const componentize = () => (componentizing ??= dev && devCode !== null ? devComponent(dir, manifest, bundle, devCode, dev.hostCache, progress) : componentizeQuickJs({ jsSource: bundle, manifest }).then((bytes) => ({ bytes, dev: null })));
   const outputIsCurrent = !options.force && (await currentOutput(outputPath, stamp, key));
-  if (overlap && !outputIsCurrent) componentize().catch(() => undefined);
-  const typeCheck = typeChecked ?? (await checkTypes(dir, entry, stamp, stampPath, options.force === true, progress).catch(async (error: unknown) => {
+  if (dev && !outputIsCurrent) componentize().catch(() => undefined);
+  const typeCheck = typeChecked ?? (await typeChecking!.catch(async (error: unknown) => {
     await componentizing?.catch(() => undefined);
     throw error;
   }));
+  const phases = { typeCheckMs: Math.round(typeCheck.durationMs), bundleMs: Math.round(bundleMs), componentMs: 0 };
   if (outputIsCurrent) {
     progress('up to date');
-    return { outputPath, bytes: (await readFile(outputPath)).length, skipped: true, durationMs: performance.now() - started, entry, typeCheck, editorTypes };
+    return { outputPath, bytes: (await readFile(outputPath)).length, skipped: true, durationMs: performance.now() - started, entry, typeCheck, editorTypes, dev: dev ? { component: 'slot', reason: null } : null, phases };
   }
-  progress('componentizing with QuickJS (about a second)');
+  if (!dev) progress('componentizing with QuickJS (about a second)');
   let bytes: Uint8Array;
+  let devReport: BuildResult['dev'];
   try {
-    bytes = await componentize();
+    ({ bytes, dev: devReport } = await componentize());
   } catch (error) {
     throw new BuildError(`componentize failed: ${boundText(error instanceof Error ? error.message : String(error), 400)}`);
   }
+  phases.componentMs = Math.round(performance.now() - componentStarted);
   await writeFileAtomic(outputPath, bytes);
   await mkdir(dirname(stampPath), { recursive: true });
   await writeStamp(stampPath, { key, output: createHash('sha256').update(bytes).digest('hex') });
   progress(`wrote ${relative(process.cwd(), outputPath) || outputPath} (${bytes.length} bytes)`);
-  return { outputPath, bytes: bytes.length, skipped: false, durationMs: performance.now() - started, entry, typeCheck, editorTypes };
+  return { outputPath, bytes: bytes.length, skipped: false, durationMs: performance.now() - started, entry, typeCheck, editorTypes, dev: devReport, phases };
+}
+
+async function toCommonJs(bundle: string): Promise<string> {
+  const { transform } = await import('esbuild');
+  return (await transform(bundle, { format: 'cjs', target: 'es2022', charset: 'ascii', logLevel: 'silent' })).code;
+}
+
+/** A dev build's component: the bundle in the cached loader's slot, or a full componentize when it cannot go there. */
+async function devComponent(dir: string, manifest: Manifest, bundle: string, code: string, hostCache: DevHostCache | null, progress: (m: string) => void): Promise<{ bytes: Uint8Array; dev: NonNullable<BuildResult['dev']> }> {
+  const slot = devSlotLength(code.length);
+  const problem = slotProblem(code, slot);
+  if (problem) {
+    progress(`componentizing with QuickJS (${problem})`);
+    return { bytes: await componentizeQuickJs({ jsSource: bundle, manifest }), dev: { component: 'full', reason: problem } };
+  }
+  const template = await devTemplate(manifest, slot, builderVersion(), join(dir, '.yoi-build'), progress);
+  const bytes = fillDevSlot(template.bytes, code, slot);
+  // Best effort: without it the host transpiles the component itself.
+  await hostCache?.prime(template.bytes, bytes, code, slot).catch((error: unknown) => progress(`the host's transpile cache was not primed: ${error instanceof Error ? error.message : String(error)}`));
+  return { bytes, dev: { component: template.built ? 'template' : 'slot', reason: null } };
 }
 
 /** Whether the output in place is what the stamp says this bundle builds. */
@@ -240,13 +300,15 @@ async function typeCheckKey(dir: string): Promise<string | null> {
   return hash.update(ts.version).digest('hex');
 }
 
-async function checkTypes(dir: string, entry: string, stamp: Stamp, stampPath: string, force: boolean, progress: (m: string) => void): Promise<TypeCheckReport> {
+async function checkTypes(dir: string, entry: string, stamp: Stamp, stampPath: string, force: boolean, progress: (m: string) => void, session?: TypeCheckSession): Promise<TypeCheckReport> {
   const started = performance.now();
   if (!/\.[cm]?tsx?$/.test(entry)) return { status: 'skipped', durationMs: 0, files: 0 };
   const key = await typeCheckKey(dir);
-  if (!force && key !== null && stamp.types === key) return { status: 'unchanged', durationMs: performance.now() - started, files: 0 };
+  // A dev session checks its first build too: that parse is what makes the next edits' checks incremental.
+  const unchanged = !force && key !== null && stamp.types === key;
+  if (unchanged && (session === undefined || session.builder !== undefined)) return { status: 'unchanged', durationMs: performance.now() - started, files: 0 };
   progress(`type-checking ${entry} (tsc)`);
-  const result = await typeCheckPlugin(dir, entry, pdkDir());
+  const result = await typeCheckPlugin(dir, entry, pdkDir(), session);
   if (result.count > 0) {
     const more = result.count > result.errors.length ? [`… ${result.count - result.errors.length} more`] : [];
     throw new BuildError(`${result.count} type error${result.count === 1 ? '' : 's'} (tsc), nothing was bundled`, 'type', [...result.errors, ...more]);

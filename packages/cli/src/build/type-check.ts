@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type * as TypeScript from 'typescript';
@@ -62,7 +63,21 @@ function format(ts: Compiler, dir: string, d: TypeScript.Diagnostic): string {
   return `${where}:${line + 1}:${character + 1}: error TS${d.code}: ${message}`;
 }
 
-export async function typeCheckPlugin(dir: string, entry: string, pdkDir: string): Promise<TypeCheckResult> {
+/**
+ * What a long-running caller (`yoi plugin dev`) keeps between checks: the last program (its
+ * builder keeps the diagnostics of files that did not change) and the parsed files by path
+ * and text, so a re-check after an edit parses and checks only what the edit touched.
+ */
+export interface TypeCheckSession {
+  builder?: TypeScript.SemanticDiagnosticsBuilderProgram;
+  readonly files: Map<string, { readonly text: string; readonly file: TypeScript.SourceFile }>;
+}
+
+export function createTypeCheckSession(): TypeCheckSession {
+  return { files: new Map() };
+}
+
+export async function typeCheckPlugin(dir: string, entry: string, pdkDir: string, session?: TypeCheckSession): Promise<TypeCheckResult> {
   // typescript is CommonJS: its namespace is the default export under ESM.
   const ts = (await import('typescript')).default as unknown as Compiler;
   const configPath = join(dir, 'tsconfig.json');
@@ -96,10 +111,30 @@ export async function typeCheckPlugin(dir: string, entry: string, pdkDir: string
   const { getSourceFile, fileExists, readFile } = host;
   host.fileExists = (path) => path === envFile || fileExists.call(host, path);
   host.readFile = (path) => (path === envFile ? HOST_INTERFACES_DTS : readFile.call(host, path));
-  host.getSourceFile = (path, language, onError, create) =>
-    path === envFile ? ts.createSourceFile(path, HOST_INTERFACES_DTS, language) : getSourceFile.call(host, path, language, onError, create);
-  const program = ts.createProgram({ rootNames: [...rootNames, envFile], options, host });
-  const diagnostics = [...configErrors, ...ts.getPreEmitDiagnostics(program)].filter((d) => d.category === ts.DiagnosticCategory.Error);
+  host.getSourceFile = (path, language, onError, create) => {
+    if (!session) return path === envFile ? ts.createSourceFile(path, HOST_INTERFACES_DTS, language) : getSourceFile.call(host, path, language, onError, create);
+    const text = path === envFile ? HOST_INTERFACES_DTS : readFile.call(host, path);
+    if (text === undefined) return undefined;
+    const kept = session.files.get(path);
+    if (kept?.text === text) return kept.file;
+    const file = ts.createSourceFile(path, text, language);
+    // The builder tells changed files by their version.
+    (file as { version?: string }).version = createHash('sha256').update(text).digest('hex');
+    session.files.set(path, { text, file });
+    return file;
+  };
+  let program: TypeScript.Program;
+  let diagnostics: TypeScript.Diagnostic[];
+  if (session) {
+    program = ts.createProgram({ rootNames: [...rootNames, envFile], options, host, ...(session.builder ? { oldProgram: session.builder.getProgram() } : {}) });
+    const builder = ts.createSemanticDiagnosticsBuilderProgram(program, host, session.builder);
+    session.builder = builder;
+    diagnostics = [...configErrors, ...builder.getOptionsDiagnostics(), ...builder.getGlobalDiagnostics(), ...builder.getSyntacticDiagnostics(), ...builder.getSemanticDiagnostics()];
+  } else {
+    program = ts.createProgram({ rootNames: [...rootNames, envFile], options, host });
+    diagnostics = [...configErrors, ...ts.getPreEmitDiagnostics(program)];
+  }
+  diagnostics = diagnostics.filter((d) => d.category === ts.DiagnosticCategory.Error);
   return {
     errors: diagnostics.slice(0, MAX_REPORTED_ERRORS).map((d) => format(ts, dir, d)),
     count: diagnostics.length,

@@ -77,7 +77,7 @@ function buildProgram(io: CliIo, invocation: Invocation): Command {
     .addOption(workspaceOption())
     .option('--once', 'one build → pin → reload turn, then exit')
     .addOption(jsonOption())
-    .addHelpText('after', '\nA rebuild that requests nothing new is re-pinned silently; a new request stops the loop (in a terminal,\n`enable` asks about it first). Start `yoi plugin serve --workspace WS` beside it to see changes live.\n')
+    .addHelpText('after', '\nA rebuild that requests nothing new is re-pinned silently; a new request stops the loop (in a terminal,\n`enable` asks about it first); a type error writes, pins and reloads nothing. Edits after the first turn\nswap the bundle into a cached dev loader component (run `yoi plugin build` before shipping).\nStart `yoi plugin serve --workspace WS` beside it to see changes live.\n')
     .action(async (dir: string | undefined, options: DevOptions) => (await import('./commands/dev.js')).runDev(io, dir, options));
 
   sub('check')
@@ -146,7 +146,7 @@ function buildProgram(io: CliIo, invocation: Invocation): Command {
     });
 
   sub('mcp')
-    .description("serve the workspace's tools over MCP on stdio: the running serve's (live services) when it runs, else in-process (grants cannot be changed through it)")
+    .description("serve the workspace's tools over MCP on stdio: the running serve's (live services) when it runs, else in-process (grants cannot be changed through it); re-checked before every request, so serve starting or stopping later is followed")
     .addOption(workspaceOption())
     .action(async (options: CommonOptions) => (await import('./commands/mcp.js')).runMcp(io, options));
 
@@ -177,7 +177,7 @@ function buildProgram(io: CliIo, invocation: Invocation): Command {
     .action(async (action: string, ref: string, options: DlqOptions) => (await import('./commands/dlq.js')).runDlq(io, action, ref, options));
 
   sub('logs')
-    .description("print a plugin's guest output (its bounded log) from the running serve; --follow keeps reading")
+    .description("print a plugin's guest output (its bounded log) from the running serve; --follow keeps reading. Without serve: what the last serve wrote to .yoi/logs/")
     .argument('<ref>', 'source-qualified plugin ref')
     .option('--follow', 'keep printing new lines until serve stops or Ctrl-C (with --json: one JSON document per line)')
     .addOption(workspaceOption())

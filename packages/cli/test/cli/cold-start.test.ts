@@ -1,12 +1,15 @@
 /**
  * A cold process loads only what its work needs: the library entry and `yoi plugin call`
- * never load the MCP SDK, the HTTP/WebSocket clients, metrics, the journal engine or the
- * build tools, and a second `call` of a tool finds its compiled input validator in the cache
- * instead of loading ajv. (How fast that is, is measured by bench/cold-start.mjs.)
+ * never load the MCP SDK, the HTTP/WebSocket clients, metrics, the journal engines (LMDB, the
+ * NATS clients), binaryen or the build tools, and a second `call` of a tool finds its compiled
+ * input validator in the cache instead of loading ajv; a call of a tool-only plugin loads none
+ * of the service machinery, serve or the cluster code either. (How fast that is, is measured by
+ * bench/cold-start.mjs.)
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import module from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -17,13 +20,31 @@ import { tempDir } from '@yoi-plugins/host/test/helpers.js';
 // Compiled to packages/cli/dist/test/cli/cold-start.test.js: the repository root is five folders up.
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', '..');
 const HOST_DIST = join(REPO_ROOT, 'packages', 'host', 'dist', 'src');
-const HEAVY = ['ws', 'undici', 'ajv', '@modelcontextprotocol/sdk', 'zod', 'prom-client', 'lmdb', 'esbuild', 'componentize-qjs', '@bytecodealliance/jco-transpile'];
+const HEAVY = [
+  'ws',
+  'undici',
+  'ajv',
+  '@modelcontextprotocol/sdk',
+  'zod',
+  'prom-client',
+  'lmdb',
+  '@nats-io/transport-node',
+  '@nats-io/jetstream',
+  '@nats-io/kv',
+  '@nats-io/nats-core',
+  'binaryen',
+  'esbuild',
+  'componentize-qjs',
+  '@bytecodealliance/jco-transpile',
+];
+/** Host modules (under dist/src) that only services, serve, the cluster and the journal engines need. */
+const NOT_FOR_A_TOOL_CALL = /^(service\/plugin-service|reload\/service-unit|websocket\/driver|commands\/|serve\/server|cluster\/|journal\/(jetstream|lmdb|nats))/;
 
 /**
  * Runs node with a preload that records every module the process loads: ES modules through a
  * loader hook, CommonJS modules from the require cache at exit. Returns the packages seen.
  */
-function packagesLoaded(t: TestContext, args: string[], env: Record<string, string>): { packages: Set<string>; stdout: string } {
+function packagesLoaded(t: TestContext, args: string[], env: Record<string, string>): { packages: Set<string>; hostModules: Set<string>; stdout: string } {
   const dir = tempDir(t, 'yoi-loads-');
   const log = join(dir, 'loaded.txt');
   const hooks = join(dir, 'hooks.mjs');
@@ -37,11 +58,14 @@ function packagesLoaded(t: TestContext, args: string[], env: Record<string, stri
   const result = spawnSync(process.execPath, ['--import', pathToFileURL(preload).href, ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', ...env }, timeout: 60_000 });
   assert.equal(result.status, 0, result.stderr);
   const packages = new Set<string>();
+  const hostModules = new Set<string>();
+  const hostPrefix = pathToFileURL(HOST_DIST).href + '/';
   for (const line of readFileSync(log, 'utf8').split('\n')) {
     const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(line);
     if (match) packages.add(match[1]!);
+    if (line.startsWith(hostPrefix)) hostModules.add(line.slice(hostPrefix.length));
   }
-  return { packages, stdout: result.stdout };
+  return { packages, hostModules, stdout: result.stdout };
 }
 
 function heavyIn(packages: Set<string>): string[] {
@@ -71,10 +95,31 @@ describe('cold start loads only what the work needs', () => {
     const call = ['packages/cli/bin/yoi.js', 'plugin', 'call', 'project:echo', 'run', '--input', '{"summary":"hi"}', '--workspace', ws.workspace];
     const first = packagesLoaded(t, call, env);
     assert.match(first.stdout, /hi/);
-    // The first call transpiles and compiles the tool's input validator.
-    assert.deepEqual(heavyIn(first.packages).sort(), ['@bytecodealliance/jco-transpile', 'ajv'].sort());
+    // The first call transpiles, makes the guest interruptible (binaryen) and compiles the tool's input validator.
+    assert.deepEqual(heavyIn(first.packages).sort(), ['@bytecodealliance/jco-transpile', 'ajv', 'binaryen'].sort());
     const second = packagesLoaded(t, call, env);
     assert.match(second.stdout, /hi/);
     assert.deepEqual(heavyIn(second.packages), []);
+    // The recording sees the host's modules (a scan that matched nothing would pass vacuously).
+    assert.ok(second.hostModules.has('host.js') && second.hostModules.has('sandbox/in-thread.js'), [...second.hostModules].join(' '));
+    assert.deepEqual([...second.hostModules].filter((m) => NOT_FOR_A_TOOL_CALL.test(m)), []);
+  });
+
+  // Node >= 22.1 (CI runs Node 24): module.enableCompileCache; Node 20 lacks it and runs as before.
+  const hasCompileCache = typeof (module as { enableCompileCache?: unknown }).enableCompileCache === 'function';
+
+  it('the CLI keeps compiled code in the compile cache where Node has one', { skip: hasCompileCache ? false : 'Node < 22.1 has no module.enableCompileCache' }, (t) => {
+    const cache = join(tempDir(t), 'compile-cache');
+    const result = spawnSync(process.execPath, ['packages/cli/bin/yoi.js', 'plugin', '--help'], { cwd: REPO_ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', NODE_COMPILE_CACHE: cache }, timeout: 60_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.ok(readdirSync(cache, { recursive: true }).length > 0, 'the compile cache folder stayed empty');
+  });
+
+  it('a compile cache folder that cannot be created never fails a command', (t) => {
+    const file = join(tempDir(t), 'a-file');
+    writeFileSync(file, '');
+    const result = spawnSync(process.execPath, ['packages/cli/bin/yoi.js', 'plugin', '--version'], { cwd: REPO_ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', NODE_COMPILE_CACHE: join(file, 'cache') }, timeout: 60_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^\d+\.\d+\.\d+/);
   });
 });

@@ -26,6 +26,8 @@ export interface EnableJson {
   limits: Record<string, number>;
   plugin_status: string | null;
   diagnostics: { kind: string; message: string }[];
+  /** Whether a running serve was told (`serve`) or there was none (`in-process`). */
+  via: 'serve' | 'in-process';
 }
 
 export interface LabelDiff {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LEGACY_MANIFEST, manifestToml } from '@yoi-plugins/host/test/fixtures/manifest.js';
 import { cli, echoManifest, writeFiles, writePluginDir } from '@yoi-plugins/host/test/helpers.js';
+import { startServe } from '@yoi-plugins/host/internal/serve/server.js';
+import { TEST_TRANSPILE_CACHE } from '@yoi-plugins/host/test/fixtures/workspace.js';
 import { workspace, type EnableJson, type Item } from './enable-support.js';
 
 const SURFACE_TOOL = { kind: 'surface', surface: 'tool' };
@@ -52,6 +54,7 @@ describe('yoi plugin enable', () => {
       plugin_status: 'active',
       running_service_state: null,
       diagnostics: [],
+      via: 'in-process',
     });
     assert.deepEqual(readdirSync(w.store), ['echo.yoi-plugin']);
 
@@ -80,6 +83,28 @@ describe('yoi plugin enable', () => {
     assert.equal(item.status, 'active');
     assert.equal(item.pinned_digest, report.digest);
     assert.equal(item.digest, report.digest);
+  });
+
+  it('tells a running serve through the same checked discovery as call/status/logs (`via`), and none when serve.json is stale', async (t) => {
+    const w = workspace(t);
+    const server = await startServe({ stores: { workspace: w.ws, builtinDir: join(w.root, 'builtin'), env: { HOME: w.root } }, cacheDir: TEST_TRANSPILE_CACHE, log: () => undefined, reload: { watch: false } });
+    let stopped = false;
+    t.after(() => (stopped ? undefined : server.stop()));
+    const viaServe = await w.run(['plugin', 'enable', writePluginDir(join(w.root, 'echo')), '--grant-all-requested', '--yes', '--json']);
+    assert.equal(viaServe.code, 0, viaServe.stderr);
+    assert.equal(viaServe.json<EnableJson>().via, 'serve');
+    const human = await w.run(['plugin', 'enable', 'project:echo', '--grant-all-requested', '--yes']);
+    assert.match(human.stdout, new RegExp(`running serve \\(pid ${process.pid}\\): reloads the entry by itself`));
+
+    // serve is gone but left its file behind (a crash): enable does not take it for a running serve.
+    const controlFile = join(w.ws, '.yoi', 'serve.json');
+    const left = readFileSync(controlFile);
+    await server.stop();
+    stopped = true;
+    writeFileSync(controlFile, left);
+    const stale = await w.run(['plugin', 'enable', 'project:echo', '--grant-all-requested', '--yes', '--json']);
+    assert.equal(stale.code, 0, stale.stderr);
+    assert.equal(stale.json<EnableJson>().via, 'in-process');
   });
 
   it('makes the plugin rejected with a digest diagnostic once the installed package bytes change', async (t) => {

@@ -1,4 +1,5 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { loadNatsClients } from '../journal/nats-clients.js';
 import type { JetStreamJournal } from '../journal/jetstream-journal.js';
 import { subjectToken } from '../journal/jetstream-log.js';
 import type { Logger } from '../serve/log.js';
@@ -93,7 +94,7 @@ export class ClusterNode {
   }
 
   static async open(settings: ClusterSettings, servers: readonly string[], journal: JetStreamJournal, log: Logger): Promise<ClusterNode> {
-    const nc = await connect({ servers: [...servers], name: `yoi-cluster-${settings.hostId}`, timeout: 10_000, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    const nc = await (await loadNatsClients()).transport.connect({ servers: [...servers], name: `yoi-cluster-${settings.hostId}`, timeout: 10_000, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     try {
       const buckets = await LeaseBuckets.open(nc, settings.prefix, { ttlMs: settings.leaseTtlMs, replicas: settings.replicas, timeoutMs: Math.max(1000, Math.min(5000, settings.leaseTtlMs)) });
       if (buckets.ttlMs !== settings.leaseTtlMs) log('warn', 'the lease buckets exist with another TTL; using theirs', { configured_ms: settings.leaseTtlMs, bucket_ms: buckets.ttlMs });
@@ -108,10 +109,44 @@ export class ClusterNode {
     return this.settings.hostId;
   }
 
+  /** The connection the cluster's rounds use (shared with the router and the status board, closed by `close`). */
+  get connection(): NatsConnection {
+    return this.#nc;
+  }
+
+  /** The plugin's lease as the bucket holds it now (one read), or null when no host holds it. */
+  async leaseOf(plugin: string): Promise<LeaseEntry | null> {
+    return this.#buckets.lease(subjectToken(plugin));
+  }
+
   /** Whether this host may act for the plugin now: it holds the lease, surely within its TTL, and its journal claim stands. */
   mayAct(plugin: string): boolean {
     const held = this.#held.get(plugin);
     return held !== undefined && performance.now() < held.validUntil && this.#journal.owns(plugin);
+  }
+
+  /**
+   * Runs a reload's change of one plugin in that plugin's queue of lease work, so no lease
+   * start, stop or hand-over interleaves with it; `owned`: this host holds the lease, so the
+   * change may start the service. A plugin the change removed from this host gives its lease up.
+   */
+  exclusive<T>(plugin: string, change: (owned: boolean) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#enqueue(plugin, async () => {
+        const held = this.#held.get(plugin);
+        try {
+          resolve(await change(held !== undefined));
+        } catch (error) {
+          reject(error as Error);
+        }
+        if (held && this.#held.get(plugin) === held && !this.#services.has(plugin)) {
+          this.#held.delete(plugin);
+          this.#journal.release(plugin);
+          await this.#buckets.release(subjectToken(plugin), held.revision);
+          this.#log('info', 'plugin lease released: the plugin is no longer enabled on this host', { plugin });
+        }
+      });
+    });
   }
 
   /** Joins: announces this host, then places services round after round. The first round only announces, so hosts started together see each other first. */

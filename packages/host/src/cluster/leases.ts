@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamApiError, jetstream } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
+import { isJetStreamApiError, loadNatsClients } from '../journal/nats-clients.js';
 
 /** What a host says about itself in the membership bucket (renewed every round; gone after the TTL). */
 export interface HostEntry {
@@ -42,7 +42,8 @@ export class LeaseBuckets {
   }
 
   static async open(nc: NatsConnection, prefix: string, options: { ttlMs: number; replicas: number; timeoutMs: number }): Promise<LeaseBuckets> {
-    const kvm = new Kvm(jetstream(nc, { timeout: options.timeoutMs }));
+    const { jetstream, kv } = await loadNatsClients();
+    const kvm = new kv.Kvm(jetstream.jetstream(nc, { timeout: options.timeoutMs }));
     const bucket = async (name: string): Promise<KV> => {
       try {
         return await kvm.create(name, { ttl: options.ttlMs, history: 1, replicas: options.replicas, storage: 'file' });
@@ -97,7 +98,7 @@ export class LeaseBuckets {
     try {
       return await this.leases.create(key, JSON.stringify(entry));
     } catch (error) {
-      if (error instanceof JetStreamApiError || /wrong last sequence|exists/i.test(String(error))) return null;
+      if (isJetStreamApiError(error) || /wrong last sequence|exists/i.test(String(error))) return null;
       throw error;
     }
   }
@@ -107,7 +108,7 @@ export class LeaseBuckets {
     try {
       return await this.leases.update(key, JSON.stringify(entry), revision);
     } catch (error) {
-      if (error instanceof JetStreamApiError) return null;
+      if (isJetStreamApiError(error)) return null;
       throw error;
     }
   }

@@ -2,7 +2,11 @@ import type { Journal } from '../journal/journal.js';
 import type { JetStreamLogStats } from '../journal/jetstream-journal.js';
 import type { Logger } from '../serve/log.js';
 import type { ServiceEffects } from '../service/plugin-service.js';
+import type { ServiceGate } from '../reload/service-gate.js';
 import type { ClusterNode, ClusterStatus, PlacedService } from './cluster-node.js';
+import type { OwnerHandler, OwnerRequest, RouterCounters } from './router.js';
+import type { ClusterPluginView, PluginSummary, StatusBoard, StatusBoardCounters } from './status-board.js';
+import type { JsonValue } from '../manifest/types.js';
 import { readServeConfig, type ServeConfigOverrides } from './serve-config.js';
 
 /** The services of a host, as serve hands them to the engine. */
@@ -23,13 +27,32 @@ export interface ServeStorage {
   /** Starts the services this host runs: all of them, or (several hosts) those whose lease it wins, as it wins them. */
   startServices(set: ServiceSet): Promise<{ plugin: string; error: string }[]>;
   /** Extra fields of `/v1/status`: the cluster view and the JetStream log counters. */
-  status(): { readonly cluster?: ClusterStatus; readonly journal_log?: JetStreamLogStats };
+  status(): { readonly cluster?: ClusterStatus & { readonly routing: RouterCounters; readonly status_board: StatusBoardCounters }; readonly journal_log?: JetStreamLogStats };
+  /**
+   * Several hosts: every plugin with its owner and the owner's published status summary (the
+   * cluster's one view, read from the status board); null on one host.
+   */
+  clusterView(): Promise<ClusterPluginView[] | null>;
+  /**
+   * Runs `request` where its plugin is owned: `{ here: true }` when that is this host (one host:
+   * always), else the owner's result (`PluginError` with `CLUSTER_*` or the owner's code on failure).
+   */
+  forward(request: OwnerRequest, timeoutMs: number): Promise<{ readonly here: true } | { readonly here: false; readonly owner: string; readonly result: JsonValue }>;
+  /**
+   * Several hosts: answers the other hosts' requests with `handler` and publishes `summaries()`
+   * to the status board. `started(plugin)` says whether the service runs here yet: a host that
+   * just took a plugin over answers calls only once its service started (until then callers
+   * ask again), so a call never brings up an instance the service did not start.
+   */
+  attach(handler: OwnerHandler, summaries: () => readonly PluginSummary[], started: (plugin: string) => boolean): void;
   /** Reads a plugin's records again when another host owns (and writes) them, before the control API lists them. */
   refresh(plugin: string): Promise<void>;
   /** The host that runs the plugin when it is not this one (`"none"` when no host holds its lease), else null. */
   ownedElsewhere(plugin: string): string | null;
   /** Before the services stop for good (serve is stopping): take no more work. */
   quiesce(): void;
+  /** Where a hot reload may start services (several hosts: the lease owner only); absent on one host. */
+  readonly serviceGate?: ServiceGate;
   /** After the services stopped: release leases, close what this opened. */
   close(): Promise<void>;
 }
@@ -59,6 +82,9 @@ export async function openServeStorage(options: ServeStorageOptions): Promise<Se
     effects: {},
     startServices: (set) => set.startServices(),
     status: () => ({}),
+    clusterView: async () => null,
+    forward: async () => ({ here: true }),
+    attach: () => undefined,
     refresh: async () => undefined,
     ownedElsewhere: () => null,
     quiesce: () => undefined,
@@ -76,11 +102,24 @@ export async function openServeStorage(options: ServeStorageOptions): Promise<Se
   const { servers } = config.engine;
   const { openJetStreamJournal } = await import('../journal/jetstream-journal.js');
   const { ClusterNode } = await import('./cluster-node.js');
+  const { OwnerRouter } = await import('./router.js');
+  const { StatusBoard: Board, clusterView } = await import('./status-board.js');
   const journal = await openJetStreamJournal({ servers, prefix: config.cluster.prefix, replicas: config.cluster.replicas, requireClaims: true, writer: config.cluster.hostId, limits });
   let node: ClusterNode;
   try {
     node = await ClusterNode.open(config.cluster, servers, journal, options.log);
   } catch (error) {
+    await journal.close();
+    throw error;
+  }
+  const cluster = config.cluster;
+  let started: (plugin: string) => boolean = () => false;
+  const router = new OwnerRouter(node.connection, cluster.prefix, node.hostId, { lease: (plugin) => node.leaseOf(plugin), mayAct: (plugin) => node.mayAct(plugin) && started(plugin) }, options.log);
+  let board: StatusBoard;
+  try {
+    board = await Board.open(node.connection, cluster.prefix, { hostId: node.hostId, everyMs: cluster.renewMs, ttlMs: Math.max(3 * cluster.leaseTtlMs, 10 * cluster.renewMs), replicas: cluster.replicas, timeoutMs: Math.max(1000, Math.min(5000, cluster.leaseTtlMs)), log: options.log });
+  } catch (error) {
+    await node.close();
     await journal.close();
     throw error;
   }
@@ -94,13 +133,23 @@ export async function openServeStorage(options: ServeStorageOptions): Promise<Se
       await node.start(set.services);
       return [];
     },
-    status: () => ({ cluster: node.status(), journal_log: journal.logStats() }),
+    status: () => ({ cluster: { ...node.status(), routing: router.counters(), status_board: board.counters() }, journal_log: journal.logStats() }),
+    clusterView: async () => clusterView(node.status().plugins, await board.read()),
+    forward: (request, timeoutMs) => router.forward(request, timeoutMs),
+    attach(handler, summaries, isStarted) {
+      started = isStarted;
+      router.serve(handler);
+      board.start(summaries);
+    },
     refresh: async (plugin) => {
       if (!node.mayAct(plugin)) await journal.refresh(plugin);
     },
     ownedElsewhere: (plugin) => (node.mayAct(plugin) ? null : (node.status().plugins.find((p) => p.plugin === plugin)?.owner ?? 'none')),
     quiesce: () => node.quiesce(),
+    serviceGate: (plugin, change) => node.exclusive(plugin, change),
     async close() {
+      await router.close();
+      await board.stop();
       await node.close();
       await journal.close();
     },

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck, type StreamConfig } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient, JetStreamManager, JsMsg, PubAck, StreamConfig } from '@nats-io/jetstream';
 import { JournalCore, RecordStoreError, resolveLimits, type JournalCoreOptions, type PersistOutcome, type PersistUnit, type RecordStore } from './journal-core.js';
 import { JournalWriteError } from './journal.js';
 import {
@@ -17,6 +16,7 @@ import {
   TransactionAssembler,
   type LogTransaction,
 } from './jetstream-log.js';
+import { isJetStreamApiError, loadNatsClients, type NatsClients } from './nats-clients.js';
 import { RecordMap } from './record-map.js';
 import { checkPlugin, type Mutation } from './records.js';
 
@@ -146,12 +146,12 @@ function errorText(error: unknown): string {
 }
 
 function apiCode(error: unknown): number | null {
-  return error instanceof JetStreamApiError ? error.code : null;
+  return isJetStreamApiError(error) ? error.code : null;
 }
 
 /** A refusal the server decided (nothing stored): an API error, or no stream listening on the subject. */
 function definite(error: unknown): boolean {
-  return error instanceof JetStreamApiError || noStream(error);
+  return isJetStreamApiError(error) || noStream(error);
 }
 
 /** The client's error when no stream listens on the subject (no responders). */
@@ -187,6 +187,7 @@ class JetStreamStore extends RecordMap implements RecordStore {
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
+  readonly #headers: NatsClients['transport']['headers'];
   readonly #writeTimeoutMs: number;
   readonly #requestTimeoutMs: number;
   readonly #compactAfter: number;
@@ -207,8 +208,15 @@ class JetStreamStore extends RecordMap implements RecordStore {
   unconfirmed = 0;
   skipped = 0;
 
-  constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, options: { stream: string; root: string; writeTimeoutMs: number; requestTimeoutMs: number; compactAfter: number; requireClaims: boolean; writer: string | null }) {
+  constructor(
+    nc: NatsConnection,
+    js: JetStreamClient,
+    jsm: JetStreamManager,
+    headers: NatsClients['transport']['headers'],
+    options: { stream: string; root: string; writeTimeoutMs: number; requestTimeoutMs: number; compactAfter: number; requireClaims: boolean; writer: string | null },
+  ) {
     super();
+    this.#headers = headers;
     this.#requireClaims = options.requireClaims;
     this.#writer = options.writer;
     this.#nc = nc;
@@ -406,7 +414,7 @@ class JetStreamStore extends RecordMap implements RecordStore {
     const deadline = Date.now() + this.#writeTimeoutMs;
     let first = 0;
     for (const [index, data] of parts.entries()) {
-      const hdrs = headers();
+      const hdrs = this.#headers();
       hdrs.set(HEADER_FORMAT, LOG_FORMAT);
       hdrs.set(HEADER_TX, id);
       hdrs.set(HEADER_PART, `${index + 1}/${parts.length}`);
@@ -445,7 +453,7 @@ class JetStreamStore extends RecordMap implements RecordStore {
    * deadline. A retry of a message that was stored is answered as a duplicate with the original
    * sequence (JetStream checks the id before the expected sequence), so a retry never stores twice.
    */
-  async #publish(subject: string, data: Uint8Array, options: { headers: ReturnType<typeof headers>; msgID: string; expect: { lastSubjectSequence: number } }, deadline: number): Promise<PubAck> {
+  async #publish(subject: string, data: Uint8Array, options: { headers: ReturnType<NatsClients['transport']['headers']>; msgID: string; expect: { lastSubjectSequence: number } }, deadline: number): Promise<PubAck> {
     for (;;) {
       const left = deadline - Date.now();
       try {
@@ -640,9 +648,10 @@ export class JetStreamJournal extends JournalCore {
     const fail = (what: string, error?: unknown): JournalWriteError =>
       new JournalWriteError(`cannot open the JetStream journal at ${where}: ${what}${error === undefined ? '' : ` (${errorText(error)})`}`.slice(0, 300), JOURNAL_OPEN_FAILED, error === undefined ? undefined : { cause: error });
 
+    const { transport, jetstream: jsApi, kv: kvApi } = await loadNatsClients();
     let nc: NatsConnection;
     try {
-      nc = await connect({ servers, name: 'yoi-journal', timeout: connectTimeoutMs, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      nc = await transport.connect({ servers, name: 'yoi-journal', timeout: connectTimeoutMs, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     } catch (error) {
       throw fail('the NATS server is not reachable', error);
     }
@@ -651,16 +660,16 @@ export class JetStreamJournal extends JournalCore {
       if (!versionAtLeast(version, MIN_NATS_SERVER)) throw fail(`nats-server ${version} is older than ${MIN_NATS_SERVER}, the oldest this journal supports`);
       let jsm: JetStreamManager;
       try {
-        jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs });
+        jsm = await jsApi.jetstreamManager(nc, { timeout: requestTimeoutMs });
       } catch (error) {
         throw fail('JetStream is not enabled on the server (start nats-server with -js)', error);
       }
-      const js = jetstream(nc, { timeout: requestTimeoutMs });
+      const js = jsApi.jetstream(nc, { timeout: requestTimeoutMs });
       const stream = `${prefix}_journal`;
       const root = `${prefix}.journal`;
       const bucket = `${prefix}_journal_meta`;
 
-      const kv = await new Kvm(js).create(bucket, { history: 1, replicas, storage: 'file' });
+      const kv = await new kvApi.Kvm(js).create(bucket, { history: 1, replicas, storage: 'file' });
       const descriptor = JSON.stringify({ format: DESCRIPTOR_FORMAT, stream, subjects: `${root}.<base64url of the plugin identity>` });
       let entry = await kv.get(DESCRIPTOR_KEY);
       if (!entry) {
@@ -703,7 +712,7 @@ export class JetStreamJournal extends JournalCore {
       if (unsafe) throw fail(`stream ${stream} is not safe for a journal: ${unsafe}`);
       if ((config.duplicate_window ?? 0) < writeTimeoutMs * 1_000_000) throw fail(`stream ${stream} deduplicates for less than writeTimeoutMs (${writeTimeoutMs} ms)`);
 
-      const store = new JetStreamStore(nc, js, jsm, { stream, root, writeTimeoutMs, requestTimeoutMs, compactAfter, requireClaims: options.requireClaims ?? false, writer: options.writer ?? null });
+      const store = new JetStreamStore(nc, js, jsm, transport.headers, { stream, root, writeTimeoutMs, requestTimeoutMs, compactAfter, requireClaims: options.requireClaims ?? false, writer: options.writer ?? null });
       try {
         await store.load();
       } catch (error) {

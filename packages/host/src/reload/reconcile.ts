@@ -4,6 +4,7 @@ import { isLive } from '../service/lifecycle.js';
 import type { ResolvedPlugin } from '../store/resolve.js';
 import type { DesiredPlugins } from './desired.js';
 import type { PluginUnit } from './plugin-unit.js';
+import type { ServiceGate } from './service-gate.js';
 
 export type ReloadAction = 'enable' | 'upgrade' | 'reconfigure' | 'disable' | 'keep';
 
@@ -26,6 +27,8 @@ export interface ReconcileTarget {
   build(record: ResolvedPlugin): PluginUnit;
   /** Makes exactly these units the host's plugins and tools, in this order. */
   publish(units: readonly PluginUnit[]): Promise<void>;
+  /** Runs each plugin's change and says whether this host runs its service (default: always). */
+  readonly gate?: ServiceGate;
 }
 
 /** What a running plugin is bound to: a change of any of it means a new version must start. */
@@ -43,10 +46,13 @@ const messageOf = (error: unknown) => boundText(redactText(error instanceof Erro
  * journal); upgrade or a changed pin, grant, config or limit starts the new version and
  * retires the old one only once the new one runs. A plugin whose change fails keeps its
  * running version (if any), and the outcome says why. Plugins whose binding did not change
- * are never touched, so their services lose nothing.
+ * are never touched, so their services lose nothing. A service is started only where the gate
+ * says this host owns the plugin (several hosts: the lease owner); elsewhere the new version is
+ * built and published (its tools, its status) and its service waits, as at serve's start.
  */
 export async function reconcile(target: ReconcileTarget, desired: DesiredPlugins): Promise<PluginReloadOutcome[]> {
   const outcomes: PluginReloadOutcome[] = [];
+  const gate: ServiceGate = target.gate ?? ((_identity, change) => change(true));
   const wanted = new Map(desired.resolved.map((r) => [r.identity, r]));
   const order = [...desired.configured];
   for (const identity of target.units().keys()) if (!order.includes(identity)) order.push(identity);
@@ -57,14 +63,16 @@ export async function reconcile(target: ReconcileTarget, desired: DesiredPlugins
     const record = wanted.get(identity) ?? null;
     if (record && current && fingerprint(record) === fingerprint(current.record)) continue;
     if (record && !current) {
-      outcomes.push(await enable(target, record, order));
+      const loaded = await prepare(target, record);
+      outcomes.push(loaded.ok ? await gate(identity, (owned) => enable(target, loaded.unit, order, owned)) : { plugin: identity, action: 'enable', outcome: 'failed', reason: messageOf(loaded.error), from: null, to: versionOf(record) });
     } else if (record && current) {
-      outcomes.push(await replace(target, current, record, order));
+      const loaded = await prepare(target, record);
+      outcomes.push(loaded.ok ? await gate(identity, (owned) => replace(target, current, loaded.unit, order, owned)) : replaceOutcome(current, record, 'failed', `${messageOf(loaded.error)}; the running version keeps running`));
     } else if (!record && current && desired.configured.includes(identity)) {
       const reason = desired.problems.get(identity) ?? 'its enablement entry does not resolve';
       outcomes.push({ plugin: identity, action: 'keep', outcome: 'failed', reason: `${reason}; the running version keeps running`, from: versionOf(current.record), to: null });
     } else if (!record && current) {
-      outcomes.push(await disable(target, current, order));
+      outcomes.push(await gate(identity, () => disable(target, current, order)));
     } else if (!record && desired.problems.has(identity)) {
       outcomes.push({ plugin: identity, action: 'enable', outcome: 'failed', reason: desired.problems.get(identity)!, from: null, to: null });
     }
@@ -73,11 +81,33 @@ export async function reconcile(target: ReconcileTarget, desired: DesiredPlugins
 }
 
 
-/** Starts what a unit runs: its service, or (instance world) its instance; a tool-world component is loaded. */
-async function bringUp(unit: PluginUnit): Promise<void> {
+/**
+ * Builds a plugin's new unit and loads it (verified, transpiled, import-checked) before its
+ * change is gated: a slow load never holds up the plugin's lease work on a cluster host.
+ */
+async function prepare(target: ReconcileTarget, record: ResolvedPlugin): Promise<{ readonly ok: true; readonly unit: PluginUnit } | { readonly ok: false; readonly error: unknown }> {
+  const unit = target.build(record);
+  try {
+    await unit.runtime.load();
+    return { ok: true, unit };
+  } catch (error) {
+    await unit.runtime.close('plugin failed to load').catch(() => undefined);
+    return { ok: false, error };
+  }
+}
+
+/** What replacing `current` by `record` did: `upgrade` when the digest changed, else `reconfigure`. */
+function replaceOutcome(current: PluginUnit, record: ResolvedPlugin, outcome: 'applied' | 'failed', reason: string | null): PluginReloadOutcome {
+  const action: ReloadAction = record.digest === current.record.digest ? 'reconfigure' : 'upgrade';
+  return { plugin: record.identity, action, outcome, reason, from: versionOf(current.record), to: versionOf(record) };
+}
+
+/** Starts what a unit runs: its service (where this host owns it), or (instance world) its instance; a tool-world component is loaded. */
+async function bringUp(unit: PluginUnit, owned: boolean): Promise<void> {
   await unit.runtime.load();
-  if (unit.service) await unit.service.start();
-  else if (unit.record.manifest.runtime?.world === INSTANCE_WORLD) await unit.runtime.start();
+  if (unit.service) {
+    if (owned) await unit.service.start();
+  } else if (unit.record.manifest.runtime?.world === INSTANCE_WORLD) await unit.runtime.start();
 }
 
 /** Stops a unit: its service first (accepted events stay in the journal), then calls in flight finish and the runtime closes. */
@@ -87,10 +117,10 @@ async function bringDown(unit: PluginUnit, reason: string): Promise<void> {
   await unit.runtime.close(reason);
 }
 
-async function enable(target: ReconcileTarget, record: ResolvedPlugin, order: readonly string[]): Promise<PluginReloadOutcome> {
-  const unit = target.build(record);
+async function enable(target: ReconcileTarget, unit: PluginUnit, order: readonly string[], owned: boolean): Promise<PluginReloadOutcome> {
+  const record = unit.record;
   try {
-    await bringUp(unit);
+    await bringUp(unit, owned);
   } catch (error) {
     await bringDown(unit, 'plugin failed to start').catch(() => undefined);
     return { plugin: record.identity, action: 'enable', outcome: 'failed', reason: messageOf(error), from: null, to: versionOf(record) };
@@ -112,27 +142,21 @@ async function disable(target: ReconcileTarget, current: PluginUnit, order: read
  * plugins: the new one starts next to the old one and takes over its tools. Services of one
  * identity share their journal, so the old service stops first (its queue stays in the
  * journal) and the new one starts on that journal; if it cannot start, the old one starts
- * again and the reload fails.
+ * again and the reload fails. Where this host does not own the plugin, neither runs a service:
+ * the new version only takes over the old one's tools and status.
  */
-async function replace(target: ReconcileTarget, current: PluginUnit, record: ResolvedPlugin, order: readonly string[]): Promise<PluginReloadOutcome> {
+async function replace(target: ReconcileTarget, current: PluginUnit, unit: PluginUnit, order: readonly string[], owned: boolean): Promise<PluginReloadOutcome> {
+  const record = unit.record;
   const identity = record.identity;
-  const action: ReloadAction = record.digest === current.record.digest ? 'reconfigure' : 'upgrade';
-  const report = (outcome: 'applied' | 'failed', reason: string | null): PluginReloadOutcome => ({ plugin: identity, action, outcome, reason, from: versionOf(current.record), to: versionOf(record) });
-  const unit = target.build(record);
-  try {
-    // Verified, transpiled and import-checked before the running version is touched.
-    await unit.runtime.load();
-  } catch (error) {
-    await unit.runtime.close('plugin failed to load').catch(() => undefined);
-    return report('failed', `${messageOf(error)}; the running version keeps running`);
-  }
+  const report = (outcome: 'applied' | 'failed', reason: string | null): PluginReloadOutcome => replaceOutcome(current, record, outcome, reason);
+  // The new version is loaded (verified, transpiled, import-checked) before the running one is touched (prepare).
   const handOver = current.service !== null || unit.service !== null;
   if (handOver && current.service) await current.service.stop();
   try {
-    await bringUp(unit);
+    await bringUp(unit, owned);
   } catch (error) {
     await bringDown(unit, 'plugin failed to start').catch(() => undefined);
-    if (handOver && current.service) {
+    if (handOver && current.service && owned) {
       try {
         await current.service.start();
       } catch (again) {

@@ -15,8 +15,13 @@ import { defaultCacheDir, derivedModuleCached, transpileCached, type TranspiledC
 export interface LoadedComponent {
   readonly world: 'tool' | 'instance';
   readonly transpiled: TranspiledComponent;
-  /** Compiled, memory-capped core modules by file name (shareable with workers). */
-  readonly modules: Readonly<Record<string, WebAssembly.Module>>;
+  /**
+   * Compiled, memory-capped core modules by file name (shareable with workers), for running in a
+   * worker. Compiled at load when the guest must run in a worker; for one that may run in-thread
+   * only if it ever does not (that path compiles the interruptible rewrite instead), since
+   * compiling a QuickJS engine costs as much as the rest of a cold tool call's guest work.
+   */
+  workerModules(): Promise<Readonly<Record<string, WebAssembly.Module>>>;
   /** Unversioned host interfaces to link (`yoi:host/request`). */
   readonly hostInterfaces: readonly string[];
   /** Unversioned inert WASI interfaces to link. */
@@ -65,7 +70,8 @@ function unversioned(name: string): string {
  * Turns a resolved record into something a sandbox can run: re-reads the package and
  * re-verifies its digest, checks the bytes are a component whose exports match the declared
  * world and whose imports are all allowed (each host interface only with its grant), then
- * transpiles (cached) and compiles the core modules with the memory cap.
+ * transpiles (cached). The core modules are compiled with the memory cap here only for a guest
+ * that must run in a worker (see {@link LoadedComponent.workerModules}).
  */
 export async function loadComponent(record: ResolvedPlugin, options: LoaderOptions): Promise<LoadedComponent> {
   enableWasmExtendedConst();
@@ -101,13 +107,15 @@ export async function loadComponent(record: ResolvedPlugin, options: LoaderOptio
   const problem = componentWorldProblem(transpiled.interface, runtime.world, record);
   if (problem) throw new PluginError(problem.startsWith('plugin host API') || problem.startsWith('unsupported component import') ? 'COMPONENT_IMPORT_DENIED' : 'COMPONENT_INVALID', problem);
 
-  const modules = await compileCapped(transpiled, options.memoryBytes, null);
   const hostInterfaces = transpiled.interface.imports.filter((i) => HOST_INTERFACES[i] !== undefined).map(unversioned);
+  const mayRunInThread = hostInterfaces.length === 0;
+  const workerModules = () => compileCapped(transpiled, options.memoryBytes, null);
+  if (!mayRunInThread) await workerModules();
   return {
     world: runtime.world === 'yoi:plugin/tool@1.0.0' ? 'tool' : 'instance',
     transpiled,
-    modules,
-    mayRunInThread: hostInterfaces.length === 0,
+    workerModules,
+    mayRunInThread,
     hostInterfaces,
     inertInterfaces: transpiled.interface.imports.filter(isInertImport).map(unversioned),
   };
@@ -147,11 +155,14 @@ async function compileModules(transpiled: TranspiledComponent, maxPages: number,
   // only the first would leave the next start pending again.
   let pending: InterruptiblePending | null = null;
   for (const file of transpiled.coreFiles) {
-    let bytes: Uint8Array = await readFile(join(transpiled.dir, file));
-    if (interrupt) {
+    const path = join(transpiled.dir, file);
+    let bytes: Uint8Array;
+    if (!interrupt) bytes = await readFile(path);
+    else {
       try {
-        const defer = interrupt.deferLarge && bytes.length > INLINE_INSTRUMENT_BYTES;
-        bytes = (await derivedModuleCached(bytes, recipe, defer ? (input) => rewriteInBackground(input, recipe, interrupt.cacheDir) : instrumentInterrupts, interrupt.cacheDir)).bytes;
+        const input = { sha256: transpiled.coreSha256[file]!, read: () => readFile(path) };
+        const produce = (original: Uint8Array) => (interrupt.deferLarge && original.length > INLINE_INSTRUMENT_BYTES ? rewriteInBackground(original, recipe, interrupt.cacheDir) : instrumentInterrupts(original));
+        bytes = (await derivedModuleCached(input, recipe, produce, interrupt.cacheDir)).bytes;
       } catch (error) {
         if (error instanceof InterruptiblePending) {
           pending = pending ? new InterruptiblePending(joinPendingMessages(pending.message, error.message)) : error;

@@ -58,11 +58,11 @@ export async function startSandbox(component: LoadedComponent, options: StartOpt
   return startWorkerSandbox(component, options);
 }
 
-function startWorkerSandbox(component: LoadedComponent, options: StartOptions): Promise<ComponentSandbox> {
+async function startWorkerSandbox(component: LoadedComponent, options: StartOptions): Promise<ComponentSandbox> {
   return ComponentSandbox.start({
     ...options,
     gluePath: component.transpiled.gluePath,
-    modules: component.modules,
+    modules: await component.workerModules(),
     mode: component.world,
     hostInterfaces: component.hostInterfaces,
     inertInterfaces: component.inertInterfaces,

@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { boundText, redactText } from '../diagnostics.js';
 import { PluginError } from '../errors.js';
 import { Watchdog } from './interrupt/watchdog.js';
+import { InstancePool } from './instance-pool.js';
 import { IO_LIMITS } from './limits.js';
 import { NOT_STARTED, type SandboxCounters } from './sandbox.js';
 import type { GuestLogSink } from './sandbox-worker.js';
@@ -20,7 +21,12 @@ export interface InThreadOptions {
   readonly onLog?: GuestLogSink | undefined;
   /** Deadline for instantiating (guest start code runs then), default 10 s. */
   readonly startupMs?: number;
+  /** Tool world: most never-used instances kept ready for the next calls (default 2; 0 makes each call's own). */
+  readonly spareInstances?: number;
 }
+
+/** Ready instances a tool-world sandbox keeps by default: a burst of two calls pays no instantiation. */
+const DEFAULT_SPARE_INSTANCES = 2;
 
 /**
  * A component whose imports never block, run on the calling thread: no thread hop, and the
@@ -35,8 +41,11 @@ export class InThreadSandbox {
   readonly #glue: Glue;
   readonly #imports: Record<string, unknown>;
   readonly #watchdog = Watchdog.shared;
+  /** Instance world: the one instance (null after a trap until the next is made). */
   #instance: GuestInstance | null = null;
   #spareScheduled = false;
+  /** Tool world: fresh instances, each for exactly one call. */
+  readonly #pool: InstancePool | null;
   #running = false;
   #closed: PluginError | null = null;
   #lost = false;
@@ -47,13 +56,25 @@ export class InThreadSandbox {
     this.#glue = glue;
     const log = options.onLog ?? (() => undefined);
     this.#imports = inertImports(options.inertInterfaces, log, (ms) => this.#watchdog.sleep(ms));
+    this.#pool =
+      options.mode === 'tool'
+        ? new InstancePool({
+            capacity: Math.max(0, options.spareInstances ?? DEFAULT_SPARE_INSTANCES),
+            make: () => this.#instantiate(options.startupMs ?? 10_000),
+            onFailure: (error) => log('stderr', `[host] preparing a spare instance failed (the next call makes its own): ${boundText(redactText(error instanceof Error ? error.message : String(error)), 300)}`),
+          })
+        : null;
   }
 
   static async start(options: InThreadOptions): Promise<InThreadSandbox> {
     const glue = (await import(pathToFileURL(options.gluePath).href)) as Glue;
     const sandbox = new InThreadSandbox(options, glue);
     try {
-      sandbox.#instance = sandbox.#instantiate(options.startupMs ?? 10_000);
+      const first = sandbox.#instantiate(options.startupMs ?? 10_000);
+      if (sandbox.#pool) {
+        sandbox.#pool.add(first);
+        sandbox.#pool.refill();
+      } else sandbox.#instance = first;
     } catch (error) {
       if (error instanceof PluginError) throw error;
       const { detail } = classifyFailure({ kind: 'thrown', error, instance: null });
@@ -71,7 +92,7 @@ export class InThreadSandbox {
   }
 
   get counters(): SandboxCounters {
-    return { ...this.#counters };
+    return this.#pool ? { ...this.#counters, instancePool: this.#pool.status } : { ...this.#counters };
   }
 
   get queued(): number {
@@ -123,8 +144,9 @@ export class InThreadSandbox {
     let failure: { error: unknown } | null = null;
     this.#watchdog.arm(deadlineMs);
     try {
-      instance = this.#instance ?? instantiateGuest(this.#glue, this.#options.modules, this.#imports, this.#watchdog.imports);
-      this.#instance = this.#options.mode === 'tool' ? null : instance; // a tool-world instance serves exactly one call
+      // A tool-world instance serves exactly one call: it leaves the pool (or is made) for this call alone.
+      instance = (this.#pool ? this.#pool.take() : this.#instance) ?? instantiateGuest(this.#glue, this.#options.modules, this.#imports, this.#watchdog.imports);
+      if (!this.#pool) this.#instance = instance;
       const exported = instance.exports[fn];
       if (typeof exported !== 'function') throw new Error(`component does not export ${fn}`);
       value = exported(...args);
@@ -159,9 +181,9 @@ export class InThreadSandbox {
     return value;
   }
 
-  /** The next instance, made after the caller has its result (a failed one is retried by the next call, under its deadline). */
+  /** Instance world: the next instance after a trap, made after the caller has its result (a failed one is retried by the next call, under its deadline). */
   #prepareSpare(): void {
-    if (this.#instance || this.#spareScheduled || !this.alive) return;
+    if (this.#pool || this.#instance || this.#spareScheduled || !this.alive) return;
     this.#spareScheduled = true;
     setImmediate(() => {
       this.#spareScheduled = false;
@@ -178,5 +200,6 @@ export class InThreadSandbox {
   async close(reason = new PluginError('SANDBOX_CLOSED', 'component sandbox was closed')): Promise<void> {
     this.#closed ??= reason;
     this.#instance = null;
+    this.#pool?.drain();
   }
 }

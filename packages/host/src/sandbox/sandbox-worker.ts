@@ -2,6 +2,7 @@ import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_thread
 import { boundText, redactText } from '../diagnostics.js';
 import { PluginError } from '../errors.js';
 import { classifyFailure, FAILURE_CODES, type FailureCause } from './worker/failure-cause.js';
+import { CALL_BUFFER_BYTES, CallBuffer } from './worker/call-buffer.js';
 import { CallState, PREPARED_COUNTER, type CallFailure, type CallPortMessage, type CallResult, type SandboxWorkerData, type WorkerMessage } from './worker/protocol.js';
 
 type HostDispatcher = (iface: string, fn: string, args: readonly (string | number)[]) => Promise<string>;
@@ -52,6 +53,7 @@ export class SandboxWorker {
   readonly #onLog: GuestLogSink | undefined;
   readonly #callSignal: Int32Array;
   readonly #callPort: MessageChannel['port1'];
+  readonly #callBuffer: CallBuffer;
   readonly #syncWaitMs: number;
   readonly #mode: 'tool' | 'instance';
   readonly #prepareMs: number;
@@ -63,7 +65,8 @@ export class SandboxWorker {
   #preparationsSeen = 0;
   #onDeath: (() => void) | null = null;
 
-  private constructor(worker: Worker, signal: Int32Array, replyPort: MessageChannel['port1'], callSignal: Int32Array, callPort: MessageChannel['port1'], options: WorkerOptions) {
+  private constructor(worker: Worker, signal: Int32Array, replyPort: MessageChannel['port1'], callSignal: Int32Array, callPort: MessageChannel['port1'], callBuffer: CallBuffer, options: WorkerOptions) {
+    this.#callBuffer = callBuffer;
     this.#worker = worker;
     this.#signal = signal;
     this.#replyPort = replyPort;
@@ -83,6 +86,7 @@ export class SandboxWorker {
     const channel = new MessageChannel();
     const callSignal = new SharedArrayBuffer(16);
     const callChannel = new MessageChannel();
+    const callBuffer = new SharedArrayBuffer(CALL_BUFFER_BYTES);
     const workerData: SandboxWorkerData = {
       gluePath: options.gluePath,
       modules: options.modules,
@@ -96,6 +100,7 @@ export class SandboxWorker {
       hostReplyPort: channel.port2,
       callSignal,
       callPort: callChannel.port2,
+      callBuffer,
     };
     const worker = new Worker(new URL('./worker/entry.js', import.meta.url), {
       workerData,
@@ -108,7 +113,7 @@ export class SandboxWorker {
     // The guest never reaches process stdio; whatever the worker prints is dropped.
     worker.stdout.resume();
     worker.stderr.resume();
-    const sandbox = new SandboxWorker(worker, new Int32Array(signalBuffer), channel.port1, new Int32Array(callSignal), callChannel.port1, options);
+    const sandbox = new SandboxWorker(worker, new Int32Array(signalBuffer), channel.port1, new Int32Array(callSignal), callChannel.port1, new CallBuffer(callBuffer), options);
     await sandbox.#waitReady(options.startupMs);
     return sandbox;
   }
@@ -276,35 +281,74 @@ export class SandboxWorker {
         },
       };
     });
-    this.#callPort.postMessage({ id, fn, args });
+    const request = { id, fn, args };
+    if (!this.#callBuffer.writeRequest(request)) this.#callPort.postMessage(request);
     Atomics.store(this.#callSignal, 0, CallState.CALL);
     Atomics.notify(this.#callSignal, 0);
-    this.#waitBriefly();
+    if (!this.#waitBriefly()) this.#watchAsync(id);
     return promise;
   }
 
-  /** Blocks for up to the sync-wait window; a result that lands in it settles the running call now. */
-  #waitBriefly(): void {
-    if (this.#syncWaitMs <= 0) return;
+  /**
+   * Settles the running call `id` when the worker flips the call word to DONE, without a port
+   * message: Atomics.waitAsync wakes this thread's event loop on the worker's notify (a host
+   * call's HOST notify too, which only re-arms the wait: host calls arrive as messages).
+   */
+  #watchAsync(id: number): void {
+    if (this.#running?.id !== id || this.#dead) return;
+    const state = Atomics.load(this.#callSignal, 0);
+    if (state === CallState.DONE) {
+      this.#collect();
+      return;
+    }
+    const waited = waitAsync(this.#callSignal, 0, state);
+    if (waited.async) void waited.value.then(() => this.#watchAsync(id));
+    else queueMicrotask(() => this.#watchAsync(id));
+  }
+
+  /**
+   * Blocks for up to the sync-wait window; a result that lands in it settles the running call
+   * now. False when the call is still running (or serving a host call) after the window.
+   */
+  #waitBriefly(): boolean {
+    if (this.#syncWaitMs <= 0) return false;
     const until = performance.now() + this.#syncWaitMs;
     while (Atomics.load(this.#callSignal, 0) === CallState.CALL) {
       const left = until - performance.now();
-      if (left <= 0) return;
+      if (left <= 0) return false;
       Atomics.wait(this.#callSignal, 0, CallState.CALL, left);
     }
-    if (Atomics.load(this.#callSignal, 0) !== CallState.DONE) return;
-    let result = this.#takeResult();
-    // DONE is set just before the result is posted; give the post a moment to land.
-    for (let spins = 0; result === undefined && spins < 100; spins++) result = this.#takeResult();
-    if (result !== undefined) this.#onResult(result); // otherwise it arrives through the port listener
+    if (Atomics.load(this.#callSignal, 0) !== CallState.DONE) return false;
+    this.#collect();
+    return true;
   }
 
-  /** The next result waiting on the call port, after handing on the guest output posted before it. */
-  #takeResult(): CallResult | undefined {
+  /**
+   * After DONE: hands on the guest output posted before the result (and ignores stray
+   * results), then settles the running call from the call buffer, or from the port when the
+   * result travels there (a failure, or too large for the buffer).
+   */
+  #collect(): void {
+    const running = this.#running;
+    if (!running) return;
+    this.#drainPort();
+    if (this.#running !== running) return; // settled by a result on the port
+    const result = this.#callBuffer.readResult();
+    if (result !== null) {
+      this.#onResult({ id: result.id, ok: true, value: result.value });
+      return;
+    }
+    // DONE is set just before a port result is posted; give the post a moment to land.
+    for (let spins = 0; this.#running === running && spins < 100; spins++) this.#drainPort();
+    // otherwise it arrives through the port listener
+  }
+
+  /** Everything waiting on the call port, in order: guest output, then any result. */
+  #drainPort(): void {
     for (;;) {
       const message = receiveMessageOnPort(this.#callPort)?.message as CallPortMessage | undefined;
-      if (message === undefined || !('type' in message)) return message;
-      this.#onLog?.(message.stream, message.text);
+      if (message === undefined) return;
+      this.#onCallPort(message);
     }
   }
 
@@ -322,6 +366,9 @@ export class SandboxWorker {
     await this.#kill(reason);
   }
 }
+
+/** `Atomics.waitAsync` (ES2024; Node >= 16 has it, the project's lib is ES2023). */
+const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> } }).waitAsync;
 
 export function toError(failure: CallFailure): PluginError {
   if (failure.kind === 'output_too_large') {

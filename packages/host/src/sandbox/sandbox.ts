@@ -1,5 +1,6 @@
 import { PluginError } from '../errors.js';
 import { DEFAULT_LIMITS, IO_LIMITS } from './limits.js';
+import type { InstancePoolStatus } from './instance-pool.js';
 import { SandboxWorker, type GuestLogSink, type HostSession, type WorkerOptions } from './sandbox-worker.js';
 
 export type { HostSession } from './sandbox-worker.js';
@@ -44,6 +45,8 @@ export interface SandboxCounters {
   readonly workersStarted: number;
   /** Workers that died (deadline, crash, a failed preparation), not counting close. */
   readonly workersLost: number;
+  /** Tool world run in-thread: the pool of fresh instances calls take from. */
+  readonly instancePool?: InstancePoolStatus;
 }
 
 /**

@@ -33,6 +33,8 @@ export interface TranspiledComponent {
   readonly gluePath: string;
   /** Core module file names, as the glue asks for them. */
   readonly coreFiles: readonly string[];
+  /** Each core module's sha256 (hex), as the entry records it and as checked when the entry was read. */
+  readonly coreSha256: Readonly<Record<string, string>>;
   readonly interface: ComponentInterface;
   readonly fromCache: boolean;
 }
@@ -101,11 +103,26 @@ async function readEntry(dir: string, key: string, hashes: IdentityCache): Promi
   return {
     key,
     dir,
-    gluePath: join(dir, 'component.js'),
+    gluePath: await sharedGluePath(manifest.files['component.js'], join(dir, 'component.js')),
     coreFiles: Object.keys(manifest.files).filter((f) => f.endsWith('.wasm')),
+    coreSha256: Object.fromEntries(Object.entries(manifest.files).filter(([f]) => f.endsWith('.wasm'))),
     interface: manifest.interface,
     fromCache: true,
   };
+}
+
+/**
+ * Entries whose glue is the same file (by sha256: components of one world whose core modules
+ * differ, as `yoi plugin dev` makes on every edit) share the first one's glue path, so this
+ * process's module loader compiles the glue once, not once per entry.
+ */
+const gluePaths = new Map<string, string>();
+
+async function sharedGluePath(sha256: string, path: string): Promise<string> {
+  const first = gluePaths.get(sha256);
+  if (first !== undefined && (await stat(first).then(() => true, () => false))) return first;
+  gluePaths.set(sha256, path);
+  return path;
 }
 
 /** How many places an entry may take (its key, then `<key>-1`…): each corrupt one found costs one. */
@@ -115,6 +132,31 @@ interface TranspileCacheOptions {
   readonly hashes?: IdentityCache;
   /** Called after a place was found empty or corrupt, before this host installs there (tests hold it to interleave hosts). */
   readonly beforeInstall?: (place: string) => Promise<void>;
+  /**
+   * Makes the entry's files (the glue already patched) and interface instead of jco, for a caller
+   * that knows them without transpiling: `yoi plugin dev`, whose components differ from an
+   * already transpiled one only in data segment bytes that jco copies verbatim into a core module.
+   */
+  readonly produce?: (component: Uint8Array) => Promise<TranspiledFiles>;
+}
+
+/** What a transpile cache entry holds: jco's output files (the glue patched) and the component's interface. */
+interface TranspiledFiles {
+  readonly files: Readonly<Record<string, Uint8Array>>;
+  readonly interface: ComponentInterface;
+}
+
+async function transpileWithJco(component: Uint8Array): Promise<TranspiledFiles> {
+  const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
+  const { componentWit } = await import('@bytecodealliance/jco-transpile/wasm-tools');
+  // The transpiler may keep the buffer it is given: hand it a copy…
+  // …and a copy of the options, which it fills in place (that would change our cache key).
+  const result = await transpileBytes(new Uint8Array(component), structuredClone(TRANSPILE_OPTIONS) as never);
+  const iface = parseComponentWit(await componentWit(new Uint8Array(component)));
+  const output: Record<string, Uint8Array> = { ...result.files };
+  const glue = output['component.js'];
+  if (glue) output['component.js'] = new TextEncoder().encode(patchGlue(new TextDecoder().decode(glue)));
+  return { files: output, interface: iface };
 }
 
 /**
@@ -129,15 +171,7 @@ export async function transpileCached(component: Uint8Array, cacheDir: string = 
     if (hit) return hit;
   }
 
-  const { transpileBytes } = await import('@bytecodealliance/jco-transpile');
-  const { componentWit } = await import('@bytecodealliance/jco-transpile/wasm-tools');
-  // The transpiler may keep the buffer it is given: hand it a copy…
-  // …and a copy of the options, which it fills in place (that would change our cache key).
-  const result = await transpileBytes(new Uint8Array(component), structuredClone(TRANSPILE_OPTIONS) as never);
-  const iface = parseComponentWit(await componentWit(new Uint8Array(component)));
-  const output: Record<string, Uint8Array> = { ...result.files };
-  const glue = output['component.js'];
-  if (glue) output['component.js'] = new TextEncoder().encode(patchGlue(new TextDecoder().decode(glue)));
+  const { files: output, interface: iface } = await (options.produce ?? transpileWithJco)(component);
   const files: Record<string, string> = { 'package.json': sha256Hex(Buffer.from('{"type":"module"}\n')) };
   for (const [name, bytes] of Object.entries(output)) files[name] = sha256Hex(bytes);
 
@@ -189,17 +223,17 @@ export interface DerivedModule {
  * never takes a half-written module).
  */
 export async function derivedModuleCached(
-  input: Uint8Array,
+  input: DerivationInput,
   recipe: string,
   produce: (input: Uint8Array) => Promise<Uint8Array>,
   cacheDir: string = defaultCacheDir(),
   options: { hashes?: IdentityCache } = {},
 ): Promise<DerivedModule> {
-  const { key, dir, modulePath, recordPath } = derivedModulePlace(input, recipe, cacheDir);
+  const { key, dir, modulePath, recordPath } = placeOf(input instanceof Uint8Array ? sha256Hex(input) : input.sha256, recipe, cacheDir);
   const hashes = options.hashes ?? (await IdentityCache.shared(join(cacheDir, FILE_HASHES_FILE)));
   const cached = await readDerived(modulePath, recordPath, key, hashes);
   if (cached) return { bytes: cached, fromCache: true };
-  const bytes = await produce(input);
+  const bytes = await produce(input instanceof Uint8Array ? input : await input.read());
   await mkdir(dir, { recursive: true });
   const suffix = `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
@@ -214,9 +248,20 @@ export async function derivedModuleCached(
   return { bytes, fromCache: false };
 }
 
+/**
+ * What a module is derived from: its bytes, or (a core module of a transpiled entry, whose
+ * sha256 the entry records) its sha256 and how to read it, read only when the derived module
+ * is not cached yet — a cold start neither reads nor hashes a QuickJS engine twice.
+ */
+export type DerivationInput = Uint8Array | { readonly sha256: string; read(): Promise<Uint8Array> };
+
 /** Where the module derived from `input` by `recipe` is cached (its key, the module and its record). */
 export function derivedModulePlace(input: Uint8Array, recipe: string, cacheDir: string): { key: string; dir: string; modulePath: string; recordPath: string } {
-  const key = sha256Hex(Buffer.from(JSON.stringify([sha256Hex(input), recipe])));
+  return placeOf(sha256Hex(input), recipe, cacheDir);
+}
+
+function placeOf(inputSha256: string, recipe: string, cacheDir: string): { key: string; dir: string; modulePath: string; recordPath: string } {
+  const key = sha256Hex(Buffer.from(JSON.stringify([inputSha256, recipe])));
   const dir = join(cacheDir, 'derived');
   return { key, dir, modulePath: join(dir, `${key}.wasm`), recordPath: join(dir, `${key}.json`) };
 }

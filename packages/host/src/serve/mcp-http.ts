@@ -5,7 +5,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { PluginHost } from '../host.js';
 import { mcpHttpSdk } from '../tools/mcp-sdk.js';
-import { createMcpServer, registrySurface, type McpToolSurface } from '../tools/mcp-server.js';
+import { createMcpServer, registrySurface, type McpToolSurface, type ToolCall } from '../tools/mcp-server.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { Logger } from './log.js';
 import { bearerMatches } from './bearer.js';
@@ -40,9 +40,10 @@ export interface McpHttpEndpoint {
 /**
  * MCP over Streamable HTTP (the SDK's server transport, one per session) on serve's loopback
  * port. The tools are the running host's: a service's tool reaches its live instance. Accepts
- * the MCP token or the control token as a bearer token.
+ * the MCP token or the control token as a bearer token. `call` runs a tool (default: in this
+ * host's registry; serve routes a service's tool to the host owning it).
  */
-export function createMcpHttpEndpoint(host: PluginHost, tokens: readonly string[], log: Logger, maxSessions = MCP_MAX_SESSIONS): McpHttpEndpoint {
+export function createMcpHttpEndpoint(host: PluginHost, tokens: readonly string[], log: Logger, maxSessions = MCP_MAX_SESSIONS, call?: ToolCall): McpHttpEndpoint {
   const sessions = new Map<string, Session>();
   let opened = 0;
   let evicted = 0;
@@ -62,7 +63,7 @@ export function createMcpHttpEndpoint(host: PluginHost, tokens: readonly string[
     }
     return verified.done;
   };
-  const registry = registrySurface(() => host.tools);
+  const registry = registrySurface(() => host.tools, call);
   const surface: McpToolSurface = {
     listTools: async () => (await verify(), registry.listTools()),
     callTool: async (name, args) => (await verify(), registry.callTool(name, args)),

@@ -161,6 +161,41 @@ export function createMetrics(status: () => readonly PluginStatus[], journal?: (
       each((s) => s.queue && this.inc({ plugin: s.plugin }, s.queue.backpressure_ms / 1000));
     },
   });
+  const POOL_COUNTERS = [
+    ['hits', 'Tool calls that got a fresh instance ready in the pool (in-thread tool world).'],
+    ['misses', 'Tool calls that found no ready instance and made their own inside their deadline.'],
+    ['prepared', 'Fresh instances made ahead of a call.'],
+    ['failures', 'Fresh instances that failed to be made ahead (the next call makes its own).'],
+    ['drained', 'Ready instances discarded unused when their sandbox closed (unload, reload, stop).'],
+  ] as const;
+  for (const [field, help] of POOL_COUNTERS) {
+    new Counter({
+      name: `yoi_plugin_instance_pool_${field}_total`,
+      help,
+      labelNames: ['plugin'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        each((s) => s.instance_pool && this.inc({ plugin: s.plugin }, s.instance_pool[field]));
+      },
+    });
+  }
+  const POOL_GAUGES = [
+    ['ready', 'Fresh instances ready for the next tool calls.'],
+    ['bytes', 'Linear memory held by the ready instances.'],
+  ] as const;
+  for (const [field, help] of POOL_GAUGES) {
+    new Gauge({
+      name: `yoi_plugin_instance_pool_${field}`,
+      help,
+      labelNames: ['plugin'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        each((s) => s.instance_pool && this.set({ plugin: s.plugin }, s.instance_pool[field]));
+      },
+    });
+  }
   new Gauge({
     name: 'yoi_plugin_dead_letters',
     help: 'Events in the dead-letter store.',

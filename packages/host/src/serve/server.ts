@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
 import { boundText } from '../diagnostics.js';
 import { PluginError } from '../errors.js';
-import { PluginHost, pluginRuntimeOf, type PluginHostOptions } from '../host.js';
+import { PluginHost, type PluginHostOptions } from '../host.js';
 import type { JsonValue } from '../manifest/types.js';
 import type { StoreOptions } from '../store/locations.js';
 import type { StopReport } from '../service/plugin-service.js';
@@ -15,12 +15,15 @@ import { DEFAULT_SERVICE_POLICY } from '../service/policy.js';
 import { DiscardWatch, serviceEventLogger } from './service-log.js';
 import { openServeStorage } from '../cluster/serve-engine.js';
 import { clusterMetrics } from '../cluster/metrics.js';
+import { setServiceGate } from '../reload/service-gate.js';
 import { bearerMatches, hostIsLoopback } from './bearer.js';
 import { createMcpHttpEndpoint, MCP_PATH, mcpMetrics } from './mcp-http.js';
 import { routeLogs } from './routes-logs.js';
 import { toolCallProblem } from '../tools/call-check.js';
+import { callTool, changeDeadLetters, ownedSummaries, ownerHandler, withClusterView } from './owner-calls.js';
 import { Reloader, type ReloaderOptions } from './reload.js';
 import { registerReloadMetrics } from './reload-metrics.js';
+import { GuestLogFiles, registerLogFileMetrics } from './log-file.js';
 
 export interface ServeOptions extends PluginHostOptions {
   readonly stores: StoreOptions;
@@ -107,24 +110,24 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   }
   for (const d of host.diagnostics) log('warn', d.message, { plugin: d.identity ?? null, kind: d.kind });
   for (const issue of host.registrationIssues) log('warn', issue.message, { plugin: issue.plugin_ref, tool: issue.tool });
+  storage.attach(ownerHandler(host, log), ownedSummaries(host, storage), (plugin) => !['Ready', 'Stopped'].includes(host.services.get(plugin)?.state ?? 'Ready'));
   const discards = new DiscardWatch(() => host.status(), log, () => logServiceEvent.flush()).every(options.discardLogIntervalMs ?? 5_000);
   for (const failure of await storage.startServices(host)) log('error', 'service failed to start', { plugin: failure.plugin, error: failure.error });
   for (const [ref, service] of host.services) log('info', 'service state', { plugin: ref, state: service.state });
 
-  // Hot reload reconciles this host's plugins by itself; with several hosts the leases decide
-  // where a service runs, so a reload could start one this host does not own. Until reload goes
-  // through the leases, a cluster host does not reload (restart the hosts one by one instead).
-  const clustered = storage.kind === 'jetstream';
-  if (clustered) log('info', 'hot reload is off: several hosts share this workspace (restart hosts one by one to apply changes)', {});
+  // With several hosts, a reload starts a service only on the owner of its lease (reload/service-gate.ts).
+  if (storage.serviceGate) setServiceGate(host, storage.serviceGate);
   // Set once the MCP endpoint exists (before that there is no MCP client to tell).
   let notifyMcp: () => void = () => undefined;
-  const reloader = new Reloader(host, options.stores, log, { ...options.reload, ...(clustered ? { watch: false } : {}), onApplied: () => notifyMcp() });
+  const reloader = new Reloader(host, options.stores, log, { ...options.reload, onApplied: () => notifyMcp() });
   const metrics = createMetrics(() => host.status(), () => host.journalStatus());
   clusterMetrics(metrics, () => storage.status());
   registerReloadMetrics(metrics, () => reloader.status());
+  const logFiles = new GuestLogFiles(host, workspace, log).every();
+  registerLogFileMetrics(metrics, () => logFiles.status());
   const token = newToken();
   const mcpToken = newToken();
-  const mcp = createMcpHttpEndpoint(host, [mcpToken, token], log);
+  const mcp = createMcpHttpEndpoint(host, [mcpToken, token], log, undefined, (name, input) => callTool(host, storage, undefined, name, input).then((r) => r.output));
   notifyMcp = () => mcp.notifyToolsChanged();
   mcpMetrics(metrics, mcp.status);
   const startedAt = new Date().toISOString();
@@ -159,10 +162,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     if (req.method === 'GET' && resource === 'status') {
       const plugins = host.status(ref);
       if (ref && plugins.length === 0) return send(res, 404, { error: { code: 'not_found', message: 'plugin is not enabled in this workspace' } });
-      return send(res, 200, { workspace, journal: host.journalStatus(), reload: reloader.status(), ...storage.status(), plugins });
+      return send(res, 200, { workspace, journal: host.journalStatus(), reload: reloader.status(), log_files: logFiles.status(), ...storage.status(), plugins: withClusterView(plugins, await storage.clusterView()) });
     }
     if (req.method === 'POST' && resource === 'reload' && !ref) {
-      if (clustered) return send(res, 409, { error: { code: 'reload_unavailable', message: 'hot reload is off when several hosts share the workspace (--engine nats://…); restart the hosts one by one' } });
       return send(res, 200, await reloader.reload('control API'));
     }
     if (req.method === 'POST' && resource === 'tools' && ref === 'call') {
@@ -170,17 +172,10 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       if (!body || typeof body.tool !== 'string') return send(res, 400, { error: { code: 'invalid_request', message: 'expected {"tool", "plugin"?, "input"}' } });
       const problem = typeof body.plugin === 'string' ? toolCallProblem(host, body.plugin, body.tool) : null;
       if (problem) return send(res, problem.code === 'not_enabled' ? 404 : 422, { error: problem });
-      // What the guest printed meanwhile (on a live instance, concurrent calls' lines may be among it).
-      const log = pluginRuntimeOf(host, typeof body.plugin === 'string' ? body.plugin : (host.tools.get(body.tool)?.origin.plugin_ref ?? ''))?.log;
-      const mark = log?.written ?? 0;
       try {
-        const output = typeof body.plugin === 'string' ? await host.tools.callQualified(body.plugin, body.tool, body.input ?? {}) : await host.tools.call(body.tool, body.input ?? {});
-        const printed = log?.since(mark);
-        return send(res, 200, { output, ...(printed ? { logs: printed.lines, logs_dropped: printed.dropped } : {}) });
+        return send(res, 200, await callTool(host, storage, typeof body.plugin === 'string' ? body.plugin : undefined, body.tool, body.input ?? {}));
       } catch (error) {
-        const code = error instanceof PluginError ? error.code : 'failed';
-        if (code === 'PLUGIN_BUSY') res.setHeader('retry-after', '1');
-        return send(res, code === 'PLUGIN_BUSY' ? 503 : 422, { error: { code, message: error instanceof Error ? boundText(error.message, 512) : 'tool call failed' } });
+        return sendCallError(res, error);
       }
     }
     const service = ref ? host.services.get(ref) : undefined;
@@ -189,20 +184,19 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       await storage.refresh(ref!);
       return send(res, 200, { plugin: ref, dead_letters: await service!.listDeadLetters() });
     }
-    const elsewhere = req.method === 'POST' ? storage.ownedElsewhere(ref!) : null;
-    if (elsewhere !== null) return send(res, 409, { plugin: ref, error: { code: 'not_owner', message: `the service runs on host ${elsewhere}, not this one (several hosts share this workspace); use that host's control API` } });
     if (resource === 'dlq' && req.method === 'POST' && (action === 'replay' || action === 'drop')) {
       const body = (await readJson(req)) as { ids?: unknown } | null;
       const ids = Array.isArray(body?.ids) ? (body!.ids as unknown[]).filter((i): i is string => typeof i === 'string') : 'all';
-      if (action === 'drop') {
-        const dropped = await service!.dropDeadLetters(ids);
-        log('info', 'dead letters dropped', { plugin: ref, count: dropped });
-        return send(res, 200, { plugin: ref, dropped });
+      // Changed where the service runs: here, or on the host owning it (several hosts).
+      try {
+        const result = await changeDeadLetters(host, storage, ref!, action, ids, log);
+        return send(res, 'refused' in result && result.refused ? 409 : 200, { plugin: ref, ...result });
+      } catch (error) {
+        return sendCallError(res, error);
       }
-      const result = await service!.replay(ids);
-      log('info', 'dead letters replayed', { plugin: ref, count: result.replayed });
-      return send(res, result.refused ? 409 : 200, { plugin: ref, ...result });
     }
+    const elsewhere = req.method === 'POST' ? storage.ownedElsewhere(ref!) : null;
+    if (elsewhere !== null) return send(res, 409, { plugin: ref, error: { code: 'not_owner', message: `the service runs on host ${elsewhere}, not this one (several hosts share this workspace); use that host's control API` } });
     if (resource === 'plugins' && req.method === 'POST' && (action === 'enable' || action === 'disable' || action === 'restart')) {
       try {
         if (action === 'enable') await service!.enable();
@@ -224,6 +218,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   } catch (error) {
     await mcp.close();
     await reloader.close();
+    await logFiles.stop();
     await host.close();
     discards.stop();
     await storage.close();
@@ -254,7 +249,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         server.closeAllConnections?.();
         storage.quiesce();
         await reloader.close();
+        await logFiles.flush();
         const reports = await host.close();
+        await logFiles.stop();
         discards.stop();
         await storage.close();
         for (const r of reports) log('info', 'service stopped', { plugin: r.plugin, in_flight: r.in_flight, waiting: r.waiting, state: r.state });
@@ -271,6 +268,14 @@ function decodePathSegments(pathname: string): string[] | null {
   } catch {
     return null;
   }
+}
+
+/** A failed call: busy and no-owner are worth a retry (503), a routed call without an answer in time is 504, other routing failures 502. */
+function sendCallError(res: ServerResponse, error: unknown): void {
+  const code = error instanceof PluginError ? error.code : 'failed';
+  const status = code === 'PLUGIN_BUSY' || code === 'CLUSTER_NO_OWNER' ? 503 : code === 'CLUSTER_OWNER_TIMEOUT' ? 504 : code === 'CLUSTER_ROUTE_FAILED' ? 502 : 422;
+  if (status === 503) res.setHeader('retry-after', '1');
+  send(res, status, { error: { code, message: error instanceof Error ? boundText(error.message, 512) : 'tool call failed' } });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -901,22 +901,39 @@ export class PluginService {
 
   /** Runs one committed command; unless it settles later, marks it done (with its rejection, if any, in the same write). */
   async #runFromOutbox(command: ValidatedCommand, event: IngressEvent, ingress: string): Promise<void> {
-    if (this.#effects.mayAct && !this.#effects.mayAct(this.identity)) {
-      this.#diagnose('NotOwner', `output command ${command.command_id} not run: this host no longer owns the plugin (it stays in the outbox for the owner)`, true);
-      return;
+    if (!this.#mayRun(command)) return;
+    let context = this.#executionContext(event, { state: {}, timerSet: [], timerDelete: [] });
+    if (command.kind === 'host_request_dispatch' && this.#effects.mayAct) {
+      // A request may wait long for a slot (the cap on requests in flight): ownership is checked again once it has one.
+      const release = await this.#slots.acquire();
+      if (!this.#mayRun(command)) return release();
+      context = { ...context, requestSlot: () => Promise.resolve(release) };
     }
-    const result = await runCommand(command, this.#executionContext(event, { state: {}, timerSet: [], timerDelete: [] }));
+    const result = await runCommand(command, context);
     this.#recordResult(result, ingress, event);
     if (!EXECUTORS[command.kind].settlesLater || result.status !== 'Recorded') void this.#markDone(command.command_id);
   }
 
-  /** A command kept in the outbox across a restart: checked against today's grants, then run again. */
+  /** Several hosts: whether this host still owns the plugin, so may run the command now; if not, it stays in the outbox for the owner. */
+  #mayRun(command: ValidatedCommand): boolean {
+    if (!this.#effects.mayAct || this.#effects.mayAct(this.identity)) return true;
+    this.#diagnose('NotOwner', `output command ${command.command_id} not run: this host no longer owns the plugin (it stays in the outbox for the owner)`, true);
+    return false;
+  }
+
+  /**
+   * A command kept in the outbox across a restart: checked against today's grants, then run again.
+   * One asked for by an event of a host-owned connection stays bound to that event's socket, which
+   * belonged to an earlier run: a `websocket_send` of it is refused (`stale_sends`), never made on
+   * the socket this run opened.
+   */
   async #rerunFromOutbox(entry: OutboxEntry): Promise<void> {
-    const kept = entry.command as { ingress?: unknown; envelope?: JsonValue };
+    const kept = entry.command as { ingress?: unknown; envelope?: JsonValue; origin?: { kind?: unknown; source?: unknown } };
     const envelope = (typeof kept === 'object' && kept !== null ? kept.envelope : undefined) as Record<string, unknown> | undefined;
     const ingress = typeof kept?.ingress === 'string' ? kept.ingress : (this.#runtime.record.manifest.ingresses[0]?.name ?? 'events');
     const sourceId = typeof envelope?.['source_event_id'] === 'string' ? envelope['source_event_id'] : entry.command_id;
-    const event: IngressEvent = { ...newIngressEvent(ingress, 'outbox', 'host:outbox', null), correlation_id: sourceId };
+    const origin = typeof kept?.origin?.kind === 'string' && typeof kept.origin.source === 'string' ? { kind: kept.origin.kind, source: kept.origin.source } : { kind: 'outbox', source: 'host:outbox' };
+    const event: IngressEvent = { ...newIngressEvent(ingress, origin.kind, origin.source, null), correlation_id: sourceId };
     const checked = revalidateCommand(envelope, event, this.#runtime.record);
     this.#diagnose('OutboxRerun', `output command ${entry.command_id} committed before the last stop or crash runs again`);
     if (!checked.ok) {
@@ -1139,12 +1156,21 @@ function attemptOf(outcome: BatchOutcome): Attempt {
   return outcome.handled > 0 ? { ok: true } : (outcome.failure ?? { ok: false, error: 'not delivered' });
 }
 
+/**
+ * What an outbox entry keeps of the event that asked for it: the socket an event of a host-owned
+ * connection came from is gone after a restart, so a send it asked for must not go out on the
+ * new socket (the driver refuses a send bound to an earlier socket); other events bind nothing.
+ */
+function keptOrigin(event: IngressEvent): { origin?: { kind: string; source: string } } {
+  return event.kind.startsWith('websocket_') ? { origin: { kind: event.kind, source: event.source } } : {};
+}
+
 /** The journal transaction of one handled event (empty when it changes nothing). */
 function transactionOf(delivery: Delivery, plan: BatchPlan, changes: PlannedChanges): JournalTransaction {
   const seq = delivery.seq;
   return {
     ...(seq !== null ? { ack: [seq] } : {}),
-    ...(plan.outbox.length > 0 ? { outboxAdd: plan.outbox.map((command) => ({ command_id: command.command_id, source_seq: seq ?? 0, command: { ingress: delivery.ingress, envelope: command.raw } })) } : {}),
+    ...(plan.outbox.length > 0 ? { outboxAdd: plan.outbox.map((command) => ({ command_id: command.command_id, source_seq: seq ?? 0, command: { ingress: delivery.ingress, envelope: command.raw, ...keptOrigin(delivery.event) } })) } : {}),
     ...(Object.keys(changes.state).length > 0 ? { state: changes.state } : {}),
     ...(changes.timerSet.length > 0 ? { timerSet: changes.timerSet } : {}),
     ...(changes.timerDelete.length > 0 ? { timerDelete: changes.timerDelete } : {}),

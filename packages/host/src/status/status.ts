@@ -4,6 +4,7 @@ import type { CommandResult } from '../commands/envelope.js';
 import type { DiscardCounters, DispatchCounters, LifecycleState, PluginService, ServiceDiagnostic } from '../service/plugin-service.js';
 import { runtimeDiscards } from '../service/discards.js';
 import type { TimerStatus } from '../service/timers.js';
+import type { InstancePoolStatus } from '../sandbox/instance-pool.js';
 
 /**
  * Per-connection status of a host-owned WebSocket (filled by the WebSocket driver).
@@ -42,6 +43,8 @@ export interface PluginStatus {
   readonly timer_ticks_late: number;
   readonly websocket_connections: readonly ConnectionStatus[];
   readonly diagnostics: readonly ServiceDiagnostic[];
+  /** A tool-world guest run in-thread: the fresh instances kept ready for its calls (hits, misses, memory held). */
+  readonly instance_pool?: InstancePoolStatus;
 }
 
 const RUNTIME_STATES: Record<PluginRuntime['state'], LifecycleState> = {
@@ -61,6 +64,7 @@ export function pluginStatus(runtime: PluginRuntime, service: PluginService | un
     digest: record.digest,
     world: runtime.world ?? (record.manifest.runtime?.world === 'yoi:plugin/instance@1.0.0' ? 'instance' : record.manifest.runtime ? 'tool' : null),
     websocket_connections: connections,
+    ...instancePoolOf(runtime),
   } as const;
   if (!service) {
     return {
@@ -99,4 +103,9 @@ export function pluginStatus(runtime: PluginRuntime, service: PluginService | un
     timer_ticks_late: service.lateTimerTicks,
     diagnostics: service.diagnostics,
   };
+}
+
+function instancePoolOf(runtime: PluginRuntime): { instance_pool?: InstancePoolStatus } {
+  const pool = runtime.sandboxCounters?.instancePool;
+  return pool ? { instance_pool: pool } : {};
 }

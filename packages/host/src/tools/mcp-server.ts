@@ -5,7 +5,7 @@ import type { PluginHost } from '../host.js';
 import type { JsonValue } from '../manifest/types.js';
 import { mcpSdk } from './mcp-sdk.js';
 import type { ToolInfo, ToolRegistry } from './registry.js';
-import { toolErrorOf } from './tool-output.js';
+import { toolErrorOf, type ToolOutput } from './tool-output.js';
 
 const MCP_SERVER_NAME = 'yoi-plugins';
 
@@ -14,6 +14,9 @@ export interface McpToolSurface {
   listTools(): Promise<Tool[]>;
   callTool(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
 }
+
+/** Runs a tool by its listed name (bare or `<plugin ref>/<tool>`). */
+export type ToolCall = (name: string, input: JsonValue) => Promise<ToolOutput>;
 
 /** The shape of `structuredContent`: the tool's ToolOutput object. */
 const OUTPUT_SCHEMA = {
@@ -37,7 +40,7 @@ function mcpTool(tool: ToolInfo, name: string, description: string): Tool {
  * name an earlier plugin took under its qualified name `<plugin ref>/<tool>` (the name the
  * registry, `POST /v1/tools/call` and the CLI accept too), so no registered tool is hidden.
  */
-export function registrySurface(tools: () => ToolRegistry): McpToolSurface {
+export function registrySurface(tools: () => ToolRegistry, call: ToolCall = (name, input) => tools().call(name, input)): McpToolSurface {
   return {
     listTools: async () => {
       const registry = tools();
@@ -51,7 +54,7 @@ export function registrySurface(tools: () => ToolRegistry): McpToolSurface {
     },
     callTool: async (name, args) => {
       try {
-        const output = await tools().call(name, args as JsonValue);
+        const output = await call(name, args as JsonValue);
         const text = output.content === null ? output.summary : `${output.summary}\n\n${output.content}`;
         // A tool's own error report (`tool error: <code>`) is an MCP tool error too.
         return { content: [{ type: 'text', text }], structuredContent: { summary: output.summary, content: output.content }, ...(toolErrorOf(output) ? { isError: true } : {}) };

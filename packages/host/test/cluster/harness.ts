@@ -55,14 +55,14 @@ export class ServeHost {
 }
 
 /** Copies the enabled workspace once per host and writes each host's serve.toml. */
-export function hostWorkspaces(root: string, template: string, natsUrl: string, prefix: string, count: number): { id: string; workspace: string }[] {
+export function hostWorkspaces(root: string, template: string, natsUrl: string, prefix: string, count: number, lease = { ttlMs: LEASE_TTL_MS, renewMs: RENEW_MS }): { id: string; workspace: string }[] {
   return Array.from({ length: count }, (_, i) => {
     const id = `h${i}`;
     const workspace = join(root, `ws-${id}`);
     cpSync(template, workspace, { recursive: true });
     writeFileSync(
       join(workspace, '.yoi', 'serve.toml'),
-      `engine = "${natsUrl}"\n\n[cluster]\nprefix = "${prefix}"\nhost_id = "${id}"\nlease_ttl_ms = ${LEASE_TTL_MS}\nrenew_ms = ${RENEW_MS}\n`,
+      `engine = "${natsUrl}"\n\n[cluster]\nprefix = "${prefix}"\nhost_id = "${id}"\nlease_ttl_ms = ${lease.ttlMs}\nrenew_ms = ${lease.renewMs}\n`,
     );
     return { id, workspace };
   });

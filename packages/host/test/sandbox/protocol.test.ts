@@ -8,6 +8,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { ComponentSandbox, notStarted, type HostSession, type SandboxOptions } from '../../src/sandbox/sandbox.js';
 import { SandboxWorker } from '../../src/sandbox/sandbox-worker.js';
 import { IO_LIMITS } from '../../src/sandbox/limits.js';
+import { CALL_BUFFER_BYTES } from '../../src/sandbox/worker/call-buffer.js';
 import { PluginError } from '../../src/errors.js';
 import { writeFakeGlue, type FakeGlue } from '../fixtures/fake-glue.js';
 
@@ -82,6 +83,16 @@ describe('sandbox call protocol (fake glue)', () => {
     const { sandbox, events } = await openFake(t, 'tool');
     assert.equal(await sandbox.call('echo', ['hello'], AMPLE_MS), 'hello');
     assert.deepEqual(events, ['end call']);
+  });
+
+  it('carries strings (multi-byte UTF-8 too) and numbers to the guest and back, and an input too large for the call buffer through the port', async (t) => {
+    const { sandbox } = await openFake(t, 'tool');
+    const text = 'héllo ✓ 😀 end';
+    assert.equal(await sandbox.call('echo', [text], AMPLE_MS), text);
+    assert.deepEqual(JSON.parse(await sandbox.call('describe', [text, -2.5], AMPLE_MS)), { length: text.length, head: text.slice(0, 12), tail: text.slice(-2), number: -2.5 });
+    const large = '😀'.repeat(CALL_BUFFER_BYTES / 2); // 4 UTF-8 bytes each: twice the buffer
+    assert.deepEqual(JSON.parse(await sandbox.call('describe', [large, 7], AMPLE_MS)), { length: large.length, head: large.slice(0, 12), tail: '😀', number: 7 });
+    assert.equal(await sandbox.call('echo', ['after'], AMPLE_MS), 'after');
   });
 
   it('ignores a result whose id is not the running call, and keeps the worker', async (t) => {

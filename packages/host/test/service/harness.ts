@@ -5,7 +5,7 @@ import { PluginHost } from '../../src/host.js';
 import type { JsonValue } from '../../src/manifest/types.js';
 import type { Clock } from '../../src/service/clock.js';
 import type { Journal } from '../../src/journal/journal.js';
-import type { DomainEvent, PluginService } from '../../src/service/plugin-service.js';
+import type { DomainEvent, PluginService, ServiceEffects } from '../../src/service/plugin-service.js';
 import type { ServicePolicy } from '../../src/service/policy.js';
 import type { ServiceEvent } from '../../src/service/service-events.js';
 import type { LimitOverrides } from '../../src/sandbox/limits.js';
@@ -30,11 +30,15 @@ export interface OpenOptions {
   manifest?: string;
   extraPlugins?: PluginSpec[];
   domainEvents?: DomainEvent[];
+  /** The domain event sink (default: pushes to `domainEvents`); a test may hold the outbox here. */
+  appendDomainEvent?: (event: DomainEvent) => void | Promise<void>;
   config?: JsonValue;
   limits?: LimitOverrides;
   clock?: Clock;
   /** The journal to write to (default: the host's own, in memory). */
   journal?: Journal;
+  /** Effects besides the domain-event sink (e.g. `mayAct`, as several hosts set it). */
+  effects?: Pick<ServiceEffects, 'mayAct'>;
 }
 
 export interface Opened {
@@ -63,7 +67,7 @@ export async function openService(t: TestContext, options: OpenOptions = {}): Pr
     {
       cacheDir: TEST_TRANSPILE_CACHE,
       servicePolicy: { ...FAST, ...options.policy },
-      effects: { appendDomainEvent: (event) => void options.domainEvents?.push(event) },
+      effects: { appendDomainEvent: options.appendDomainEvent ?? ((event) => void options.domainEvents?.push(event)), ...options.effects },
       onServiceEvent: (event) => events.push(event),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.journal ? { journal: options.journal } : {}),

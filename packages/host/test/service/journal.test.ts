@@ -7,6 +7,8 @@ import { ManualClock } from '../fixtures/clock.js';
 import { Gate } from '../fixtures/gate.js';
 import { openService } from './harness.js';
 import { until } from '../helpers.js';
+import { loopback } from '../websocket/loopback.js';
+import { serviceManifest } from '../fixtures/service.js';
 
 const P = 'project:svc';
 const envelope = (id: string, kind: string, payload: JsonValue): JsonValue => ({ correlation_id: `src-${id}`, source_event_id: `src-${id}`, command_id: id, kind, payload, requested_at: '2030-01-01T00:00:00.000Z' });
@@ -79,6 +81,39 @@ describe('the transactional outbox', () => {
     await service.idle();
     const rejection = (await handled()).find((h) => h.kind === 'command_rejected');
     assert.equal((rejection?.payload as { command_id: string }).command_id, 'gone-1');
+    assert.deepEqual(await journal.outbox(P), []);
+  });
+});
+
+describe('a websocket_send kept in the outbox across a crash', () => {
+  it('goes nowhere when a frame of the old socket asked for it (refused, counted, told); one a timer asked for goes to the new socket', async (t) => {
+    const server = await loopback(t);
+    const url = `ws://127.0.0.1:${server.port}/socket`;
+    const manifest = serviceManifest('svc', { websocket: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: ['/socket'] }], sources: ['websocket:{config.url}'] });
+    // What a crash left: a domain event (held by the test until the new socket is open), then a
+    // send asked for by a frame of the socket the crashed run had, then one asked for by a timer.
+    const journal = new MemoryJournal();
+    const kept = (id: string, kind: string, payload: JsonValue, origin?: { kind: string; source: string }) => ({ command_id: id, source_seq: 0, command: { ingress: 'events', envelope: envelope(id, kind, payload), ...(origin ? { origin } : {}) } });
+    await journal.commit(P, {
+      outboxAdd: [
+        kept('hold-1', 'domain_event_append', { type: 'order.created', data: null }),
+        kept('answer-1', 'websocket_send', { url, text: 'answer to a frame of the old socket' }, { kind: 'websocket_text', source: `websocket:${url}` }),
+        kept('beat-1', 'websocket_send', { url, text: 'heartbeat from a timer' }),
+      ],
+    });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const { service, handled } = await openService(t, { manifest, journal, config: { url }, appendDomainEvent: () => held });
+    await service.start();
+    const connection = () => service.connections()[0] as { state: string; stale_sends: number } | undefined;
+    await until(() => connection()?.state === 'Connected' && server.sockets.length === 1, 'the new socket open');
+    release();
+    await until(() => server.received.length === 1 && connection()!.stale_sends === 1, 'the kept sends run');
+    await service.idle();
+    assert.deepEqual(server.received, ['heartbeat from a timer']);
+    const rejection = (await handled()).find((h) => h.kind === 'command_rejected');
+    assert.equal((rejection?.payload as { command_id: string }).command_id, 'answer-1');
+    assert.match((rejection?.payload as { reason: string }).reason, /has been replaced/);
     assert.deepEqual(await journal.outbox(P), []);
   });
 });

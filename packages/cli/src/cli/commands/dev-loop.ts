@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BuildError, buildPlugin } from '../../build/build.js';
+import { BuildError, buildPlugin, createDevBuildSession, type BuildResult, type DevBuildSession } from '../../build/build.js';
+import { DevHostCache } from '../../build/dev-host-cache.js';
+import { defaultCacheDir } from '@yoi-plugins/host/internal/sandbox/transpile-cache.js';
 import { boundText } from '@yoi-plugins/host/internal/diagnostics.js';
 import { readPluginDirectory } from '@yoi-plugins/host/internal/package/directory.js';
 import { loadPluginPackage } from '@yoi-plugins/host/internal/package/plugin-package.js';
@@ -35,6 +37,10 @@ export type DevCycle =
       readonly duration_ms: number;
       readonly build_ms: number;
       readonly reload_ms: number;
+      /** Where the turn's time went (ms): the build's type check, bundle and component, then package check, re-pin and reload. */
+      readonly phases_ms: { readonly type_check: number; readonly bundle: number; readonly component: number; readonly package: number; readonly pin: number; readonly reload: number };
+      /** How the component was made: `slot` (the bundle swapped into the cached dev loader), `template` (the loader was built first), `full`. */
+      readonly component: 'slot' | 'template' | 'full' | 'up_to_date';
     };
 
 interface LogCursor {
@@ -62,30 +68,40 @@ export class DevLoop {
   readonly #stores: StoreOptions;
   readonly #io: CliIo;
   readonly #log: LogCursor = { logId: null, after: 0 };
+  readonly #build: DevBuildSession;
 
-  constructor(io: CliIo, dir: string, stores: StoreOptions) {
+  /** `watching`: the loop runs on (the host cache also prepares the interruptible rewrite, in the background). */
+  constructor(io: CliIo, dir: string, stores: StoreOptions, options: { watching: boolean } = { watching: false }) {
     this.#io = io;
     this.#dir = dir;
     this.#stores = stores;
+    this.#build = createDevBuildSession(new DevHostCache(defaultCacheDir(io.env), { rewrite: options.watching }));
   }
 
   async cycle(onProgress: (message: string) => void = () => undefined): Promise<DevCycle> {
     const started = performance.now();
     let built: boolean;
     let buildMs: number;
+    let phases: BuildResult['phases'];
+    let component: 'slot' | 'template' | 'full' | 'up_to_date';
     try {
-      const result = await buildPlugin(this.#dir, { onProgress, overlapTypeCheck: true });
+      const result = await buildPlugin(this.#dir, { onProgress, dev: this.#build });
       built = !result.skipped;
       buildMs = Math.round(result.durationMs);
+      phases = result.phases;
+      component = result.skipped ? 'up_to_date' : (result.dev?.component ?? 'full');
     } catch (error) {
       if (error instanceof BuildError) return { status: 'build_failed', message: error.message, lines: error.lines };
       throw error;
     }
+    const packageStarted = performance.now();
     const files = await readPluginDirectory(this.#dir);
     const loaded = files.ok ? loadPluginPackage(files.value) : files;
     if (!loaded.ok) return { status: 'check_failed', message: loaded.diagnostic.message };
     const { manifest, digest } = loaded.value;
     const identity = `project:${manifest.id}`;
+    const packageMs = Math.round(performance.now() - packageStarted);
+    const pinStarted = performance.now();
 
     const state = await loadWorkspace(this.#stores);
     const text = await readFile(enablementFile(this.#stores.workspace), 'utf8').catch(() => '');
@@ -108,6 +124,7 @@ export class DevLoop {
       }
       repinned = true;
     }
+    const pinMs = Math.round(performance.now() - pinStarted);
 
     const reloadStarted = performance.now();
     const reload = await callControl(this.#stores.workspace, 'POST', '/v1/reload');
@@ -124,7 +141,10 @@ export class DevLoop {
     }
     const reloadMs = Math.round(performance.now() - reloadStarted);
     const log_lines = reload ? await this.#newLogLines(identity) : [];
-    return { status: 'live', identity, version: manifest.version, digest, built, repinned, serve, reason, log_lines, duration_ms: Math.round(performance.now() - started), build_ms: buildMs, reload_ms: reloadMs };
+    return { status: 'live', identity, version: manifest.version, digest, built, repinned, serve, reason, log_lines, duration_ms: Math.round(performance.now() - started), build_ms: buildMs, reload_ms: reloadMs,
+      phases_ms: { type_check: phases.typeCheckMs, bundle: phases.bundleMs, component: phases.componentMs, package: packageMs, pin: pinMs, reload: reloadMs },
+      component,
+    };
   }
 
   async #runningDigest(identity: string): Promise<string | null> {

@@ -25,7 +25,7 @@ const DEBOUNCE_MS = 80;
 export async function runDev(io: CliIo, dirArg: string | undefined, options: DevOptions): Promise<void> {
   const stores = storeOptions(io, options);
   const dir = resolve(io.cwd, dirArg ?? '.');
-  const loop = new DevLoop(io, dir, stores);
+  const loop = new DevLoop(io, dir, stores, { watching: options.once !== true });
   const say = (line: string) => (options.json ? undefined : io.stdout(line + '\n'));
   const progress = (message: string) => (options.json ? undefined : io.stderr(term`yoi plugin dev: ${message}` + '\n'));
   if (!(await readControlFile(stores.workspace))) say(term`serve is not running in ${stores.workspace}: start it with \`yoi plugin serve --workspace ${stores.workspace}\` to see changes live (the loop builds and pins meanwhile)`);

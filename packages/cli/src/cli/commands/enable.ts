@@ -22,7 +22,7 @@ import { enablementFile, type StoreOptions } from '@yoi-plugins/host/internal/st
 import { controlLocations } from '@yoi-plugins/host/internal/store/control-paths.js';
 import { fsGrantRootProblem } from '@yoi-plugins/host/internal/fs/control-guard.js';
 import { loadWorkspace } from '@yoi-plugins/host/internal/store/workspace.js';
-import { callControl } from '@yoi-plugins/host/internal/serve/control-file.js';
+import { discoverServe, serveRequest, type Via } from '../serve-client.js';
 import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
 import { displayRequestTarget, displayTargetLabel, displayWebSocketTarget } from '../target-display.js';
@@ -266,8 +266,11 @@ export async function runEnable(io: CliIo, target: string, options: EnableOption
     throw new CommandFailure(`plugin enablement config could not be written: ${ioErrorKind(error)}`, 'io');
   }
 
-  // A running serve re-enables the service if its circuit had opened (Disabled).
-  const live = await callControl(stores.workspace, 'POST', `/v1/plugins/${encodeURIComponent(identity)}/enable`);
+  // A running serve (found and checked as call/status/logs find it) re-enables the service if
+  // its circuit had opened (Disabled); it picks the new entry up by its own hot reload.
+  const discovery = await discoverServe(stores.workspace);
+  const via: Via = discovery.serve ? 'serve' : 'in-process';
+  const live = discovery.serve ? await serveRequest(discovery.serve, 'POST', `/v1/plugins/${encodeURIComponent(identity)}/enable`, undefined, 30_000) : null;
   const serviceState = live?.status === 200 ? ((live.json as { state?: string }).state ?? null) : null;
 
   const after = selectItem(await inventoryWorkspace(stores), identity);
@@ -293,6 +296,7 @@ export async function runEnable(io: CliIo, target: string, options: EnableOption
     plugin_status: item?.status ?? null,
     running_service_state: serviceState,
     diagnostics: item?.diagnostics ?? [],
+    via,
   };
   if (options.json) {
     printJson(io, report);
@@ -309,7 +313,7 @@ export async function runEnable(io: CliIo, target: string, options: EnableOption
     ...(notGranted.length > 0 ? [term`  not granted: ${notGranted}`] : []),
     ...(Object.keys(report.limits).length > 0 ? [term`  limits: ${Object.entries(report.limits).map(([k, v]) => `${k}=${v}`)}`] : []),
     term`  status: ${report.plugin_status ?? 'unknown'}`,
-    ...(serviceState ? [term`  running serve: service is ${serviceState}`] : []),
+    ...(discovery.serve ? [term`  running serve (pid ${String(discovery.serve.pid)}): ${serviceState ? `service is ${serviceState}` : 'reloads the entry by itself'}`] : []),
     ...report.diagnostics.slice(0, 5).map((d) => term`    ${d.kind}: ${d.message}`),
   ];
   io.stdout(lines.join('\n') + '\n');

@@ -6,6 +6,8 @@ import { CommandFailure, printJson, UsageError, type CliIo } from '../io.js';
 import { storeOptions, type CommonOptions } from '../options.js';
 import { discoverServe, reportVia, serveRequest, type ServeConnection } from '../serve-client.js';
 import { escapeTerminal, term } from '../terminal.js';
+import { readPersistedLog } from '../log-file-read.js';
+import { logFilePaths } from '@yoi-plugins/host/internal/serve/log-file.js';
 
 export interface LogsOptions extends CommonOptions {
   readonly follow?: boolean;
@@ -40,7 +42,8 @@ function printLines(io: CliIo, logs: LogsPage, json: boolean): void {
  * `yoi plugin logs <ref> [--follow]`: the plugin's guest output (its bounded log) from the
  * running serve. `--follow` keeps reading (long polls, resumed by sequence number, so no line
  * is shown twice and every line the ring dropped in between is counted) until serve stops or
- * the command is interrupted. Without serve nothing runs, so there is no live log to show.
+ * the command is interrupted. Without serve nothing runs: it shows what the last serve wrote to
+ * `.yoi/logs/` (serve/log-file.ts), and says so; `--follow` needs a running serve.
  */
 export async function runLogs(io: CliIo, ref: string, options: LogsOptions): Promise<void> {
   if (!parsePluginRef(ref).ok) throw new UsageError('the plugin ref must be source-qualified, e.g. project:example.bot');
@@ -52,10 +55,19 @@ export async function runLogs(io: CliIo, ref: string, options: LogsOptions): Pro
     const enabled = host.runtimes.has(ref);
     await host.close();
     if (!enabled) throw new CommandFailure(`plugin \`${ref}\` is not enabled in this workspace`, 'not_enabled');
-    const note = 'no serve is running for this workspace: guest output is kept by the running host only; start `yoi plugin serve`';
-    if (options.follow) throw new CommandFailure(`${note} to follow it`, 'failed');
-    if (options.json) printJson(io, { command: 'logs', status: 'ok', via: 'in-process', plugin: ref, live: false, lines: [], missed: 0, note });
-    else io.stderr(term`yoi: ${note}` + '\n');
+    const persisted = await readPersistedLog(stores.workspace, ref);
+    const where = logFilePaths(stores.workspace, ref).current;
+    const note =
+      persisted.files.length > 0
+        ? `no serve is running for this workspace: these are the lines the last serve wrote to ${where}`
+        : `no serve is running for this workspace, and no serve has written this plugin's output to ${where} yet: start \`yoi plugin serve\``;
+    if (options.follow) throw new CommandFailure(`no serve is running for this workspace: start \`yoi plugin serve\` to follow the log (the last serve's lines are in ${where})`, 'failed');
+    if (options.json) printJson(io, { command: 'logs', status: 'ok', via: 'in-process', plugin: ref, live: false, source: 'file', files: persisted.files, lines: persisted.lines, missed: persisted.missed, note });
+    else {
+      io.stderr(term`yoi: ${note}` + '\n');
+      if (persisted.missed > 0) io.stdout(`[${persisted.missed} line(s) were pushed out of the bounded log before serve wrote them]\n`);
+      for (const line of persisted.lines) io.stdout(`${line.at} ${line.stream} ${escapeTerminal(line.text)}\n`);
+    }
     return;
   }
   const serve = discovery.serve;

@@ -8,7 +8,23 @@ import { withWorkspaceJournal } from './workspace-journal.js';
 import { discoverServe, reportVia, serveRequest, type Discovery } from '../serve-client.js';
 
 /** Status from the running `serve` when there is one, else what can be known without running plugins. */
-type ShownStatus = PluginStatus & { readonly waiting_in_journal?: number };
+type ShownStatus = PluginStatus & { readonly waiting_in_journal?: number; readonly cluster?: ClusterShown };
+
+/** Several serve hosts: the plugin's owner and where its figures come from (serve's `withClusterView`). */
+interface ClusterShown {
+  readonly owner: string | null;
+  readonly here: boolean;
+  readonly lease_age_ms: number | null;
+  readonly figures_from: string | null;
+  readonly figures_age_ms: number | null;
+  readonly stale: boolean | null;
+}
+
+function clusterLine(c: ClusterShown): string {
+  const owner = c.owner === null ? 'no host holds its lease' : `owner ${c.owner}${c.here ? ' (this host)' : ''}, lease age ${((c.lease_age_ms ?? 0) / 1000).toFixed(1)} s`;
+  const figures = c.here ? '' : c.figures_from === null ? '; no figures published by its owner (these are this host’s idle copy)' : `; figures from ${c.figures_from}, ${((c.figures_age_ms ?? 0) / 1000).toFixed(1)} s old${c.stale ? ' (STALE: its host may be gone or stalled)' : ''}`;
+  return `    cluster: ${owner}${figures}`;
+}
 
 async function collect(io: CliIo, options: CommonOptions, ref: string | undefined, discovery: Discovery): Promise<{ source: 'serve' | 'offline'; plugins: ShownStatus[] }> {
   const stores = storeOptions(io, options);
@@ -47,6 +63,7 @@ export async function runStatus(io: CliIo, ref: string | undefined, options: Com
   if (plugins.length === 0) out.push('  (no enabled plugins)');
   for (const p of plugins) {
     out.push(term`- ${p.plugin} [${p.lifecycle}] world=${p.world ?? '-'} version=${p.version} restarts=${p.restarts} dead_letters=${p.dead_letters}`);
+    if (p.cluster) out.push(term`${clusterLine(p.cluster)}`);
     if (p.waiting_in_journal) out.push(term`    waiting in the journal: ${p.waiting_in_journal} accepted event(s), delivered at the next start`);
     if (p.journal?.writing === 'failing') out.push(term`    journal: writes failing (${p.journal.last_error ?? 'unknown error'}); sources held, retrying`);
     if (p.queue) out.push(term`    queue: ${p.queue.depth}/${p.queue.capacity}; held back ${Math.round(p.queue.backpressure_ms)} ms`);

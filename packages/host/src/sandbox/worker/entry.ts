@@ -1,5 +1,6 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
+import { CallBuffer } from './call-buffer.js';
 import { classifyFailure } from './failure-cause.js';
 import { bytesOver, evidenceOf, instantiateGuest, type Glue, type GuestInstance } from './guest-instance.js';
 import { inertImports, resetLogBudget } from './inert.js';
@@ -16,6 +17,7 @@ const data = workerData as SandboxWorkerData;
 const port = parentPort!;
 const hostSignal = new Int32Array(data.hostSignal);
 const callSignal = new Int32Array(data.callSignal);
+const callBuffer = new CallBuffer(data.callBuffer);
 let hostSeq = 0;
 
 function post(message: WorkerMessage): void {
@@ -138,16 +140,21 @@ function yieldToEventLoop(): Promise<void> {
 for (;;) {
   let state: number;
   while ((state = Atomics.load(callSignal, 0)) !== CallState.CALL) Atomics.wait(callSignal, 0, state);
-  const request = receiveMessageOnPort(data.callPort)?.message as CallRequest | undefined;
+  const request = callBuffer.readRequest() ?? (receiveMessageOnPort(data.callPort)?.message as CallRequest | undefined);
   if (request === undefined) {
     Atomics.wait(callSignal, 1, 0, 1);
     continue;
   }
   const result = run(request);
-  // DONE before the post: once the result is out, the host may already be issuing the next
-  // CALL, which a later DONE would overwrite.
-  Atomics.store(callSignal, 0, CallState.DONE);
-  data.callPort.postMessage(result);
+  if (result.ok && callBuffer.writeResult(result.id, result.value)) {
+    Atomics.store(callSignal, 0, CallState.DONE);
+  } else {
+    callBuffer.markOnPort();
+    // DONE before the post: once the result is out, the host may already be issuing the next
+    // CALL, which a later DONE would overwrite.
+    Atomics.store(callSignal, 0, CallState.DONE);
+    data.callPort.postMessage(result);
+  }
   Atomics.notify(callSignal, 0);
   if (current === null) {
     // Prepare the next instance (tool world: the spare) before sleeping. The host watches

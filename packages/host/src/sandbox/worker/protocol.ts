@@ -36,6 +36,8 @@ export interface SandboxWorkerData {
   readonly callSignal: SharedArrayBuffer;
   /** Calls arrive and results leave on this port; both sides may read it synchronously. */
   readonly callPort: MessagePort;
+  /** Where a call and its successful result cross without a port message (call-buffer.ts); the port carries the rest. */
+  readonly callBuffer: SharedArrayBuffer;
 }
 
 /**
