@@ -22,6 +22,7 @@ import { componentizeQuickJs } from '../packages/cli/dist/src/build/componentize
 import { enableWasmExtendedConst } from '../packages/host/dist/src/sandbox/component-loader.js';
 enableWasmExtendedConst(); // components are compiled here without loadComponent
 import { assemble, TOOL_WATS } from '../packages/host/dist/test/fixtures/wat.js';
+import { PURE_JS_MANIFEST } from '../packages/host/dist/test/fixtures/js.js';
 import { interruptibleModules } from '../packages/host/dist/src/sandbox/component-loader.js';
 import { InThreadSandbox } from '../packages/host/dist/src/sandbox/in-thread.js';
 
@@ -34,20 +35,6 @@ const GOAL_MS = 3;
 const root = mkdtempSync(join(tmpdir(), 'yoi-bench-instance-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 
-const MANIFEST = `schema_version = 1
-id = "x"
-name = "x"
-version = "1.0.0"
-permissions = [{ kind = "surface", surface = "tool" }, { kind = "tool", name = "echo" }]
-[runtime]
-kind = "wasm-component"
-component = "plugin.component.wasm"
-world = "yoi:plugin/tool@1.0.0"
-[[tools]]
-name = "echo"
-description = "echo"
-input_schema = { type = "object" }
-`;
 const JS_TOOL = `export function call(n, i) { const { text } = JSON.parse(i); return JSON.stringify({ summary: 'echo', content: text, r: Math.random() }); }`;
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -94,7 +81,7 @@ async function unpatchedCopy(component, entry) {
 }
 
 process.stderr.write('building the components…\n');
-const manifest = parseManifest(new TextEncoder().encode(MANIFEST)).value;
+const manifest = parseManifest(new TextEncoder().encode(PURE_JS_MANIFEST)).value;
 const components = [
   ['WAT', await assemble(TOOL_WATS.echo), '{"summary":"hello"}'],
   ['JS (QuickJS)', await componentizeQuickJs({ jsSource: JS_TOOL, manifest }), '{"text":"hello"}'],

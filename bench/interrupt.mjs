@@ -12,6 +12,7 @@ import { transpileCached } from '../packages/host/dist/src/sandbox/transpile-cac
 import { componentizeQuickJs } from '../packages/cli/dist/src/build/componentize.js';
 import { parseManifest } from '../packages/host/dist/src/index.js';
 import { assemble, TOOL_WATS } from '../packages/host/dist/test/fixtures/wat.js';
+import { PURE_JS_MANIFEST } from '../packages/host/dist/test/fixtures/js.js';
 import { enableWasmExtendedConst } from '../packages/host/dist/src/sandbox/component-loader.js';
 enableWasmExtendedConst(); // extended-const on Node 20 (components are compiled here without loadComponent)
 
@@ -22,20 +23,7 @@ let t = performance.now();
 const binaryen = await loadBinaryen();
 console.log(`binaryen import: ${(performance.now() - t).toFixed(0)} ms (paid on a cache miss only)`);
 
-const manifest = parseManifest(new TextEncoder().encode(`schema_version = 1
-id = "x"
-name = "x"
-version = "1.0.0"
-permissions = [{ kind = "surface", surface = "tool" }, { kind = "tool", name = "echo" }]
-[runtime]
-kind = "wasm-component"
-component = "plugin.component.wasm"
-world = "yoi:plugin/tool@1.0.0"
-[[tools]]
-name = "echo"
-description = "echo"
-input_schema = { type = "object" }
-`)).value;
+const manifest = parseManifest(new TextEncoder().encode(PURE_JS_MANIFEST)).value;
 console.log('\nrewrite time per core module (median of 3)');
 for (const [label, component] of [['WAT echo', await assemble(TOOL_WATS.echo)], ['QuickJS echo', await componentizeQuickJs({ jsSource: 'export function call(n, i) { return i; }', manifest })]]) {
   const transpiled = await transpileCached(component, join(root, 'cache'));

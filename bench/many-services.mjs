@@ -31,34 +31,13 @@ const { parseManifest, PluginHost } = await import(join(dist, 'src', 'index.js')
 // Absent in builds before execution `auto` (BENCH_REPO pointing at an older checkout).
 const { backgroundRewritesSettled } = await import(join(dist, 'src', 'sandbox', 'component-loader.js'));
 const { assemble, instanceWat } = await import(join(dist, 'test', 'fixtures', 'wat.js'));
+const { manifestToml } = await import(join(dist, 'test', 'fixtures', 'manifest.js'));
 const yoi = join(repo, 'packages', 'cli', 'bin', 'yoi.js');
 
 const root = mkdtempSync(join(tmpdir(), 'yoi-bench-many-'));
 process.on('exit', () => process.env.BENCH_KEEP || rmSync(root, { recursive: true, force: true }));
 
-const manifest = (id) => `schema_version = 1
-id = "${id}"
-name = "${id}"
-version = "1.0.0"
-permissions = [
-  { kind = "surface", surface = "tool" },
-  { kind = "tool", name = "echo" },
-  { kind = "surface", surface = "service" },
-  { kind = "service", name = "main" },
-]
-[runtime]
-kind = "wasm-component"
-component = "plugin.component.wasm"
-world = "yoi:plugin/instance@1.0.0"
-[[tools]]
-name = "echo"
-description = "echo"
-input_schema = { type = "object" }
-[[services]]
-name = "main"
-description = "bench service"
-lifecycle = "host-managed"
-`;
+const manifest = (id) => manifestToml({ id, version: '1.0.0', tools: ['echo'], services: [{ name: 'main', description: 'bench service', lifecycle: 'host-managed' }] });
 
 const JS_INSTANCE = `let calls = 0;
 export function start(c) { return '{"state":"running"}'; }

@@ -12,6 +12,7 @@ import { inertImports } from '../packages/host/dist/src/sandbox/worker/inert.js'
 import { transpileCached } from '../packages/host/dist/src/sandbox/transpile-cache.js';
 import { componentizeQuickJs } from '../packages/cli/dist/src/build/componentize.js';
 import { assemble, TOOL_WATS, instanceWat } from '../packages/host/dist/test/fixtures/wat.js';
+import { manifestToml } from '../packages/host/dist/test/fixtures/manifest.js';
 import { loadPluginPackage, parseManifest } from '../packages/host/dist/src/index.js';
 import { writeZipArchive } from '../packages/host/dist/src/package/zip-write.js';
 import { renderEntry } from '../packages/host/dist/src/store/enablement-edit.js';
@@ -41,20 +42,7 @@ async function measure(fn, iterations = ITERATIONS, warmup = WARMUP) {
   return stats(samples);
 }
 
-const manifestFor = (id, world) => `schema_version = 1
-id = "${id}"
-name = "${id}"
-version = "1.0.0"
-permissions = [{ kind = "surface", surface = "tool" }, { kind = "tool", name = "echo" }]
-[runtime]
-kind = "wasm-component"
-component = "plugin.component.wasm"
-world = "yoi:plugin/${world}@1.0.0"
-[[tools]]
-name = "echo"
-description = "echo"
-input_schema = { type = "object" }
-`;
+const manifestFor = (id, world) => manifestToml({ id, version: '1.0.0', world, tools: ['echo'] });
 
 const JS_TOOL = `export function call(n, i) { const { text } = JSON.parse(i); return JSON.stringify({ summary: 'echo', content: text }); }`;
 const JS_INSTANCE = `let calls = 0;

@@ -2,9 +2,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { runCli } from '@yoi-plugins/cli/internal/cli/program.js';
 import type { CliIo } from '@yoi-plugins/cli/internal/cli/io.js';
+import { PluginError } from '../src/errors.js';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');
 export const YOI_MANIFESTS = join(FIXTURES, 'yoi-manifests');
@@ -99,4 +101,17 @@ export async function until<T>(fn: () => T | Falsy | Promise<T | Falsy>, what: s
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+}
+
+/** Awaits `promise`, asserts it rejects with a PluginError of `code` (and a message matching `message`), and returns the error. */
+export async function rejectsWithCode(promise: Promise<unknown>, code: string, message?: RegExp): Promise<PluginError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof PluginError, `expected a PluginError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    if (message) assert.match(error.message, message);
+    return error;
+  }
+  assert.fail(`expected ${code}`);
 }

@@ -60,6 +60,8 @@ interface State {
   identifyPending: boolean;
   /** An identify was sent on this connection and not answered yet (READY, op 9 or a close). */
   identifyInFlight: boolean;
+  /** This connection carries a session (READY or RESUMED came on it): Discord takes no second IDENTIFY on it (4005). */
+  authenticated: boolean;
   lastIdentifyAt: number;
   handled: Set<string>;
   /** Messages ever marked handled: places the next id in the durable window's ring of chunks. */
@@ -172,6 +174,11 @@ function send(state: State, commands: Commands, frame: unknown): void {
 function identify(state: State, commands: Commands): void {
   state.identifyPending = true;
   if (!state.open || state.identifyInFlight) return; // the next Hello identifies
+  if (state.authenticated) {
+    // The session of this connection was invalidated (op 9): identify on a fresh connection, from its Hello.
+    reconnect(state, commands);
+    return;
+  }
   const wait = state.lastIdentifyAt + state.config.identify_interval_ms - Date.now();
   if (wait > 0) {
     commands.setTimer('identify', { delayMs: Math.max(100, wait) });
@@ -247,8 +254,11 @@ function onGatewayFrame(frame: Frame, commands: Commands, state: State): void {
         state.sessionId = frame.d.session_id;
         state.resumeUrl = typeof frame.d.resume_gateway_url === 'string' ? withGatewayQuery(frame.d.resume_gateway_url) : null;
         state.replayFloor = null;
-      } else if (frame.t === 'RESUMED') state.replayFloor = null; // the replay came before it
-      else if (frame.t === 'MESSAGE_CREATE') onMessage(frame.d, typeof frame.s === 'number' ? frame.s : null, commands, state);
+        state.authenticated = true;
+      } else if (frame.t === 'RESUMED') {
+        state.replayFloor = null; // the replay came before it
+        state.authenticated = true;
+      } else if (frame.t === 'MESSAGE_CREATE') onMessage(frame.d, typeof frame.s === 'number' ? frame.s : null, commands, state);
       return;
   }
 }
@@ -426,6 +436,7 @@ function onEvent(event: IngressEvent<any>, commands: Commands, state: State): vo
       state.connection = event.payload.url;
       state.open = true;
       state.identifyInFlight = false;
+      state.authenticated = false;
       state.currentUrl = event.payload.current_url ?? event.payload.url;
       if (state.resumeUrl && endpoint(state.currentUrl) === endpoint(state.resumeUrl)) state.switchingToResumeUrl = false;
       return;
@@ -488,6 +499,7 @@ export const { start, handleTool, handleIngress, status, stop } = definePlugin<S
     acked: true,
     identifyPending: false,
     identifyInFlight: false,
+    authenticated: false,
     lastIdentifyAt: Number.NEGATIVE_INFINITY,
     handled: new Set(),
     handledTotal: 0,

@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { cli, tempDir } from '@yoi-plugins/host/test/helpers.js';
+import { manifestToml } from '@yoi-plugins/host/test/fixtures/manifest.js';
 import { assemble, componentWat, TOOL_WATS } from '@yoi-plugins/host/test/fixtures/wat.js';
 import { pluginWorkspace, watToolManifest, type PluginSpec } from '@yoi-plugins/host/test/fixtures/workspace.js';
 
@@ -24,25 +25,10 @@ function replyWat(reply: string): string {
   });
 }
 
-const SAY_MANIFEST = `schema_version = 1
-id = "say"
-name = "say"
-version = "0.1.0"
-permissions = [
-  { kind = "surface", surface = "tool" },
-  { kind = "tool", name = "say" },
-]
-
-[runtime]
-kind = "wasm-component"
-component = "plugin.component.wasm"
-world = "yoi:plugin/tool@1.0.0"
-
-[[tools]]
-name = "say"
-description = "say"
-input_schema = { type = "object", properties = { summary = { type = "string" }, content = { type = "string" }, text = { type = "string" } } }
-`;
+const SAY_MANIFEST = manifestToml({
+  id: 'say',
+  tools: [{ name: 'say', inputSchema: '{ type = "object", properties = { summary = { type = "string" }, content = { type = "string" }, text = { type = "string" } } }' }],
+});
 
 interface Setup {
   readonly workspace: string;

@@ -15,6 +15,7 @@ import {
   writePluginDir,
   YOI_MANIFESTS,
 } from '@yoi-plugins/host/test/helpers.js';
+import { LEGACY_MANIFEST, manifestToml } from '@yoi-plugins/host/test/fixtures/manifest.js';
 
 const UNZIP = '/usr/bin/unzip';
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -66,63 +67,16 @@ async function checkJson(path: string): Promise<{ code: number; stderr: string; 
   return { code: result.code, stderr: result.stderr, report: result.json<CheckJson>() };
 }
 
-const LEGACY_MANIFEST = `schema_version = 1
-id = "legacy"
-name = "Legacy"
-version = "0.1.0"
-surfaces = ["tool"]
-
-[runtime]
-kind = "wasm"
-abi = "yoi-plugin-wasm-1"
-entry = "run"
-`;
-
 /** Like Yoi's rust-component-service template, but with a component-looking artifact. */
-const SERVICE_MANIFEST = `schema_version = 1
-id = "svc"
-name = "Service"
-version = "0.2.0"
-surfaces = ["tool", "service", "ingress"]
-permissions = [
-  { kind = "surface", surface = "tool" },
-  { kind = "tool", name = "example_echo" },
-  { kind = "surface", surface = "service" },
-  { kind = "service", name = "example_service" },
-  { kind = "surface", surface = "ingress" },
-  { kind = "ingress", name = "example_ws" },
-  { kind = "host_api", api = "websocket" },
-]
-
-[runtime]
-kind = "wasm-component"
-world = "yoi:plugin/instance@1.0.0"
-component = "plugin.component.wasm"
-
-[[tools]]
-name = "example_echo"
-description = "Echo."
-input_schema = { type = "object" }
-
-[[services]]
-name = "example_service"
-description = "Service."
-lifecycle = "host-managed"
-
-[[ingresses]]
-name = "example_ws"
-description = "Ingress."
-event_kinds = ["websocket_text"]
-sources = ["websocket:wss://example.com/socket"]
-input_schema = { type = "object" }
-
-[[websocket]]
-scheme = "wss"
-host = "example.com"
-path_prefixes = ["/socket"]
-`;
-
-const FS_PERMISSIONS = '{ kind = "surface", surface = "tool" }, { kind = "tool", name = "echo" }, { kind = "host_api", api = "fs" },';
+const SERVICE_MANIFEST = manifestToml({
+  id: 'svc',
+  version: '0.2.0',
+  tools: [{ name: 'example_echo', description: 'Echo.' }],
+  services: [{ name: 'example_service', description: 'Service.', lifecycle: 'host-managed' }],
+  ingresses: [{ name: 'example_ws', description: 'Ingress.', eventKinds: ['websocket_text'], sources: ['websocket:wss://example.com/socket'], inputSchema: '{ type = "object" }' }],
+  hostApis: ['websocket'],
+  websocket: [{ scheme: 'wss', host: 'example.com', path_prefixes: ['/socket'] }],
+});
 
 /** Writes a valid archive holding `xx/evil`, then renames that entry to `../evil` in place. */
 function unsafeArchive(): Uint8Array {
@@ -260,10 +214,7 @@ describe('yoi plugin check', () => {
   it('lists a requested request target under operator grants', async (t) => {
     const dir = writePluginDir(
       join(tempDir(t), 'req'),
-      echoManifest({
-        permissions: '{ kind = "surface", surface = "tool" }, { kind = "tool", name = "echo" }, { kind = "host_api", api = "request" },',
-        extra: '[[request]]\nscheme = "https"\nhost = "api.example.com"\nmethods = ["GET"]\npath_prefixes = ["/v1"]\n',
-      }),
+      manifestToml({ id: 'echo', tools: ['echo'], hostApis: ['request'], request: [{ scheme: 'https', host: 'api.example.com', methods: ['GET'], path_prefixes: ['/v1'] }] }),
     );
     const { code, report } = await checkJson(dir);
     assert.equal(code, 0, JSON.stringify(report.diagnostics));
@@ -274,7 +225,7 @@ describe('yoi plugin check', () => {
   });
 
   it('lists host_api.fs under operator grants (fs is grant-only) without rejecting', async (t) => {
-    const dir = writePluginDir(join(tempDir(t), 'fs'), echoManifest({ permissions: FS_PERMISSIONS }));
+    const dir = writePluginDir(join(tempDir(t), 'fs'), manifestToml({ id: 'echo', tools: ['echo'], hostApis: ['fs'] }));
     const { code, report } = await checkJson(dir);
     assert.equal(code, 0, JSON.stringify(report.diagnostics));
     assert.equal(report.status, 'active');
@@ -356,17 +307,12 @@ describe('yoi plugin check', () => {
   it('rejects an invalid tool name and an invalid input schema, in JSON and in human output', async (t) => {
     const dir = writePluginDir(
       join(tempDir(t), 'tools'),
-      echoManifest({
-        permissions: '{ kind = "surface", surface = "tool" }, { kind = "tool", name = "bad name" }, { kind = "tool", name = "bad_schema" },',
-        tools: `[[tools]]
-name = "bad name"
-description = "Whitespace in the name."
-input_schema = { type = "object" }
-
-[[tools]]
-name = "bad_schema"
-description = "Root type is not object."
-input_schema = { type = "string" }`,
+      manifestToml({
+        id: 'echo',
+        tools: [
+          { name: 'bad name', description: 'Whitespace in the name.' },
+          { name: 'bad_schema', description: 'Root type is not object.', inputSchema: '{ type = "string" }' },
+        ],
       }),
     );
     const { code, report } = await checkJson(dir);
@@ -388,7 +334,8 @@ input_schema = { type = "string" }`,
   });
 
   it('inspects tools even when the tool surface is only implied by [[tools]]', async (t) => {
-    const manifest = echoManifest({ tools: '[[tools]]\nname = "echo"\ndescription = "d"\ninput_schema = { type = "string" }' }).replace('surfaces = ["tool"]\n', '');
+    // The builder writes no `surfaces` key: the tool surface is only implied.
+    const manifest = manifestToml({ id: 'echo', tools: [{ name: 'echo', description: 'd', inputSchema: '{ type = "string" }' }] });
     const dir = writePluginDir(join(tempDir(t), 'implied'), manifest);
     const { code, report } = await checkJson(dir);
     assert.equal(code, 1);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { LEGACY_MANIFEST, manifestToml } from '@yoi-plugins/host/test/fixtures/manifest.js';
 import { cli, echoManifest, writeFiles, writePluginDir } from '@yoi-plugins/host/test/helpers.js';
 import { startServe } from '@yoi-plugins/host/internal/serve/server.js';
 import { TEST_TRANSPILE_CACHE } from '@yoi-plugins/host/test/fixtures/workspace.js';
@@ -9,31 +10,14 @@ import { workspace, type EnableJson, type Item } from './enable-support.js';
 
 const SURFACE_TOOL = { kind: 'surface', surface: 'tool' };
 
-const WEATHER = echoManifest({
+const WEATHER = manifestToml({
   id: 'weather',
-  permissions:
-    '{ kind = "surface", surface = "tool" }, { kind = "tool", name = "forecast" }, { kind = "tool", name = "alerts" }, { kind = "host_api", api = "request" },',
-  tools: `[[tools]]
-name = "forecast"
-description = "Forecast."
-input_schema = { type = "object" }
-
-[[tools]]
-name = "alerts"
-description = "Alerts."
-input_schema = { type = "object" }
-
-[[request]]
-scheme = "https"
-host = "api.weather.example"
-methods = ["GET"]
-path_prefixes = ["/v1"]`,
+  tools: ['forecast', 'alerts'],
+  hostApis: ['request'],
+  request: [{ scheme: 'https', host: 'api.weather.example', methods: ['GET'], path_prefixes: ['/v1'] }],
 });
 
-const NOTES = echoManifest({
-  id: 'notes',
-  permissions: '{ kind = "surface", surface = "tool" }, { kind = "tool", name = "echo" }, { kind = "host_api", api = "fs" },',
-});
+const NOTES = manifestToml({ id: 'notes', tools: ['echo'], hostApis: ['fs'] });
 
 const OPERATOR_TEXT = `# Operator notes: keep me.
 # Second line of notes.
@@ -210,7 +194,7 @@ describe('yoi plugin enable', () => {
     assert.match(missing.stderr, /was not discovered/);
 
     const legacy = writeFiles(join(w.root, 'legacy'), {
-      'plugin.toml': 'schema_version = 1\nid = "legacy"\nname = "L"\nversion = "1"\n[runtime]\nkind = "wasm"\nabi = "yoi-plugin-wasm-1"\nentry = "run"\n',
+      'plugin.toml': LEGACY_MANIFEST,
     });
     const rejected = await w.run(['plugin', 'enable', legacy, '--grant-all-requested', '--yes']);
     assert.equal(rejected.code, 1);

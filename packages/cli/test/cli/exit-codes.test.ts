@@ -14,6 +14,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { PluginHost } from '@yoi-plugins/host/internal/host.js';
 import { createMcpServer } from '@yoi-plugins/host/internal/tools/mcp-server.js';
 import { CLI_FAILURE_CODES } from '../../src/cli/io.js';
+import { LEGACY_MANIFEST } from '@yoi-plugins/host/test/fixtures/manifest.js';
 import { cli, echoManifest, tempDir, writePluginDir } from '@yoi-plugins/host/test/helpers.js';
 import { assemble, TOOL_WATS } from '@yoi-plugins/host/test/fixtures/wat.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE, watToolManifest } from '@yoi-plugins/host/test/fixtures/workspace.js';
@@ -115,7 +116,7 @@ describe('--json failures of every command', () => {
     mkdirSync(ws);
     mkdirSync(join(root, 'full'));
     writeFileSync(join(root, 'full', 'x'), 'x');
-    const legacy = writePluginDir(join(root, 'legacy'), 'schema_version = 1\nid = "legacy"\nname = "L"\nversion = "1"\n[runtime]\nkind = "wasm"\nabi = "yoi-plugin-wasm-1"\nentry = "run"\n');
+    const legacy = writePluginDir(join(root, 'legacy'), LEGACY_MANIFEST);
     const cases: [string[], number, string][] = [
       [['list', '--workspace', join(root, 'nope')], 2, 'usage'],
       [['show', 'project:nothing', '--workspace', ws], 1, 'not_found'],

@@ -3,6 +3,7 @@ import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { writeZipArchive } from '@yoi-plugins/host/internal/package/zip-write.js';
+import { LEGACY_MANIFEST, manifestToml } from '@yoi-plugins/host/test/fixtures/manifest.js';
 import { cli, CORE_MODULE_PREAMBLE, echoManifest, tempDir, writePluginDir, type CliResult } from '@yoi-plugins/host/test/helpers.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -137,59 +138,9 @@ ${options.extra ?? ''}
 const SURFACE_TOOL = '{ kind = "surface", surface = "tool" }';
 const tool = (name: string) => `{ kind = "tool", name = "${name}" }`;
 
-const TWO_TOOLS = echoManifest({
-  id: 'duo',
-  permissions: `${SURFACE_TOOL}, ${tool('echo')}, ${tool('other')},`,
-  tools: `[[tools]]
-name = "echo"
-description = "Echo."
-input_schema = { type = "object" }
+const TWO_TOOLS = manifestToml({ id: 'duo', tools: ['echo', 'other'] });
 
-[[tools]]
-name = "other"
-description = "Other."
-input_schema = { type = "object" }`,
-});
-
-const LEGACY_MANIFEST = `schema_version = 1
-id = "legacy"
-name = "Legacy"
-version = "0.1.0"
-surfaces = ["tool"]
-
-[runtime]
-kind = "wasm"
-abi = "yoi-plugin-wasm-1"
-entry = "run"
-`;
-
-const TOOL_AND_SERVICE = `schema_version = 1
-id = "svc"
-name = "Tool and service"
-version = "0.1.0"
-surfaces = ["tool", "service"]
-permissions = [
-  { kind = "surface", surface = "tool" },
-  { kind = "tool", name = "ping" },
-  { kind = "surface", surface = "service" },
-  { kind = "service", name = "worker" },
-]
-
-[runtime]
-kind = "wasm-component"
-world = "yoi:plugin/instance@1.0.0"
-component = "plugin.component.wasm"
-
-[[tools]]
-name = "ping"
-description = "Ping."
-input_schema = { type = "object" }
-
-[[services]]
-name = "worker"
-description = "Worker."
-lifecycle = "host-managed"
-`;
+const TOOL_AND_SERVICE = manifestToml({ id: 'svc', tools: ['ping'], services: [{ name: 'worker', lifecycle: 'host-managed' }] });
 
 function archive(files: Record<string, string | Uint8Array>): Uint8Array {
   const written = writeZipArchive(new Map(Object.entries(files).map(([k, v]) => [k, typeof v === 'string' ? enc(v) : v])));
@@ -392,22 +343,14 @@ describe('yoi plugin show', () => {
 
   it('renders request targets, grants, grant-only grants and broad targets in human show', async (t) => {
     const w = workspace(t);
-    const manifest = echoManifest({
+    const manifest = manifestToml({
       id: 'fetcher',
-      permissions: `${SURFACE_TOOL}, ${tool('echo')}, { kind = "host_api", api = "request" },`,
-      extra: `
-[[request]]
-scheme = "https"
-host = "api.example.com"
-methods = ["GET"]
-path_prefixes = ["/v1"]
-
-[[request]]
-scheme = "https"
-host = "*"
-methods = ["GET"]
-path_prefixes = []
-`,
+      tools: ['echo'],
+      hostApis: ['request'],
+      request: [
+        { scheme: 'https', host: 'api.example.com', methods: ['GET'], path_prefixes: ['/v1'] },
+        { scheme: 'https', host: '*', methods: ['GET'], path_prefixes: [] },
+      ],
     });
     const digest = await w.pack('fetcher', manifest);
     const grantTargets = `

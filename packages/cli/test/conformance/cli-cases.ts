@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LEGACY_MANIFEST } from '@yoi-plugins/host/test/fixtures/manifest.js';
 import { cli, echoManifest, tempDir, writeFiles, writePluginDir } from '@yoi-plugins/host/test/helpers.js';
 import { fileMap, grantAll, loadManifestPackage, packageFiles, stores, yoiFixture, type Stores } from '@yoi-plugins/host/test/conformance/support.js';
 import { loadPluginPackage } from '@yoi-plugins/host/internal/package/plugin-package.js';
@@ -45,7 +46,6 @@ const TWO_TOOLS = echoManifest({
   tools: '[[tools]]\nname = "echo"\ndescription = "e"\ninput_schema = { type = "object" }\n\n[[tools]]\nname = "other"\ndescription = "o"\ninput_schema = { type = "object" }\n',
 });
 
-const LEGACY = 'schema_version = 1\nid = "legacy"\nname = "Legacy"\nversion = "0.1.0"\nsurfaces = ["tool"]\n[runtime]\nkind = "wasm"\nabi = "yoi-plugin-wasm-1"\nentry = "run"\n';
 
 export const CLI_CASES: readonly ConformanceCase[] = [
   {
@@ -106,7 +106,7 @@ export const CLI_CASES: readonly ConformanceCase[] = [
       const s = stores(t);
       enabledEcho(s);
       s.put('project', 'idle.yoi-plugin', packageFiles(echoManifest({ id: 'idle' })));
-      s.put('project', 'legacy.yoi-plugin', fileMap({ 'plugin.toml': LEGACY }));
+      s.put('project', 'legacy.yoi-plugin', fileMap({ 'plugin.toml': LEGACY_MANIFEST }));
       s.enablement(`${readFileSync(join(s.workspace, '.yoi', 'plugins.toml'), 'utf8')}\n[[plugins.enabled]]\nid = "project:gone"\n\n[[plugins.enabled]]\nid = "project:legacy"\n`);
       const items = await list(s);
       assert.deepEqual(Object.fromEntries([...items].map(([ref, i]) => [ref, i.status])), {
@@ -186,7 +186,7 @@ export const CLI_CASES: readonly ConformanceCase[] = [
     gist: 'a legacy package is rejected, not discovered, with an `api` diagnostic naming legacy and wasm-component',
     run: async (t) => {
       const s = stores(t);
-      s.put('project', 'legacy.yoi-plugin', fileMap({ 'plugin.toml': LEGACY }));
+      s.put('project', 'legacy.yoi-plugin', fileMap({ 'plugin.toml': LEGACY_MANIFEST }));
       s.enablement('[[plugins.enabled]]\nid = "project:legacy"\n');
       const item = await show(s, 'project:legacy');
       assert.equal(item.status, 'rejected');
@@ -283,7 +283,7 @@ export const CLI_CASES: readonly ConformanceCase[] = [
     upstream: 'plugin_check_rejects_legacy_raw_wasm_package',
     gist: 'check of the legacy runtime is rejected (exit 1)',
     run: async (t) => {
-      const dir = writeFiles(join(tempDir(t), 'legacy'), { 'plugin.toml': LEGACY });
+      const dir = writeFiles(join(tempDir(t), 'legacy'), { 'plugin.toml': LEGACY_MANIFEST });
       const run = await cli(['plugin', 'check', dir, '--json']);
       assert.equal(run.code, 1);
       assert.equal(run.json<{ status: string }>().status, 'rejected');

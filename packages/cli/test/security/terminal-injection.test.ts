@@ -11,6 +11,7 @@ import { mkdirSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { manifestToml } from '@yoi-plugins/host/test/fixtures/manifest.js';
 import { assemble, TOOL_WATS } from '@yoi-plugins/host/test/fixtures/wat.js';
 import { pluginWorkspace } from '@yoi-plugins/host/test/fixtures/workspace.js';
 import { cli, tempDir, writePluginDir } from '@yoi-plugins/host/test/helpers.js';
@@ -23,36 +24,17 @@ process.env['YOI_CACHE_DIR'] = TEST_CACHE;
 // eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069]/u;
 
-const FAKE_LINE = '\\u001b[2K\\r  request target: https://api.weather.example GET /v1';
+const FAKE_LINE = '\u001b[2K\r  request target: https://api.weather.example GET /v1';
 
-function weatherManifest(options: { version?: string; extraPermissions?: string } = {}): string {
-  return `schema_version = 1
-id = "weather"
-name = "Weather"
-version = "${options.version ?? '0.1.0'}"
-permissions = [
-  { kind = "surface", surface = "tool" },
-  { kind = "tool", name = "forecast" },
-  { kind = "host_api", api = "request" },
-  ${options.extraPermissions ?? ''}
-]
-
-[runtime]
-kind = "wasm-component"
-component = "plugin.component.wasm"
-world = "yoi:plugin/tool@1.0.0"
-
-[[tools]]
-name = "forecast"
-description = "Forecast."
-input_schema = { type = "object" }
-
-[[request]]
-scheme = "https"
-host = "exfil.example"
-methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-path_prefixes = ["${FAKE_LINE}"]
-`;
+function weatherManifest(options: { version?: string; extraPermissions?: readonly string[] } = {}): string {
+  return manifestToml({
+    id: 'weather',
+    ...(options.version ? { version: options.version } : {}),
+    tools: [{ name: 'forecast', description: 'Forecast.' }],
+    hostApis: ['request'],
+    extraPermissions: options.extraPermissions ?? [],
+    request: [{ scheme: 'https', host: 'exfil.example', methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], path_prefixes: [FAKE_LINE] }],
+  });
 }
 
 /** The line as it must now be rendered (backslashes here are literal characters). */
@@ -101,10 +83,8 @@ describe('terminal-safe human output (B10)', () => {
 
   it('shows a hostile version and permission names escaped in check, enable, list and show', async (t) => {
     const w = workspace(t);
-    const manifest = weatherManifest({
-      version: '1.0.0\\u202e\\u001b]0;pwned\\u0007',
-      extraPermissions: '{ kind = "tool", name = "forecast\\u001b[8m" }, { kind = "service", name = "a\\u2067b" },',
-    });
+    const hostile = { version: '1.0.0\u202e\u001b]0;pwned\u0007', extraPermissions: ['{ kind = "tool", name = "forecast\\u001b[8m" }', '{ kind = "service", name = "a\\u2067b" }'] };
+    const manifest = weatherManifest(hostile);
     const dir = writePluginDir(join(w.root, 'weather'), manifest);
     const check = await cli(['plugin', 'check', dir]);
     assert.match(check.stdout, /^package: project:weather version=1\.0\.0\\u202e\\x1b\]0;pwned\\x07 digest=/m);
@@ -118,7 +98,7 @@ describe('terminal-safe human output (B10)', () => {
     assertNoRawControl(enable.stdout);
 
     // An upgrade's diff shows a new hostile permission escaped too.
-    const upgraded = writePluginDir(join(w.root, 'weather'), manifest.replace('{ kind = "service", name = "a\\u2067b" },', '{ kind = "service", name = "a\\u2067b" }, { kind = "tool", name = "new\\u001b[2K" },'));
+    const upgraded = writePluginDir(join(w.root, 'weather'), weatherManifest({ ...hostile, extraPermissions: [...hostile.extraPermissions, '{ kind = "tool", name = "new\\u001b[2K" }'] }));
     const diff = await w.run(['plugin', 'enable', upgraded], { answers: ['n', 'y'] });
     assert.equal(diff.code, 0, diff.stderr);
     assert.ok(diff.stdout.includes('  added requests: tool.new\\x1b[2K\n'), diff.stdout);
@@ -135,22 +115,7 @@ describe('terminal-safe human output (B10)', () => {
   it('`yoi plugin call` shows a guest tool output escaped, keeping its newlines', async (t) => {
     const ws = pluginWorkspace(t, [
       {
-        manifest: `schema_version = 1
-id = "say"
-name = "say"
-version = "0.1.0"
-permissions = [{ kind = "surface", surface = "tool" }, { kind = "tool", name = "say" }]
-
-[runtime]
-kind = "wasm-component"
-component = "plugin.component.wasm"
-world = "yoi:plugin/tool@1.0.0"
-
-[[tools]]
-name = "say"
-description = "say"
-input_schema = { type = "object", properties = { summary = { type = "string" }, content = { type = "string" } } }
-`,
+        manifest: manifestToml({ id: 'say', tools: [{ name: 'say', inputSchema: '{ type = "object", properties = { summary = { type = "string" }, content = { type = "string" } } }' }] }),
         component: await assemble(TOOL_WATS.echo),
       },
     ]);

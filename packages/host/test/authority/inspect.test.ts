@@ -4,6 +4,7 @@ import { inspectStatic, type InspectionSubject } from '../../src/authority/inspe
 import { parseManifest } from '../../src/manifest/parse.js';
 import type { Manifest, RequestTarget, Surface } from '../../src/manifest/types.js';
 import type { Grants } from '../../src/store/enablement.js';
+import { manifestToml } from '../fixtures/manifest.js';
 import { echoManifest } from '../helpers.js';
 
 const DIGEST = 'sha256:' + 'c'.repeat(64);
@@ -45,25 +46,15 @@ describe('inspectStatic', () => {
 
   it('reports invalid and duplicate tool names and invalid schemas', () => {
     const m = manifest(
-      echoManifest({
-        permissions: '{ kind = "surface", surface = "tool" }, { kind = "tool_namespace", namespace = "e" },',
-        tools: `[[tools]]
-name = "echo"
-description = "a"
-input_schema = { type = "object" }
-[[tools]]
-name = "echo"
-description = "b"
-input_schema = { type = "object" }
-[[tools]]
-name = "e cho"
-description = "c"
-input_schema = { type = "object", properties = { a = { type = "string", minLength = 1 } } }
-[[tools]]
-name = "e_root"
-description = "d"
-input_schema = { type = "array" }
-`,
+      manifestToml({
+        id: 'echo',
+        toolNamespace: 'e',
+        tools: [
+          { name: 'echo', description: 'a' },
+          { name: 'echo', description: 'b' },
+          { name: 'e cho', description: 'c', inputSchema: '{ type = "object", properties = { a = { type = "string", minLength = 1 } } }' },
+          { name: 'e_root', description: 'd', inputSchema: '{ type = "array" }' },
+        ],
       }),
     );
     const r = inspectStatic(subject(m, { permissions: [{ kind: 'surface', surface: 'tool' }, { kind: 'tool_namespace', namespace: 'e' }] }));
@@ -74,17 +65,12 @@ input_schema = { type = "array" }
     assert.equal(r.tools.filter((t) => t.eligible).length, 0);
   });
 
-  const broadManifest = (target: string) =>
-    manifest(
-      echoManifest({
-        permissions: '{ kind = "surface", surface = "tool" }, { kind = "tool", name = "echo" }, { kind = "host_api", api = "request" },',
-        extra: `[[request]]\n${target}\n`,
-      }),
-    );
+  const broadManifest = (target: Readonly<Record<string, string | readonly string[]>>) =>
+    manifest(manifestToml({ id: 'echo', tools: ['echo'], hostApis: ['request'], request: [target] }));
   const hostGrant = [...toolGrants.permissions, { kind: 'host_api', api: 'request' }] as Grants['permissions'];
 
   it('treats a covering broad grant as eligible and says it is broad, with no grant-only entry', () => {
-    const m = broadManifest('scheme = "https"\nhost = "api.example.com"\nmethods = ["GET"]\npath_prefixes = ["/v1"]');
+    const m = broadManifest({ scheme: 'https', host: 'api.example.com', methods: ['GET'], path_prefixes: ['/v1'] });
     const broad: RequestTarget = { scheme: '*', host: '*', methods: ['GET', 'POST'], path_prefixes: [] };
     const r = inspectStatic(subject(m, { permissions: hostGrant, request: [broad] }));
     const target = r.host_apis.find((a) => a.permission.startsWith('host_api.request target'))!;
@@ -96,7 +82,7 @@ input_schema = { type = "array" }
   });
 
   it('treats an exact grant inside a broad declaration as partially covered', () => {
-    const m = broadManifest('scheme = "https"\nhost = "*"\nmethods = ["GET"]');
+    const m = broadManifest({ scheme: 'https', host: '*', methods: ['GET'] });
     const exact: RequestTarget = { scheme: 'https', host: 'api.example.com', methods: ['GET'], path_prefixes: ['/v1'] };
     const r = inspectStatic(subject(m, { permissions: hostGrant, request: [exact] }));
     const target = r.host_apis.find((a) => a.permission.startsWith('host_api.request target'))!;
@@ -105,12 +91,7 @@ input_schema = { type = "array" }
   });
 
   it('reports WebSocket grant-only, missing and broad findings', () => {
-    const m = manifest(
-      echoManifest({
-        permissions: '{ kind = "surface", surface = "tool" }, { kind = "tool", name = "echo" }, { kind = "host_api", api = "websocket" },',
-        extra: '[[websocket]]\nscheme = "wss"\nhost = "gateway.example.com"\npath_prefixes = ["/gateway"]\n',
-      }),
-    );
+    const m = manifest(manifestToml({ id: 'echo', tools: ['echo'], hostApis: ['websocket'], websocket: [{ scheme: 'wss', host: 'gateway.example.com', path_prefixes: ['/gateway'] }] }));
     const r = inspectStatic(
       subject(m, {
         permissions: [...toolGrants.permissions, { kind: 'host_api', api: 'websocket' }],
@@ -126,23 +107,7 @@ input_schema = { type = "array" }
   });
 
   it('does not inspect tools when only the service surface is enabled', () => {
-    const m = manifest(`schema_version = 1
-id = "echo"
-name = "S"
-version = "1"
-permissions = [{ kind = "surface", surface = "service" }, { kind = "service", name = "svc" }]
-[runtime]
-kind = "wasm-component"
-component = "plugin.component.wasm"
-world = "yoi:plugin/instance@1.0.0"
-[[tools]]
-name = "echo"
-description = "d"
-input_schema = { type = "object" }
-[[services]]
-name = "svc"
-description = "d"
-`);
+    const m = manifest(manifestToml({ id: 'echo', version: '1', tools: [{ name: 'echo', description: 'd' }], services: [{ name: 'svc', description: 'd' }] }));
     const r = inspectStatic(subject(m, { permissions: [{ kind: 'surface', surface: 'service' }, { kind: 'service', name: 'svc' }] }, ['service']));
     assert.deepEqual(r.tools, []);
     assert.equal(r.services[0]!.eligible, true);

@@ -12,6 +12,7 @@ import { pathPrefixCovers, parseTargetUrl, requestTargetAllows, requestTargetLab
 import { parseManifest } from '../../src/manifest/parse.js';
 import type { Manifest, Permission, RequestTarget } from '../../src/manifest/types.js';
 import type { Grants } from '../../src/store/enablement.js';
+import { manifestToml } from '../fixtures/manifest.js';
 import { echoManifest } from '../helpers.js';
 
 const DIGEST = 'sha256:' + 'a'.repeat(64);
@@ -33,21 +34,12 @@ function subject(m: Manifest, grants: Partial<Grants>): AuthoritySubject {
 }
 
 const requestManifest = manifest(
-  echoManifest({
-    permissions: '{ kind = "surface", surface = "tool" }, { kind = "tool", name = "echo" }, { kind = "host_api", api = "request" }, { kind = "host_api", api = "websocket" }, { kind = "host_api", api = "fs" },',
-    extra: `
-[[request]]
-scheme = "https"
-host = "api.example.com"
-port = 443
-methods = ["GET", "POST"]
-path_prefixes = ["/v1"]
-
-[[websocket]]
-scheme = "wss"
-host = "gateway.example.com"
-path_prefixes = ["/gateway"]
-`,
+  manifestToml({
+    id: 'echo',
+    tools: ['echo'],
+    hostApis: ['request', 'websocket', 'fs'],
+    request: [{ scheme: 'https', host: 'api.example.com', port: 443, methods: ['GET', 'POST'], path_prefixes: ['/v1'] }],
+    websocket: [{ scheme: 'wss', host: 'gateway.example.com', path_prefixes: ['/gateway'] }],
   }),
 );
 const hostPerms: Permission[] = [

@@ -6,25 +6,17 @@ import { requestTargetLabel, websocketTargetLabel } from '../../src/authority/ta
 import { declaredSurfaces } from '../../src/manifest/types.js';
 import { parseEnablementConfig, grantsHaveContent } from '../../src/store/enablement.js';
 import { loadPluginPackage } from '../../src/package/plugin-package.js';
+import { manifestToml } from '../fixtures/manifest.js';
 import { echoManifest } from '../helpers.js';
 import { archive, fileMap, grantAll, loadManifestPackage, manifestDiagnostic, packageFiles, stores, yoiFixture } from './support.js';
 import type { ConformanceCase } from './table.js';
 
-const REQUEST_MANIFEST = echoManifest({
-  permissions: '{ kind = "surface", surface = "tool" }, { kind = "tool", name = "echo" }, { kind = "host_api", api = "request" }, { kind = "host_api", api = "websocket" },',
-  extra: `
-[[request]]
-scheme = "https"
-host = "api.example.com"
-port = 443
-methods = ["GET", "POST"]
-path_prefixes = ["/v1/"]
-
-[[websocket]]
-scheme = "wss"
-host = "gateway.example.com"
-path_prefixes = ["/gateway"]
-`,
+const REQUEST_MANIFEST = manifestToml({
+  id: 'echo',
+  tools: ['echo'],
+  hostApis: ['request', 'websocket'],
+  request: [{ scheme: 'https', host: 'api.example.com', port: 443, methods: ['GET', 'POST'], path_prefixes: ['/v1/'] }],
+  websocket: [{ scheme: 'wss', host: 'gateway.example.com', path_prefixes: ['/gateway'] }],
 });
 
 const hookPackage = (id: string) => fileMap({ 'plugin.toml': `schema_version = 1\nid = "${id}"\nname = "H"\nversion = "0.1.0"\nsurfaces = ["hook"]\n[[hooks]]\nid = "h"\nfile = "hooks/h.md"\n`, 'hooks/h.md': '# h' });

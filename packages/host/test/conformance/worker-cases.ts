@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { authorizeHostApi, authorizeTool, type AuthoritySubject } from '../../src/authority/authorize.js';
 import { inspectStatic, type InspectionSubject } from '../../src/authority/inspect.js';
-import { PluginError } from '../../src/errors.js';
 import { HostApiDispatcher } from '../../src/hostapi/dispatcher.js';
 import { WEBSOCKET_PULL_LIMITS, WebSocketPullSession } from '../../src/hostapi/websocket.js';
 import { inputSchemaProblem } from '../../src/manifest/tool-schema.js';
@@ -22,7 +21,7 @@ import { SERVICE_SOURCE, serviceManifest } from '../fixtures/service.js';
 import { buildJsComponent } from '../fixtures/js.js';
 import { pluginWorkspace, TEST_TRANSPILE_CACHE, watToolManifest } from '../fixtures/workspace.js';
 import { assemble, CORE_MODULE_BYTES, TOOL_WATS } from '../fixtures/wat.js';
-import { echoManifest, until } from '../helpers.js';
+import { echoManifest, rejectsWithCode, until } from '../helpers.js';
 import { loadManifestPackage, manifestDiagnostic } from './support.js';
 import type { ConformanceCase } from './table.js';
 import { commandTemplate, httpServer, socketServer, yoiHost, yoiManifest, YOI_TOOLS, type YoiHostOptions } from './worker-support.js';
@@ -31,17 +30,6 @@ import { pluginRuntimeOf } from '../../src/host.js';
 
 const error = (reply: string): { code: string; message: string } => (JSON.parse(reply) as { error: { code: string; message: string } }).error;
 
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<PluginError> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(e instanceof PluginError, String(e));
-    assert.equal(e.code, code, e.message);
-    if (message) assert.match(e.message, message);
-    return e;
-  }
-  assert.fail(`expected ${code}`);
-}
 
 /** An inspection subject (the resolved record's authority part) from a manifest; its package path is never read. */
 function subject(manifestText: string, grants: Partial<AuthoritySubject['grants']> | 'all' = 'all'): InspectionSubject & { readonly packagePath: string } {
@@ -178,7 +166,7 @@ const LIFECYCLE: ConformanceCase[] = [
       const issue = host.registrationIssues[0]!;
       assert.match(issue.message, /registration denied: granted surfaces\.tool permission is missing/);
       assert.ok(Buffer.byteLength(issue.message) < 700);
-      await rejectsWith(host.callTool('echo', {}), 'TOOL_NOT_FOUND');
+      await rejectsWithCode(host.callTool('echo', {}), 'TOOL_NOT_FOUND');
     },
   },
   {
@@ -353,7 +341,7 @@ const RUNTIME: ConformanceCase[] = [
       const roomy = await yoiHost(t, { tools: ['grow'] });
       assert.equal((await roomy.call('grow', {})).summary, 'grew 16 MiB', 'our default cap (256 MiB) allows what Yoi (2 MiB) refused');
       const tight = await yoiHost(t, { tools: ['grow'], limits: { memory_mib: 2 } });
-      const e = await rejectsWith(tight.call('grow', {}), 'SANDBOX_OUT_OF_MEMORY');
+      const e = await rejectsWithCode(tight.call('grow', {}), 'SANDBOX_OUT_OF_MEMORY');
       assert.ok(e.message.length > 0);
     },
   },
@@ -371,7 +359,7 @@ const RUNTIME: ConformanceCase[] = [
     gist: 'a 70 000-byte output fails ("output exceeds")',
     run: async (t) => {
       const { call } = await yoiHost(t, { tools: ['big'] });
-      await rejectsWith(call('big', {}), 'TOOL_OUTPUT_INVALID', /exceeds 65536 bytes/);
+      await rejectsWithCode(call('big', {}), 'TOOL_OUTPUT_INVALID', /exceeds 65536 bytes/);
     },
   },
   {
@@ -379,7 +367,7 @@ const RUNTIME: ConformanceCase[] = [
     gist: 'importing a host interface without its grant fails ("plugin host API dispatch denied")',
     run: async (t) => {
       const { call } = await yoiHost(t, { tools: ['echo'], grants: { permissions: [{ kind: 'surface', surface: 'tool' }, { kind: 'tool', name: 'echo' }] } });
-      await rejectsWith(call('echo', { summary: 'x' }), 'COMPONENT_IMPORT_DENIED', /yoi:host\/request@1\.0\.0.*granted host_api\.request permission is missing|granted host_api\.request permission is missing/);
+      await rejectsWithCode(call('echo', { summary: 'x' }), 'COMPONENT_IMPORT_DENIED', /yoi:host\/request@1\.0\.0.*granted host_api\.request permission is missing|granted host_api\.request permission is missing/);
     },
   },
   {
@@ -403,7 +391,7 @@ const RUNTIME: ConformanceCase[] = [
       const ws = pluginWorkspace(t, [{ manifest: watToolManifest('gap'), component: await assemble(TOOL_WATS.missingExport) }]);
       const host = await ws.open();
       t.after(() => host.close());
-      await rejectsWith(host.callTool('run', {}), 'COMPONENT_INVALID', /export/);
+      await rejectsWithCode(host.callTool('run', {}), 'COMPONENT_INVALID', /export/);
     },
   },
   {
@@ -413,7 +401,7 @@ const RUNTIME: ConformanceCase[] = [
       const ws = pluginWorkspace(t, [{ manifest: watToolManifest('core'), component: CORE_MODULE_BYTES }]);
       const host = await ws.open();
       t.after(() => host.close());
-      await rejectsWith(host.callTool('run', {}), 'COMPONENT_INVALID');
+      await rejectsWithCode(host.callTool('run', {}), 'COMPONENT_INVALID');
     },
   },
   {
@@ -1030,7 +1018,7 @@ const FS: ConformanceCase[] = [
     gist: 'a requested but ungranted fs API is denied (importing it needs the grant)',
     run: async (t) => {
       const { call } = await yoiHost(t, { tools: ['fs-read'], grants: { permissions: [{ kind: 'surface', surface: 'tool' }, { kind: 'tool', name: 'fs-read' }, { kind: 'host_api', api: 'request' }, { kind: 'host_api', api: 'websocket' }], request: [{ scheme: 'http', host: '127.0.0.1', methods: ['GET'], path_prefixes: [] }], websocket: [{ scheme: 'ws', host: '127.0.0.1', path_prefixes: [] }], fs: [] } });
-      await rejectsWith(call('fs-read', { path: 'x' }), 'COMPONENT_IMPORT_DENIED', /host_api\.fs/);
+      await rejectsWithCode(call('fs-read', { path: 'x' }), 'COMPONENT_IMPORT_DENIED', /host_api\.fs/);
     },
   },
   {

@@ -5,29 +5,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { backgroundRewriteFailures, backgroundRewritesSettled, interruptibleRecipe } from '../../src/sandbox/component-loader.js';
 import { derivedModulePlace, transpileCached } from '../../src/sandbox/transpile-cache.js';
-import { buildJsComponent } from '../fixtures/js.js';
+import { buildJsComponent, PURE_JS_MANIFEST } from '../fixtures/js.js';
 import { assemble, TOOL_WATS } from '../fixtures/wat.js';
 import { pluginWorkspace, watToolManifest } from '../fixtures/workspace.js';
 import { pluginRuntimeOf } from '../../src/host.js';
 import { tempDir } from '../helpers.js';
 
 const PURE_SOURCE = `export function call(name, inputJson) { return JSON.stringify({ summary: 'echo', content: JSON.parse(inputJson).text }); }`;
-const PURE_MANIFEST = `schema_version = 1
-id = "js.pure"
-name = "JS pure"
-version = "0.1.0"
-permissions = [{ kind = "surface", surface = "tool" }, { kind = "tool", name = "echo" }]
-
-[runtime]
-kind = "wasm-component"
-component = "plugin.component.wasm"
-world = "yoi:plugin/tool@1.0.0"
-
-[[tools]]
-name = "echo"
-description = "echo"
-input_schema = { type = "object" }
-`;
 
 describe('execution auto (the default)', () => {
   it('runs a guest without host imports in-thread and one with a blocking import in a worker', async (t) => {
@@ -48,8 +32,8 @@ describe('execution auto (the default)', () => {
 
   it('runs a large guest in a worker while its interruptible modules are made in the background, in-thread once they are cached', async (t) => {
     const cacheDir = tempDir(t, 'yoi-auto-cache-');
-    const component = await buildJsComponent(PURE_SOURCE, PURE_MANIFEST);
-    const ws = pluginWorkspace(t, [{ manifest: PURE_MANIFEST, component }]);
+    const component = await buildJsComponent(PURE_SOURCE, PURE_JS_MANIFEST);
+    const ws = pluginWorkspace(t, [{ manifest: PURE_JS_MANIFEST, component }]);
     const first = await ws.open({ cacheDir });
     t.after(() => first.close());
     assert.equal((await first.callTool('echo', { text: 'first' })).content, 'first');
@@ -68,13 +52,13 @@ describe('execution auto (the default)', () => {
   it('reports a failed background rewrite in the next start\'s log and counts it', async (t) => {
     const cacheDir = tempDir(t, 'yoi-auto-cache-');
     // Another guest than the test above's, whose modules this process already compiled.
-    const component = await buildJsComponent(PURE_SOURCE.replace("'echo'", "'echo again'"), PURE_MANIFEST);
+    const component = await buildJsComponent(PURE_SOURCE.replace("'echo'", "'echo again'"), PURE_JS_MANIFEST);
     // A directory where the largest core module's rewrite belongs: it is made in the background, then cannot be installed.
     const transpiled = await transpileCached(component, cacheDir);
     const cores = await Promise.all(transpiled.coreFiles.map((file) => readFile(join(transpiled.dir, file))));
     const largest = cores.reduce((a, b) => (b.length > a.length ? b : a));
     mkdirSync(derivedModulePlace(largest, await interruptibleRecipe(), cacheDir).modulePath, { recursive: true });
-    const ws = pluginWorkspace(t, [{ manifest: PURE_MANIFEST, component }]);
+    const ws = pluginWorkspace(t, [{ manifest: PURE_JS_MANIFEST, component }]);
     const failuresBefore = backgroundRewriteFailures();
     const first = await ws.open({ cacheDir });
     t.after(() => first.close());

@@ -7,18 +7,13 @@ import { assemble, CORE_MODULE_BYTES, instanceWat, TOOL_WATS } from '../fixtures
 import { EXECUTION_MODES } from '../fixtures/execution.js';
 import { pluginWorkspace, watToolManifest } from '../fixtures/workspace.js';
 import { pluginRuntimeOf } from '../../src/host.js';
+import { rejectsWithCode } from '../helpers.js';
 
+/** A PluginError of `code`, with a bounded message. */
 async function rejects(promise: Promise<unknown>, code: string, message?: RegExp): Promise<PluginError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof PluginError, `expected a PluginError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (message) assert.match(error.message, message);
-    assert.ok(error.message.length <= 600);
-    return error;
-  }
-  assert.fail(`expected ${code}`);
+  const error = await rejectsWithCode(promise, code, message);
+  assert.ok(error.message.length <= 600);
+  return error;
 }
 
 for (const execution of EXECUTION_MODES) {

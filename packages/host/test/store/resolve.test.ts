@@ -7,6 +7,7 @@ import { parseEnablementConfig, type EnablementConfig } from '../../src/store/en
 import { storeLocations } from '../../src/store/locations.js';
 import { resolveEnabledPlugins } from '../../src/store/resolve.js';
 import { writeZipArchive } from '../../src/package/zip-write.js';
+import { LEGACY_MANIFEST } from '../fixtures/manifest.js';
 import { COMPONENT_PREAMBLE, echoManifest, tempDir } from '../helpers.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -55,7 +56,7 @@ describe('discovery', () => {
     const s = setup(t);
     writeFileSync(
       join(s.project, 'legacy.yoi-plugin'),
-      archive({ 'plugin.toml': 'schema_version = 1\nid = "legacy"\nname = "L"\nversion = "1"\n[runtime]\nkind = "wasm"\nabi = "yoi-plugin-wasm-1"\nentry = "run"\n' }),
+      archive({ 'plugin.toml': LEGACY_MANIFEST }),
     );
     const d = await discoverPlugins(s.stores);
     assert.equal(d.packages.length, 0);

@@ -5,18 +5,7 @@ import { decodeToolOutput } from '../../src/tools/tool-output.js';
 import { assemble, componentWat, TOOL_WATS } from '../fixtures/wat.js';
 import { pluginWorkspace, watToolManifest } from '../fixtures/workspace.js';
 import { pluginRuntimeOf } from '../../src/host.js';
-
-async function rejects(promise: Promise<unknown>, code: string, message?: RegExp): Promise<PluginError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof PluginError, `expected a PluginError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (message) assert.match(error.message, message);
-    return error;
-  }
-  assert.fail(`expected ${code}`);
-}
+import { rejectsWithCode } from '../helpers.js';
 
 function decodeFails(raw: string, message: RegExp): void {
   assert.throws(
@@ -152,10 +141,10 @@ describe('tool registry: listing', () => {
       ['other'],
     );
     assert.deepEqual(host.registrationIssues, []);
-    await rejects(host.callTool('run', { summary: 'x' }), 'TOOL_NOT_FOUND', /tool `run` is not registered/);
-    await rejects(host.callTool('project:wasm.only/run', { summary: 'x' }), 'TOOL_NOT_FOUND');
+    await rejectsWithCode(host.callTool('run', { summary: 'x' }), 'TOOL_NOT_FOUND', /tool `run` is not registered/);
+    await rejectsWithCode(host.callTool('project:wasm.only/run', { summary: 'x' }), 'TOOL_NOT_FOUND');
     // the runtime re-checks the surface itself
-    await rejects(pluginRuntimeOf(host, 'project:wasm.only')!.callTool('run', '{"summary":"x"}'), 'TOOL_DENIED', /tool surface is not enabled/);
+    await rejectsWithCode(pluginRuntimeOf(host, 'project:wasm.only')!.callTool('run', '{"summary":"x"}'), 'TOOL_DENIED', /tool surface is not enabled/);
   });
 });
 
@@ -179,10 +168,10 @@ describe('tool registry: authority', () => {
     assert.deepEqual({ kind: issue.kind, plugin_ref: issue.plugin_ref, tool: issue.tool }, { kind: 'denied', plugin_ref: 'project:partial', tool: 'secret' });
     assert.match(issue.message, /granted tool permission/);
     assert.match(issue.message, /plugin project:partial tool secret registration denied: granted tool permission for `secret` is missing/);
-    await rejects(host.callTool('secret', {}), 'TOOL_NOT_FOUND');
-    await rejects(host.callTool('project:partial/secret', {}), 'TOOL_NOT_FOUND');
+    await rejectsWithCode(host.callTool('secret', {}), 'TOOL_NOT_FOUND');
+    await rejectsWithCode(host.callTool('project:partial/secret', {}), 'TOOL_NOT_FOUND');
     // the runtime refuses it too (authority is re-checked on every call)
-    await rejects(pluginRuntimeOf(host, 'project:partial')!.callTool('secret', '{}'), 'TOOL_DENIED', /granted tool permission for `secret` is missing/);
+    await rejectsWithCode(pluginRuntimeOf(host, 'project:partial')!.callTool('secret', '{}'), 'TOOL_DENIED', /granted tool permission for `secret` is missing/);
     assert.equal((await host.callTool('run', { summary: 'granted' })).summary, 'granted');
   });
 
@@ -233,7 +222,7 @@ describe('tool registry: authority', () => {
     assert.equal(issues['write_unrequested']?.kind, 'denied');
     assert.match(issues['write_unrequested']?.message ?? '', /requested external_write permission is missing/);
     assert.equal((await host.callTool('write_granted', { summary: 'wrote' })).summary, 'wrote');
-    await rejects(pluginRuntimeOf(host, 'project:ungranted')!.callTool('write_ungranted', '{}'), 'TOOL_DENIED', /external_write/);
+    await rejectsWithCode(pluginRuntimeOf(host, 'project:ungranted')!.callTool('write_ungranted', '{}'), 'TOOL_DENIED', /external_write/);
   });
 
   it('re-checks authority on every call, not only at registration', async (t) => {
@@ -244,7 +233,7 @@ describe('tool registry: authority', () => {
     // take the tool grant away from the live record (as a reloaded enablement would)
     const grants = host.runtimes.get('project:revoked')!.record.grants as unknown as { permissions: unknown[] };
     grants.permissions = grants.permissions.filter((p) => (p as { kind: string }).kind !== 'tool');
-    await rejects(host.callTool('run', { summary: 'after' }), 'TOOL_DENIED', /granted tool permission for `run` is missing/);
+    await rejectsWithCode(host.callTool('run', { summary: 'after' }), 'TOOL_DENIED', /granted tool permission for `run` is missing/);
   });
 });
 
@@ -288,7 +277,7 @@ describe('tool registry: invalid definitions', () => {
     for (const issue of byTool('twice')) assert.match(issue.message, /duplicate name within plugin manifest/);
     assert.match(byTool('arr')[0]?.message ?? '', /plugin project:rootschema tool registration rejected: .*root schema type must be `object`/);
     assert.equal(issues.length, 5);
-    await rejects(host.callTool('schema', {}), 'TOOL_NOT_FOUND');
+    await rejectsWithCode(host.callTool('schema', {}), 'TOOL_NOT_FOUND');
   });
 });
 
@@ -314,13 +303,13 @@ describe('tool registry: input validation', () => {
       [null, /at \$: must be object/],
     ];
     for (const [input, message] of cases) {
-      await rejects(host.callTool('say', input as never), 'TOOL_INPUT_INVALID', message);
+      await rejectsWithCode(host.callTool('say', input as never), 'TOOL_INPUT_INVALID', message);
     }
     // a JSON string input is parsed before validation
-    await rejects(host.callTool('say', '{"text": 1}'), 'TOOL_INPUT_INVALID', /\$\.text: must be string/);
+    await rejectsWithCode(host.callTool('say', '{"text": 1}'), 'TOOL_INPUT_INVALID', /\$\.text: must be string/);
     assert.equal(runtime.state, 'ready', 'no sandbox was started for rejected input');
     // valid input reaches the (trapping) guest
-    await rejects(host.callTool('say', { text: 'ok', list: [1, 2] }), 'SANDBOX_TRAP');
+    await rejectsWithCode(host.callTool('say', { text: 'ok', list: [1, 2] }), 'SANDBOX_TRAP');
   });
 
   it('rejects a string input that is not JSON', async (t) => {
@@ -328,7 +317,7 @@ describe('tool registry: input validation', () => {
     const host = await ws.open();
     t.after(() => host.close());
     for (const input of ['', 'not json', '{"summary":', "{'a':1}", '{} trailing']) {
-      await rejects(host.callTool('run', input), 'TOOL_INPUT_INVALID', /plugin tool `run` input is not valid JSON/);
+      await rejectsWithCode(host.callTool('run', input), 'TOOL_INPUT_INVALID', /plugin tool `run` input is not valid JSON/);
     }
     assert.equal(host.runtimes.get('project:echo')!.state, 'ready');
   });
@@ -337,7 +326,7 @@ describe('tool registry: input validation', () => {
     const ws = pluginWorkspace(t, [{ manifest: watToolManifest('echo'), component: await assemble(TOOL_WATS.trap) }]);
     const host = await ws.open();
     t.after(() => host.close());
-    await rejects(host.callTool('run', { text: 'x'.repeat(64 * 1024) }), 'TOOL_INPUT_INVALID', /input exceeds 65536 bytes/);
+    await rejectsWithCode(host.callTool('run', { text: 'x'.repeat(64 * 1024) }), 'TOOL_INPUT_INVALID', /input exceeds 65536 bytes/);
   });
 
   it('passes the input to the guest and decodes its ToolOutput (string and parsed input alike)', async (t) => {
@@ -347,9 +336,9 @@ describe('tool registry: input validation', () => {
     assert.deepEqual(await host.callTool('run', '{"summary":"raw","content":"string input"}'), { summary: 'raw', content: 'string input' });
     assert.deepEqual(await host.callTool('run', { summary: 'parsed', content: null }), { summary: 'parsed', content: null });
     // the guest's output is decoded with Yoi's rules
-    await rejects(host.callTool('run', { summary: 'x', extra: 1 }), 'TOOL_OUTPUT_INVALID', /unsupported key `extra`/);
-    await rejects(host.callTool('run', { summary: '' }), 'TOOL_OUTPUT_INVALID', /summary must be a non-empty string/);
-    await rejects(host.callTool('run', { error: { code: 'not_found', message: 'no such thing' } }), 'TOOL_OUTPUT_INVALID', /^tool error: not_found: no such thing$/);
+    await rejectsWithCode(host.callTool('run', { summary: 'x', extra: 1 }), 'TOOL_OUTPUT_INVALID', /unsupported key `extra`/);
+    await rejectsWithCode(host.callTool('run', { summary: '' }), 'TOOL_OUTPUT_INVALID', /summary must be a non-empty string/);
+    await rejectsWithCode(host.callTool('run', { error: { code: 'not_found', message: 'no such thing' } }), 'TOOL_OUTPUT_INVALID', /^tool error: not_found: no such thing$/);
   });
 });
 
