@@ -23,6 +23,12 @@ export interface RuntimeOptions {
   readonly secrets?: Secrets;
   /** Where guests run (sandbox/execution.ts); default `auto` (or `YOI_EXECUTION`). */
   readonly execution?: ExecutionMode;
+  /**
+   * Tool-world plugins run in-thread: how many never-used instances each keeps ready for the
+   * next calls (default 2). 0 for a host that serves one call and closes (the `yoi plugin call`
+   * CLI): the call runs on the instance made when the plugin starts, and none is made ahead.
+   */
+  readonly spareInstances?: number;
 }
 
 /** A runtime's state: `ready` (not started), `starting`, `running`, `failed` or `stopped`. */
@@ -140,6 +146,7 @@ export class PluginRuntime {
     const sandbox = await startSandbox(component, {
       execution: this.#execution,
       cacheDir: this.#options.cacheDir,
+      spareInstances: this.#options.spareInstances,
       memoryBytes: this.limits.memoryBytes,
       hostSession: () => new HostApiDispatcher(this.record, this.secrets),
       maxQueued: this.limits.queuedCalls,

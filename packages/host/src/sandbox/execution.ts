@@ -27,6 +27,8 @@ export type GuestSandbox = ComponentSandbox | InThreadSandbox;
 export interface StartOptions extends Omit<SandboxOptions, 'gluePath' | 'modules' | 'mode' | 'hostInterfaces' | 'inertInterfaces'> {
   readonly execution: ExecutionMode;
   readonly cacheDir?: string | undefined;
+  /** In-thread tool world: instances kept ready (InThreadOptions.spareInstances). */
+  readonly spareInstances?: number | undefined;
 }
 
 /** Which sandbox `component` gets under `execution`. */
@@ -53,6 +55,7 @@ export async function startSandbox(component: LoadedComponent, options: StartOpt
       inertInterfaces: component.inertInterfaces,
       onLog: options.onLog,
       ...(options.startupMs !== undefined ? { startupMs: options.startupMs } : {}),
+      ...(options.spareInstances !== undefined ? { spareInstances: options.spareInstances } : {}),
     });
   }
   return startWorkerSandbox(component, options);

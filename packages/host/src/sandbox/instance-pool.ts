@@ -66,9 +66,13 @@ export class InstancePool {
     return instance;
   }
 
-  /** Adds an instance the caller made but will not use (the first one made when the sandbox starts). */
+  /**
+   * Adds an instance the caller made but will not use (the first one made when the sandbox
+   * starts). Kept even at capacity 0, when the pool is empty: it is made already, and the first
+   * call takes it instead of making another.
+   */
   add(instance: GuestInstance): void {
-    if (this.#closed || this.#ready.length >= this.#options.capacity) return;
+    if (this.#closed || this.#ready.length >= Math.max(1, this.#options.capacity)) return;
     this.#ready.push(instance);
     this.#prepared++;
   }

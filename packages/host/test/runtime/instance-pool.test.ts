@@ -76,12 +76,29 @@ describe('tool world in-thread: the pool of fresh instances', () => {
     assert.equal(drained.drained, 2);
   });
 
+  it('with spareInstances 0 (a one-shot call) runs the first call on the start instance and makes none ahead', async (t) => {
+    const ws = pluginWorkspace(t, [{ manifest: watToolManifest('fresh', { tools: ['probe'] }), component: await assemble(TOOL_WATS.freshness) }]);
+    const host = await ws.open({ execution: 'in-thread', spareInstances: 0 });
+    t.after(() => host.close());
+    assert.equal((await host.callTool('probe', {})).summary, 'fresh');
+    // A refill would be scheduled with setImmediate: let a few turns pass before reading the counters.
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(pick(pool(host)!), { capacity: 0, ready: 0, hits: 1, misses: 0, prepared: 1 });
+    assert.equal((await host.callTool('probe', {})).summary, 'fresh'); // a second call makes its own
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(pick(pool(host)!), { capacity: 0, ready: 0, hits: 1, misses: 1, prepared: 1 });
+  });
+
   it('shows no pool for a worker sandbox (the worker keeps its own spare)', async (t) => {
     const host = await freshnessHost(t, 'worker');
     await host.callTool('probe', {});
     assert.equal(pool(host), undefined);
   });
 });
+
+function pick({ capacity, ready, hits, misses, prepared }: import('../../src/sandbox/instance-pool.js').InstancePoolStatus) {
+  return { capacity, ready, hits, misses, prepared };
+}
 
 function pool(host: { status(ref?: string): readonly { instance_pool?: import('../../src/sandbox/instance-pool.js').InstancePoolStatus }[] }) {
   return host.status('project:fresh')[0]!.instance_pool;

@@ -84,7 +84,8 @@ export async function runCall(io: CliIo, ref: string, tool: string, options: Cal
 
   /** The output, and what the guest printed during the call (its `console` / stdout / stderr). */
   async function callInProcess(): Promise<{ output: ToolOutput; printed: { logs: GuestLogLine[]; logs_dropped: number } }> {
-    const host = await PluginHost.fromWorkspace(stores, { cacheDir: defaultCacheDir(io.env) });
+    // One call, then the host closes: no spare instances made ahead for calls that never come.
+    const host = await PluginHost.fromWorkspace(stores, { cacheDir: defaultCacheDir(io.env), spareInstances: 0 });
     try {
       const problem = toolCallProblem(host, ref, tool);
       if (problem) throw new CommandFailure(problem.message, problem.code);
