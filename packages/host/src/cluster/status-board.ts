@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
+import { loadNatsClients } from '../journal/nats-clients.js';
 import type { PluginStatus } from '../status/status.js';
 import type { Logger } from '../serve/log.js';
 
@@ -60,7 +60,8 @@ export class StatusBoard {
   }
 
   static async open(nc: NatsConnection, prefix: string, options: { hostId: string; everyMs: number; ttlMs: number; replicas: number; timeoutMs: number; log: Logger }): Promise<StatusBoard> {
-    const kvm = new Kvm(jetstream(nc, { timeout: options.timeoutMs }));
+    const { jetstream, kv: kvClient } = await loadNatsClients();
+    const kvm = new kvClient.Kvm(jetstream.jetstream(nc, { timeout: options.timeoutMs }));
     const name = `${prefix}_status`;
     let kv: KV;
     try {
