@@ -4,7 +4,7 @@ import { registrySurface, type McpToolSurface } from '@yoi-plugins/host/internal
 import { connectMcpUpstream, type McpUpstream } from '@yoi-plugins/host/internal/tools/mcp-proxy.js';
 import type { StoreOptions } from '@yoi-plugins/host/internal/store/locations.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { discoverServe, type Via } from './serve-client.js';
+import { discoverServe, isAlive, type Via } from './serve-client.js';
 
 type Current =
   | { readonly via: 'serve'; readonly key: string; readonly pid: number; readonly upstream: McpUpstream; failed: boolean }
@@ -12,15 +12,6 @@ type Current =
 
 function controlKey(info: { pid: number; port: number; token: string } | null): string | null {
   return info ? `${info.pid}:${info.port}:${info.token}` : null;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export interface FollowingSurfaceOptions {

@@ -23,7 +23,8 @@ async function canonical(path: string): Promise<string> {
   return realpath(path).catch(() => resolve(path));
 }
 
-function isAlive(pid: number): boolean {
+/** Whether the process `pid` runs (EPERM: it runs, under another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,9 +1,10 @@
 import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { pluginRuntimeOf, type PluginHost } from '../host.js';
 import type { GuestLogLine } from '../runtime/guest-log.js';
 import type { Logger } from './log.js';
+import { registerSnapshotCounters } from '../status/snapshot-counters.js';
 
 /** A plugin's log file grows to this, then becomes `<name>.1.jsonl` (replacing the older one): at most twice this per plugin. */
 const LOG_FILE_MAX_BYTES = 1024 * 1024;
@@ -135,21 +136,10 @@ export class GuestLogFiles {
 
 /** `yoi_guest_log_file_*`: lines written, lines missed, rotations, write failures. */
 export function registerLogFileMetrics(registry: Registry, status: () => LogFilesStatus): void {
-  const counters: [string, string, keyof LogFilesStatus][] = [
-    ['yoi_guest_log_file_lines_total', 'Guest log lines serve wrote to the plugins\' log files.', 'lines_written_total'],
-    ['yoi_guest_log_file_missed_lines_total', 'Guest log lines the bounded log dropped before serve wrote them to a file.', 'missed_total'],
-    ['yoi_guest_log_file_rotations_total', 'Log file rotations (each replaces the older rotated part).', 'rotations_total'],
-    ['yoi_guest_log_file_write_failures_total', 'Failed writes of guest log lines to a log file.', 'write_failures_total'],
-  ];
-  for (const [name, help, key] of counters) {
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(status()[key]);
-      },
-    });
-  }
+  registerSnapshotCounters(registry, [
+    ['yoi_guest_log_file_lines_total', 'Guest log lines serve wrote to the plugins\' log files.', () => status().lines_written_total],
+    ['yoi_guest_log_file_missed_lines_total', 'Guest log lines the bounded log dropped before serve wrote them to a file.', () => status().missed_total],
+    ['yoi_guest_log_file_rotations_total', 'Log file rotations (each replaces the older rotated part).', () => status().rotations_total],
+    ['yoi_guest_log_file_write_failures_total', 'Failed writes of guest log lines to a log file.', () => status().write_failures_total],
+  ]);
 }

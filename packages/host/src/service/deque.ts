@@ -1,7 +1,7 @@
 /**
  * A first-in first-out line with O(1) `push` and `shift` (an array with a moving head,
- * compacted once the consumed prefix outweighs the rest), for the ingress queue and the
- * sources waiting for a place in it. `Array.prototype.shift` moves every element: with
+ * compacted once the consumed prefix outweighs the rest), for the ingress queue, the
+ * sources waiting for a place in it and a connection's inbox. `Array.prototype.shift` moves every element: with
  * thousands of sources waiting, that was a measurable share of each event's host work.
  */
 export class Deque<T> {
@@ -40,6 +40,11 @@ export class Deque<T> {
       this.#head = 0;
     }
     return item;
+  }
+
+  /** The item `index` places behind the front, or undefined. */
+  at(index: number): T | undefined {
+    return index >= 0 && index < this.length ? this.#items[this.#head + index] : undefined;
   }
 
   /** Index (from the front) of the first item that satisfies `predicate`, or -1. */

@@ -1,4 +1,5 @@
 import type { JsonValue } from '../manifest/types.js';
+import { Deque } from '../service/deque.js';
 
 /** An event read from a connection, waiting for the ingress to accept it. */
 export interface Inbound {
@@ -25,13 +26,12 @@ export interface InboxMarks {
 
 /** A FIFO of inbound events with byte accounting (O(1) push and shift). */
 export class Inbox {
-  #items: (Inbound | undefined)[] = [];
-  #head = 0;
+  readonly #items = new Deque<Inbound>();
   #bytes = 0;
   #peak = 0;
 
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#items.length;
   }
 
   get bytes(): number {
@@ -50,36 +50,25 @@ export class Inbox {
   }
 
   peek(): Inbound | undefined {
-    return this.#items[this.#head];
+    return this.#items.at(0);
   }
 
   /** The item `index` places behind the head. */
   at(index: number): Inbound | undefined {
-    return index < this.length ? this.#items[this.#head + index] : undefined;
+    return this.#items.at(index);
   }
 
   shift(): Inbound | undefined {
-    if (this.length === 0) return undefined;
-    const item = this.#items[this.#head]!;
-    this.#items[this.#head] = undefined;
-    this.#head++;
-    this.#bytes -= item.bytes;
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
+    return this.#counted(this.#items.shift());
   }
 
   /** Removes the item `index` places behind the head (rare: O(n)). */
   removeAt(index: number): Inbound | undefined {
-    if (index === 0) return this.shift();
-    if (index >= this.length) return undefined;
-    const [item] = this.#items.splice(this.#head + index, 1);
-    this.#bytes -= item!.bytes;
+    return this.#counted(this.#items.removeAt(index));
+  }
+
+  #counted(item: Inbound | undefined): Inbound | undefined {
+    if (item) this.#bytes -= item.bytes;
     return item;
   }
 
