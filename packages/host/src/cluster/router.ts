@@ -95,8 +95,12 @@ export class OwnerRouter {
     return `${this.#prefix}.host.${host}`;
   }
 
-  /** Starts answering the other hosts' requests with `handler` (after this host's own `mayAct` check). */
-  serve(handler: OwnerHandler): void {
+  /**
+   * Starts answering the other hosts' requests with `handler` (after this host's own `mayAct` check).
+   * Resolves once the server has the subscription, so a lease claimed afterwards never names a
+   * host that other hosts would see as not connected.
+   */
+  async serve(handler: OwnerHandler): Promise<void> {
     if (this.#subscription) return;
     this.#subscription = this.#nc.subscribe(this.#subjectOf(this.hostId), {
       callback: (error, message) => {
@@ -108,6 +112,7 @@ export class OwnerRouter {
         this.#running.add(tracked);
       },
     });
+    await this.#nc.flush();
   }
 
   async #answer(data: Uint8Array, handler: OwnerHandler): Promise<Uint8Array> {

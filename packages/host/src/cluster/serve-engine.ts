@@ -44,7 +44,7 @@ export interface ServeStorage {
    * just took a plugin over answers calls only once its service started (until then callers
    * ask again), so a call never brings up an instance the service did not start.
    */
-  attach(handler: OwnerHandler, summaries: () => readonly PluginSummary[], started: (plugin: string) => boolean): void;
+  attach(handler: OwnerHandler, summaries: () => readonly PluginSummary[], started: (plugin: string) => boolean): Promise<void>;
   /** Reads a plugin's records again when another host owns (and writes) them, before the control API lists them. */
   refresh(plugin: string): Promise<void>;
   /** The host that runs the plugin when it is not this one (`"none"` when no host holds its lease), else null. */
@@ -84,7 +84,7 @@ export async function openServeStorage(options: ServeStorageOptions): Promise<Se
     status: () => ({}),
     clusterView: async () => null,
     forward: async () => ({ here: true }),
-    attach: () => undefined,
+    attach: async () => undefined,
     refresh: async () => undefined,
     ownedElsewhere: () => null,
     quiesce: () => undefined,
@@ -136,9 +136,9 @@ export async function openServeStorage(options: ServeStorageOptions): Promise<Se
     status: () => ({ cluster: { ...node.status(), routing: router.counters(), status_board: board.counters() }, journal_log: journal.logStats() }),
     clusterView: async () => clusterView(node.status().plugins, await board.read()),
     forward: (request, timeoutMs) => router.forward(request, timeoutMs),
-    attach(handler, summaries, isStarted) {
+    async attach(handler, summaries, isStarted) {
       started = isStarted;
-      router.serve(handler);
+      await router.serve(handler);
       board.start(summaries);
     },
     refresh: async (plugin) => {

@@ -110,7 +110,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   }
   for (const d of host.diagnostics) log('warn', d.message, { plugin: d.identity ?? null, kind: d.kind });
   for (const issue of host.registrationIssues) log('warn', issue.message, { plugin: issue.plugin_ref, tool: issue.tool });
-  storage.attach(ownerHandler(host, log), ownedSummaries(host, storage), (plugin) => !['Ready', 'Stopped'].includes(host.services.get(plugin)?.state ?? 'Ready'));
+  await storage.attach(ownerHandler(host, log), ownedSummaries(host, storage), (plugin) => !['Ready', 'Stopped'].includes(host.services.get(plugin)?.state ?? 'Ready'));
   const discards = new DiscardWatch(() => host.status(), log, () => logServiceEvent.flush()).every(options.discardLogIntervalMs ?? 5_000);
   for (const failure of await storage.startServices(host)) log('error', 'service failed to start', { plugin: failure.plugin, error: failure.error });
   for (const [ref, service] of host.services) log('info', 'service state', { plugin: ref, state: service.state });

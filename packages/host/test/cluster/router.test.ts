@@ -58,8 +58,8 @@ describe('routing requests to the owning host over NATS (issue H)', { skip }, ()
     const handler = (host: string): OwnerHandler => async (request) => (ran.push(`${host}:${request.op}`), { ok: true, result: { summary: `ran on ${host}`, content: null } });
     const a = await router('a', leaseTable(owner, acting, 'a'));
     const b = await router('b', leaseTable(owner, acting, 'b'));
-    a.serve(handler('a'));
-    b.serve(handler('b'));
+    await a.serve(handler('a'));
+    await b.serve(handler('b'));
 
     // b forwards to a, the owner
     assert.deepEqual(await b.forward(call, 10_000), { here: false, owner: 'a', result: { summary: 'ran on a', content: null } });
@@ -116,7 +116,7 @@ describe('routing requests to the owning host over NATS (issue H)', { skip }, ()
     const log: string[] = [];
     const o = await router('o', leaseTable(owner, acting, 'o'), log);
     const caller = await router('p', leaseTable(owner, acting, 'p'));
-    o.serve(async (request) => {
+    await o.serve(async (request) => {
       if (request.op === 'tool' && request.tool === 'big') return { ok: true, result: 'y'.repeat(100_000) };
       throw new PluginError('PLUGIN_NOT_RUNNING', 'plugin service is stopped');
     });
